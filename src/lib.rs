@@ -1,0 +1,9 @@
+//! moat: harden Azure OpenAI / AI Services instances from a declarative blueprint.
+//!
+//! The pipeline is visible in the module tree:
+//! `blueprint` (load + validate) → `observe` (read live ARM) → `plan` (pure diff) → `apply`
+//! (ordered, gated writes), with `render` drawing plans and `emulator` standing in for ARM.
+
+pub mod arm;
+pub mod blueprint;
+pub mod plan;

@@ -1,0 +1,3 @@
+//! The pure, synchronous planner and the plan model.
+
+pub mod model;

@@ -1,0 +1,254 @@
+//! The plan: plain, versioned, serialisable data. Renderers draw it; apply carries it out; nothing
+//! in here talks to ARM.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::arm::Method;
+
+/// Bumped whenever the JSON shape changes incompatibly (documented in docs/plan-format.md).
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub moat_version: String,
+    pub blueprint: BlueprintRef,
+    pub instances: Vec<InstancePlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlueprintRef {
+    pub path: String,
+    /// sha256 of the blueprint bytes (and imports): a saved plan is refused for another blueprint.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstancePlan {
+    /// The instance's logical name in the blueprint.
+    pub name: String,
+    pub subscription: String,
+    pub account_id: String,
+    /// Every resource moat looked at for this instance, no-ops included (renderers hide them).
+    pub changes: Vec<Change>,
+}
+
+/// What apply will do to one resource (or one group of fields of a resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    /// Live state matches the blueprint.
+    NoOp,
+    /// A `verify`-mode control whose live state differs: reported, never written, fails the plan.
+    Drift,
+    /// A `verify`-mode control that matches.
+    Verified,
+    /// A change moat will not make (reason in `blocked`): fails the plan.
+    Blocked,
+}
+
+impl Action {
+    /// Whether the change will write to ARM.
+    pub fn is_write(self) -> bool {
+        matches!(self, Action::Create | Action::Update | Action::Delete)
+    }
+
+    /// `+`, `~`, `-`, ... — the one place the markers come from.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Delete => "-",
+            Action::NoOp | Action::Verified => " ",
+            Action::Drift => "!",
+            Action::Blocked => "x",
+        }
+    }
+}
+
+/// The resource kinds moat manages (one file each under `src/resources/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceKind {
+    Account,
+    Deployment,
+    RaiPolicy,
+    PrivateEndpoint,
+    DnsZoneGroup,
+    PrivateDnsZone,
+    VnetLink,
+    SecurityRule,
+    Subnet,
+    RoleAssignment,
+    DiagnosticSetting,
+    DeletedAccount,
+}
+
+impl ResourceKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ResourceKind::Account => "account",
+            ResourceKind::Deployment => "deployment",
+            ResourceKind::RaiPolicy => "rai-policy",
+            ResourceKind::PrivateEndpoint => "private-endpoint",
+            ResourceKind::DnsZoneGroup => "dns-zone-group",
+            ResourceKind::PrivateDnsZone => "private-dns-zone",
+            ResourceKind::VnetLink => "vnet-link",
+            ResourceKind::SecurityRule => "security-rule",
+            ResourceKind::Subnet => "subnet",
+            ResourceKind::RoleAssignment => "role-assignment",
+            ResourceKind::DiagnosticSetting => "diagnostic-setting",
+            ResourceKind::DeletedAccount => "deleted-account",
+        }
+    }
+}
+
+/// One managed field's value before and after (JSON, normalised for display).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Dotted path in the ARM body, e.g. `properties.publicNetworkAccess`.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// The ARM request apply sends for a change. Built by the planner from the raw observed JSON, so
+/// fields moat does not manage are carried over untouched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Write {
+    pub method: Method,
+    pub path: String,
+    pub api_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// `If-Match` etag, where the resource type honours it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub if_match: Option<String>,
+    /// `If-None-Match: *` (create only), where the type honours it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub if_none_match: bool,
+}
+
+/// A condition apply must see true in live ARM before starting a change (the cutover gates).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Gate {
+    /// The account's provisioningState is Succeeded.
+    AccountSucceeded { account_id: String },
+    /// Each listed role assignment is readable at the account scope.
+    RoleAssignmentsVisible { ids: Vec<String> },
+    /// The private endpoint is Succeeded, its connection on the account Approved, and the zone
+    /// group's A records exist in every zone.
+    PrivateEndpointReady {
+        endpoint_id: String,
+        zone_group_id: Option<String>,
+        account_id: String,
+    },
+    /// A resource exists (e.g. the RAI policy before deployments reference it).
+    Exists { id: String, api_version: String },
+}
+
+impl Gate {
+    pub fn describe(&self) -> String {
+        match self {
+            Gate::AccountSucceeded { account_id } => {
+                format!("account {account_id} in provisioningState Succeeded")
+            }
+            Gate::RoleAssignmentsVisible { ids } => {
+                format!("{} role assignment(s) visible at the account scope", ids.len())
+            }
+            Gate::PrivateEndpointReady { endpoint_id, .. } => format!(
+                "private endpoint {endpoint_id} Succeeded, its connection Approved and its DNS A records present"
+            ),
+            Gate::Exists { id, .. } => format!("{id} to exist"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Stable address, unique in the plan: `{instance}/{kind}/{name}`.
+    pub address: String,
+    pub kind: ResourceKind,
+    /// The ARM id of the resource.
+    pub id: String,
+    pub action: Action,
+    /// Managed fields that differ (empty for no-ops).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    /// Why moat wants this change (explains only; never drives apply).
+    pub reason: String,
+    /// What running clients will notice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<String>,
+    /// Why moat will not make this change (action `blocked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+    /// The blueprint exception that allows a weakening, quoted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
+    /// Addresses of changes that must finish first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Conditions awaited in live ARM before this change starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<Gate>,
+    /// Fingerprint of the observed resource this change was computed from (etag when ARM has one,
+    /// else a digest of the observed managed fields); `absent` when it did not exist.
+    pub observed: String,
+    /// The request apply sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write: Option<Write>,
+}
+
+impl Plan {
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.instances.iter().flat_map(|i| i.changes.iter())
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in self.changes() {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Delete => s.delete += 1,
+                Action::Drift => s.drift += 1,
+                Action::Blocked => s.blocked += 1,
+                Action::NoOp | Action::Verified => s.unchanged += 1,
+            }
+            if c.risk.is_some() && c.action.is_write() {
+                s.risks += 1;
+            }
+        }
+        s
+    }
+
+    /// True when apply has something to write.
+    pub fn has_changes(&self) -> bool {
+        self.changes().any(|c| c.action.is_write())
+    }
+
+    /// True when the plan must fail (blocked changes, drift on verify-only controls).
+    pub fn is_failed(&self) -> bool {
+        self.changes()
+            .any(|c| matches!(c.action, Action::Blocked | Action::Drift))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub drift: usize,
+    pub blocked: usize,
+    pub unchanged: usize,
+    pub risks: usize,
+}
