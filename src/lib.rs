@@ -4,6 +4,11 @@
 //! `blueprint` (load + validate) → `observe` (read live ARM) → `plan` (pure diff) → `apply`
 //! (ordered, gated writes), with `render` drawing plans and `emulator` standing in for ARM.
 
+pub mod apply;
 pub mod arm;
 pub mod blueprint;
+pub mod observe;
 pub mod plan;
+pub mod render;
+pub mod report;
+pub mod resources;

@@ -32,6 +32,9 @@ pub struct InstancePlan {
     pub account_id: String,
     /// Every resource moat looked at for this instance, no-ops included (renderers hide them).
     pub changes: Vec<Change>,
+    /// Findings that are not changes (e.g. a privileged role moat leaves alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// What apply will do to one resource (or one group of fields of a resource).
@@ -251,4 +254,79 @@ pub struct Summary {
     pub blocked: usize,
     pub unchanged: usize,
     pub risks: usize,
+}
+
+impl Change {
+    /// A change with no fields, dependencies or write yet.
+    pub fn new(
+        address: impl Into<String>,
+        kind: ResourceKind,
+        id: impl Into<String>,
+        action: Action,
+        reason: impl Into<String>,
+        observed: String,
+    ) -> Change {
+        Change {
+            address: address.into(),
+            kind,
+            id: id.into(),
+            action,
+            fields: Vec::new(),
+            reason: reason.into(),
+            risk: None,
+            blocked: None,
+            exception: None,
+            depends_on: Vec::new(),
+            gates: Vec::new(),
+            observed,
+            write: None,
+        }
+    }
+
+    /// A change moat will not make.
+    pub fn blocked(
+        address: impl Into<String>,
+        kind: ResourceKind,
+        id: impl Into<String>,
+        why: impl Into<String>,
+        observed: String,
+    ) -> Change {
+        let why = why.into();
+        let mut c = Change::new(address, kind, id, Action::Blocked, why.clone(), observed);
+        c.blocked = Some(why);
+        c
+    }
+
+    pub fn with_write(mut self, write: Write) -> Change {
+        self.write = Some(write);
+        self
+    }
+
+    pub fn with_fields(mut self, fields: Vec<FieldChange>) -> Change {
+        self.fields = fields;
+        self
+    }
+
+    pub fn with_risk(mut self, risk: Option<String>) -> Change {
+        self.risk = risk;
+        self
+    }
+}
+
+impl Write {
+    pub fn new(
+        method: Method,
+        path: impl Into<String>,
+        api_version: &str,
+        body: Option<Value>,
+    ) -> Write {
+        Write {
+            method,
+            path: path.into(),
+            api_version: api_version.to_string(),
+            body,
+            if_match: None,
+            if_none_match: false,
+        }
+    }
 }

@@ -1,0 +1,133 @@
+//! Command-line definitions only; resolution into settings and execution live in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::render::Format;
+
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MOAT_GIT_REV"), ")");
+
+const EXAMPLES: &str = "\
+Examples:
+  moat validate blueprints/*.yaml examples/*.yaml
+  moat plan examples/quickstart.yaml --emulator
+  moat plan fleet.yaml --format markdown --out plan.json --detailed-exitcode
+  moat apply fleet.yaml --instance prod-eastus --auto-approve
+  moat apply --plan plan.json --auto-approve";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "moat",
+    version = VERSION,
+    about = "Harden Azure OpenAI / AI Services instances from a declarative YAML blueprint",
+    long_about = "moat reads a blueprint that declares the hardened state of one or many \
+Microsoft.CognitiveServices accounts (private endpoint, DNS, NSG rules, public access off, key auth \
+off, least-privilege roles, diagnostics, strict content filters), compares it with live Azure \
+Resource Manager state, and converges it in an order that never locks out running clients.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// More logging on stderr: -v info, -vv every ARM request (never tokens or keys).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No colours (also when NO_COLOR is set or stdout is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what differs between the blueprint and live ARM state.
+    #[command(after_help = "Exit codes: 0 no changes (or changes without --detailed-exitcode), \
+2 changes (with --detailed-exitcode), 1 error, blocked change or verify-only drift.\n\n\
+Examples:\n  moat plan examples/quickstart.yaml --emulator\n  \
+moat plan fleet.yaml --format markdown > plan.md\n  \
+moat plan fleet.yaml --out plan.json --detailed-exitcode")]
+    Plan(PlanArgs),
+    /// Converge live state to the blueprint, in dependency order, with safety gates.
+    #[command(after_help = "Examples:\n  moat apply examples/quickstart.yaml --emulator --auto-approve\n  \
+moat apply --plan plan.json --auto-approve")]
+    Apply(ApplyArgs),
+    /// Print shell completions.
+    #[command(after_help = "Example:\n  moat completions bash > /etc/bash_completion.d/moat")]
+    Completions {
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where ARM is and how to reach it.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Azure cloud (management endpoint and token scope).
+    #[arg(long, value_enum, default_value = "public")]
+    pub cloud: CloudArg,
+    /// Override the ARM endpoint (plain http only to loopback).
+    #[arg(long, env = "MOAT_ARM_ENDPOINT")]
+    pub arm_endpoint: Option<String>,
+    /// Allow an --arm-endpoint that is not a known ARM host.
+    #[arg(long)]
+    pub allow_custom_endpoint: bool,
+    /// Run against the embedded emulator (state under .moat/, seeded from
+    /// examples/quickstart-seed.json on first use).
+    #[arg(long, conflicts_with = "arm_endpoint")]
+    pub emulator: bool,
+    /// ARM requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub parallelism: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CloudArg {
+    Public,
+    Usgovernment,
+    China,
+}
+
+/// Which instances of the blueprint to work on (fleet sharding).
+#[derive(Debug, Clone, Default, Args)]
+pub struct Selectors {
+    /// Only this instance (repeatable).
+    #[arg(long = "instance", value_name = "NAME")]
+    pub instances: Vec<String>,
+    /// Only instances in this subscription (repeatable).
+    #[arg(long = "subscription", value_name = "ID")]
+    pub subscriptions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The blueprint.
+    pub file: PathBuf,
+    /// Save the plan (JSON) for `moat apply --plan`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Exit 2 when there are changes.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub select: Selectors,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The blueprint (optional with --plan: the plan names it).
+    #[arg(required_unless_present = "plan")]
+    pub file: Option<PathBuf>,
+    /// Apply a saved plan, after checking that live state has not changed since.
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation (required when there is no terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[command(flatten)]
+    pub select: Selectors,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}

@@ -1,0 +1,80 @@
+//! JSON for pipelines and saved plans (docs/plan-format.md). The document is the plan plus its
+//! summary and a digest over the plan, so a hand-edited saved plan is detected and refused.
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::model::{Plan, Summary, PLAN_FORMAT_VERSION};
+use crate::resources::digest_json;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanDocument {
+    pub format_version: u32,
+    pub summary: Summary,
+    pub has_changes: bool,
+    pub failed: bool,
+    pub plan: Plan,
+    /// sha256 of the canonical JSON of `plan`.
+    pub digest: String,
+}
+
+pub fn document(plan: &Plan) -> PlanDocument {
+    let v = serde_json::to_value(plan).expect("plans serialise");
+    PlanDocument {
+        format_version: PLAN_FORMAT_VERSION,
+        summary: plan.summary(),
+        has_changes: plan.has_changes(),
+        failed: plan.is_failed(),
+        plan: plan.clone(),
+        digest: format!("sha256:{}", digest_json(&v)),
+    }
+}
+
+pub fn render(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(&document(plan)).expect("plans serialise");
+    s.push('\n');
+    s
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path} is not a moat plan: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path} was written by a moat with plan format {found}; this moat reads format {PLAN_FORMAT_VERSION}")]
+    Version { path: String, found: u32 },
+    #[error("{path} was modified after moat wrote it (digest mismatch): plan again instead of editing a saved plan")]
+    Tampered { path: String },
+}
+
+/// Parse a saved plan and check its format version and digest.
+pub fn load(path: &str, text: &str) -> Result<Plan, LoadError> {
+    let raw: serde_json::Value = serde_json::from_str(text).map_err(|source| LoadError::Parse {
+        path: path.into(),
+        source,
+    })?;
+    let found = raw
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as u32;
+    if found != PLAN_FORMAT_VERSION {
+        return Err(LoadError::Version {
+            path: path.into(),
+            found,
+        });
+    }
+    let digest = raw
+        .get("digest")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let plan_value = raw.get("plan").cloned().unwrap_or_default();
+    if digest != format!("sha256:{}", digest_json(&plan_value)) {
+        return Err(LoadError::Tampered { path: path.into() });
+    }
+    serde_json::from_value(plan_value).map_err(|source| LoadError::Parse {
+        path: path.into(),
+        source,
+    })
+}

@@ -1,0 +1,139 @@
+//! Markdown for pull-request comments: a summary table, risks first, one collapsible section per
+//! instance.
+
+use std::fmt::Write as _;
+
+use super::{action_word, is_multiline, line_diff, show_value, summary_line, visible};
+use crate::plan::model::{Action, Plan};
+
+fn esc(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let s = plan.summary();
+    let _ = writeln!(out, "## moat plan: `{}`\n", plan.blueprint.path);
+    if !plan.has_changes() && !plan.is_failed() {
+        let _ = writeln!(out, "**No changes.** Live state matches the blueprint.");
+        return out;
+    }
+    let _ = writeln!(out, "**{}**\n", summary_line(&s));
+    if plan.is_failed() {
+        let _ = writeln!(out, "> [!CAUTION]\n> The plan has blocked changes or drift on verify-only controls: apply will refuse it.\n");
+    }
+    let risky: Vec<_> = plan
+        .instances
+        .iter()
+        .flat_map(|i| i.changes.iter().map(move |c| (i, c)))
+        .filter(|(_, c)| (c.risk.is_some() && c.action.is_write()) || c.action == Action::Blocked)
+        .collect();
+    if !risky.is_empty() {
+        let _ = writeln!(out, "### Risks and blocked changes\n");
+        let _ = writeln!(
+            out,
+            "| instance | change | action | risk |\n|---|---|---|---|"
+        );
+        for (i, c) in risky {
+            let what = c.risk.as_deref().or(c.blocked.as_deref()).unwrap_or("");
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {} |",
+                esc(&i.name),
+                c.address,
+                action_word(c.action),
+                esc(what)
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(
+        out,
+        "| instance | create | update | delete | blocked |\n|---|---:|---:|---:|---:|"
+    );
+    for i in &plan.instances {
+        let count = |a: Action| i.changes.iter().filter(|c| c.action == a).count();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            esc(&i.name),
+            count(Action::Create),
+            count(Action::Update),
+            count(Action::Delete),
+            count(Action::Blocked) + count(Action::Drift)
+        );
+    }
+    let _ = writeln!(out);
+    for i in &plan.instances {
+        let shown: Vec<_> = i.changes.iter().filter(|c| visible(c)).collect();
+        let _ = writeln!(
+            out,
+            "<details><summary><b>{}</b> — {} change(s)</summary>\n",
+            i.name,
+            shown.len()
+        );
+        let _ = writeln!(out, "`{}`\n", i.account_id);
+        if shown.is_empty() {
+            let _ = writeln!(out, "No changes.\n");
+        }
+        for c in shown {
+            let _ = writeln!(
+                out,
+                "#### `{}` {} {}\n",
+                c.action.marker(),
+                c.address,
+                action_word(c.action)
+            );
+            let _ = writeln!(out, "{}\n", c.reason);
+            if let Some(b) = c.blocked.as_ref().filter(|b| **b != c.reason) {
+                let _ = writeln!(out, "**Blocked:** {b}\n");
+            }
+            if let Some(r) = &c.risk {
+                let _ = writeln!(out, "**Risk:** {r}\n");
+            }
+            if let Some(e) = &c.exception {
+                let _ = writeln!(out, "**Exception:** {e}\n");
+            }
+            if !c.fields.is_empty() {
+                let _ = writeln!(out, "```diff");
+                for f in &c.fields {
+                    if is_multiline(f) {
+                        let _ = writeln!(out, "  {}:", f.path);
+                        let before = if f.before.is_some() {
+                            show_value(&f.before)
+                        } else {
+                            String::new()
+                        };
+                        let after = if f.after.is_some() {
+                            show_value(&f.after)
+                        } else {
+                            String::new()
+                        };
+                        for (m, line) in line_diff(&before, &after) {
+                            let _ = writeln!(out, "{m}   {line}");
+                        }
+                    } else {
+                        if f.before.is_some() {
+                            let _ = writeln!(out, "- {}: {}", f.path, show_value(&f.before));
+                        }
+                        if f.after.is_some() {
+                            let _ = writeln!(out, "+ {}: {}", f.path, show_value(&f.after));
+                        }
+                    }
+                }
+                let _ = writeln!(out, "```\n");
+            }
+            for g in &c.gates {
+                let _ = writeln!(out, "- waits for: {}", g.describe());
+            }
+            if !c.gates.is_empty() {
+                let _ = writeln!(out);
+            }
+        }
+        for n in &i.notes {
+            let _ = writeln!(out, "> [!NOTE]\n> {n}\n");
+        }
+        let _ = writeln!(out, "</details>\n");
+    }
+    out
+}

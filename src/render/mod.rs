@@ -1,0 +1,90 @@
+//! Renderings of one plan structure: terminal text, markdown for pull requests, JSON for
+//! pipelines. They draw the same data, so they cannot disagree.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use serde_json::Value;
+
+use crate::plan::model::{Action, Change, FieldChange, Plan, Summary};
+
+/// Output format of `moat plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+pub fn render(plan: &Plan, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => text::render(plan, color),
+        Format::Markdown => markdown::render(plan),
+        Format::Json => json::render(plan),
+    }
+}
+
+/// "N to create, M to update, K to delete" (+ blocked / drift when any).
+pub fn summary_line(s: &Summary) -> String {
+    let mut line = format!(
+        "{} to create, {} to update, {} to delete",
+        s.create, s.update, s.delete
+    );
+    if s.drift > 0 {
+        line.push_str(&format!(", {} drifted (verify-only)", s.drift));
+    }
+    if s.blocked > 0 {
+        line.push_str(&format!(", {} blocked", s.blocked));
+    }
+    line.push('.');
+    line
+}
+
+pub fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+        Action::NoOp => "no change",
+        Action::Drift => "drift",
+        Action::Verified => "verified",
+        Action::Blocked => "blocked",
+    }
+}
+
+/// Changes worth showing: everything but no-ops and verified controls.
+pub fn visible(c: &Change) -> bool {
+    !matches!(c.action, Action::NoOp | Action::Verified)
+}
+
+/// A value as one line when it is a scalar, else pretty JSON.
+pub fn show_value(v: &Option<Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(Value::String(s)) => format!("{s:?}"),
+        Some(v @ (Value::Object(_) | Value::Array(_))) => {
+            serde_json::to_string_pretty(v).unwrap_or_default()
+        }
+        Some(v) => v.to_string(),
+    }
+}
+
+pub fn is_multiline(f: &FieldChange) -> bool {
+    show_value(&f.before).contains('\n') || show_value(&f.after).contains('\n')
+}
+
+/// Line diff of two multi-line values: `(marker, line)` with `-`, `+` or ` `.
+pub fn line_diff(before: &str, after: &str) -> Vec<(char, String)> {
+    let diff = similar::TextDiff::from_lines(before, after);
+    diff.iter_all_changes()
+        .map(|c| {
+            let m = match c.tag() {
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Equal => ' ',
+            };
+            (m, c.value().trim_end_matches('\n').to_string())
+        })
+        .collect()
+}

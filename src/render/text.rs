@@ -1,0 +1,149 @@
+//! Terminal rendering: `+ ~ -` markers, colours (off with `--no-color` / `NO_COLOR`), `similar`
+//! diffs for multi-line values, a summary line, and "No changes." when there is nothing to do.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+
+use super::{action_word, is_multiline, line_diff, show_value, summary_line, visible};
+use crate::plan::model::{Action, Plan};
+
+struct Palette {
+    on: bool,
+}
+
+impl Palette {
+    fn paint(&self, style: Style, s: &str) -> String {
+        if self.on {
+            format!("{}{s}{}", style.render(), style.render_reset())
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn action(&self, a: Action) -> Style {
+        let c = match a {
+            Action::Create => AnsiColor::Green,
+            Action::Update => AnsiColor::Yellow,
+            Action::Delete | Action::Blocked | Action::Drift => AnsiColor::Red,
+            Action::NoOp | Action::Verified => AnsiColor::BrightBlack,
+        };
+        Style::new().fg_color(Some(c.into()))
+    }
+}
+
+pub fn render(plan: &Plan, color: bool) -> String {
+    let p = Palette { on: color };
+    let bold = Style::new().bold();
+    let dim = Style::new().dimmed();
+    let risk = Style::new()
+        .fg_color(Some(AnsiColor::Magenta.into()))
+        .bold();
+    let mut out = String::new();
+    let n = plan.instances.len();
+    let _ = writeln!(
+        out,
+        "moat plan for {} ({n} instance{})",
+        plan.blueprint.path,
+        if n == 1 { "" } else { "s" }
+    );
+    for inst in &plan.instances {
+        let shown: Vec<_> = inst.changes.iter().filter(|c| visible(c)).collect();
+        let _ = writeln!(out);
+        let head = format!("instance {}", inst.name);
+        let _ = writeln!(
+            out,
+            "{}  {}",
+            p.paint(bold, &head),
+            p.paint(dim, &inst.account_id)
+        );
+        if shown.is_empty() {
+            let _ = writeln!(out, "  no changes");
+        }
+        for c in shown {
+            let st = p.action(c.action);
+            let _ = writeln!(
+                out,
+                "  {} {}  {}",
+                p.paint(st, c.action.marker()),
+                p.paint(bold, &c.address),
+                p.paint(st, action_word(c.action))
+            );
+            let _ = writeln!(out, "      {}", p.paint(dim, &c.reason));
+            if let Some(b) = &c.blocked {
+                if b != &c.reason {
+                    let _ = writeln!(out, "      {}", p.paint(st, b));
+                }
+            }
+            for f in &c.fields {
+                if is_multiline(f) {
+                    let _ = writeln!(out, "      {}:", f.path);
+                    let before = if f.before.is_some() {
+                        show_value(&f.before)
+                    } else {
+                        String::new()
+                    };
+                    let after = if f.after.is_some() {
+                        show_value(&f.after)
+                    } else {
+                        String::new()
+                    };
+                    for (m, line) in line_diff(&before, &after) {
+                        let s = match m {
+                            '+' => p.action(Action::Create),
+                            '-' => p.action(Action::Delete),
+                            _ => dim,
+                        };
+                        let _ = writeln!(out, "        {}", p.paint(s, &format!("{m} {line}")));
+                    }
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "      {}: {} → {}",
+                        f.path,
+                        show_value(&f.before),
+                        show_value(&f.after)
+                    );
+                }
+            }
+            if let Some(r) = &c.risk {
+                let _ = writeln!(out, "      {} {r}", p.paint(risk, "risk:"));
+            }
+            if let Some(e) = &c.exception {
+                let _ = writeln!(out, "      exception: {e}");
+            }
+            for g in &c.gates {
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    p.paint(dim, &format!("waits for: {}", g.describe()))
+                );
+            }
+        }
+        for note in &inst.notes {
+            let _ = writeln!(out, "  {} {note}", p.paint(risk, "note:"));
+        }
+    }
+    let _ = writeln!(out);
+    let s = plan.summary();
+    if !plan.has_changes() && !plan.is_failed() {
+        let _ = writeln!(out, "{}", p.paint(bold, "No changes."));
+    } else {
+        let _ = writeln!(out, "{} {}", p.paint(bold, "Plan:"), summary_line(&s));
+        if s.risks > 0 {
+            let _ = writeln!(
+                out,
+                "{} change(s) carry a risk for running clients: read them before applying.",
+                s.risks
+            );
+        }
+        if plan.is_failed() {
+            let _ = writeln!(
+                out,
+                "{}",
+                p.paint(p.action(Action::Blocked), "The plan has blocked changes or drift on verify-only controls: apply will refuse it.")
+            );
+        }
+    }
+    out
+}

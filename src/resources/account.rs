@@ -1,0 +1,633 @@
+//! `Microsoft.CognitiveServices/accounts`: I1, I2, I3, N5, N6, D1.
+//!
+//! An existing account is never re-PUT: moat PATCHes only the managed properties, in stages that
+//! follow the no-lockout cutover order (identity first; network tightening after the private path
+//! exists; public access off after that; key auth off last). A missing account is created by one
+//! PUT that already carries every hardened property (issue 10).
+//!
+//! Managed: `identity`, `properties.encryption`, `properties.networkAcls` (defaultAction, bypass,
+//! ipRules, virtualNetworkRules), `properties.restrictOutboundNetworkAccess`,
+//! `properties.allowedFqdnList`, `properties.publicNetworkAccess`, `properties.disableLocalAuth`.
+//! Checked, never changed: `kind`, `location`, `properties.customSubDomainName` (immutable).
+//! Ignored: everything else, including the read-only fields in [`READ_ONLY`].
+
+use serde_json::{json, Map, Value};
+
+use super::{
+    enum_eq, field, fingerprint, get, get_bool, get_str, json_strs, location_eq, set_eq_ci,
+    str_list, OWNER_TAG, OWNER_VALUE,
+};
+use crate::arm::Method;
+use crate::blueprint::resolved::{Control, Instance, Mode};
+use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+
+pub const API_VERSION: &str = "2024-10-01";
+
+/// Server-owned properties, never written back.
+pub const READ_ONLY: &[&str] = &[
+    "properties.provisioningState",
+    "properties.endpoint",
+    "properties.endpoints",
+    "properties.internalId",
+    "properties.capabilities",
+    "properties.isMigrated",
+    "properties.skuChangeInfo",
+    "properties.privateEndpointConnections",
+    "properties.dateCreated",
+    "properties.callRateLimit",
+    "properties.quotaLimit",
+    "properties.deletionDate",
+    "properties.scheduledPurgeDate",
+    "properties.commitmentPlanAssociations",
+    "properties.abusePenalty",
+    "identity.principalId",
+    "identity.tenantId",
+];
+
+pub fn address(inst: &Instance, stage: &str) -> String {
+    if stage.is_empty() {
+        format!("{}/account", inst.name)
+    } else {
+        format!("{}/account/{stage}", inst.name)
+    }
+}
+
+fn exception_for(inst: &Instance, allows: &str) -> Option<String> {
+    inst.exceptions
+        .iter()
+        .find(|e| e.allows == allows)
+        .map(|e| format!("{}: {}", e.allows, e.reason))
+}
+
+/// The body of the PUT that creates the account with every declared control already applied.
+pub fn create_body(inst: &Instance, restore: bool) -> Value {
+    let c = &inst.controls;
+    let mut tags: Map<String, Value> = inst
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    tags.insert(OWNER_TAG.into(), OWNER_VALUE.into());
+    let mut props = Map::new();
+    if let Some(sub) = &inst.custom_subdomain {
+        props.insert("customSubDomainName".into(), sub.clone().into());
+    }
+    if let Some(na) = &c.network_access {
+        props.insert(
+            "publicNetworkAccess".into(),
+            na.spec.public_network_access.clone().into(),
+        );
+        props.insert("networkAcls".into(), network_acls(&na.spec));
+    }
+    if let Some(o) = &c.outbound {
+        props.insert(
+            "restrictOutboundNetworkAccess".into(),
+            o.spec.restrict.into(),
+        );
+        props.insert("allowedFqdnList".into(), json_strs(&o.spec.allowed_fqdns));
+    }
+    if let Some(la) = &c.local_auth {
+        props.insert("disableLocalAuth".into(), la.spec.disabled.into());
+    }
+    if restore {
+        props.insert("restore".into(), true.into());
+    }
+    let mut body = json!({
+        "location": inst.location,
+        "kind": inst.kind,
+        "sku": {"name": inst.sku},
+        "tags": tags,
+        "properties": props,
+    });
+    if let Some(id) = &c.identity {
+        body["identity"] = identity_body(&id.spec);
+    }
+    body
+}
+
+fn network_acls(na: &crate::blueprint::resolved::NetworkAccess) -> Value {
+    json!({
+        "defaultAction": na.default_action,
+        "bypass": na.bypass,
+        "ipRules": na.ip_rules.iter().map(|r| json!({"value": r})).collect::<Vec<_>>(),
+        "virtualNetworkRules": na.virtual_network_rules.iter().map(|r| json!({"id": r})).collect::<Vec<_>>(),
+    })
+}
+
+fn identity_body(spec: &crate::blueprint::resolved::Identity) -> Value {
+    let mut v = json!({"type": spec.r#type});
+    if !spec.user_assigned.is_empty() {
+        let m: Map<String, Value> = spec
+            .user_assigned
+            .iter()
+            .map(|id| (id.clone(), json!({})))
+            .collect();
+        v["userAssignedIdentities"] = Value::Object(m);
+    }
+    v
+}
+
+/// A plain IP written as `1.2.3.4/32` is the same rule as `1.2.3.4`.
+fn norm_ip_rule(r: &str) -> String {
+    r.trim().trim_end_matches("/32").to_ascii_lowercase()
+}
+
+/// Checks that make the plan fail instead of writing: account kind / location / subdomain.
+pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
+    let fp = fingerprint(Some(observed));
+    let id = inst.account_id();
+    let mut out = Vec::new();
+    if let Some(kind) = get_str(observed, "kind") {
+        if !kind.eq_ignore_ascii_case(&inst.kind) {
+            out.push(Change::blocked(
+                address(inst, "kind"),
+                ResourceKind::Account,
+                &id,
+                format!(
+                    "the account's kind is {kind}, the blueprint says {}: kind cannot be changed; create a new account",
+                    inst.kind
+                ),
+                fp.clone(),
+            ));
+        }
+    }
+    if let Some(loc) = get_str(observed, "location") {
+        if !location_eq(loc, &inst.location) {
+            out.push(Change::blocked(
+                address(inst, "location"),
+                ResourceKind::Account,
+                &id,
+                format!(
+                    "the account is in {loc}, the blueprint says {}: location cannot be changed",
+                    inst.location
+                ),
+                fp.clone(),
+            ));
+        }
+    }
+    let live_sub = get_str(observed, "properties.customSubDomainName");
+    let needs_sub = inst.custom_subdomain.is_some() || inst.controls.private_endpoint.is_some();
+    match (live_sub, &inst.custom_subdomain) {
+        (None, _) if needs_sub => out.push(Change::blocked(
+            address(inst, "custom-subdomain"),
+            ResourceKind::Account,
+            &id,
+            "the account has no custom subdomain, which private endpoints and Entra ID auth need; \
+             adding one is irreversible and changes the endpoint URL, so moat will not do it: set it \
+             yourself (`az cognitiveservices account update --custom-domain NAME`) and plan again",
+            fp.clone(),
+        )),
+        (Some(live), Some(want)) if !live.eq_ignore_ascii_case(want) => out.push(Change::blocked(
+            address(inst, "custom-subdomain"),
+            ResourceKind::Account,
+            &id,
+            format!(
+                "the account's custom subdomain is {live}, the blueprint says {want}: a custom subdomain cannot be changed"
+            ),
+            fp.clone(),
+        )),
+        _ => {}
+    }
+    out
+}
+
+/// One PATCH stage: which managed fields differ and the body that fixes them.
+struct Stage {
+    fields: Vec<FieldChange>,
+    body: Value,
+    risks: Vec<String>,
+    exceptions: Vec<String>,
+    /// A weakening without an exception: refuse.
+    unexcused: Vec<String>,
+}
+
+impl Stage {
+    fn new() -> Stage {
+        Stage {
+            fields: Vec::new(),
+            body: json!({}),
+            risks: Vec::new(),
+            exceptions: Vec::new(),
+            unexcused: Vec::new(),
+        }
+    }
+
+    fn weakening(&mut self, inst: &Instance, allows: &str, what: &str) {
+        match exception_for(inst, allows) {
+            Some(e) => {
+                self.risks.push(format!("weakens security: {what}"));
+                self.exceptions.push(e);
+            }
+            None => self.unexcused.push(format!(
+                "{what}, and the blueprint has no `{allows}` exception"
+            )),
+        }
+    }
+
+    fn into_change(
+        self,
+        inst: &Instance,
+        stage: &str,
+        mode: Mode,
+        reason: &str,
+        observed: &Value,
+    ) -> Change {
+        let fp = fingerprint(Some(observed));
+        let id = inst.account_id();
+        if !self.unexcused.is_empty() && mode == Mode::Managed {
+            return Change::blocked(
+                address(inst, stage),
+                ResourceKind::Account,
+                id,
+                format!("refusing to weaken security: {}", self.unexcused.join("; ")),
+                fp,
+            )
+            .with_fields(self.fields);
+        }
+        let action = super::outcome(mode, true, !self.fields.is_empty());
+        let mut c = Change::new(
+            address(inst, stage),
+            ResourceKind::Account,
+            &id,
+            action,
+            reason,
+            fp,
+        )
+        .with_fields(self.fields);
+        if action == Action::Update {
+            c.write = Some(Write::new(Method::Patch, &id, API_VERSION, Some(self.body)));
+            if !self.risks.is_empty() {
+                c.risk = Some(self.risks.join("; "));
+            }
+            if !self.exceptions.is_empty() {
+                c.exception = Some(self.exceptions.join("; "));
+            }
+        }
+        c
+    }
+}
+
+fn merge_mode(modes: &[Option<Mode>]) -> Option<Mode> {
+    let present: Vec<Mode> = modes.iter().flatten().copied().collect();
+    if present.is_empty() {
+        None
+    } else if present.contains(&Mode::Managed) {
+        Some(Mode::Managed)
+    } else {
+        Some(Mode::Verify)
+    }
+}
+
+fn mode_of<T>(c: &Option<Control<T>>) -> Option<Mode> {
+    c.as_ref().map(|c| c.mode)
+}
+
+/// I3 + D1: identity and customer-managed key (first in the cutover order).
+pub fn identity_stage(inst: &Instance, observed: &Value) -> Option<Change> {
+    let c = &inst.controls;
+    let mode = merge_mode(&[mode_of(&c.identity), mode_of(&c.encryption)])?;
+    let mut s = Stage::new();
+    if let Some(idc) = &c.identity {
+        let want = &idc.spec;
+        let live_type = get_str(observed, "identity.type").unwrap_or("None");
+        let norm = |t: &str| t.replace(' ', "").to_ascii_lowercase();
+        let live_uai: Vec<String> = get(observed, "identity.userAssignedIdentities")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let same =
+            norm(live_type) == norm(&want.r#type) && set_eq_ci(&live_uai, &want.user_assigned);
+        if !same {
+            s.fields.push(FieldChange {
+                path: "identity".into(),
+                before: get(observed, "identity").map(|v| {
+                    let mut v = v.clone();
+                    super::remove(&mut v, "principalId");
+                    super::remove(&mut v, "tenantId");
+                    v
+                }),
+                after: Some(identity_body(want)),
+            });
+            s.body["identity"] = identity_body(want);
+        }
+    }
+    if let Some(enc) = &c.encryption {
+        let want = &enc.spec;
+        let live = get(observed, "properties.encryption");
+        let live_src = live
+            .and_then(|e| e.get("keySource"))
+            .and_then(Value::as_str)
+            .unwrap_or("Microsoft.CognitiveServices");
+        let mut want_body = json!({"keySource": want.key_source});
+        let mut same = enum_eq(live_src, &want.key_source);
+        if want.key_source.eq_ignore_ascii_case("Microsoft.KeyVault") {
+            let kv = |k: &str| {
+                live.and_then(|e| e.get("keyVaultProperties"))
+                    .and_then(|p| p.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let uri_eq = |a: &str, b: &str| {
+                a.trim_end_matches('/')
+                    .eq_ignore_ascii_case(b.trim_end_matches('/'))
+            };
+            let mut props = Map::new();
+            if let Some(u) = &want.key_vault_uri {
+                same &= uri_eq(&kv("keyVaultUri"), u);
+                props.insert("keyVaultUri".into(), u.clone().into());
+            }
+            if let Some(n) = &want.key_name {
+                same &= kv("keyName") == *n;
+                props.insert("keyName".into(), n.clone().into());
+            }
+            if let Some(v) = &want.key_version {
+                same &= kv("keyVersion") == *v;
+                props.insert("keyVersion".into(), v.clone().into());
+            }
+            if let Some(ci) = &want.identity_client_id {
+                same &= kv("identityClientId").eq_ignore_ascii_case(ci);
+                props.insert("identityClientId".into(), ci.clone().into());
+            }
+            want_body["keyVaultProperties"] = Value::Object(props);
+        } else if live_src.eq_ignore_ascii_case("Microsoft.KeyVault") {
+            s.weakening(
+                inst,
+                "customer-managed-key",
+                "switches from a customer-managed key to Microsoft-managed keys",
+            );
+        }
+        if !same {
+            s.fields.push(FieldChange {
+                path: "properties.encryption".into(),
+                before: live.cloned(),
+                after: Some(want_body.clone()),
+            });
+            super::set(&mut s.body, "properties.encryption", want_body);
+        }
+    }
+    Some(s.into_change(
+        inst,
+        "identity",
+        mode,
+        "managed identity and encryption first, before anything depends on them (I3, D1)",
+        observed,
+    ))
+}
+
+/// N5 (network ACLs) + N6 (outbound restriction): after the private path exists.
+pub fn network_stage(inst: &Instance, observed: &Value) -> Option<Change> {
+    let c = &inst.controls;
+    let mode = merge_mode(&[mode_of(&c.network_access), mode_of(&c.outbound)])?;
+    let mut s = Stage::new();
+    if let Some(na) = &c.network_access {
+        let want = &na.spec;
+        let acls = get(observed, "properties.networkAcls");
+        let live = |k: &str| acls.and_then(|a| a.get(k));
+        let live_default = live("defaultAction")
+            .and_then(Value::as_str)
+            .unwrap_or("Allow");
+        let live_bypass = live("bypass").and_then(Value::as_str);
+        let live_ips: Vec<String> = live("ipRules")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.get("value")?.as_str())
+                    .map(norm_ip_rule)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let live_vnets: Vec<String> = live("virtualNetworkRules")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.get("id")?.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let want_ips: Vec<String> = want.ip_rules.iter().map(|r| norm_ip_rule(r)).collect();
+        let same_default = enum_eq(live_default, &want.default_action);
+        let same_bypass = live_bypass.is_some_and(|b| enum_eq(b, &want.bypass));
+        let same_ips = set_eq_ci(&live_ips, &want_ips);
+        let same_vnets = set_eq_ci(&live_vnets, &want.virtual_network_rules);
+        if !(same_default && same_bypass && same_ips && same_vnets) {
+            let desired = network_acls(want);
+            for (k, same) in [
+                ("defaultAction", same_default),
+                ("bypass", same_bypass),
+                ("ipRules", same_ips),
+                ("virtualNetworkRules", same_vnets),
+            ] {
+                if let Some(f) = field(
+                    &format!("properties.networkAcls.{k}"),
+                    live(k).cloned(),
+                    desired.get(k).cloned(),
+                    same,
+                ) {
+                    s.fields.push(f);
+                }
+            }
+            super::set(&mut s.body, "properties.networkAcls", desired);
+            if !same_default && want.default_action.eq_ignore_ascii_case("Allow") {
+                s.weakening(
+                    inst,
+                    "network-default-allow",
+                    "sets the network ACL default action to Allow",
+                );
+            } else if !same_default {
+                s.risks.push(
+                    "requests from addresses outside ipRules / virtualNetworkRules are refused (private endpoint traffic is not affected)"
+                        .into(),
+                );
+            }
+            if !same_bypass && want.bypass.eq_ignore_ascii_case("AzureServices") {
+                s.weakening(
+                    inst,
+                    "azure-services-bypass",
+                    "lets trusted Azure services bypass the network ACLs",
+                );
+            }
+        }
+    }
+    if let Some(o) = &c.outbound {
+        let want = &o.spec;
+        let live_restrict =
+            get_bool(observed, "properties.restrictOutboundNetworkAccess").unwrap_or(false);
+        let live_fqdns = str_list(get(observed, "properties.allowedFqdnList"));
+        if let Some(f) = field(
+            "properties.restrictOutboundNetworkAccess",
+            Some(live_restrict.into()),
+            Some(want.restrict.into()),
+            live_restrict == want.restrict,
+        ) {
+            s.fields.push(f);
+            super::set(
+                &mut s.body,
+                "properties.restrictOutboundNetworkAccess",
+                want.restrict.into(),
+            );
+            if want.restrict {
+                s.risks.push(
+                    "outbound calls from the service to hosts outside allowedFqdnList are blocked"
+                        .into(),
+                );
+            } else {
+                s.weakening(
+                    inst,
+                    "outbound-unrestricted",
+                    "lifts the outbound network restriction",
+                );
+            }
+        }
+        if let Some(f) = field(
+            "properties.allowedFqdnList",
+            Some(json_strs(&live_fqdns)),
+            Some(json_strs(&want.allowed_fqdns)),
+            set_eq_ci(&live_fqdns, &want.allowed_fqdns),
+        ) {
+            s.fields.push(f);
+            super::set(
+                &mut s.body,
+                "properties.allowedFqdnList",
+                json_strs(&want.allowed_fqdns),
+            );
+        }
+    }
+    Some(s.into_change(
+        inst,
+        "network",
+        mode,
+        "tighten the account firewall and outbound access once the private path works (N5, N6)",
+        observed,
+    ))
+}
+
+/// N5: `publicNetworkAccess`, after the private endpoint is ready.
+pub fn public_access_stage(inst: &Instance, observed: &Value) -> Option<Change> {
+    let na = inst.controls.network_access.as_ref()?;
+    let want = &na.spec.public_network_access;
+    let live = get_str(observed, "properties.publicNetworkAccess").unwrap_or("Enabled");
+    let mut s = Stage::new();
+    if let Some(f) = field(
+        "properties.publicNetworkAccess",
+        Some(live.into()),
+        Some(want.clone().into()),
+        enum_eq(live, want),
+    ) {
+        s.fields.push(f);
+        super::set(
+            &mut s.body,
+            "properties.publicNetworkAccess",
+            want.clone().into(),
+        );
+        if want.eq_ignore_ascii_case("Enabled") {
+            s.weakening(
+                inst,
+                "public-network-access",
+                "enables public network access",
+            );
+        } else {
+            s.risks.push(
+                "disables public network access: clients that do not reach the account through its private endpoint lose access"
+                    .into(),
+            );
+        }
+    }
+    Some(s.into_change(
+        inst,
+        "public-network-access",
+        na.mode,
+        "public network access off last, once the private endpoint and its DNS work (N5)",
+        observed,
+    ))
+}
+
+/// I1: `disableLocalAuth`, last of all.
+pub fn local_auth_stage(inst: &Instance, observed: &Value) -> Option<Change> {
+    let la = inst.controls.local_auth.as_ref()?;
+    let want = la.spec.disabled;
+    let live = get_bool(observed, "properties.disableLocalAuth").unwrap_or(false);
+    let mut s = Stage::new();
+    if let Some(f) = field(
+        "properties.disableLocalAuth",
+        Some(live.into()),
+        Some(want.into()),
+        live == want,
+    ) {
+        s.fields.push(f);
+        super::set(&mut s.body, "properties.disableLocalAuth", want.into());
+        if want {
+            s.risks.push(
+                "disables key auth: callers using API keys will get 401 (keys can keep working at the gateway for a while after the change)"
+                    .into(),
+            );
+        } else {
+            s.weakening(
+                inst,
+                "local-auth",
+                "re-enables API key (local) authentication",
+            );
+        }
+    }
+    Some(s.into_change(
+        inst,
+        "local-auth",
+        la.mode,
+        "key auth off last of all, after every consumer has a role assignment (I1)",
+        observed,
+    ))
+}
+
+/// The greenfield PUT (or a blocked change when moat may not create the account).
+pub fn create(inst: &Instance, restore: bool) -> Change {
+    let id = inst.account_id();
+    if !inst.create_if_missing {
+        return Change::blocked(
+            address(inst, ""),
+            ResourceKind::Account,
+            id,
+            "the account does not exist and the blueprint does not allow moat to create it (set `createIfMissing: true`)",
+            "absent".into(),
+        );
+    }
+    if inst.custom_subdomain.is_none() {
+        return Change::blocked(
+            address(inst, ""),
+            ResourceKind::Account,
+            id,
+            "a new account needs a custom subdomain (private endpoints and Entra ID auth require one, and it cannot be added safely later)",
+            "absent".into(),
+        );
+    }
+    let body = create_body(inst, restore);
+    let reason = if restore {
+        "restore the soft-deleted account, already hardened (restore: true)"
+    } else {
+        "create the account with every hardened property in its first request"
+    };
+    let fields = body
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| FieldChange {
+                    path: format!("properties.{k}"),
+                    before: None,
+                    after: Some(v.clone()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut w = Write::new(Method::Put, &id, API_VERSION, Some(body));
+    w.if_none_match = false;
+    Change::new(
+        address(inst, ""),
+        ResourceKind::Account,
+        id,
+        Action::Create,
+        reason,
+        "absent".into(),
+    )
+    .with_fields(fields)
+    .with_write(w)
+}

@@ -1,0 +1,176 @@
+//! `Microsoft.Insights/diagnosticSettings` on the account (M1).
+//!
+//! The azure_mgmt_monitor 0.21 crate's diagnostic settings do not compile (DEPENDENCIES.md), so
+//! this kind has its own small model here and goes through the generic `ArmApi` calls
+//! (api-version 2021-05-01-preview).
+//! Managed: `workspaceId` (case-insensitive), enabled log categories / category groups and
+//! metric categories (as sets), `logAnalyticsDestinationType` (absent ≡ null ≡ AzureDiagnostics).
+//! Ignored: `retentionPolicy` (deprecated; servers echo `{enabled:false, days:0}`), disabled
+//! entries the server echoes, `systemData`, other destinations of settings moat does not own.
+
+use serde_json::{json, Value};
+
+use super::{fingerprint, get, get_str, id_eq, set_eq_ci};
+use crate::arm::Method;
+use crate::blueprint::resolved::{Diagnostics, Instance};
+use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+
+pub const API_VERSION: &str = "2021-05-01-preview";
+
+pub fn id(account_id: &str, name: &str) -> String {
+    format!("{account_id}/providers/Microsoft.Insights/diagnosticSettings/{name}")
+}
+
+pub fn list_path(account_id: &str) -> String {
+    format!("{account_id}/providers/Microsoft.Insights/diagnosticSettings")
+}
+
+pub fn address(inst: &Instance, name: &str) -> String {
+    format!("{}/diagnostic-setting/{name}", inst.name)
+}
+
+fn enabled(v: Option<&Value>, key: &str) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|e| e.get("enabled").and_then(Value::as_bool).unwrap_or(false))
+                .filter_map(|e| e.get(key).and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn norm_dest(v: Option<&str>) -> String {
+    match v {
+        None | Some("") => "azurediagnostics".into(),
+        Some(s) => s.to_ascii_lowercase(),
+    }
+}
+
+fn body(want: &Diagnostics) -> Value {
+    let mut logs: Vec<Value> = want
+        .log_categories
+        .iter()
+        .map(|c| json!({"category": c, "enabled": true}))
+        .collect();
+    logs.extend(
+        want.log_category_groups
+            .iter()
+            .map(|g| json!({"categoryGroup": g, "enabled": true})),
+    );
+    let metrics: Vec<Value> = want
+        .metric_categories
+        .iter()
+        .map(|c| json!({"category": c, "enabled": true}))
+        .collect();
+    let mut props = json!({"workspaceId": want.workspace_id, "logs": logs, "metrics": metrics});
+    if let Some(d) = &want.destination_type {
+        if !d.eq_ignore_ascii_case("AzureDiagnostics") {
+            props["logAnalyticsDestinationType"] = d.clone().into();
+        }
+    }
+    json!({"properties": props})
+}
+
+/// `settings`: every diagnostic setting on the account.
+pub fn plan(inst: &Instance, settings: &[Value]) -> Option<Change> {
+    let ctl = inst.controls.diagnostics.as_ref()?;
+    let want = &ctl.spec;
+    let account = inst.account_id();
+    let id = id(&account, &want.name);
+    let observed = settings
+        .iter()
+        .find(|s| get_str(s, "name").is_some_and(|n| n.eq_ignore_ascii_case(&want.name)));
+    let mut fields = Vec::new();
+    if let Some(live) = observed {
+        let p = live.get("properties").cloned().unwrap_or(Value::Null);
+        let ws = p.get("workspaceId").and_then(Value::as_str).unwrap_or("");
+        if !id_eq(ws, &want.workspace_id) {
+            fields.push(FieldChange {
+                path: "properties.workspaceId".into(),
+                before: Some(ws.into()),
+                after: Some(want.workspace_id.clone().into()),
+            });
+        }
+        for (path, live_set, want_set) in [
+            (
+                "properties.logs[category]",
+                enabled(p.get("logs"), "category"),
+                &want.log_categories,
+            ),
+            (
+                "properties.logs[categoryGroup]",
+                enabled(p.get("logs"), "categoryGroup"),
+                &want.log_category_groups,
+            ),
+            (
+                "properties.metrics[category]",
+                enabled(p.get("metrics"), "category"),
+                &want.metric_categories,
+            ),
+        ] {
+            if !set_eq_ci(&live_set, want_set) {
+                fields.push(FieldChange {
+                    path: path.into(),
+                    before: Some(super::json_strs(&live_set)),
+                    after: Some(super::json_strs(want_set)),
+                });
+            }
+        }
+        let live_dest = p.get("logAnalyticsDestinationType").and_then(Value::as_str);
+        if norm_dest(live_dest) != norm_dest(want.destination_type.as_deref()) {
+            fields.push(FieldChange {
+                path: "properties.logAnalyticsDestinationType".into(),
+                before: live_dest.map(Value::from),
+                after: want.destination_type.clone().map(Value::from),
+            });
+        }
+    }
+    let action = super::outcome(ctl.mode, observed.is_some(), !fields.is_empty());
+    let mut c = Change::new(
+        address(inst, &want.name),
+        ResourceKind::DiagnosticSetting,
+        &id,
+        action,
+        "security logs and metrics to Log Analytics, before the cutover so it is logged (M1)",
+        fingerprint(observed),
+    )
+    .with_fields(fields);
+    if matches!(action, Action::Create | Action::Update) {
+        // Azure refuses a second setting that sends the same category to the same workspace.
+        let clash = settings.iter().find(|s| {
+            !get_str(s, "name").is_some_and(|n| n.eq_ignore_ascii_case(&want.name))
+                && get_str(s, "properties.workspaceId")
+                    .is_some_and(|w| id_eq(w, &want.workspace_id))
+                && enabled(get(s, "properties.logs"), "category")
+                    .iter()
+                    .any(|c| {
+                        want.log_categories
+                            .iter()
+                            .any(|w| w.eq_ignore_ascii_case(c))
+                    })
+        });
+        if let Some(other) = clash {
+            return Some(Change::blocked(
+                c.address,
+                ResourceKind::DiagnosticSetting,
+                id,
+                format!(
+                    "diagnostic setting {} already sends some of these categories to the same workspace (Azure refuses duplicates): name it in the blueprint (diagnostics.name) so moat manages it, or remove it",
+                    get_str(other, "name").unwrap_or("?")
+                ),
+                c.observed,
+            ));
+        }
+        let b = body(want);
+        if action == Action::Create {
+            c.fields = vec![FieldChange {
+                path: "properties".into(),
+                before: None,
+                after: b.get("properties").cloned(),
+            }];
+        }
+        c.write = Some(Write::new(Method::Put, &id, API_VERSION, Some(b)));
+    }
+    Some(c)
+}

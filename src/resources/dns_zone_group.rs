@@ -1,0 +1,82 @@
+//! `Microsoft.Network/privateEndpoints/privateDnsZoneGroups` (N3).
+//!
+//! Managed: the set of zone ids in `privateDnsZoneConfigs` (case-insensitive). Ignored:
+//! `recordSets` (server-written A records), provisioning state, config names. In `verify` mode
+//! (Azure Policy owns the group, `deployedByPolicy`) moat only checks that every zone is present
+//! and never writes or deletes the group.
+
+use serde_json::{json, Value};
+
+use super::{fingerprint, get, get_str, set_eq_ci};
+use crate::arm::Method;
+use crate::blueprint::resolved::Instance;
+use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+
+pub const API_VERSION: &str = super::private_endpoint::API_VERSION;
+
+pub fn id(endpoint_id: &str, name: &str) -> String {
+    format!("{endpoint_id}/privateDnsZoneGroups/{name}")
+}
+
+pub fn address(inst: &Instance, name: &str) -> String {
+    format!("{}/dns-zone-group/{name}", inst.name)
+}
+
+fn live_zone_ids(group: &Value) -> Vec<String> {
+    get(group, "properties.privateDnsZoneConfigs")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| get_str(c, "properties.privateDnsZoneId").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `zone_ids`: full ids of the zones the group must reference.
+pub fn plan(
+    inst: &Instance,
+    endpoint_id: &str,
+    zone_ids: &[String],
+    observed: Option<&Value>,
+) -> Option<Change> {
+    let ctl = inst.controls.dns_zone_group.as_ref()?;
+    let name = &ctl.spec.name;
+    let id = id(endpoint_id, name);
+    let live = observed.map(live_zone_ids).unwrap_or_default();
+    let differs = !set_eq_ci(&live, zone_ids);
+    let action = super::outcome(ctl.mode, observed.is_some(), differs);
+    let mut c = Change::new(
+        address(inst, name),
+        ResourceKind::DnsZoneGroup,
+        &id,
+        action,
+        "zone group on the endpoint so its A records are written into the privatelink zones (N3)",
+        fingerprint(observed),
+    );
+    if differs {
+        c.fields.push(FieldChange {
+            path: "properties.privateDnsZoneConfigs".into(),
+            before: observed.map(|_| super::json_strs(&live)),
+            after: Some(super::json_strs(zone_ids)),
+        });
+    }
+    if matches!(action, Action::Create | Action::Update) {
+        let configs: Vec<Value> = zone_ids
+            .iter()
+            .map(|z| {
+                json!({
+                    "name": super::last_segment(z).replace('.', "-"),
+                    "properties": {"privateDnsZoneId": z}
+                })
+            })
+            .collect();
+        c.write = Some(Write::new(
+            Method::Put,
+            &id,
+            API_VERSION,
+            Some(json!({"properties": {"privateDnsZoneConfigs": configs}})),
+        ));
+    }
+    Some(c)
+}

@@ -1,0 +1,192 @@
+//! `Microsoft.CognitiveServices/accounts/raiPolicies` (C1): the strict content filter.
+//!
+//! Managed: `properties.mode`, `properties.basePolicyName`, `properties.contentFilters` (a set
+//! keyed by (name, source), compared case-insensitively). Ignored: `properties.type`
+//! (read-only), `customBlocklists` and `safetyProviders` (carried over untouched), tags.
+//! `Microsoft.Default` / `Microsoft.DefaultV2` are system-managed: the blueprint cannot name them.
+
+use serde_json::{json, Value};
+
+use super::{enum_eq, fingerprint, get, get_str, writable_copy, OWNER_TAG, OWNER_VALUE};
+use crate::arm::Method;
+use crate::blueprint::resolved::{ContentFilter, Instance, RaiPolicy};
+use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+
+pub const API_VERSION: &str = super::account::API_VERSION;
+
+pub fn id(inst: &Instance, name: &str) -> String {
+    format!("{}/raiPolicies/{name}", inst.account_id())
+}
+
+pub fn address(inst: &Instance, name: &str) -> String {
+    format!("{}/rai-policy/{name}", inst.name)
+}
+
+fn filter_json(f: &ContentFilter) -> Value {
+    let mut v = json!({
+        "name": f.name,
+        "enabled": f.enabled,
+        "blocking": f.blocking,
+        "source": f.source,
+    });
+    if let Some(s) = &f.severity_threshold {
+        v["severityThreshold"] = s.clone().into();
+    }
+    v
+}
+
+fn key(name: &str, source: &str) -> (String, String) {
+    (
+        name.replace([' ', '_'], "").to_ascii_lowercase(),
+        source.to_ascii_lowercase(),
+    )
+}
+
+fn severity_rank(s: Option<&str>) -> u8 {
+    match s.map(str::to_ascii_lowercase).as_deref() {
+        Some("low") => 1,
+        Some("medium") => 2,
+        Some("high") => 3,
+        _ => 0,
+    }
+}
+
+/// Compare one declared filter with the live one of the same (name, source).
+fn filter_same(want: &ContentFilter, live: &Value) -> bool {
+    let b = |k: &str| live.get(k).and_then(Value::as_bool);
+    let live_sev = live.get("severityThreshold").and_then(Value::as_str);
+    b("enabled") == Some(want.enabled)
+        && b("blocking") == Some(want.blocking)
+        && match &want.severity_threshold {
+            Some(s) => live_sev.is_some_and(|l| enum_eq(l, s)),
+            None => true,
+        }
+}
+
+/// Whether the desired filter is looser than the live one (a weakening).
+fn loosens(want: &ContentFilter, live: &Value) -> bool {
+    let b = |k: &str| live.get(k).and_then(Value::as_bool).unwrap_or(false);
+    (b("enabled") && !want.enabled)
+        || (b("blocking") && !want.blocking)
+        || severity_rank(want.severity_threshold.as_deref())
+            > severity_rank(live.get("severityThreshold").and_then(Value::as_str)).max(1)
+}
+
+pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
+    let ctl = inst.controls.rai_policy.as_ref()?;
+    let want: &RaiPolicy = &ctl.spec;
+    let id = id(inst, &want.name);
+    let fp = fingerprint(observed);
+    let desired_filters: Vec<Value> = want.content_filters.iter().map(filter_json).collect();
+    let mut fields = Vec::new();
+    let mut risks = Vec::new();
+    let exists = observed.is_some();
+    if let Some(obs) = observed {
+        let live_mode = get_str(obs, "properties.mode").unwrap_or("Default");
+        if !enum_eq(live_mode, &want.mode) {
+            fields.push(FieldChange {
+                path: "properties.mode".into(),
+                before: Some(live_mode.into()),
+                after: Some(want.mode.clone().into()),
+            });
+        }
+        let live_base = get_str(obs, "properties.basePolicyName").unwrap_or("");
+        if !live_base.eq_ignore_ascii_case(&want.base_policy_name) {
+            fields.push(FieldChange {
+                path: "properties.basePolicyName".into(),
+                before: Some(live_base.into()),
+                after: Some(want.base_policy_name.clone().into()),
+            });
+        }
+        let live_filters: Vec<Value> = get(obs, "properties.contentFilters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let find = |f: &ContentFilter| {
+            live_filters.iter().find(|l| {
+                key(
+                    l.get("name").and_then(Value::as_str).unwrap_or(""),
+                    l.get("source").and_then(Value::as_str).unwrap_or(""),
+                ) == key(&f.name, &f.source)
+            })
+        };
+        let mut filters_differ = live_filters.len() != want.content_filters.len();
+        for f in &want.content_filters {
+            match find(f) {
+                Some(l) if filter_same(f, l) => {}
+                Some(l) => {
+                    filters_differ = true;
+                    if loosens(f, l) {
+                        risks.push(format!("loosens the {} filter on {}", f.name, f.source));
+                    }
+                }
+                None => filters_differ = true,
+            }
+        }
+        if filters_differ {
+            fields.push(FieldChange {
+                path: "properties.contentFilters".into(),
+                before: Some(Value::Array(live_filters)),
+                after: Some(Value::Array(desired_filters.clone())),
+            });
+        }
+    }
+    let action = super::outcome(ctl.mode, exists, !fields.is_empty());
+    let reason = "strict content filter for every deployment (C1)";
+    let mut c = Change::new(
+        address(inst, &want.name),
+        ResourceKind::RaiPolicy,
+        &id,
+        action,
+        reason,
+        fp,
+    )
+    .with_fields(fields);
+    if matches!(action, Action::Create | Action::Update) {
+        let mut body = match observed {
+            Some(obs) => writable_copy(obs, &["properties.type"]),
+            None => json!({"tags": {OWNER_TAG: OWNER_VALUE}}),
+        };
+        super::set(&mut body, "properties.mode", want.mode.clone().into());
+        super::set(
+            &mut body,
+            "properties.basePolicyName",
+            want.base_policy_name.clone().into(),
+        );
+        super::set(
+            &mut body,
+            "properties.contentFilters",
+            Value::Array(desired_filters.clone()),
+        );
+        if action == Action::Create {
+            c.fields = vec![FieldChange {
+                path: "properties.contentFilters".into(),
+                before: None,
+                after: Some(Value::Array(desired_filters)),
+            }];
+        }
+        c.write = Some(Write::new(Method::Put, &id, API_VERSION, Some(body)));
+        if !risks.is_empty() {
+            let allowed = inst.has_exception("content-filter");
+            if !allowed {
+                return Some(Change::blocked(
+                    c.address,
+                    ResourceKind::RaiPolicy,
+                    id,
+                    format!(
+                        "refusing to weaken security: {}, and the blueprint has no `content-filter` exception",
+                        risks.join("; ")
+                    ),
+                    c.observed,
+                ));
+            }
+            c.risk = Some(format!("weakens security: {}", risks.join("; ")));
+            c.exception = inst
+                .exceptions
+                .iter()
+                .find(|e| e.allows == "content-filter")
+                .map(|e| format!("{}: {}", e.allows, e.reason));
+        }
+    }
+    Some(c)
+}

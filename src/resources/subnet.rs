@@ -1,0 +1,78 @@
+//! `Microsoft.Network/virtualNetworks/subnets` (N4): `privateEndpointNetworkPolicies`, so that
+//! NSG rules apply to the private endpoint.
+//!
+//! A subnet PUT is a full replace (omitting `networkSecurityGroup` would detach the NSG), so the
+//! body is the raw observed subnet minus read-only fields with only the managed property changed.
+//! Managed: `properties.privateEndpointNetworkPolicies`. Ignored: everything else.
+
+use serde_json::Value;
+
+use super::{enum_eq, fingerprint, get_str, writable_copy};
+use crate::arm::Method;
+use crate::blueprint::resolved::Mode;
+use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+
+pub const API_VERSION: &str = super::private_endpoint::API_VERSION;
+
+pub const READ_ONLY: &[&str] = &[
+    "properties.provisioningState",
+    "properties.ipConfigurations",
+    "properties.ipConfigurationProfiles",
+    "properties.privateEndpoints",
+    "properties.purpose",
+    "properties.resourceNavigationLinks",
+    "properties.serviceAssociationLinks",
+];
+
+pub fn address(instance: &str, subnet_id: &str) -> String {
+    format!("{instance}/subnet/{}", super::last_segment(subnet_id))
+}
+
+/// `None` when the blueprint leaves the subnet's policies alone.
+pub fn plan(
+    instance: &str,
+    mode: Mode,
+    subnet_id: &str,
+    want: Option<&str>,
+    observed: Option<&Value>,
+) -> Option<Change> {
+    let want = want?;
+    let addr = address(instance, subnet_id);
+    let Some(live) = observed else {
+        return Some(Change::blocked(
+            addr,
+            ResourceKind::Subnet,
+            subnet_id,
+            "the endpoint subnet does not exist: moat does not create VNets or subnets; create it or fix the id",
+            "absent".into(),
+        ));
+    };
+    let current = get_str(live, "properties.privateEndpointNetworkPolicies").unwrap_or("Disabled");
+    let differs = !enum_eq(current, want);
+    let action = super::outcome(mode, true, differs);
+    let mut c = Change::new(
+        addr,
+        ResourceKind::Subnet,
+        subnet_id,
+        action,
+        "private endpoint network policies on, so the NSG rules apply to the endpoint (N4)",
+        fingerprint(Some(live)),
+    );
+    if differs {
+        c.fields.push(FieldChange {
+            path: "properties.privateEndpointNetworkPolicies".into(),
+            before: Some(current.into()),
+            after: Some(want.into()),
+        });
+    }
+    if action == Action::Update {
+        let mut body = writable_copy(live, READ_ONLY);
+        super::set(
+            &mut body,
+            "properties.privateEndpointNetworkPolicies",
+            want.into(),
+        );
+        c.write = Some(Write::new(Method::Put, subnet_id, API_VERSION, Some(body)));
+    }
+    Some(c)
+}
