@@ -7,3 +7,4 @@
 pub mod arm;
 pub mod blueprint;
 pub mod plan;
+pub mod report;
