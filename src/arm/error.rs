@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::retry::{retry_note, SUPERSEDED_CODE};
 use super::{ArmRequest, ArmResponse, Method};
 
 /// An inner error from ARM's `error.details`.
@@ -17,7 +18,7 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ArmError {
     /// ARM answered with an error status.
-    #[error("{method} {resource} failed: {status} {code}: {message}")]
+    #[error("{method} {resource} failed{}: {status} {code}: {message}", retry_note(*retries, *elapsed))]
     Response {
         method: Method,
         resource: String,
@@ -50,7 +51,7 @@ pub enum ArmError {
         waited: Duration,
     },
     /// The request never got an HTTP answer (connection refused / reset, timeout).
-    #[error("{method} {resource}: {message}")]
+    #[error("{method} {resource} failed{}: {message}", retry_note(*retries, *elapsed))]
     Transport {
         method: Method,
         resource: String,
@@ -116,7 +117,10 @@ pub fn parse_error_body(body: Option<&Value>) -> (String, String, Vec<ErrorDetai
             d.iter()
                 .map(|x| {
                     let (c, m, _) = parse_error_body(Some(x));
-                    ErrorDetail { code: c, message: m }
+                    ErrorDetail {
+                        code: c,
+                        message: m,
+                    }
                 })
                 .collect()
         })
@@ -126,7 +130,13 @@ pub fn parse_error_body(body: Option<&Value>) -> (String, String, Vec<ErrorDetai
         if let Ok(inner) = serde_json::from_str::<Value>(&message) {
             let (c, m, d) = parse_error_body(Some(&inner));
             if !c.is_empty() {
-                details.insert(0, ErrorDetail { code: c, message: m.clone() });
+                details.insert(
+                    0,
+                    ErrorDetail {
+                        code: c,
+                        message: m.clone(),
+                    },
+                );
                 details.extend(d);
                 message = m;
             }
@@ -195,28 +205,117 @@ impl ArmError {
 
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            ArmError::Response { request_id, .. } | ArmError::OperationFailed { request_id, .. } => {
-                request_id.as_deref()
-            }
+            ArmError::Response { request_id, .. }
+            | ArmError::OperationFailed { request_id, .. } => request_id.as_deref(),
             _ => None,
+        }
+    }
+
+    /// The correlation id ARM assigned, when the error came from a response.
+    pub fn correlation_id(&self) -> Option<&str> {
+        match self {
+            ArmError::Response { correlation_id, .. } => correlation_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// ARM's inner errors.
+    pub fn details(&self) -> &[ErrorDetail] {
+        match self {
+            ArmError::Response { details, .. } | ArmError::OperationFailed { details, .. } => {
+                details
+            }
+            _ => &[],
+        }
+    }
+
+    /// Retries made before this error, and the time they took.
+    pub fn retries(&self) -> Option<(u32, Duration)> {
+        match self {
+            ArmError::Response {
+                retries, elapsed, ..
+            }
+            | ArmError::Transport {
+                retries, elapsed, ..
+            } => Some((*retries, *elapsed)),
+            _ => None,
+        }
+    }
+
+    /// A long-running operation that ARM cancelled because another one superseded it (the write
+    /// itself was fine and can be re-sent).
+    pub fn is_superseded(&self) -> bool {
+        match self {
+            ArmError::OperationFailed {
+                status,
+                code,
+                details,
+                ..
+            } => {
+                status.eq_ignore_ascii_case("canceled")
+                    && (code.eq_ignore_ascii_case(SUPERSEDED_CODE)
+                        || details
+                            .iter()
+                            .any(|d| d.code.eq_ignore_ascii_case(SUPERSEDED_CODE)))
+            }
+            _ => false,
         }
     }
 
     /// A hint for the user, for the errors where one helps.
     pub fn hint(&self) -> Option<String> {
+        match self {
+            ArmError::Credential(_) => {
+                return Some(
+                    "moat signs in with DefaultAzureCredential: run `az login` (with \
+                     `az cloud set` for sovereign clouds), or set AZURE_TENANT_ID and \
+                     AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE, or \
+                     run where a managed identity is available; MOAT_ACCESS_TOKEN takes a \
+                     ready bearer token"
+                        .into(),
+                )
+            }
+            ArmError::OperationTimeout { .. } => {
+                return Some(
+                    "the operation may still finish in Azure; run `moat plan` later to see \
+                     where it stands"
+                        .into(),
+                )
+            }
+            ArmError::Transport { .. } => {
+                return Some(
+                    "check that the ARM endpoint is reachable from here (proxy settings: \
+                     HTTPS_PROXY / NO_PROXY)"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+        if self.is_superseded() {
+            return Some(
+                "another operation on the same network resource superseded this one; re-run \
+                 apply"
+                    .into(),
+            );
+        }
         let code = self.code()?;
         let hint = match code {
             "AuthorizationFailed" | "LinkedAuthorizationFailed" => {
-                "the identity moat runs as lacks a permission on this scope; `moat plan` needs \
-                 Reader on the instances, `moat apply` the custom role in docs/security.md \
-                 (or Cognitive Services Contributor + Network Contributor + Private DNS Zone \
-                 Contributor + Role Based Access Control Administrator + Monitoring Contributor)"
+                let message = match self {
+                    ArmError::Response { message, .. }
+                    | ArmError::OperationFailed { message, .. } => message.as_str(),
+                    _ => "",
+                };
+                return Some(authorization_hint(message));
             }
             "PrincipalNotFound" => {
                 "the principal is new and has not replicated through Entra ID yet; set its \
                  `type` in the blueprint (e.g. ServicePrincipal) and re-run apply in a few minutes"
             }
-            "RequestConflict" | "AnotherOperationInProgress" => {
+            "RequestConflict"
+            | "AnotherOperationInProgress"
+            | "RetryableError"
+            | "RetryableErrorDueToAnotherOperation" => {
                 "another operation is running on this resource; re-run apply when it has finished"
             }
             "CustomDomainInUse" => {
@@ -230,10 +329,242 @@ impl ArmError {
                 "ARM throttled the requests; lower --parallelism or retry later"
             }
             "InvalidAuthenticationToken" | "ExpiredAuthenticationToken" | "Unauthorized" => {
-                "the access token was refused; run `az login` again or check MOAT_ACCESS_TOKEN"
+                "the access token was refused; run `az login` again or check MOAT_ACCESS_TOKEN \
+                 (and that --cloud matches the token's cloud)"
             }
             _ => return None,
         };
         Some(hint.to_string())
+    }
+}
+
+/// The text between the first `'` after `marker` and the next `'`.
+fn quoted_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let start = text.find(marker)? + marker.len();
+    let rest = &text[start..];
+    let open = rest.find('\'')? + 1;
+    let len = rest[open..].find('\'')?;
+    Some(&rest[open..open + len])
+}
+
+/// The action an AuthorizationFailed / LinkedAuthorizationFailed message says is missing, and the
+/// scope it is missing on.
+pub fn missing_permission(message: &str) -> Option<(String, Option<String>)> {
+    // Linked: "...however, it does not have permission to perform action(s) 'X' on the linked
+    // scope(s) 'Y'..."; plain: "...does not have authorization to perform action 'X' over
+    // scope 'Y'...".
+    let (action, scope) = if let Some(a) = quoted_after(message, "perform action(s)") {
+        (a, quoted_after(message, "linked scope(s)"))
+    } else {
+        let after = message
+            .find("does not have")
+            .map(|i| &message[i..])
+            .unwrap_or(message);
+        (
+            quoted_after(after, "perform action")?,
+            quoted_after(after, "scope"),
+        )
+    };
+    let action = action.split(',').next().unwrap_or(action).trim();
+    Some((action.to_string(), scope.map(str::to_string)))
+}
+
+/// The least built-in role that grants `action`, for the hint.
+pub fn role_for_action(action: &str) -> &'static str {
+    let a = action.to_ascii_lowercase();
+    if a.ends_with("/read") {
+        "Reader"
+    } else if a.starts_with("microsoft.authorization/roleassignments/") {
+        "Role Based Access Control Administrator"
+    } else if a.starts_with("microsoft.cognitiveservices/") {
+        "Cognitive Services Contributor"
+    } else if a.starts_with("microsoft.network/privatednszones/") {
+        "Private DNS Zone Contributor"
+    } else if a.starts_with("microsoft.network/") {
+        "Network Contributor"
+    } else if a.starts_with("microsoft.insights/") {
+        "Monitoring Contributor"
+    } else {
+        "Contributor"
+    }
+}
+
+fn authorization_hint(message: &str) -> String {
+    match missing_permission(message) {
+        Some((action, scope)) => {
+            let on = scope.map(|s| format!(" on {s}")).unwrap_or_default();
+            format!(
+                "the identity moat runs as lacks the permission `{action}`{on}; the built-in \
+                 role {} grants it (or use the custom role in docs/security.md). New role \
+                 assignments take a few minutes to apply; sign in again afterwards",
+                role_for_action(&action)
+            )
+        }
+        None => "the identity moat runs as lacks a permission on this scope; `moat plan` needs \
+                 Reader on the instances, `moat apply` the custom role in docs/security.md \
+                 (or Cognitive Services Contributor + Network Contributor + Private DNS Zone \
+                 Contributor + Role Based Access Control Administrator + Monitoring Contributor)"
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resp(status: u16, body: Value) -> ArmResponse {
+        let mut r = ArmResponse {
+            status,
+            body: Some(body),
+            ..Default::default()
+        };
+        r.headers.insert("x-ms-request-id".into(), "rid-1".into());
+        r.headers
+            .insert("x-ms-correlation-request-id".into(), "cid-1".into());
+        r
+    }
+
+    #[test]
+    fn parses_wrapped_flat_and_stringified_errors() {
+        let (c, m, d) = parse_error_body(Some(&json!({"error": {"code": "A", "message": "m",
+            "details": [{"code": "B", "message": "n"}]}})));
+        assert_eq!((c.as_str(), m.as_str()), ("A", "m"));
+        assert_eq!(
+            d,
+            vec![ErrorDetail {
+                code: "B".into(),
+                message: "n".into()
+            }]
+        );
+        let (c, m, _) = parse_error_body(Some(&json!({"code": "Flat", "message": "x"})));
+        assert_eq!((c.as_str(), m.as_str()), ("Flat", "x"));
+        let inner = r#"{"error":{"code":"RoleAssignmentUpdateNotPermitted","message":"no"}}"#;
+        let (c, m, d) = parse_error_body(Some(&json!({"code": "BadRequest", "message": inner})));
+        assert_eq!(c, "BadRequest");
+        assert_eq!(m, "no");
+        assert_eq!(d[0].code, "RoleAssignmentUpdateNotPermitted");
+    }
+
+    #[test]
+    fn response_error_names_method_resource_code_ids_and_retries() {
+        let req = ArmRequest::new(
+            Method::Put,
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a",
+            "2024-10-01",
+        );
+        let e = ArmError::from_response_after(
+            &req,
+            &resp(
+                503,
+                json!({"error": {"code": "ServiceUnavailable", "message": "busy"}}),
+            ),
+            3,
+            Duration::from_millis(12_400),
+        );
+        assert_eq!(
+            e.to_string(),
+            "PUT /subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a \
+             failed after 3 retries in 12.4s: 503 ServiceUnavailable: busy"
+        );
+        assert_eq!(e.request_id(), Some("rid-1"));
+        assert_eq!(e.correlation_id(), Some("cid-1"));
+        let e = ArmError::from_response(
+            &ArmRequest::follow("https://h/x?y=1"),
+            &ArmResponse {
+                status: 404,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "GET /x failed: 404 NotFound: (no message in ARM's response)"
+        );
+    }
+
+    #[test]
+    fn authorization_failed_hint_names_action_scope_and_role() {
+        let msg = "The client 'me@x.com' with object id '0000' does not have authorization to \
+                   perform action 'Microsoft.CognitiveServices/accounts/write' over scope \
+                   '/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a' \
+                   or the scope is invalid. If access was recently granted, please refresh your \
+                   credentials.";
+        let (action, scope) = missing_permission(msg).unwrap();
+        assert_eq!(action, "Microsoft.CognitiveServices/accounts/write");
+        assert!(scope.unwrap().ends_with("/accounts/a"));
+        let req = ArmRequest::new(Method::Put, "/x", "v");
+        let e = ArmError::from_response(
+            &req,
+            &resp(
+                403,
+                json!({"error": {"code": "AuthorizationFailed", "message": msg}}),
+            ),
+        );
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("`Microsoft.CognitiveServices/accounts/write`"),
+            "{hint}"
+        );
+        assert!(hint.contains("Cognitive Services Contributor"), "{hint}");
+    }
+
+    #[test]
+    fn linked_authorization_failed_names_the_linked_action() {
+        let msg = "The client 'c' with object id 'o' has permission to perform action \
+                   'Microsoft.Network/privateEndpoints/write' on scope '/subscriptions/s/pe'; \
+                   however, it does not have permission to perform action(s) \
+                   'Microsoft.Network/virtualNetworks/subnets/join/action' on the linked \
+                   scope(s) '/subscriptions/s/vnet/subnets/x' (respectively) or the linked \
+                   scope(s) are invalid.";
+        let (action, scope) = missing_permission(msg).unwrap();
+        assert_eq!(
+            action,
+            "Microsoft.Network/virtualNetworks/subnets/join/action"
+        );
+        assert_eq!(scope.as_deref(), Some("/subscriptions/s/vnet/subnets/x"));
+        assert_eq!(role_for_action(&action), "Network Contributor");
+    }
+
+    #[test]
+    fn roles_for_actions() {
+        assert_eq!(
+            role_for_action("Microsoft.Authorization/roleAssignments/write"),
+            "Role Based Access Control Administrator"
+        );
+        assert_eq!(
+            role_for_action("Microsoft.Network/privateDnsZones/A/write"),
+            "Private DNS Zone Contributor"
+        );
+        assert_eq!(
+            role_for_action("Microsoft.Insights/diagnosticSettings/write"),
+            "Monitoring Contributor"
+        );
+        assert_eq!(
+            role_for_action("Microsoft.CognitiveServices/accounts/read"),
+            "Reader"
+        );
+        assert_eq!(role_for_action("Microsoft.Foo/bar/write"), "Contributor");
+        assert!(missing_permission("nothing quoted here").is_none());
+    }
+
+    #[test]
+    fn superseded_is_recognised_by_code_or_detail() {
+        let mk = |status: &str, code: &str, details: Vec<ErrorDetail>| ArmError::OperationFailed {
+            method: Method::Put,
+            resource: "/x".into(),
+            status: status.into(),
+            code: code.into(),
+            message: "m".into(),
+            details,
+            request_id: None,
+        };
+        assert!(mk("Canceled", SUPERSEDED_CODE, vec![]).is_superseded());
+        let d = vec![ErrorDetail {
+            code: SUPERSEDED_CODE.into(),
+            message: String::new(),
+        }];
+        assert!(mk("Canceled", "Canceled", d.clone()).is_superseded());
+        assert!(!mk("Failed", "Canceled", d).is_superseded());
+        assert!(!mk("Canceled", "OperationCanceled", vec![]).is_superseded());
     }
 }

@@ -1,15 +1,26 @@
 //! The HTTP implementation of [`ArmApi`] over azure_core 0.21's HTTP client (reqwest + rustls) and
 //! azure_identity 0.21's credentials.
+//!
+//! One [`ArmApi::send`] is one logical request: it waits for the subscription's request budget
+//! ([`super::limiter`]) and a concurrency slot, attaches a (cached) bearer token, and carries out
+//! the [`RetryPolicy`]. Tokens, `Authorization` headers and bodies are never logged; at debug level
+//! each exchange is logged with method, URL, status, duration and ARM's request id.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use azure_core::auth::TokenCredential;
+use azure_core::auth::{Secret, TokenCredential};
+use tokio::sync::{Mutex, Semaphore};
 use url::Url;
 
-use super::lro::LroOptions;
-use super::{ArmApi, ArmError, ArmRequest, ArmResponse};
+use super::error::resource_of;
+use super::limiter::{remaining_from_headers, subscription_of, Bucket, Limiter, LimiterConfig};
+use super::lro::{retry_after, LroOptions};
+use super::retry::{classify, GiveUp, RetryClass, RetryPolicy};
+use super::{ArmApi, ArmError, ArmRequest, ArmResponse, Method, Stats};
 
 /// Where bearer tokens come from.
 #[derive(Clone)]
@@ -34,17 +45,68 @@ impl std::fmt::Debug for TokenSource {
     }
 }
 
-impl TokenSource {
-    async fn token(&self) -> Result<String, ArmError> {
-        match self {
-            TokenSource::Static(s) => Ok(s.secret().to_string()),
-            TokenSource::Credential { credential, scope } => credential
-                .get_token(&[scope.as_str()])
-                .await
-                .map(|t| t.token.secret().to_string())
-                .map_err(|e| ArmError::Credential(e.to_string())),
+/// A credential's token is re-requested this long before it expires, so that a request never
+/// leaves with a token that expires in flight.
+const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Default)]
+struct TokenCache {
+    token: Option<(Secret, Instant)>,
+}
+
+/// `e` and its sources, joined: azure_core errors keep the useful part in the chain.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Connect and read timeouts of the HTTP client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    pub connect: Duration,
+    /// Longest silence while waiting for response bytes. ARM gives resource providers 60 s before
+    /// it answers 504 itself, so this is above that.
+    pub read: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        HttpTimeouts {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(100),
         }
     }
+}
+
+/// reqwest with rustls (certificates always verified), timeouts, and no redirects: a redirect
+/// would carry the bearer token to another origin behind `url_for`'s back.
+pub fn build_http_client(t: HttpTimeouts) -> Result<Arc<dyn azure_core::HttpClient>, ArmError> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(t.connect)
+        .read_timeout(t.read)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("moat/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ArmError::Config(format!("cannot build the HTTP client: {e}")))?;
+    Ok(Arc::new(client))
+}
+
+#[derive(Default)]
+struct Counters {
+    reads: AtomicU64,
+    writes: AtomicU64,
+    polls: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
 }
 
 /// ARM over HTTP.
@@ -52,16 +114,33 @@ pub struct HttpArm {
     endpoint: Url,
     client: Arc<dyn azure_core::HttpClient>,
     tokens: TokenSource,
+    cache: Mutex<TokenCache>,
     lro: LroOptions,
+    retry: RetryPolicy,
+    limiter: Limiter,
+    slots: Arc<Semaphore>,
+    counters: Counters,
+}
+
+/// One HTTP exchange's outcome before the retry policy looks at it.
+enum Outcome {
+    Response(ArmResponse),
+    Transport { message: String, retryable: bool },
 }
 
 impl HttpArm {
     pub fn new(endpoint: Url, tokens: TokenSource) -> Self {
         HttpArm {
             endpoint,
-            client: azure_core::new_http_client(),
+            client: build_http_client(HttpTimeouts::default())
+                .unwrap_or_else(|_| azure_core::new_http_client()),
             tokens,
+            cache: Mutex::new(TokenCache::default()),
             lro: LroOptions::default(),
+            retry: RetryPolicy::default(),
+            limiter: Limiter::new(LimiterConfig::default()),
+            slots: Arc::new(Semaphore::new(16)),
+            counters: Counters::default(),
         }
     }
 
@@ -70,16 +149,50 @@ impl HttpArm {
         self
     }
 
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn with_limiter(mut self, config: LimiterConfig) -> Self {
+        self.limiter = Limiter::new(config);
+        self
+    }
+
+    /// At most `n` requests in flight (`--parallelism`).
+    pub fn with_parallelism(mut self, n: usize) -> Self {
+        self.slots = Arc::new(Semaphore::new(n.max(1)));
+        self
+    }
+
+    pub fn with_http_client(mut self, client: Arc<dyn azure_core::HttpClient>) -> Self {
+        self.client = client;
+        self
+    }
+
+    pub fn with_timeouts(self, t: HttpTimeouts) -> Result<Self, ArmError> {
+        Ok(self.with_http_client(build_http_client(t)?))
+    }
+
     pub fn endpoint(&self) -> &Url {
         &self.endpoint
     }
 
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
     /// Resolve a request's path to a URL. Absolute URLs handed out by ARM must point at the same
     /// origin as the endpoint: moat never sends its token anywhere else.
-    fn url_for(&self, req: &ArmRequest) -> Result<Url, ArmError> {
+    pub fn url_for(&self, req: &ArmRequest) -> Result<Url, ArmError> {
         let mut url = if req.path.starts_with("http://") || req.path.starts_with("https://") {
-            let u = Url::parse(&req.path)
-                .map_err(|e| ArmError::Config(format!("ARM returned a bad URL {}: {e}", req.path)))?;
+            let u = Url::parse(&req.path).map_err(|e| {
+                ArmError::Config(format!("ARM returned a bad URL {}: {e}", req.path))
+            })?;
             if u.origin() != self.endpoint.origin() {
                 return Err(ArmError::Config(format!(
                     "refusing to follow {} : it is not on the ARM endpoint {}",
@@ -107,28 +220,49 @@ impl HttpArm {
         }
         Ok(url)
     }
-}
 
-fn method_of(m: super::Method) -> azure_core::Method {
-    match m {
-        super::Method::Get => azure_core::Method::Get,
-        super::Method::Put => azure_core::Method::Put,
-        super::Method::Patch => azure_core::Method::Patch,
-        super::Method::Delete => azure_core::Method::Delete,
-        super::Method::Post => azure_core::Method::Post,
+    /// The bearer token, from the cache while it is fresh. The lock is held while a new token is
+    /// fetched so that concurrent requests wait for one fetch instead of starting their own.
+    async fn token(&self) -> Result<Secret, ArmError> {
+        let (credential, scope) = match &self.tokens {
+            TokenSource::Static(s) => return Ok(s.clone()),
+            TokenSource::Credential { credential, scope } => (credential, scope),
+        };
+        let mut cache = self.cache.lock().await;
+        if let Some((tok, refresh_at)) = &cache.token {
+            if Instant::now() < *refresh_at {
+                return Ok(tok.clone());
+            }
+        }
+        let fresh = credential
+            .get_token(&[scope.as_str()])
+            .await
+            .map_err(|e| ArmError::Credential(error_chain(&e)))?;
+        let left = fresh.expires_on - time::OffsetDateTime::now_utc();
+        let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
+        cache.token = left
+            .checked_sub(TOKEN_REFRESH_MARGIN)
+            .map(|usable| (fresh.token.clone(), Instant::now() + usable));
+        Ok(fresh.token)
     }
-}
 
-#[async_trait]
-impl ArmApi for HttpArm {
-    async fn send(&self, req: ArmRequest) -> Result<ArmResponse, ArmError> {
-        let url = self.url_for(&req)?;
-        let mut http = azure_core::Request::new(url, method_of(req.method));
-        let token = self.tokens.token().await?;
-        http.insert_header("authorization", format!("Bearer {token}"));
+    async fn forget_token(&self) {
+        self.cache.lock().await.token = None;
+        if let TokenSource::Credential { credential, .. } = &self.tokens {
+            let _ = credential.clear_cache().await;
+        }
+    }
+
+    /// One HTTP exchange, no retries.
+    async fn exchange(&self, url: &Url, req: &ArmRequest, token: &Secret) -> Outcome {
+        let mut http = azure_core::Request::new(url.clone(), method_of(req.method));
+        http.insert_header("authorization", format!("Bearer {}", token.secret()));
         http.insert_header("accept", "application/json");
         http.insert_header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string());
         for (k, v) in &req.headers {
+            if k.eq_ignore_ascii_case("authorization") {
+                continue; // the client alone decides where a token goes
+            }
             http.insert_header(k.to_ascii_lowercase(), v.clone());
         }
         if let Some(body) = &req.body {
@@ -137,44 +271,233 @@ impl ArmApi for HttpArm {
         } else if req.method.is_write() {
             http.insert_header("content-length", "0");
         }
-        let resp = self.client.execute_request(&http).await.map_err(|e| {
-            ArmError::Transport {
-                method: req.method,
-                resource: super::error::resource_of(&req.path),
-                message: e.to_string(),
-                retries: 0,
-                elapsed: std::time::Duration::ZERO,
-            }
-        })?;
+        let resp = match self.client.execute_request(&http).await {
+            Ok(r) => r,
+            Err(e) => return transport_outcome(req.method, &e),
+        };
         let (status, headers, body) = resp.deconstruct();
+        let status = u16::from(status);
         let headers: BTreeMap<String, String> = headers
             .iter()
             .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.as_str().to_string()))
             .collect();
-        let bytes = body.collect().await.map_err(|e| ArmError::Transport {
-            method: req.method,
-            resource: super::error::resource_of(&req.path),
-            message: format!("reading the response body: {e}"),
-            retries: 0,
-            elapsed: std::time::Duration::ZERO,
-        })?;
+        let bytes = match body.collect().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Outcome::Transport {
+                    message: format!("reading the response body: {}", error_chain(&e)),
+                    retryable: req.method != Method::Post,
+                }
+            }
+        };
         let body = if bytes.is_empty() {
             None
         } else {
-            Some(serde_json::from_slice(&bytes).map_err(|e| ArmError::Protocol {
-                method: req.method,
-                resource: super::error::resource_of(&req.path),
-                message: format!("response body is not JSON: {e}"),
-            })?)
+            match serde_json::from_slice(&bytes) {
+                Ok(v) => Some(v),
+                // Gateways answer errors in HTML or plain text: keep the start of it as the
+                // message so the user sees what came back.
+                Err(_) if status >= 400 => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let text: String = text.trim().chars().take(300).collect();
+                    Some(serde_json::json!({"error": {"code": "", "message": text}}))
+                }
+                Err(e) => {
+                    return Outcome::Transport {
+                        message: format!("response body is not JSON: {e}"),
+                        retryable: false,
+                    }
+                }
+            }
         };
-        Ok(ArmResponse {
-            status: u16::from(status),
+        Outcome::Response(ArmResponse {
+            status,
             headers,
             body,
         })
     }
+}
+
+/// Connection failures never reached the server, so any method may be re-sent; a timeout or a
+/// reset after sending may have been processed, which is harmless for ARM's idempotent
+/// PUT/PATCH/DELETE/GET but not for POST actions.
+fn transport_outcome(method: Method, e: &azure_core::Error) -> Outcome {
+    let mut connect = false;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<reqwest::Error>() {
+            connect |= r.is_connect();
+        }
+        cur = err.source();
+    }
+    Outcome::Transport {
+        message: error_chain(e),
+        retryable: connect || method != Method::Post,
+    }
+}
+
+fn method_of(m: Method) -> azure_core::Method {
+    match m {
+        Method::Get => azure_core::Method::Get,
+        Method::Put => azure_core::Method::Put,
+        Method::Patch => azure_core::Method::Patch,
+        Method::Delete => azure_core::Method::Delete,
+        Method::Post => azure_core::Method::Post,
+    }
+}
+
+fn bucket_of(m: Method) -> Bucket {
+    if m.is_write() {
+        Bucket::Write
+    } else {
+        Bucket::Read
+    }
+}
+
+#[async_trait]
+impl ArmApi for HttpArm {
+    async fn send(&self, req: ArmRequest) -> Result<ArmResponse, ArmError> {
+        let url = self.url_for(&req)?;
+        let resource = resource_of(&req.path);
+        let subscription = subscription_of(&req.path);
+        let bucket = bucket_of(req.method);
+        let started = Instant::now();
+        let mut state = self.retry.start();
+        let mut token_refreshed = false;
+        loop {
+            let wait = self.limiter.reserve(&subscription, bucket, Instant::now());
+            if !wait.is_zero() {
+                self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    "request budget for subscription {subscription:?} spent; waiting {wait:?}"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            let token = self.token().await?;
+            let t0 = Instant::now();
+            let outcome = {
+                let _slot = self.slots.acquire().await.expect("semaphore never closed");
+                self.exchange(&url, &req, &token).await
+            };
+            let counter = if req.method.is_write() {
+                &self.counters.writes
+            } else {
+                &self.counters.reads
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+
+            let (class, retry_after_hint, described) = match &outcome {
+                Outcome::Response(resp) => {
+                    tracing::debug!(
+                        method = %req.method,
+                        url = %url,
+                        status = resp.status,
+                        duration_ms = t0.elapsed().as_millis() as u64,
+                        request_id = resp.request_id().unwrap_or("-"),
+                        "ARM request"
+                    );
+                    if let Some(left) = remaining_from_headers(bucket, |n| resp.header(n)) {
+                        self.limiter
+                            .resync(&subscription, bucket, left, Instant::now());
+                    }
+                    if resp.status == 401
+                        && !token_refreshed
+                        && matches!(self.tokens, TokenSource::Credential { .. })
+                    {
+                        // An expired or revoked cached token: fetch a new one once.
+                        token_refreshed = true;
+                        self.forget_token().await;
+                        continue;
+                    }
+                    let (code, _, _) = super::error::parse_error_body(resp.body.as_ref());
+                    let class = classify(resp.status, Some(code.as_str()));
+                    if class.is_none() {
+                        if state.retries() > 0 && resp.status >= 400 && resp.status != 404 {
+                            return Err(ArmError::from_response_after(
+                                &req,
+                                resp,
+                                state.retries(),
+                                started.elapsed(),
+                            ));
+                        }
+                        return Ok(resp.clone());
+                    }
+                    let what = if code.is_empty() {
+                        resp.status.to_string()
+                    } else {
+                        format!("{} {code}", resp.status)
+                    };
+                    (class, retry_after(resp), what)
+                }
+                Outcome::Transport { message, retryable } => {
+                    tracing::debug!(
+                        method = %req.method,
+                        url = %url,
+                        duration_ms = t0.elapsed().as_millis() as u64,
+                        "ARM request failed: {message}"
+                    );
+                    let class = retryable.then_some(RetryClass::Transient);
+                    (class, None, message.clone())
+                }
+            };
+
+            let decision = match class {
+                Some(c) => {
+                    state.next_delay(c, retry_after_hint, started.elapsed(), fastrand::f64())
+                }
+                None => Err(GiveUp::Retries),
+            };
+            match decision {
+                Ok(delay) => {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        "{} {resource}: {described}; retry {} in {delay:.1?}",
+                        req.method,
+                        state.retries()
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                Err(_) => {
+                    return Err(match outcome {
+                        Outcome::Response(resp) => ArmError::from_response_after(
+                            &req,
+                            &resp,
+                            state.retries(),
+                            started.elapsed(),
+                        ),
+                        Outcome::Transport { message, .. } => ArmError::Transport {
+                            method: req.method,
+                            resource,
+                            message,
+                            retries: state.retries(),
+                            elapsed: started.elapsed(),
+                        },
+                    })
+                }
+            }
+        }
+    }
 
     fn lro_options(&self) -> LroOptions {
         self.lro.clone()
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.retry.clone()
+    }
+
+    fn on_poll(&self) {
+        self.counters.polls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            reads: c.reads.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
+            polls: c.polls.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            throttled: c.throttled.load(Ordering::Relaxed),
+        }
     }
 }

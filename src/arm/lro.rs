@@ -78,7 +78,11 @@ fn failed(req: &ArmRequest, status: &str, body: Option<&Value>, resp: &ArmRespon
         method: req.method,
         resource: resource_of(&req.path),
         status: status.to_string(),
-        code: if code.is_empty() { status.to_string() } else { code },
+        code: if code.is_empty() {
+            status.to_string()
+        } else {
+            code
+        },
         message: if message.is_empty() {
             "(ARM gave no error details)".into()
         } else {
@@ -89,7 +93,25 @@ fn failed(req: &ArmRequest, status: &str, body: Option<&Value>, resp: &ArmRespon
     }
 }
 
+/// A GET of the resource the operation works on.
+fn resource_get(req: &ArmRequest) -> ArmRequest {
+    ArmRequest {
+        method: Method::Get,
+        path: req.path.clone(),
+        api_version: req.api_version.clone(),
+        query: Vec::new(),
+        body: None,
+        headers: Vec::new(),
+    }
+}
+
 /// Poll the operation that `req` started (first response `first`) to a terminal state.
+///
+/// Follows ARM-PROTOCOL.md §1.4: a first response that is not 202 and carries a terminal (or no)
+/// `provisioningState` is the result; otherwise `Azure-AsyncOperation` is polled if given (always
+/// 200 with `status`), else `Location` (202 while running, then the synchronous result), else the
+/// resource itself. Every wait honours Retry-After within [min, max] and the whole operation
+/// within `budget`.
 pub async fn poll<A: ArmApi + ?Sized>(
     api: &A,
     req: &ArmRequest,
@@ -100,36 +122,48 @@ pub async fn poll<A: ArmApi + ?Sized>(
     let async_op = first.header("azure-asyncoperation").map(str::to_string);
     let location = first.header("location").map(str::to_string);
 
-    // Synchronous completion: 200/201/204 with a terminal (or absent) provisioningState and no
-    // operation header to follow.
-    if first.status != 202 && async_op.is_none() {
+    // Synchronous completion: 200/201/204 with a terminal provisioningState, or with none and no
+    // operation header to follow. (Network answers 200 + Azure-AsyncOperation + Succeeded when
+    // nothing changed; there is nothing to wait for then.)
+    if first.status != 202 {
         match provisioning_state(first.body.as_ref()) {
-            None => return Ok(first.body),
+            None if async_op.is_none() => return Ok(first.body),
             Some(s) if is_terminal(s) => {
                 if s.eq_ignore_ascii_case("succeeded") {
                     return Ok(first.body);
                 }
                 return Err(failed(req, s, first.body.as_ref(), &first));
             }
-            Some(_) => {}
+            _ => {}
         }
     }
 
     let mut last = first.clone();
     loop {
-        if started.elapsed() > opts.budget {
+        let waited = started.elapsed();
+        let Some(left) = opts.budget.checked_sub(waited).filter(|d| !d.is_zero()) else {
+            return Err(ArmError::OperationTimeout {
+                method: req.method,
+                resource: resource_of(&req.path),
+                waited,
+            });
+        };
+        tokio::time::sleep(opts.interval(&last).min(left)).await;
+        if started.elapsed() >= opts.budget {
             return Err(ArmError::OperationTimeout {
                 method: req.method,
                 resource: resource_of(&req.path),
                 waited: started.elapsed(),
             });
         }
-        tokio::time::sleep(opts.interval(&last)).await;
+        api.on_poll();
 
         if let Some(url) = &async_op {
-            let resp = api.send(ArmRequest::follow(url.clone())).await?;
+            let status_req = ArmRequest::follow(url.clone());
+            let resp = api.send(status_req.clone()).await?;
             if resp.status != 200 {
-                return Err(ArmError::from_response(&ArmRequest::follow(url.clone()), &resp));
+                // Failing to read the status is not the operation failing (§1.4).
+                return Err(ArmError::from_response(&status_req, &resp));
             }
             let status = resp
                 .body
@@ -146,7 +180,8 @@ pub async fn poll<A: ArmApi + ?Sized>(
             }
             last = resp;
         } else if let Some(url) = &location {
-            let resp = api.send(ArmRequest::follow(url.clone())).await?;
+            let loc_req = ArmRequest::follow(url.clone());
+            let resp = api.send(loc_req.clone()).await?;
             match resp.status {
                 202 => last = resp,
                 200 | 201 | 204 => {
@@ -160,24 +195,19 @@ pub async fn poll<A: ArmApi + ?Sized>(
                     }
                     return final_result(api, req, None).await;
                 }
+                // Some RPs drop the operation record with the deleted resource.
+                404 if req.method == Method::Delete => return Ok(None),
                 _ => {
                     let (code, _, _) = parse_error_body(resp.body.as_ref());
                     if code.is_empty() {
-                        return Err(ArmError::from_response(&ArmRequest::follow(url.clone()), &resp));
+                        return Err(ArmError::from_response(&loc_req, &resp));
                     }
                     return Err(failed(req, "Failed", resp.body.as_ref(), &resp));
                 }
             }
         } else {
             // Poll the resource's own provisioningState.
-            let get = ArmRequest {
-                method: Method::Get,
-                path: req.path.clone(),
-                api_version: req.api_version.clone(),
-                query: Vec::new(),
-                body: None,
-                headers: Vec::new(),
-            };
+            let get = resource_get(req);
             let resp = api.send(get.clone()).await?;
             if resp.status == 404 && req.method == Method::Delete {
                 return Ok(None);
@@ -210,14 +240,7 @@ async fn final_result<A: ArmApi + ?Sized>(
             Some(l) => ArmRequest::follow(l),
             None => return Ok(None),
         },
-        _ => ArmRequest {
-            method: Method::Get,
-            path: req.path.clone(),
-            api_version: req.api_version.clone(),
-            query: Vec::new(),
-            body: None,
-            headers: Vec::new(),
-        },
+        _ => resource_get(req),
     };
     let resp = api.send(get.clone()).await?;
     match resp.status {

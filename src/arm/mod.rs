@@ -7,16 +7,41 @@
 //! ([`http::HttpArm`]) talks to Azure or to the local emulator; unit tests implement `send` with
 //! scripted exchanges.
 
+// `ArmError` carries everything the user needs to act on a failure (resource, method, ARM's code,
+// message and details, request and correlation ids, retry count); its size is irrelevant next to
+// the HTTP round trip that produced it, and boxing it would complicate every match on it.
+#![allow(clippy::result_large_err)]
+
+pub mod config;
+pub mod diagnostics;
 pub mod error;
 pub mod http;
+pub mod limiter;
 pub mod lro;
+pub mod retry;
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
+pub use config::{connect, connect_http, Cloud, ConnectOptions};
 pub use error::ArmError;
+pub use http::HttpArm;
+pub use lro::LroOptions;
+pub use retry::RetryPolicy;
+
+/// Counters for benchmarks and tests. `reads`/`writes` count HTTP exchanges (retries and polls
+/// included); `polls` the status reads of long-running operations; `retries` the re-sent
+/// requests; `throttled` the times the local request budget made a request wait.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub reads: u64,
+    pub writes: u64,
+    pub polls: u64,
+    pub retries: u64,
+    pub throttled: u64,
+}
 
 /// HTTP verbs ARM uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -118,7 +143,9 @@ pub struct ArmResponse {
 
 impl ArmResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     pub fn request_id(&self) -> Option<&str> {
@@ -162,6 +189,19 @@ pub trait ArmApi: Send + Sync {
     /// Options for long-running operations (poll intervals, budgets).
     fn lro_options(&self) -> lro::LroOptions {
         lro::LroOptions::default()
+    }
+
+    /// The retry policy; [`ArmApi::write`] uses it to re-send superseded operations.
+    fn retry_policy(&self) -> retry::RetryPolicy {
+        retry::RetryPolicy::default()
+    }
+
+    /// Called by the poller before each status read (for [`Stats::polls`]).
+    fn on_poll(&self) {}
+
+    /// Request counters; implementations without counters report zeros.
+    fn stats(&self) -> Stats {
+        Stats::default()
     }
 
     /// GET a resource; `Ok(None)` when ARM answers 404.
@@ -211,7 +251,8 @@ pub trait ArmApi: Send + Sync {
         body: &Value,
         pre: Precondition,
     ) -> Result<Option<Value>, ArmError> {
-        let req = pre.apply(ArmRequest::new(Method::Put, path, api_version).with_body(body.clone()));
+        let req =
+            pre.apply(ArmRequest::new(Method::Put, path, api_version).with_body(body.clone()));
         self.write(req).await
     }
 
@@ -252,15 +293,35 @@ pub trait ArmApi: Send + Sync {
     }
 
     /// Send a write and, when ARM answers with a long-running operation, poll it to the end.
+    ///
+    /// An operation that ARM cancelled as superseded by another one
+    /// (`CanceledAndSupersededDueToAnotherOperation`) is re-sent, up to the retry policy's
+    /// `superseded_retries` times: the write did not fail, it was pre-empted.
     async fn write(&self, req: ArmRequest) -> Result<Option<Value>, ArmError> {
-        let resp = self.send(req.clone()).await?;
-        if !resp.is_success() {
-            if req.method == Method::Delete && resp.status == 404 {
-                return Ok(None);
+        let policy = self.retry_policy();
+        let mut resent = 0;
+        loop {
+            let resp = self.send(req.clone()).await?;
+            if !resp.is_success() {
+                if req.method == Method::Delete && resp.status == 404 {
+                    return Ok(None);
+                }
+                return Err(ArmError::from_response(&req, &resp));
             }
-            return Err(ArmError::from_response(&req, &resp));
+            match self.poll(&req, resp).await {
+                Err(e) if e.is_superseded() && resent < policy.superseded_retries => {
+                    let wait = if policy.zero_delay {
+                        std::time::Duration::ZERO
+                    } else {
+                        policy.jittered(policy.backoff(policy.base_delay, resent), fastrand::f64())
+                    };
+                    resent += 1;
+                    tracing::info!("{e}; re-sending the write in {wait:.1?}");
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
+            }
         }
-        self.poll(&req, resp).await
     }
 
     /// Follow a long-running operation started by `req` (whose first response is `first`) to a

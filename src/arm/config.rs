@@ -1,0 +1,399 @@
+//! Clouds, endpoints and [`connect`]: turning command-line choices into an [`ArmApi`].
+//!
+//! The endpoint check is the part that protects the user's token: moat sends a bearer token to
+//! whatever endpoint it talks to, so plain `http://` is only accepted for loopback (the emulator),
+//! and anything that is not one of Azure's own management hosts needs an explicit
+//! `--allow-custom-endpoint` unless the token is a static one the user handed over for it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use url::{Host, Url};
+
+use super::http::{HttpArm, TokenSource};
+use super::lro::LroOptions;
+use super::retry::RetryPolicy;
+use super::{ArmApi, ArmError};
+
+/// The Azure cloud moat talks to; decides the management endpoint, the token scope and the
+/// Entra authority host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum Cloud {
+    #[default]
+    Public,
+    Usgovernment,
+    China,
+}
+
+impl Cloud {
+    pub const ALL: [Cloud; 3] = [Cloud::Public, Cloud::Usgovernment, Cloud::China];
+
+    pub fn management_endpoint(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://management.azure.com/",
+            Cloud::Usgovernment => "https://management.usgovcloudapi.net/",
+            Cloud::China => "https://management.chinacloudapi.cn/",
+        }
+    }
+
+    /// The OAuth scope for ARM tokens in this cloud (the token's audience).
+    pub fn scope(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://management.azure.com/.default",
+            Cloud::Usgovernment => "https://management.usgovcloudapi.net/.default",
+            Cloud::China => "https://management.chinacloudapi.cn/.default",
+        }
+    }
+
+    /// Entra ID (AAD) authority host that issues tokens for this cloud.
+    pub fn authority_host(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://login.microsoftonline.com",
+            Cloud::Usgovernment => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Public => "public",
+            Cloud::Usgovernment => "usgovernment",
+            Cloud::China => "china",
+        }
+    }
+
+    /// The cloud whose management host this is, if any.
+    pub fn of_host(host: &str) -> Option<Cloud> {
+        Cloud::ALL.into_iter().find(|c| {
+            Url::parse(c.management_endpoint())
+                .ok()
+                .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case(host)))
+                .unwrap_or(false)
+        })
+    }
+}
+
+impl std::fmt::Display for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to reach ARM. The CLI fills this from flags and environment (`MOAT_ARM_ENDPOINT`,
+/// `MOAT_ACCESS_TOKEN`); tests fill it directly.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub cloud: Cloud,
+    /// Overrides the cloud's management endpoint (`--arm-endpoint` / `MOAT_ARM_ENDPOINT`).
+    pub arm_endpoint: Option<String>,
+    /// Accept an endpoint that is not one of Azure's management hosts (`--allow-custom-endpoint`).
+    pub allow_custom_endpoint: bool,
+    /// A bearer token to use instead of azure_identity (`MOAT_ACCESS_TOKEN`). Never logged.
+    pub access_token: Option<String>,
+    /// Maximum requests in flight (`--parallelism`).
+    pub parallelism: usize,
+    pub retry: RetryPolicy,
+    pub lro: LroOptions,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            cloud: Cloud::Public,
+            arm_endpoint: None,
+            allow_custom_endpoint: false,
+            access_token: None,
+            parallelism: 16,
+            retry: RetryPolicy::default(),
+            lro: LroOptions::default(),
+        }
+    }
+}
+
+/// Whether `host` is loopback: 127.0.0.0/8, ::1 or `localhost`.
+pub fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.');
+            d.eq_ignore_ascii_case("localhost")
+                || d.parse::<IpAddr>()
+                    .map(|ip| ip.is_loopback())
+                    .unwrap_or(false)
+        }
+    }
+}
+
+/// Check and normalise the ARM endpoint. `static_token` says whether the token that will be sent
+/// there was handed to moat for the purpose (MOAT_ACCESS_TOKEN) rather than minted from the
+/// user's Azure identity; only then is a loopback endpoint accepted without the custom flag.
+pub fn validate_endpoint(
+    raw: &str,
+    allow_custom: bool,
+    static_token: bool,
+) -> Result<Url, ArmError> {
+    let url = Url::parse(raw.trim())
+        .map_err(|e| ArmError::Config(format!("invalid ARM endpoint {raw:?}: {e}")))?;
+    let scheme = url.scheme().to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        // reqwest speaks nothing else; the flag cannot make it work, so no flag unlocks it.
+        return Err(ArmError::Config(format!(
+            "ARM endpoint {raw:?} uses the scheme `{scheme}`; only https:// (and http:// to \
+             loopback) can carry ARM requests"
+        )));
+    }
+    let Some(host) = url.host() else {
+        return Err(ArmError::Config(format!(
+            "ARM endpoint {raw:?} has no host"
+        )));
+    };
+    let loopback = is_loopback(&host);
+    if scheme == "http" && !loopback {
+        return Err(ArmError::Config(format!(
+            "refusing plain http:// ARM endpoint {}: bearer tokens only travel over TLS; use \
+             https:// (http:// is accepted only for loopback: 127.0.0.0/8, ::1, localhost)",
+            display_without_userinfo(&url)
+        )));
+    }
+    if url.path() != "/" && !url.path().is_empty() {
+        return Err(ArmError::Config(format!(
+            "ARM endpoint {} has a path ({}); give the origin only, e.g. https://management.azure.com/",
+            display_without_userinfo(&url),
+            url.path()
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ArmError::Config(format!(
+            "ARM endpoint {} has a query or fragment; give the origin only",
+            display_without_userinfo(&url)
+        )));
+    }
+    let has_userinfo = !url.username().is_empty() || url.password().is_some();
+    let known_arm = url
+        .host_str()
+        .and_then(Cloud::of_host)
+        .is_some_and(|_| url.port().is_none() && scheme == "https");
+    if !allow_custom {
+        if has_userinfo {
+            return Err(ArmError::Config(format!(
+                "ARM endpoint {} carries user credentials in the URL; pass --allow-custom-endpoint \
+                 if that is really intended",
+                display_without_userinfo(&url)
+            )));
+        }
+        let trusted = known_arm || (loopback && static_token);
+        if !trusted {
+            let why = if loopback {
+                "it is a loopback endpoint and the token would come from your Azure identity \
+                 (set MOAT_ACCESS_TOKEN for the emulator)"
+            } else {
+                "it is not an Azure management endpoint, and your Azure token would be sent there"
+            };
+            return Err(ArmError::Config(format!(
+                "refusing ARM endpoint {}: {why}; pass --allow-custom-endpoint to use it anyway",
+                display_without_userinfo(&url)
+            )));
+        }
+    }
+    Ok(url)
+}
+
+fn display_without_userinfo(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+/// The endpoint `opts` selects, validated.
+pub fn endpoint_for(opts: &ConnectOptions) -> Result<Url, ArmError> {
+    match &opts.arm_endpoint {
+        Some(raw) if !raw.trim().is_empty() => {
+            validate_endpoint(raw, opts.allow_custom_endpoint, opts.access_token.is_some())
+        }
+        _ => Ok(Url::parse(opts.cloud.management_endpoint()).expect("static URL parses")),
+    }
+}
+
+/// The authority host azure_identity should use: `AZURE_AUTHORITY_HOST` when set (azure_identity's
+/// own convention, and what the Azure CLI and SDKs honour), else the cloud's.
+pub fn authority_host_for(cloud: Cloud, env_value: Option<&str>) -> String {
+    match env_value.map(str::trim) {
+        Some(v) if !v.is_empty() => v.to_string(),
+        _ => cloud.authority_host().to_string(),
+    }
+}
+
+/// Build the HTTP client for `opts`: validates the endpoint and builds the credential. Nothing is
+/// sent yet (credentials are asked for a token on the first request).
+pub fn connect_http(opts: &ConnectOptions) -> Result<HttpArm, ArmError> {
+    let endpoint = endpoint_for(opts)?;
+    let client = super::http::build_http_client(super::http::HttpTimeouts::default())?;
+    let tokens = match &opts.access_token {
+        Some(t) if !t.trim().is_empty() => {
+            TokenSource::Static(azure_core::auth::Secret::new(t.trim().to_string()))
+        }
+        Some(_) => {
+            return Err(ArmError::Config(
+                "MOAT_ACCESS_TOKEN is set but empty".to_string(),
+            ))
+        }
+        None => {
+            let env_host = std::env::var("AZURE_AUTHORITY_HOST").ok();
+            let mut options = azure_identity::TokenCredentialOptions::from(client.clone());
+            options.set_authority_host(authority_host_for(opts.cloud, env_host.as_deref()));
+            let credential = azure_identity::DefaultAzureCredentialBuilder::new()
+                .with_options(options)
+                .build()
+                .map_err(|e| ArmError::Credential(super::http::error_chain(&e)))?;
+            TokenSource::Credential {
+                credential: Arc::new(credential),
+                scope: opts.cloud.scope().to_string(),
+            }
+        }
+    };
+    if opts.parallelism == 0 {
+        return Err(ArmError::Config("--parallelism must be at least 1".into()));
+    }
+    Ok(HttpArm::new(endpoint, tokens)
+        .with_http_client(client)
+        .with_lro_options(opts.lro.clone())
+        .with_retry_policy(opts.retry.clone())
+        .with_parallelism(opts.parallelism))
+}
+
+/// [`connect_http`] behind the trait object the rest of moat uses.
+pub fn connect(opts: &ConnectOptions) -> Result<Arc<dyn ArmApi>, ArmError> {
+    Ok(Arc::new(connect_http(opts)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clouds_have_matching_endpoint_scope_and_authority() {
+        for c in Cloud::ALL {
+            let ep = c.management_endpoint();
+            assert!(ep.starts_with("https://") && ep.ends_with('/'));
+            assert_eq!(c.scope(), format!("{ep}.default"));
+            assert!(c.authority_host().starts_with("https://login."));
+            let host = Url::parse(ep).unwrap().host_str().unwrap().to_string();
+            assert_eq!(Cloud::of_host(&host.to_uppercase()), Some(c));
+        }
+        assert_eq!(
+            Cloud::China.scope(),
+            "https://management.chinacloudapi.cn/.default"
+        );
+        assert_eq!(
+            Cloud::Usgovernment.authority_host(),
+            "https://login.microsoftonline.us"
+        );
+    }
+
+    #[test]
+    fn default_endpoint_is_the_clouds() {
+        for c in Cloud::ALL {
+            let opts = ConnectOptions {
+                cloud: c,
+                ..Default::default()
+            };
+            assert_eq!(
+                endpoint_for(&opts).unwrap().as_str(),
+                c.management_endpoint()
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http_refused_unless_loopback() {
+        let err = validate_endpoint("http://management.azure.com/", true, true).unwrap_err();
+        assert!(err.to_string().contains("refusing plain http://"), "{err}");
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.9.8.7:1/",
+            "http://[::1]:9000/",
+            "http://localhost:3000",
+            "http://LOCALHOST./",
+        ] {
+            validate_endpoint(ok, false, true).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        let err = validate_endpoint("http://10.0.0.1/", true, true).unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn loopback_with_real_identity_needs_the_flag() {
+        let err = validate_endpoint("http://127.0.0.1:8080", false, false).unwrap_err();
+        assert!(err.to_string().contains("--allow-custom-endpoint"), "{err}");
+        assert!(validate_endpoint("http://127.0.0.1:8080", true, false).is_ok());
+    }
+
+    #[test]
+    fn custom_hosts_userinfo_and_schemes() {
+        let err = validate_endpoint("https://arm.example.com/", false, false).unwrap_err();
+        assert!(
+            err.to_string().contains("not an Azure management endpoint"),
+            "{err}"
+        );
+        assert!(validate_endpoint("https://arm.example.com/", true, false).is_ok());
+
+        let err =
+            validate_endpoint("https://user:pw@management.azure.com/", false, true).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("user credentials"), "{msg}");
+        assert!(!msg.contains("pw"), "password must not be echoed: {msg}");
+        assert!(validate_endpoint("https://user:pw@management.azure.com/", true, true).is_ok());
+
+        for bad in [
+            "ftp://management.azure.com/",
+            "file:///etc/passwd",
+            "unix:/tmp/s",
+        ] {
+            let err = validate_endpoint(bad, true, true).unwrap_err();
+            assert!(err.to_string().contains("scheme"), "{bad}: {err}");
+        }
+        // A known host on an odd port is not the real ARM.
+        assert!(validate_endpoint("https://management.azure.com:8443/", false, false).is_err());
+        assert!(validate_endpoint("https://management.usgovcloudapi.net", false, false).is_ok());
+    }
+
+    #[test]
+    fn endpoint_must_be_an_origin() {
+        assert!(validate_endpoint("https://management.azure.com/sub/", true, true).is_err());
+        assert!(validate_endpoint("https://management.azure.com/?x=1", true, true).is_err());
+        assert!(validate_endpoint("not a url", true, true).is_err());
+    }
+
+    #[test]
+    fn authority_host_env_wins() {
+        assert_eq!(
+            authority_host_for(Cloud::China, None),
+            "https://login.chinacloudapi.cn"
+        );
+        assert_eq!(
+            authority_host_for(Cloud::China, Some("http://127.0.0.1:1")),
+            "http://127.0.0.1:1"
+        );
+        assert_eq!(
+            authority_host_for(Cloud::Public, Some("  ")),
+            "https://login.microsoftonline.com"
+        );
+    }
+
+    #[test]
+    fn connect_rejects_zero_parallelism_and_empty_token() {
+        let opts = ConnectOptions {
+            access_token: Some("t".into()),
+            parallelism: 0,
+            ..Default::default()
+        };
+        assert!(connect(&opts).is_err());
+        let opts = ConnectOptions {
+            access_token: Some(" ".into()),
+            ..Default::default()
+        };
+        assert!(connect(&opts).is_err());
+    }
+}
