@@ -1,0 +1,449 @@
+//! Checks for the string formats a blueprint uses (GUIDs, CIDRs, ARM ids, ...), each returning
+//! the message and hint the user sees, and the "did you mean" suggestion used everywhere.
+
+use std::net::IpAddr;
+
+/// A string format. Each has a checker here and a pattern in the JSON Schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fmt {
+    /// Any non-empty string.
+    Text,
+    Guid,
+    /// An IP address or CIDR range.
+    IpOrCidr,
+    /// NSG address prefix: CIDR, IP, service tag or `*`.
+    AddressPrefix,
+    /// NSG port: `*`, `443` or `1024-65535`.
+    PortRange,
+    ArmId(ArmKind),
+    Fqdn,
+    KeyVaultUri,
+    /// `YYYY-MM-DD`
+    Date,
+    ResourceGroup,
+    /// Account and other ARM resource names: 2–64 of `[a-zA-Z0-9_.-]`, starting alphanumeric.
+    ResourceName,
+    /// DNS label used as the account's custom subdomain.
+    Subdomain,
+    Location,
+    /// A `privatelink.` DNS zone name.
+    DnsZone,
+    /// A tag key or value, deployment name: non-empty, no control characters.
+    Label,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArmKind {
+    Subnet,
+    Vnet,
+    Nsg,
+    Workspace,
+    UserIdentity,
+}
+
+impl ArmKind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            ArmKind::Subnet => "subnet",
+            ArmKind::Vnet => "virtual network",
+            ArmKind::Nsg => "network security group",
+            ArmKind::Workspace => "Log Analytics workspace",
+            ArmKind::UserIdentity => "user-assigned identity",
+        }
+    }
+
+    /// Provider segments after `/providers/`, with `*` for names.
+    fn shape(self) -> &'static [&'static str] {
+        match self {
+            ArmKind::Subnet => &["Microsoft.Network", "virtualNetworks", "*", "subnets", "*"],
+            ArmKind::Vnet => &["Microsoft.Network", "virtualNetworks", "*"],
+            ArmKind::Nsg => &["Microsoft.Network", "networkSecurityGroups", "*"],
+            ArmKind::Workspace => &["Microsoft.OperationalInsights", "workspaces", "*"],
+            ArmKind::UserIdentity => &["Microsoft.ManagedIdentity", "userAssignedIdentities", "*"],
+        }
+    }
+
+    pub fn template(self) -> String {
+        let tail: Vec<String> = self
+            .shape()
+            .iter()
+            .map(|s| {
+                if *s == "*" {
+                    "{name}".to_string()
+                } else {
+                    s.to_string()
+                }
+            })
+            .collect();
+        format!(
+            "/subscriptions/{{guid}}/resourceGroups/{{rg}}/providers/{}",
+            tail.join("/")
+        )
+    }
+
+    /// Regular expression for the JSON Schema (case-insensitive literals are spelled as written).
+    pub fn pattern(self) -> String {
+        let tail: Vec<String> = self
+            .shape()
+            .iter()
+            .map(|s| {
+                if *s == "*" {
+                    "[^/]+".to_string()
+                } else {
+                    s.replace('.', "\\.")
+                }
+            })
+            .collect();
+        format!(
+            "^/subscriptions/{GUID_RE}/resourceGroups/[^/]+/providers/{}$",
+            tail.join("/")
+        )
+    }
+}
+
+pub const GUID_RE: &str =
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
+/// Service tags accepted in NSG rules (a regional suffix such as `Storage.EastUS` is accepted too).
+pub const SERVICE_TAGS: &[&str] = &[
+    "*",
+    "VirtualNetwork",
+    "AzureLoadBalancer",
+    "Internet",
+    "AzureCloud",
+    "ApiManagement",
+    "AppService",
+    "AzureActiveDirectory",
+    "AzureFrontDoor.Backend",
+    "AzureMonitor",
+    "AzureTrafficManager",
+    "GatewayManager",
+    "Storage",
+    "Sql",
+    "AzureKeyVault",
+    "CognitiveServicesManagement",
+    "AzureMachineLearning",
+];
+
+pub type Problem = (String, Option<String>);
+
+fn problem(message: String, hint: &str) -> Problem {
+    (message, Some(hint.to_string()))
+}
+
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+pub fn is_ip_or_cidr(s: &str) -> bool {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let Ok(ip) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    match len {
+        None => true,
+        Some(l) => {
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            !l.is_empty()
+                && l.len() <= 3
+                && l.bytes().all(|b| b.is_ascii_digit())
+                && l.parse::<u32>().is_ok_and(|n| n <= max)
+        }
+    }
+}
+
+fn is_service_tag(s: &str) -> bool {
+    let base = match s.split_once('.') {
+        // `AzureFrontDoor.Backend` is a tag in its own right; otherwise `Tag.Region`.
+        Some(_) if SERVICE_TAGS.contains(&s) => return true,
+        Some((b, region)) => {
+            if region.is_empty() || !region.bytes().all(|c| c.is_ascii_alphanumeric()) {
+                return false;
+            }
+            b
+        }
+        None => s,
+    };
+    SERVICE_TAGS.contains(&base)
+}
+
+fn is_port_range(s: &str) -> bool {
+    let port = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65535)
+    };
+    if s == "*" {
+        return true;
+    }
+    match s.split_once('-') {
+        Some((a, b)) => port(a) && port(b) && a.parse::<u32>().ok() <= b.parse::<u32>().ok(),
+        None => port(s),
+    }
+}
+
+fn is_dns_label(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn is_fqdn(s: &str) -> bool {
+    let s = s.strip_prefix("*.").unwrap_or(s);
+    s.len() <= 253 && s.contains('.') && s.split('.').all(|l| is_dns_label(l, 63))
+}
+
+pub fn is_date(s: &str) -> bool {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    s.len() == 10 && time::Date::parse(s, &format).is_ok()
+}
+
+pub fn is_resource_name(s: &str) -> bool {
+    let first_ok = s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    (2..=64).contains(&s.len())
+        && first_ok
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// Splits an ARM id of `kind` into (subscription, resource group, names...) when it matches.
+pub fn parse_arm_id(s: &str, kind: ArmKind) -> Option<(String, String, Vec<String>)> {
+    let segs: Vec<&str> = s.split('/').collect();
+    let shape = kind.shape();
+    if segs.len() != 6 + shape.len()
+        || !segs[0].is_empty()
+        || !segs[1].eq_ignore_ascii_case("subscriptions")
+        || !is_guid(segs[2])
+        || !segs[3].eq_ignore_ascii_case("resourceGroups")
+        || !is_resource_group(segs[4])
+        || !segs[5].eq_ignore_ascii_case("providers")
+    {
+        return None;
+    }
+    let mut names = Vec::new();
+    for (seg, want) in segs[6..].iter().zip(shape) {
+        if *want == "*" {
+            if seg.is_empty() {
+                return None;
+            }
+            names.push(seg.to_string());
+        } else if !seg.eq_ignore_ascii_case(want) {
+            return None;
+        }
+    }
+    Some((segs[2].to_lowercase(), segs[4].to_string(), names))
+}
+
+pub fn is_resource_group(s: &str) -> bool {
+    (1..=90).contains(&s.len())
+        && !s.ends_with('.')
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
+}
+
+/// Checks `value` against `fmt`; `Err` carries the message and hint.
+pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
+    let ok = match fmt {
+        Fmt::Text => !value.trim().is_empty(),
+        Fmt::Label => !value.is_empty() && !value.chars().any(char::is_control),
+        Fmt::Guid => is_guid(value),
+        Fmt::IpOrCidr => is_ip_or_cidr(value),
+        Fmt::AddressPrefix => is_ip_or_cidr(value) || is_service_tag(value),
+        Fmt::PortRange => is_port_range(value),
+        Fmt::ArmId(kind) => parse_arm_id(value, kind).is_some(),
+        Fmt::Fqdn => is_fqdn(value),
+        Fmt::KeyVaultUri => value
+            .strip_prefix("https://")
+            .map(|h| h.trim_end_matches('/'))
+            .is_some_and(|h| is_fqdn(h) && (h.contains(".vault.") || h.contains(".managedhsm."))),
+        Fmt::Date => is_date(value),
+        Fmt::ResourceGroup => is_resource_group(value),
+        Fmt::ResourceName => is_resource_name(value),
+        Fmt::Subdomain => is_dns_label(value, 64) && value.len() >= 2,
+        Fmt::Location => {
+            !value.is_empty()
+                && value.len() <= 40
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
+        }
+        Fmt::DnsZone => is_fqdn(value) && value.starts_with("privatelink."),
+    };
+    if ok {
+        return Ok(());
+    }
+    let v = value;
+    Err(match fmt {
+        Fmt::Text | Fmt::Label => ("must not be empty".to_string(), None),
+        Fmt::Guid => problem(
+            format!("`{v}` is not a GUID"),
+            "write 32 hex digits as 8-4-4-4-12, e.g. 9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a34",
+        ),
+        Fmt::IpOrCidr => problem(
+            format!("`{v}` is not an IP address or CIDR range"),
+            "e.g. 203.0.113.7 or 10.10.1.0/24 (prefix length 0-32 for IPv4, 0-128 for IPv6)",
+        ),
+        Fmt::AddressPrefix => {
+            let hint = match suggest(v, SERVICE_TAGS) {
+                Some(s) => format!("did you mean the service tag `{s}`?"),
+                None if v.eq_ignore_ascii_case("any") => "ARM spells \"any\" as `*`".to_string(),
+                None => "use a CIDR range (10.10.1.0/24), an IP address, `*` or a service tag such as VirtualNetwork, AzureLoadBalancer, Internet".to_string(),
+            };
+            (
+                format!("`{v}` is not a CIDR range, IP address or service tag"),
+                Some(hint),
+            )
+        }
+        Fmt::PortRange => problem(
+            format!("`{v}` is not a port or port range"),
+            "use `*`, a port (443) or a range (1024-65535), ports 0-65535",
+        ),
+        Fmt::ArmId(kind) => (
+            format!("`{v}` is not a {} resource id", kind.noun()),
+            Some(format!("expected {}", kind.template())),
+        ),
+        Fmt::Fqdn => problem(
+            format!("`{v}` is not a fully qualified domain name"),
+            "e.g. api.contoso.com or *.blob.core.windows.net",
+        ),
+        Fmt::KeyVaultUri => problem(
+            format!("`{v}` is not a Key Vault URI"),
+            "e.g. https://kv-contoso.vault.azure.net/",
+        ),
+        Fmt::Date => problem(
+            format!("`{v}` is not a date"),
+            "write YYYY-MM-DD, e.g. 2027-01-31",
+        ),
+        Fmt::ResourceGroup => problem(
+            format!("`{v}` is not a valid resource group name"),
+            "1-90 letters, digits, `-`, `_`, `.`, `(`, `)`, not ending with `.`",
+        ),
+        Fmt::ResourceName => problem(
+            format!("`{v}` is not a valid resource name"),
+            "2-64 letters, digits, `_`, `.`, `-`, starting with a letter or digit",
+        ),
+        Fmt::Subdomain => problem(
+            format!("`{v}` is not a valid custom subdomain"),
+            "2-64 letters, digits and `-`, not starting or ending with `-`",
+        ),
+        Fmt::Location => problem(
+            format!("`{v}` is not an Azure region name"),
+            "e.g. eastus, westeurope, \"East US\"",
+        ),
+        Fmt::DnsZone => problem(
+            format!("`{v}` is not a privatelink DNS zone name"),
+            "e.g. privatelink.openai.azure.com",
+        ),
+    })
+}
+
+/// JSON Schema `pattern` for a format, when one can be expressed.
+pub fn pattern(fmt: Fmt) -> Option<String> {
+    Some(match fmt {
+        Fmt::Guid => format!("^{GUID_RE}$"),
+        Fmt::ArmId(kind) => kind.pattern(),
+        Fmt::Date => "^[0-9]{4}-[0-9]{2}-[0-9]{2}$".into(),
+        Fmt::PortRange => "^(\\*|[0-9]{1,5}(-[0-9]{1,5})?)$".into(),
+        Fmt::IpOrCidr => "^[0-9a-fA-F:.]+(/[0-9]{1,3})?$".into(),
+        Fmt::ResourceName => "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,63}$".into(),
+        Fmt::Subdomain => "^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}[a-zA-Z0-9]$".into(),
+        Fmt::DnsZone => "^privatelink\\.".into(),
+        Fmt::KeyVaultUri => "^https://".into(),
+        _ => return None,
+    })
+}
+
+/// Levenshtein distance over chars, case-insensitive.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate to `word`, when it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    if word.len() > 200 {
+        return None;
+    }
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_ips_and_tags() {
+        for ok in ["10.10.1.0/24", "0.0.0.0/0", "2001:db8::/32", "203.0.113.7"] {
+            assert!(check(Fmt::IpOrCidr, ok).is_ok(), "{ok}");
+        }
+        for bad in ["10.10.1.0/33", "10.10.1/24", "10.10.1.0/", "300.1.1.1", "x"] {
+            assert!(check(Fmt::IpOrCidr, bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "*",
+            "VirtualNetwork",
+            "Storage.EastUS",
+            "AzureFrontDoor.Backend",
+        ] {
+            assert!(check(Fmt::AddressPrefix, ok).is_ok(), "{ok}");
+        }
+        let (_, hint) = check(Fmt::AddressPrefix, "VirtualNetwrk").unwrap_err();
+        assert_eq!(
+            hint.unwrap(),
+            "did you mean the service tag `VirtualNetwork`?"
+        );
+    }
+
+    #[test]
+    fn ports_guids_ids_dates() {
+        assert!(check(Fmt::PortRange, "1024-65535").is_ok());
+        assert!(check(Fmt::PortRange, "65536").is_err());
+        assert!(check(Fmt::PortRange, "500-400").is_err());
+        assert!(is_guid("9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a34"));
+        assert!(!is_guid("9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a3"));
+        let id = "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-prod/subnets/snet-pe";
+        let (sub, rg, names) = parse_arm_id(id, ArmKind::Subnet).unwrap();
+        assert_eq!(
+            (sub.as_str(), rg.as_str()),
+            ("6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10", "rg-network")
+        );
+        assert_eq!(names, ["vnet-prod", "snet-pe"]);
+        assert!(parse_arm_id(id, ArmKind::Vnet).is_none());
+        assert!(check(Fmt::Date, "2027-02-30").is_err());
+        assert!(check(Fmt::Date, "2027-01-31").is_ok());
+    }
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        assert_eq!(
+            suggest("resourceGrup", &["resourceGroup", "location"]),
+            Some("resourceGroup")
+        );
+        assert_eq!(suggest("zzzzzz", &["resourceGroup", "location"]), None);
+    }
+}

@@ -1,0 +1,113 @@
+//! `moat schema`: the JSON Schema (draft-07, what editors' YAML plugins understand best) of a
+//! blueprint file, generated from the same shape description the validator uses.
+//!
+//! The schema describes files as written: since profiles and defaults fill in instances, only
+//! `version` is required at the top, and required fields are enforced for list items (which are
+//! replaced whole, never merged). Cross-field rules (exceptions, private endpoint needs a custom
+//! subdomain, ...) are beyond JSON Schema; `moat validate` checks them.
+
+use serde_json::{json, Map, Value};
+
+use super::formats::{self, Fmt};
+use super::schema::{Field, Obj, Ty, DOCUMENT};
+
+fn describe(field: &Field) -> String {
+    let mut d = field.doc.to_string();
+    if let Some(def) = field.default {
+        d.push_str(&format!(" Default: {def}."));
+    }
+    if let Some(arm) = field.arm {
+        d.push_str(&format!(" ARM: {arm}."));
+    }
+    d
+}
+
+fn string(fmt: Fmt) -> Value {
+    let mut s = json!({"type": "string", "minLength": 1});
+    if let Some(p) = formats::pattern(fmt) {
+        s["pattern"] = Value::String(p);
+    }
+    s
+}
+
+fn ty(t: &Ty, strict_required: bool) -> Value {
+    match t {
+        Ty::Str(fmt) => string(*fmt),
+        Ty::Bool => json!({"type": "boolean"}),
+        Ty::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
+        Ty::Enum { values, .. } => json!({"type": "string", "enum": values}),
+        Ty::Version => json!({"type": ["string", "integer"]}),
+        Ty::List(item) => json!({"type": "array", "items": ty(item, true)}),
+        Ty::OneOrMany(item) => {
+            let one = ty(item, true);
+            json!({"oneOf": [one.clone(), {"type": "array", "minItems": 1, "items": one}]})
+        }
+        Ty::Map { value, .. } => {
+            json!({"type": "object", "additionalProperties": ty(value, false)})
+        }
+        Ty::Obj(obj) => object(obj, strict_required),
+    }
+}
+
+fn object(obj: &Obj, strict_required: bool) -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for field in obj.fields {
+        let mut s = ty(field.ty, strict_required);
+        if obj.nullable {
+            s = json!({"oneOf": [s, {"type": "null"}]});
+        }
+        if let Value::Object(m) = &mut s {
+            m.insert("description".into(), Value::String(describe(field)));
+            if let Some(def) = field.default {
+                m.insert("x-moat-default".into(), Value::String(def.into()));
+            }
+        }
+        props.insert(field.name.into(), s);
+        if field.required && strict_required {
+            required.push(field.name);
+        }
+    }
+    let mut o = json!({
+        "type": "object",
+        "title": obj.title,
+        "description": obj.doc,
+        "properties": props,
+        "additionalProperties": false,
+    });
+    if !required.is_empty() {
+        o["required"] = json!(required);
+    }
+    o
+}
+
+/// The JSON Schema of a blueprint file.
+pub fn json_schema() -> Value {
+    // Only the document level is strict about `required`: everything below it may come from a
+    // profile or defaults, except list items (handled in `ty`).
+    let mut doc = object(&DOCUMENT, true);
+    if let Some(Value::Object(props)) = doc.get_mut("properties") {
+        for (_, v) in props.iter_mut() {
+            relax(v);
+        }
+    }
+    doc["$schema"] = json!("http://json-schema.org/draft-07/schema#");
+    doc["$id"] = json!("https://moat.dev/schema/blueprint-v1.json");
+    doc
+}
+
+/// Drops `required` from mapping-valued objects (not from list items).
+fn relax(v: &mut Value) {
+    if let Value::Object(m) = v {
+        let is_array = m.get("type") == Some(&json!("array"));
+        if !is_array {
+            m.remove("required");
+        }
+        for (k, child) in m.iter_mut() {
+            if is_array && k == "items" {
+                continue;
+            }
+            relax(child);
+        }
+    }
+}
