@@ -9,11 +9,13 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_core::auth::{Secret, TokenCredential};
 use tokio::sync::{Mutex, Semaphore};
+// tokio's clock, so that tests with paused time see the waits they assert.
+use tokio::time::Instant;
 use url::Url;
 
 use super::error::resource_of;
@@ -365,7 +367,9 @@ impl ArmApi for HttpArm {
         let mut state = self.retry.start();
         let mut token_refreshed = false;
         loop {
-            let wait = self.limiter.reserve(&subscription, bucket, Instant::now());
+            let wait = self
+                .limiter
+                .reserve(&subscription, bucket, Instant::now().into_std());
             if !wait.is_zero() {
                 self.counters.throttled.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
@@ -398,7 +402,7 @@ impl ArmApi for HttpArm {
                     );
                     if let Some(left) = remaining_from_headers(bucket, |n| resp.header(n)) {
                         self.limiter
-                            .resync(&subscription, bucket, left, Instant::now());
+                            .resync(&subscription, bucket, left, Instant::now().into_std());
                     }
                     if resp.status == 401
                         && !token_refreshed

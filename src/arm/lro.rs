@@ -2,7 +2,9 @@
 //! ../shared/DEPENDENCIES.md). Precedence follows ARM's async contract: `Azure-AsyncOperation`,
 //! else `Location`, else the resource's own `provisioningState`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use serde_json::Value;
 
