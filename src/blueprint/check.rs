@@ -134,7 +134,7 @@ fn type_error(node: &Node, expected: &str, label: &str) -> Diagnostic {
 
 impl Checker<'_> {
     fn str_value(&mut self, node: &Node, s: &str, fmt: Fmt) {
-        if let Some(what) = secret_value(s) {
+        if let Some(what) = secret_value(s).filter(|_| fmt != Fmt::KeyVersion) {
             self.out.push(Diagnostic::error(
                 &node.loc,
                 format!("this value looks like {what}; secrets do not belong in a blueprint"),
@@ -211,6 +211,10 @@ impl Checker<'_> {
             (Ty::OneOrMany(item), _) => self.check(node, item, label),
             (Ty::Map { key, what, value }, Kind::Map(entries)) => {
                 for (k, v) in entries {
+                    // `~` removes an entry inherited from a profile (e.g. an NSG rule).
+                    if v.kind == Kind::Null && matches!(value, Ty::Obj(_)) {
+                        continue;
+                    }
                     if secret_key(&k.name) && !matches!(v.kind, Kind::Map(_)) {
                         self.secret_key(k, label);
                         continue;

@@ -342,7 +342,7 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
             );
         } else if harm && severity.as_deref().is_some_and(|s| s != "Low") {
             let s = severity.clone().unwrap_or_default();
-            ctx.weak("content-filter", &value_at(item, "severityThreshold"), format!("content filter `{fname}` ({source}) lets content below `{s}` through (baseline: `Low`)"), None);
+            ctx.weak("content-filter", &value_at(item, "severityThreshold"), format!("content filter `{fname}` ({source}) only filters from `{s}` up (baseline: `Low`)"), None);
         }
         filters.push(r::ContentFilter {
             name: fname,

@@ -30,6 +30,8 @@ pub enum Fmt {
     DnsZone,
     /// A tag key or value, deployment name: non-empty, no control characters.
     Label,
+    /// A Key Vault key version (32 hex digits, which would otherwise look like an API key).
+    KeyVersion,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,6 +258,7 @@ pub fn is_resource_group(s: &str) -> bool {
 pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
     let ok = match fmt {
         Fmt::Text => !value.trim().is_empty(),
+        Fmt::KeyVersion => value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit()),
         Fmt::Label => !value.is_empty() && !value.chars().any(char::is_control),
         Fmt::Guid => is_guid(value),
         Fmt::IpOrCidr => is_ip_or_cidr(value),
@@ -284,6 +287,10 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
     let v = value;
     Err(match fmt {
         Fmt::Text | Fmt::Label => ("must not be empty".to_string(), None),
+        Fmt::KeyVersion => problem(
+            format!("`{v}` is not a Key Vault key version"),
+            "32 hex digits, the last segment of the key identifier",
+        ),
         Fmt::Guid => problem(
             format!("`{v}` is not a GUID"),
             "write 32 hex digits as 8-4-4-4-12, e.g. 9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a34",
@@ -350,6 +357,7 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
 pub fn pattern(fmt: Fmt) -> Option<String> {
     Some(match fmt {
         Fmt::Guid => format!("^{GUID_RE}$"),
+        Fmt::KeyVersion => "^[0-9a-fA-F]{32}$".into(),
         Fmt::ArmId(kind) => kind.pattern(),
         Fmt::Date => "^[0-9]{4}-[0-9]{2}-[0-9]{2}$".into(),
         Fmt::PortRange => "^(\\*|[0-9]{1,5}(-[0-9]{1,5})?)$".into(),

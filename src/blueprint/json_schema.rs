@@ -42,6 +42,14 @@ fn ty(t: &Ty, strict_required: bool) -> Value {
             let one = ty(item, true);
             json!({"oneOf": [one.clone(), {"type": "array", "minItems": 1, "items": one}]})
         }
+        // `~` removes an entry inherited from a profile (e.g. an NSG rule).
+        Ty::Map {
+            value: value @ Ty::Obj(_),
+            ..
+        } => json!({
+            "type": "object",
+            "additionalProperties": {"oneOf": [ty(value, false), {"type": "null"}]}
+        }),
         Ty::Map { value, .. } => {
             json!({"type": "object", "additionalProperties": ty(value, false)})
         }

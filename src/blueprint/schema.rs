@@ -518,8 +518,12 @@ pub static KEY_VAULT_KEY: Obj = Obj {
         f("name", &TEXT, "Key name.")
             .req()
             .arm("keyVaultProperties.keyName"),
-        f("version", &TEXT, "Key version (unset: always the latest).")
-            .arm("keyVaultProperties.keyVersion"),
+        f(
+            "version",
+            &Ty::Str(Fmt::KeyVersion),
+            "Key version (unset: always the latest).",
+        )
+        .arm("keyVaultProperties.keyVersion"),
     ],
 };
 
