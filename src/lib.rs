@@ -6,4 +6,5 @@
 
 pub mod arm;
 pub mod blueprint;
+pub mod emulator;
 pub mod plan;
