@@ -136,7 +136,8 @@ pub fn prepare(
             )
         })?;
     let guid = guid_of(&role);
-    if built_in(&guid).is_none() {
+    // Built-in roles are known by GUID; any other GUID is taken as a custom role definition.
+    if built_in(&guid).is_none() && uuid::Uuid::parse_str(&guid).is_err() {
         return Err(ApiError::bad_request(
             "RoleDefinitionDoesNotExist",
             format!("The specified role definition with ID '{guid}' does not exist."),

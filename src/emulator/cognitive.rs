@@ -484,6 +484,7 @@ pub fn prepare_deployment(
         json!("OnceNewDefaultVersionAvailable"),
     );
     default_prop(&mut body, "deploymentState", json!("Running"));
+    default_prop(&mut body, "serviceTier", json!("Default"));
     let p = props(&mut body);
     p.insert("currentCapacity".into(), capacity);
     p.entry("capabilities").or_insert(json!({}));

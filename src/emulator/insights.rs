@@ -71,8 +71,9 @@ pub fn prepare(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiErr
             ));
         }
     }
-    let known = categories_for(&scope_type(cx.st, &id.scope));
-    let only_metrics = known.len() == 1;
+    // Categories are only known (and checked) for account scopes.
+    let scope_is_account =
+        scope_type(cx.st, &id.scope).eq_ignore_ascii_case("Microsoft.CognitiveServices/accounts");
     for (list, kind) in [("logs", "Logs"), ("metrics", "Metrics")] {
         let mut entries = p
             .get(list)
@@ -84,12 +85,10 @@ pub fn prepare(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiErr
                 return Err(bad(format!("Every entry of {list} needs 'enabled'.")));
             }
             if let Some(c) = e.get("category").and_then(Value::as_str) {
-                let ok = only_metrics && kind == "Logs"
-                    || known
-                        .iter()
-                        .any(|k| k.0.eq_ignore_ascii_case(c) && k.1 == kind)
-                    || (only_metrics && kind == "Metrics" && c != "AllMetrics");
-                if !ok {
+                let known = ACCOUNT_CATEGORIES
+                    .iter()
+                    .any(|k| k.0.eq_ignore_ascii_case(c) && k.1 == kind);
+                if scope_is_account && !known {
                     return Err(bad(format!("Category '{c}' is not supported.")));
                 }
             } else if let Some(g) = e.get("categoryGroup").and_then(Value::as_str) {

@@ -289,8 +289,21 @@ fn seed_one(cx: &mut Cx, v: &Value) -> Result<(), String> {
         Route::ResourceGroup { sub, rg } => resources::put_rg(cx, &sub, &rg, v.clone())
             .map(|_| ())
             .map_err(fail),
-        Route::Provider(r) if r.is_instance() && r.kind == Kind::Generic => {
+        // Generic resources are stored as given; connections (normally created by private
+        // endpoints) can be seeded directly for brownfield states.
+        Route::Provider(r)
+            if r.is_instance()
+                && matches!(r.kind, Kind::Generic | Kind::PrivateEndpointConnection) =>
+        {
             let mut body = v.clone();
+            if r.kind == Kind::PrivateEndpointConnection {
+                body["properties"]["provisioningState"] = Value::String("Succeeded".into());
+                body["etag"] = cx
+                    .st
+                    .etag(store::EtagStyle::CognitiveServices, cx.now)
+                    .map(Value::String)
+                    .unwrap_or(Value::Null);
+            }
             body["id"] = Value::String(r.display());
             body["name"] = Value::String(r.name().to_string());
             body["type"] = Value::String(r.full_type.clone());
