@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod arm;
 pub mod blueprint;
+pub mod emulator;
 pub mod observe;
 pub mod plan;
 pub mod render;

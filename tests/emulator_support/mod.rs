@@ -1,0 +1,142 @@
+//! Shared helpers for the emulator's integration tests: start an emulator on a manual clock,
+//! talk to it through moat's own ARM client (one exchange per `send`, no retries), and send raw
+//! HTTP when a test needs to leave out what the client always adds.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moat::arm::http::{HttpArm, TokenSource};
+use moat::arm::lro::LroOptions;
+use moat::arm::{ArmApi, ArmRequest, ArmResponse, Method};
+use moat::emulator::{EmulatorConfig, EmulatorHandle, ManualClock};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const SUB: &str = "6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10";
+pub const CS: &str = "2025-06-01";
+pub const NET: &str = "2024-07-01";
+pub const DNS: &str = "2024-06-01";
+pub const AUTH: &str = "2022-04-01";
+pub const INS: &str = "2021-05-01-preview";
+pub const RES: &str = "2021-04-01";
+
+pub struct Env {
+    pub emu: EmulatorHandle,
+    pub clock: ManualClock,
+    pub arm: HttpArm,
+}
+
+pub fn client(base: &str, token: &str) -> HttpArm {
+    HttpArm::new(
+        url::Url::parse(base).unwrap(),
+        TokenSource::Static(azure_core::auth::Secret::new(token.to_string())),
+    )
+    .with_lro_options(LroOptions {
+        default_interval: Duration::from_millis(5),
+        min_interval: Duration::from_millis(1),
+        max_interval: Duration::from_millis(20),
+        budget: Duration::from_secs(20),
+    })
+}
+
+/// An emulator on a manual clock (operations finish only when the test advances it).
+pub async fn start_with(mut cfg: EmulatorConfig) -> Env {
+    let clock = ManualClock::new();
+    cfg.clock = Arc::new(clock.clone());
+    let emu = EmulatorHandle::start(cfg).await.unwrap();
+    let arm = client(&emu.base_url(), "test-token");
+    Env { emu, clock, arm }
+}
+
+pub async fn start() -> Env {
+    start_with(EmulatorConfig::default()).await
+}
+
+impl Env {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        api: &str,
+        body: Option<Value>,
+    ) -> ArmResponse {
+        let mut req = ArmRequest::new(method, path, api);
+        req.body = body;
+        self.arm.send(req).await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, api: &str) -> ArmResponse {
+        self.send(Method::Get, path, api, None).await
+    }
+
+    pub async fn put(&self, path: &str, api: &str, body: Value) -> ArmResponse {
+        self.send(Method::Put, path, api, Some(body)).await
+    }
+
+    pub async fn follow(&self, url: &str) -> ArmResponse {
+        self.arm.send(ArmRequest::follow(url)).await.unwrap()
+    }
+
+    /// Let every running operation finish.
+    pub fn finish_ops(&self) {
+        self.clock.advance(Duration::from_secs(3600));
+    }
+
+    pub fn seed(&self, v: Value) {
+        self.emu.seed(v.as_array().unwrap()).unwrap();
+    }
+}
+
+pub fn rg_id(rg: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{rg}")
+}
+
+pub fn acct_id(rg: &str, name: &str) -> String {
+    format!(
+        "{}/providers/Microsoft.CognitiveServices/accounts/{name}",
+        rg_id(rg)
+    )
+}
+
+pub fn net_id(rg: &str, rest: &str) -> String {
+    format!("{}/providers/Microsoft.Network/{rest}", rg_id(rg))
+}
+
+pub fn rg_seed(rg: &str) -> Value {
+    json!({ "id": rg_id(rg), "location": "eastus" })
+}
+
+pub fn account_seed(rg: &str, name: &str, kind: &str) -> Value {
+    json!({
+        "id": acct_id(rg, name), "location": "eastus", "kind": kind, "sku": { "name": "S0" },
+        "properties": { "customSubDomainName": name, "publicNetworkAccess": "Enabled" }
+    })
+}
+
+/// RG `rg-net` with VNet `vnet` (10.20.0.0/16) and subnet `pe` (10.20.1.0/24).
+pub fn network_seed() -> Value {
+    json!([
+        rg_seed("rg-net"),
+        { "id": net_id("rg-net", "virtualNetworks/vnet"), "location": "eastus", "properties": {
+            "addressSpace": { "addressPrefixes": ["10.20.0.0/16"] },
+            "subnets": [{ "name": "pe", "properties": { "addressPrefix": "10.20.1.0/24" } },
+                        { "name": "apps", "properties": { "addressPrefix": "10.20.2.0/24" } }] } }
+    ])
+}
+
+/// Raw HTTP/1.1 exchange (for requests moat's client would never send).
+pub async fn raw(base: &str, request: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
