@@ -40,22 +40,43 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check blueprints without talking to Azure: every problem as FILE:LINE:COLUMN.
+    #[command(
+        after_help = "Exit codes: 0 every file is valid, 1 a file has errors.\n\n\
+Example:\n  moat validate blueprints/*.yaml examples/*.yaml"
+    )]
+    Validate {
+        /// Blueprint files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the blueprint (for editors' YAML completion).
+    #[command(after_help = "Example:\n  moat schema > moat.schema.json")]
+    Schema,
     /// Show what differs between the blueprint and live ARM state.
-    #[command(after_help = "Exit codes: 0 no changes (or changes without --detailed-exitcode), \
+    #[command(
+        after_help = "Exit codes: 0 no changes (or changes without --detailed-exitcode), \
 2 changes (with --detailed-exitcode), 1 error, blocked change or verify-only drift.\n\n\
 Examples:\n  moat plan examples/quickstart.yaml --emulator\n  \
 moat plan fleet.yaml --format markdown > plan.md\n  \
-moat plan fleet.yaml --out plan.json --detailed-exitcode")]
+moat plan fleet.yaml --out plan.json --detailed-exitcode"
+    )]
     Plan(PlanArgs),
     /// Converge live state to the blueprint, in dependency order, with safety gates.
-    #[command(after_help = "Examples:\n  moat apply examples/quickstart.yaml --emulator --auto-approve\n  \
-moat apply --plan plan.json --auto-approve")]
+    #[command(
+        after_help = "Examples:\n  moat apply examples/quickstart.yaml --emulator --auto-approve\n  \
+moat apply --plan plan.json --auto-approve"
+    )]
     Apply(ApplyArgs),
+    /// Run the local ARM emulator (tests, demos, benchmarks).
+    #[command(
+        after_help = "Examples:\n  moat emulator --listen 127.0.0.1:8943 --seed examples/quickstart-seed.json\n  \
+moat emulator --reset        # forget the state `--emulator` keeps under .moat/"
+    )]
+    Emulator(crate::emulator::cli::EmulatorArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  moat completions bash > /etc/bash_completion.d/moat")]
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Where ARM is and how to reach it.
@@ -63,7 +84,7 @@ moat apply --plan plan.json --auto-approve")]
 pub struct ConnectArgs {
     /// Azure cloud (management endpoint and token scope).
     #[arg(long, value_enum, default_value = "public")]
-    pub cloud: CloudArg,
+    pub cloud: crate::arm::Cloud,
     /// Override the ARM endpoint (plain http only to loopback).
     #[arg(long, env = "MOAT_ARM_ENDPOINT")]
     pub arm_endpoint: Option<String>,
@@ -77,13 +98,6 @@ pub struct ConnectArgs {
     /// ARM requests in flight at once.
     #[arg(long, default_value_t = 16)]
     pub parallelism: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CloudArg {
-    Public,
-    Usgovernment,
-    China,
 }
 
 /// Which instances of the blueprint to work on (fleet sharding).

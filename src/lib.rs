@@ -7,6 +7,8 @@
 pub mod apply;
 pub mod arm;
 pub mod blueprint;
+pub mod cli;
+pub mod commands;
 pub mod emulator;
 pub mod observe;
 pub mod plan;

@@ -431,7 +431,7 @@ pub fn network_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             if !same_default && want.default_action.eq_ignore_ascii_case("Allow") {
                 s.weakening(
                     inst,
-                    "network-default-allow",
+                    "public-network-access",
                     "sets the network ACL default action to Allow",
                 );
             } else if !same_default {
@@ -443,7 +443,7 @@ pub fn network_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             if !same_bypass && want.bypass.eq_ignore_ascii_case("AzureServices") {
                 s.weakening(
                     inst,
-                    "azure-services-bypass",
+                    "network-bypass",
                     "lets trusted Azure services bypass the network ACLs",
                 );
             }

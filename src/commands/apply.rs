@@ -1,0 +1,191 @@
+//! `moat apply`: plan (or load a saved plan and prove it is not stale), confirm, execute, then
+//! re-observe and re-plan to prove convergence.
+
+use std::io::{BufRead, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::apply::{self, progress, ApplyOptions, Progress};
+use crate::cli::ApplyArgs;
+use crate::plan::model::Plan;
+use crate::render;
+
+use super::{load_blueprint, select, MoatError, Output};
+
+/// Compare a saved plan with a fresh one made from live state now: every resource must have the
+/// fingerprint (etag or digest) it had at planning time.
+pub fn stale_differences(saved: &Plan, fresh: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in saved.changes() {
+        match fresh.changes().find(|f| f.address == s.address) {
+            None => out.push(format!("  {}: no longer part of the plan", s.address)),
+            Some(f) if f.observed != s.observed => out.push(format!(
+                "  {}: was {} at planning time, is {} now",
+                s.address, s.observed, f.observed
+            )),
+            Some(_) => {}
+        }
+    }
+    for f in fresh.changes().filter(|f| f.action.is_write()) {
+        if !saved.changes().any(|s| s.address == f.address) {
+            out.push(format!("  {}: new change not in the saved plan", f.address));
+        }
+    }
+    out
+}
+
+fn confirm() -> bool {
+    eprint!("Apply these changes? Only 'yes' is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+}
+
+pub async fn run(args: ApplyArgs, out: Output) -> Result<i32, MoatError> {
+    let saved = match &args.plan {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| MoatError::Io {
+                what: "could not read the saved plan",
+                path: path.display().to_string(),
+                source,
+            })?;
+            Some(render::json::load(&path.display().to_string(), &text)?)
+        }
+        None => None,
+    };
+    let bp_path = match (&args.file, &saved) {
+        (Some(f), _) => f.clone(),
+        (None, Some(p)) => p.blueprint.path.clone().into(),
+        (None, None) => return Err(MoatError::Usage("apply needs a blueprint or --plan".into())),
+    };
+    let bp = load_blueprint(&bp_path)?;
+    if let Some(s) = &saved {
+        if s.blueprint.digest != bp.digest {
+            return Err(MoatError::Refused(format!(
+                "{} changed since the plan was made (digest {} then, {} now): plan again",
+                bp_path.display(),
+                s.blueprint.digest,
+                bp.digest
+            )));
+        }
+    }
+    let bp = select(bp, &args.select)?;
+    let conn = super::connect::connect(&args.connect, out).await?;
+    let result = apply_with(&conn, &bp, saved, &args, out).await;
+    conn.finish().await;
+    result
+}
+
+async fn apply_with(
+    conn: &super::Connection,
+    bp: &crate::blueprint::resolved::Blueprint,
+    saved: Option<Plan>,
+    args: &ApplyArgs,
+    out: Output,
+) -> Result<i32, MoatError> {
+    let api = conn.api.clone();
+    let observed = crate::observe::observe(api.as_ref(), bp).await?;
+    let fresh = crate::plan::plan(bp, &observed);
+    let plan = match saved {
+        Some(mut s) => {
+            s.instances
+                .retain(|i| bp.instances.iter().any(|b| b.name == i.name));
+            let diffs = stale_differences(&s, &fresh);
+            if !diffs.is_empty() {
+                return Err(MoatError::StalePlan(diffs.join("\n")));
+            }
+            s
+        }
+        None => fresh,
+    };
+    print!("{}", render::text::render(&plan, out.color));
+    if plan.is_failed() {
+        return Err(MoatError::Refused(
+            "the plan has blocked changes or drift on verify-only controls (see above)".into(),
+        ));
+    }
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    if !args.auto_approve {
+        if !out.stdin_is_terminal {
+            return Err(MoatError::Refused(
+                "there is no terminal to confirm on: review the plan and pass --auto-approve"
+                    .into(),
+            ));
+        }
+        if !confirm() {
+            eprintln!("Apply cancelled; nothing was changed.");
+            return Ok(1);
+        }
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\nInterrupted: letting the writes in flight finish; starting no new ones."
+                );
+                cancel.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    let prog: Arc<dyn Progress> = if out.stderr_is_terminal {
+        Arc::new(progress::Bars::new())
+    } else {
+        Arc::new(progress::Lines::new())
+    };
+    let opts = ApplyOptions {
+        parallelism: args.connect.parallelism,
+        gates: conn.gate_options,
+    };
+    let report = apply::execute(api.clone(), &plan, opts, prog, cancel.clone()).await;
+    println!();
+    println!(
+        "Applied {} change(s), {} failed, {} skipped{}.",
+        report.applied.len(),
+        report.failed.len(),
+        report.skipped.len(),
+        if report.not_started.is_empty() {
+            String::new()
+        } else {
+            format!(", {} not started", report.not_started.len())
+        }
+    );
+    for (a, e) in &report.failed {
+        println!("  failed  {a}\n{}", indent(e, 10));
+    }
+    for (a, why) in &report.skipped {
+        println!("  skipped {a}: {why}");
+    }
+    for a in &report.not_started {
+        println!("  not started {a}");
+    }
+    if report.interrupted {
+        println!("Interrupted. Run apply again to converge.");
+        return Ok(130);
+    }
+    if !report.ok() {
+        println!("Apply did not finish. Run apply again once the cause is fixed: it converges from any state.");
+        return Ok(1);
+    }
+    // Prove convergence: read everything again and plan.
+    let after = crate::observe::observe(api.as_ref(), bp).await?;
+    let replan = crate::plan::plan(bp, &after);
+    if replan.has_changes() || replan.is_failed() {
+        println!("Apply did not converge: live state still differs from the blueprint:");
+        print!("{}", render::text::render(&replan, out.color));
+        return Ok(1);
+    }
+    println!("Apply complete: live state matches the blueprint.");
+    Ok(0)
+}
+
+fn indent(s: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    s.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
