@@ -534,3 +534,54 @@ async fn long_running_put_end_to_end() {
         .iter()
         .all(|r| r.headers["authorization"] == format!("Bearer {TOKEN}")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_429_holds_other_requests_on_the_subscription() {
+    let s = Server::start().await;
+    s.push(
+        Reply::error(
+            429,
+            "SubscriptionRequestsThrottled",
+            "Please try again after '0.2' seconds.",
+        )
+        .header("retry-after-ms", "200"),
+    );
+    s.default_reply(Reply::json(200, json!({})));
+    let arm = Arc::new(client_with(
+        &s,
+        RetryPolicy {
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        },
+    ));
+    let first = {
+        let arm = arm.clone();
+        tokio::spawn(async move { arm.get(&acct(), "v").await })
+    };
+    while s.seen().is_empty() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Sent after the 429 arrived: it waits out the Retry-After instead of collecting its own 429.
+    let t0 = Instant::now();
+    arm.get(&format!("/subscriptions/{SUB}/resourceGroups/rg"), "v")
+        .await
+        .unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(120),
+        "{:?}",
+        t0.elapsed()
+    );
+    first.await.unwrap().unwrap();
+    assert_eq!(s.seen().len(), 3);
+    // Another subscription is not held.
+    let t0 = Instant::now();
+    arm.get("/subscriptions/other/resourceGroups/rg", "v")
+        .await
+        .unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        t0.elapsed()
+    );
+}

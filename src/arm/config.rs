@@ -80,8 +80,8 @@ impl std::fmt::Display for Cloud {
 }
 
 /// How to reach ARM. The CLI fills this from flags and environment (`MOAT_ARM_ENDPOINT`,
-/// `MOAT_ACCESS_TOKEN`); tests fill it directly.
-#[derive(Clone, Debug)]
+/// `MOAT_ACCESS_TOKEN`); tests fill it directly. `Debug` redacts the access token.
+#[derive(Clone)]
 pub struct ConnectOptions {
     pub cloud: Cloud,
     /// Overrides the cloud's management endpoint (`--arm-endpoint` / `MOAT_ARM_ENDPOINT`).
@@ -94,6 +94,23 @@ pub struct ConnectOptions {
     pub parallelism: usize,
     pub retry: RetryPolicy,
     pub lro: LroOptions,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("cloud", &self.cloud)
+            .field("arm_endpoint", &self.arm_endpoint)
+            .field("allow_custom_endpoint", &self.allow_custom_endpoint)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("parallelism", &self.parallelism)
+            .field("retry", &self.retry)
+            .field("lro", &self.lro)
+            .finish()
+    }
 }
 
 impl Default for ConnectOptions {
@@ -380,6 +397,17 @@ mod tests {
             authority_host_for(Cloud::Public, Some("  ")),
             "https://login.microsoftonline.com"
         );
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let opts = ConnectOptions {
+            access_token: Some("eyJ0eXAiOiJKV1QiLCJhbGciOi".into()),
+            ..Default::default()
+        };
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("eyJ0eX"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

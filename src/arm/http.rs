@@ -415,6 +415,13 @@ impl ArmApi for HttpArm {
                     }
                     let (code, _, _) = super::error::parse_error_body(resp.body.as_ref());
                     let class = classify(resp.status, Some(code.as_str()));
+                    let throttled = class == Some(RetryClass::Throttled);
+                    if let (true, false, Some(wait)) =
+                        (throttled, self.retry.zero_delay, retry_after(resp))
+                    {
+                        self.limiter
+                            .hold(&subscription, bucket, wait, Instant::now().into_std());
+                    }
                     if class.is_none() {
                         if state.retries() > 0 && resp.status >= 400 && resp.status != 404 {
                             return Err(ArmError::from_response_after(

@@ -69,6 +69,18 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// ARM answered 429 with Retry-After `wait`: hold every request on this bucket until then, so
+    /// that concurrent requests do not each collect their own 429.
+    pub fn hold(&mut self, wait: Duration, now: Instant) {
+        self.refill(now);
+        let owed = -wait.as_secs_f64() * self.refill_per_sec;
+        if owed < self.tokens {
+            self.tokens = owed;
+        }
+    }
+}
+
 /// Bucket sizes; defaults are ARM's subscription limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimiterConfig {
@@ -142,6 +154,11 @@ impl Limiter {
     /// Lower the local count to what ARM reports remaining.
     pub fn resync(&self, subscription: &str, bucket: Bucket, remaining: u64, now: Instant) {
         self.with_bucket(subscription, bucket, now, |b| b.resync(remaining, now));
+    }
+
+    /// Hold the bucket for `wait` (after a throttling 429).
+    pub fn hold(&self, subscription: &str, bucket: Bucket, wait: Duration, now: Instant) {
+        self.with_bucket(subscription, bucket, now, |b| b.hold(wait, now));
     }
 
     pub fn available(&self, subscription: &str, bucket: Bucket, now: Instant) -> f64 {
@@ -236,6 +253,18 @@ mod tests {
             assert_eq!(b.take(t0), Duration::ZERO);
         }
         assert_eq!(b.take(t0), ms(40));
+    }
+
+    #[test]
+    fn hold_makes_the_next_request_wait_out_retry_after() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(250, 25, t0);
+        b.hold(Duration::from_secs(2), t0);
+        // The next token exists only after the 2 s hold plus one refill interval.
+        assert_eq!(b.take(t0), Duration::from_millis(2040));
+        // A shorter hold does not shorten a longer one.
+        b.hold(Duration::from_millis(10), t0);
+        assert_eq!(b.take(t0), Duration::from_millis(2080));
     }
 
     #[test]
