@@ -15,6 +15,7 @@
 pub mod config;
 pub mod diagnostics;
 pub mod error;
+pub mod hint;
 pub mod http;
 pub mod limiter;
 pub mod lro;
