@@ -582,3 +582,13 @@ async fn a_throttling_429_holds_other_requests_on_the_subscription() {
         .unwrap();
     assert_eq!(arm.stats().throttled, throttled);
 }
+
+#[tokio::test]
+async fn a_success_that_is_not_json_is_a_protocol_error() {
+    let s = Server::start().await;
+    s.push(Reply::text(200, "<html>captive portal</html>").header("content-type", "text/html"));
+    let arm = client(&s);
+    let err = arm.get(&acct(), "v").await.unwrap_err();
+    assert!(matches!(err, ArmError::Protocol { .. }), "{err:?}");
+    assert_eq!(s.seen().len(), 1, "not retried");
+}

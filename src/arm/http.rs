@@ -127,7 +127,12 @@ pub struct HttpArm {
 /// One HTTP exchange's outcome before the retry policy looks at it.
 enum Outcome {
     Response(ArmResponse),
-    Transport { message: String, retryable: bool },
+    Transport {
+        message: String,
+        retryable: bool,
+    },
+    /// A success status with a body that is not JSON: not ARM, not worth retrying.
+    Invalid(String),
 }
 
 impl HttpArm {
@@ -304,12 +309,7 @@ impl HttpArm {
                     let text: String = text.trim().chars().take(300).collect();
                     Some(serde_json::json!({"error": {"code": "", "message": text}}))
                 }
-                Err(e) => {
-                    return Outcome::Transport {
-                        message: format!("response body is not JSON: {e}"),
-                        retryable: false,
-                    }
-                }
+                Err(e) => return Outcome::Invalid(format!("response body is not JSON: {e}")),
             }
         };
         Outcome::Response(ArmResponse {
@@ -440,6 +440,13 @@ impl ArmApi for HttpArm {
                     };
                     (class, retry_after(resp), what)
                 }
+                Outcome::Invalid(message) => {
+                    return Err(ArmError::Protocol {
+                        method: req.method,
+                        resource,
+                        message: message.clone(),
+                    })
+                }
                 Outcome::Transport { message, retryable } => {
                     tracing::debug!(
                         method = %req.method,
@@ -476,6 +483,11 @@ impl ArmApi for HttpArm {
                             state.retries(),
                             started.elapsed(),
                         ),
+                        Outcome::Invalid(message) => ArmError::Protocol {
+                            method: req.method,
+                            resource,
+                            message,
+                        },
                         Outcome::Transport { message, .. } => ArmError::Transport {
                             method: req.method,
                             resource,
