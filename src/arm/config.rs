@@ -127,6 +127,21 @@ impl Default for ConnectOptions {
     }
 }
 
+impl ConnectOptions {
+    /// Options for a local ARM emulator: its endpoint (loopback http is fine), a static token,
+    /// and zero retry and polling delays (budgets and retry counts still apply), so that tests
+    /// run in milliseconds.
+    pub fn emulator(endpoint: impl Into<String>, token: impl Into<String>) -> Self {
+        ConnectOptions {
+            arm_endpoint: Some(endpoint.into()),
+            access_token: Some(token.into()),
+            retry: RetryPolicy::default().zero_delays(),
+            lro: LroOptions::default().zero_delays(),
+            ..ConnectOptions::default()
+        }
+    }
+}
+
 /// Whether `host` is loopback: 127.0.0.0/8, ::1 or `localhost`.
 pub fn is_loopback(host: &Host<&str>) -> bool {
     match host {
@@ -397,6 +412,15 @@ mod tests {
             authority_host_for(Cloud::Public, Some("  ")),
             "https://login.microsoftonline.com"
         );
+    }
+
+    #[test]
+    fn emulator_options_are_fast_and_accepted() {
+        let o = ConnectOptions::emulator("http://127.0.0.1:4000", "tok");
+        assert!(o.retry.zero_delay);
+        assert_eq!(o.lro.max_interval, std::time::Duration::ZERO);
+        assert_eq!(endpoint_for(&o).unwrap().as_str(), "http://127.0.0.1:4000/");
+        assert!(connect(&o).is_ok());
     }
 
     #[test]
