@@ -316,4 +316,35 @@ mod tests {
         assert_eq!(remaining_from_headers(Bucket::Write, h), Some(1199));
         assert_eq!(remaining_from_headers(Bucket::Read, |_| Some("x")), None);
     }
+
+    proptest::proptest! {
+        /// Whatever the pattern of requests, the bucket never admits more than capacity plus
+        /// what refilled: the property that keeps moat under ARM's limit.
+        #[test]
+        fn never_admits_more_than_capacity_plus_refill(
+            gaps_ms in proptest::collection::vec(0u64..200, 1..400),
+        ) {
+            let t0 = Instant::now();
+            let mut b = TokenBucket::new(50, 10, t0);
+            let mut now = t0;
+            let mut sent_at = Vec::new();
+            for gap in gaps_ms {
+                now += ms(gap);
+                let wait = b.take(now);
+                sent_at.push(now + wait);
+            }
+            sent_at.sort();
+            let last = *sent_at.last().unwrap();
+            let allowed = 50.0 + last.duration_since(t0).as_secs_f64() * 10.0;
+            proptest::prop_assert!(sent_at.len() as f64 <= allowed + 1e-6);
+            // And in every window, too: requests sent in [a, b] <= capacity + refill * (b - a).
+            for (i, a) in sent_at.iter().enumerate() {
+                for (j, z) in sent_at.iter().enumerate().skip(i) {
+                    let n = (j - i + 1) as f64;
+                    let span = z.duration_since(*a).as_secs_f64();
+                    proptest::prop_assert!(n <= 50.0 + span * 10.0 + 1e-6);
+                }
+            }
+        }
+    }
 }
