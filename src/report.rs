@@ -17,7 +17,7 @@ use crate::arm::ArmError;
 /// hint: …
 /// ```
 pub fn render_error(err: &(dyn Error + 'static)) -> String {
-    let mut out = format!("error: {err}\n");
+    let mut out = format!("error: {}\n", indent_continuation(&err.to_string(), "  "));
     let mut shown: Vec<String> = vec![err.to_string()];
     let mut arm: Option<&ArmError> = err.downcast_ref::<ArmError>();
     let mut cur = err.source();
@@ -25,7 +25,10 @@ pub fn render_error(err: &(dyn Error + 'static)) -> String {
         let text = e.to_string();
         // Wrappers often repeat their source's text; print each message once.
         if !shown.iter().any(|s| s.contains(&text)) {
-            out.push_str(&format!("  Caused by: {}\n", indent_continuation(&text)));
+            out.push_str(&format!(
+                "  Caused by: {}\n",
+                indent_continuation(&text, "    ")
+            ));
             shown.push(text);
         }
         if arm.is_none() {
@@ -40,7 +43,10 @@ pub fn render_error(err: &(dyn Error + 'static)) -> String {
             }
             let line = format!("{}: {}", d.code, d.message);
             if !shown.iter().any(|s| s.contains(&line)) {
-                out.push_str(&format!("  Caused by: {}\n", indent_continuation(&line)));
+                out.push_str(&format!(
+                    "  Caused by: {}\n",
+                    indent_continuation(&line, "    ")
+                ));
             }
         }
         match (a.request_id(), a.correlation_id()) {
@@ -58,9 +64,11 @@ pub fn render_error(err: &(dyn Error + 'static)) -> String {
     out
 }
 
-/// Multi-line messages stay under their `Caused by:`.
-fn indent_continuation(text: &str) -> String {
-    text.lines().collect::<Vec<_>>().join("\n    ")
+/// Multi-line messages stay indented under their first line.
+fn indent_continuation(text: &str, indent: &str) -> String {
+    text.lines()
+        .collect::<Vec<_>>()
+        .join(&format!("\n{indent}"))
 }
 
 /// The `tracing` filter for a verbosity (`-v` count): warnings by default, moat's info at `-v`,
@@ -158,7 +166,7 @@ mod tests {
         assert_eq!(
             out,
             "error: PUT /subscriptions/s/subnets/x: operation ended Failed: InternalServerError: \
-             it broke\nsecond line\n  Caused by: Inner: why\n  ARM request id: r1\n"
+             it broke\n  second line\n  Caused by: Inner: why\n  ARM request id: r1\n"
         );
     }
 

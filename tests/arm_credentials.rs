@@ -305,3 +305,77 @@ async fn tokens_are_cached_until_near_expiry_and_fetched_once_under_concurrency(
     api.get("/subscriptions/s/2", "v").await.unwrap();
     assert_eq!(cred.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+#[test]
+fn each_cloud_selects_its_management_endpoint() {
+    for cloud in Cloud::ALL {
+        let api = connect_http(&ConnectOptions {
+            cloud,
+            access_token: Some("t".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(api.endpoint().as_str(), cloud.management_endpoint());
+    }
+    // The override wins over the cloud, and keeps the cloud's scope for tokens.
+    let api = connect_http(&ConnectOptions {
+        cloud: Cloud::China,
+        arm_endpoint: Some("https://arm-proxy.example.net".into()),
+        allow_custom_endpoint: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(api.endpoint().as_str(), "https://arm-proxy.example.net/");
+}
+
+/// TLS is always verified: a loopback https server with a self-signed certificate is refused,
+/// and no request reaches it.
+#[tokio::test]
+async fn self_signed_certificates_are_refused() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+
+    let cert = rustls::pki_types::CertificateDer::from(
+        include_bytes!("arm_support/self-signed.cert.der").to_vec(),
+    );
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+        include_bytes!("arm_support/self-signed.key.der")
+            .to_vec()
+            .into(),
+    );
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let done = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            if acceptor.accept(tcp).await.is_ok() {
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+
+    let api = connect(&ConnectOptions {
+        arm_endpoint: Some(format!("https://127.0.0.1:{port}")),
+        access_token: Some("never-sent".into()),
+        retry: RetryPolicy::none(),
+        ..Default::default()
+    })
+    .unwrap();
+    let err = api.get("/subscriptions/s", "v").await.unwrap_err();
+    assert!(
+        matches!(err, moat::arm::ArmError::Transport { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert_eq!(handshakes.load(Ordering::SeqCst), 0);
+}

@@ -359,10 +359,10 @@ async fn read_timeouts_are_retried_for_idempotent_verbs_only() {
     let arm = client(&s)
         .with_timeouts(HttpTimeouts {
             connect: Duration::from_secs(2),
-            read: Duration::from_millis(150),
+            read: Duration::from_millis(400),
         })
         .unwrap();
-    s.push(Reply::json(200, json!({"late": true})).after(Duration::from_millis(600)));
+    s.push(Reply::json(200, json!({"late": true})).after(Duration::from_millis(2000)));
     s.push(Reply::json(200, json!({"ok": true})));
     assert_eq!(
         arm.get(&acct(), "v").await.unwrap(),
@@ -370,7 +370,7 @@ async fn read_timeouts_are_retried_for_idempotent_verbs_only() {
     );
 
     // A POST action may have been carried out; it is not re-sent after a timeout.
-    s.push(Reply::json(200, json!({})).after(Duration::from_millis(600)));
+    s.push(Reply::json(200, json!({})).after(Duration::from_millis(2000)));
     let err = arm
         .post(
             &format!("{}/regenerateKey", acct()),
@@ -465,7 +465,11 @@ async fn parallelism_bounds_requests_in_flight() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(s.max_in_flight(), 3);
+    let max = s.max_in_flight();
+    assert!(
+        (2..=3).contains(&max),
+        "at most 3 in flight, and some concurrency: {max}"
+    );
     assert_eq!(arm.stats().reads, 12);
 }
 
@@ -491,11 +495,10 @@ async fn remaining_headers_resync_the_request_budget() {
     );
     assert_eq!(arm.stats().throttled, 1);
     // Writes have their own bucket and are not held back.
-    let t0 = Instant::now();
     arm.put(&acct(), "v", &json!({}), Precondition::None)
         .await
         .unwrap();
-    assert!(t0.elapsed() < Duration::from_millis(35));
+    assert_eq!(arm.stats().throttled, 1);
 }
 
 #[tokio::test]
@@ -530,4 +533,62 @@ async fn long_running_put_end_to_end() {
     assert!(seen
         .iter()
         .all(|r| r.headers["authorization"] == format!("Bearer {TOKEN}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_429_holds_other_requests_on_the_subscription() {
+    let s = Server::start().await;
+    s.push(
+        Reply::error(
+            429,
+            "SubscriptionRequestsThrottled",
+            "Please try again after '0.2' seconds.",
+        )
+        .header("retry-after-ms", "200"),
+    );
+    s.default_reply(Reply::json(200, json!({})));
+    let arm = Arc::new(client_with(
+        &s,
+        RetryPolicy {
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        },
+    ));
+    let first = {
+        let arm = arm.clone();
+        tokio::spawn(async move { arm.get(&acct(), "v").await })
+    };
+    while s.seen().is_empty() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Sent after the 429 arrived: it waits out the Retry-After instead of collecting its own 429.
+    let t0 = Instant::now();
+    arm.get(&format!("/subscriptions/{SUB}/resourceGroups/rg"), "v")
+        .await
+        .unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(120),
+        "{:?}",
+        t0.elapsed()
+    );
+    first.await.unwrap().unwrap();
+    assert_eq!(s.seen().len(), 3);
+    // Another subscription is not held.
+    let throttled = arm.stats().throttled;
+    assert!(throttled >= 1);
+    arm.get("/subscriptions/other/resourceGroups/rg", "v")
+        .await
+        .unwrap();
+    assert_eq!(arm.stats().throttled, throttled);
+}
+
+#[tokio::test]
+async fn a_success_that_is_not_json_is_a_protocol_error() {
+    let s = Server::start().await;
+    s.push(Reply::text(200, "<html>captive portal</html>").header("content-type", "text/html"));
+    let arm = client(&s);
+    let err = arm.get(&acct(), "v").await.unwrap_err();
+    assert!(matches!(err, ArmError::Protocol { .. }), "{err:?}");
+    assert_eq!(s.seen().len(), 1, "not retried");
 }

@@ -80,8 +80,8 @@ impl std::fmt::Display for Cloud {
 }
 
 /// How to reach ARM. The CLI fills this from flags and environment (`MOAT_ARM_ENDPOINT`,
-/// `MOAT_ACCESS_TOKEN`); tests fill it directly.
-#[derive(Clone, Debug)]
+/// `MOAT_ACCESS_TOKEN`); tests fill it directly. `Debug` redacts the access token.
+#[derive(Clone)]
 pub struct ConnectOptions {
     pub cloud: Cloud,
     /// Overrides the cloud's management endpoint (`--arm-endpoint` / `MOAT_ARM_ENDPOINT`).
@@ -96,6 +96,23 @@ pub struct ConnectOptions {
     pub lro: LroOptions,
 }
 
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("cloud", &self.cloud)
+            .field("arm_endpoint", &self.arm_endpoint)
+            .field("allow_custom_endpoint", &self.allow_custom_endpoint)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("parallelism", &self.parallelism)
+            .field("retry", &self.retry)
+            .field("lro", &self.lro)
+            .finish()
+    }
+}
+
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
@@ -106,6 +123,28 @@ impl Default for ConnectOptions {
             parallelism: 16,
             retry: RetryPolicy::default(),
             lro: LroOptions::default(),
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Options for a local ARM emulator: its endpoint (loopback http is fine), a static token,
+    /// zero retry delays (retry counts still apply) and millisecond polling, so that tests run in
+    /// milliseconds.
+    pub fn emulator(endpoint: impl Into<String>, token: impl Into<String>) -> Self {
+        ConnectOptions {
+            arm_endpoint: Some(endpoint.into()),
+            access_token: Some(token.into()),
+            retry: RetryPolicy::default().zero_delays(),
+            // Polls a few milliseconds apart (not a hot loop if the emulator finishes operations
+            // by the clock) and a budget that fails a stuck test in seconds, not half an hour.
+            lro: LroOptions {
+                default_interval: std::time::Duration::from_millis(2),
+                min_interval: std::time::Duration::ZERO,
+                max_interval: std::time::Duration::from_millis(10),
+                budget: std::time::Duration::from_secs(30),
+            },
+            ..ConnectOptions::default()
         }
     }
 }
@@ -380,6 +419,26 @@ mod tests {
             authority_host_for(Cloud::Public, Some("  ")),
             "https://login.microsoftonline.com"
         );
+    }
+
+    #[test]
+    fn emulator_options_are_fast_and_accepted() {
+        let o = ConnectOptions::emulator("http://127.0.0.1:4000", "tok");
+        assert!(o.retry.zero_delay);
+        assert!(o.lro.max_interval <= std::time::Duration::from_millis(10));
+        assert_eq!(endpoint_for(&o).unwrap().as_str(), "http://127.0.0.1:4000/");
+        assert!(connect(&o).is_ok());
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let opts = ConnectOptions {
+            access_token: Some("eyJ0eXAiOiJKV1QiLCJhbGciOi".into()),
+            ..Default::default()
+        };
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("eyJ0eX"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

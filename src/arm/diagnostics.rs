@@ -205,29 +205,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn microsofts_example_round_trips_without_loss() {
-        let text = std::fs::read_to_string(
-            "../shared/arm-examples/Microsoft.Insights__createOrUpdateDiagnosticSettingCategory.json",
-        )
-        .or_else(|_| {
-            std::fs::read_to_string(
-                "/work/shared/arm-examples/Microsoft.Insights__createOrUpdateDiagnosticSettingCategory.json",
-            )
+    fn typed_view_round_trips_without_loss() {
+        // Shape of Microsoft's example (createOrUpdateDiagnosticSettingCategory); the full
+        // examples are exercised in tests/arm_diagnostics.rs.
+        let body = serde_json::json!({
+            "id": "/subscriptions/s/resourcegroups/rg/providers/microsoft.logic/workflows/w/providers/microsoft.insights/diagnosticSettings/mysetting",
+            "type": "Microsoft.Insights/diagnosticSettings",
+            "name": "mysetting",
+            "properties": {"workspaceId": "", "marketplacePartnerId": "/x",
+                "logs": [{"categoryGroup": "allLogs", "enabled": true,
+                          "retentionPolicy": {"enabled": false, "days": 0}}],
+                "metrics": [{"category": "AllMetrics", "enabled": false}],
+                "logAnalyticsDestinationType": "Dedicated"}
         });
-        // The example lives outside the repository; the inline body below covers the same shape.
-        let body: Value = match text {
-            Ok(t) => serde_json::from_str::<Value>(&t).unwrap()["responses"]["200"]["body"].clone(),
-            Err(_) => serde_json::json!({
-                "id": "/subscriptions/s/resourcegroups/rg/providers/microsoft.logic/workflows/w/providers/microsoft.insights/diagnosticSettings/mysetting",
-                "name": "mysetting",
-                "properties": {"workspaceId": "", "logs": [{"categoryGroup": "allLogs", "enabled": true,
-                    "retentionPolicy": {"enabled": false, "days": 0}}], "metrics": []}
-            }),
-        };
         let typed = parse_setting("/x", &body).unwrap();
         assert_eq!(typed.name.as_deref(), Some("mysetting"));
-        assert!(!typed.properties.logs.is_empty());
+        assert_eq!(
+            typed.properties.logs[0].category_group.as_deref(),
+            Some("allLogs")
+        );
         assert_eq!(serde_json::to_value(&typed).unwrap(), body);
+        assert!(parse_setting("/x", &serde_json::json!({"properties": []})).is_err());
     }
 
     #[test]

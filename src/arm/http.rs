@@ -127,7 +127,12 @@ pub struct HttpArm {
 /// One HTTP exchange's outcome before the retry policy looks at it.
 enum Outcome {
     Response(ArmResponse),
-    Transport { message: String, retryable: bool },
+    Transport {
+        message: String,
+        retryable: bool,
+    },
+    /// A success status with a body that is not JSON: not ARM, not worth retrying.
+    Invalid(String),
 }
 
 impl HttpArm {
@@ -304,12 +309,7 @@ impl HttpArm {
                     let text: String = text.trim().chars().take(300).collect();
                     Some(serde_json::json!({"error": {"code": "", "message": text}}))
                 }
-                Err(e) => {
-                    return Outcome::Transport {
-                        message: format!("response body is not JSON: {e}"),
-                        retryable: false,
-                    }
-                }
+                Err(e) => return Outcome::Invalid(format!("response body is not JSON: {e}")),
             }
         };
         Outcome::Response(ArmResponse {
@@ -415,6 +415,13 @@ impl ArmApi for HttpArm {
                     }
                     let (code, _, _) = super::error::parse_error_body(resp.body.as_ref());
                     let class = classify(resp.status, Some(code.as_str()));
+                    let throttled = class == Some(RetryClass::Throttled);
+                    if let (true, false, Some(wait)) =
+                        (throttled, self.retry.zero_delay, retry_after(resp))
+                    {
+                        self.limiter
+                            .hold(&subscription, bucket, wait, Instant::now().into_std());
+                    }
                     if class.is_none() {
                         if state.retries() > 0 && resp.status >= 400 && resp.status != 404 {
                             return Err(ArmError::from_response_after(
@@ -432,6 +439,13 @@ impl ArmApi for HttpArm {
                         format!("{} {code}", resp.status)
                     };
                     (class, retry_after(resp), what)
+                }
+                Outcome::Invalid(message) => {
+                    return Err(ArmError::Protocol {
+                        method: req.method,
+                        resource,
+                        message: message.clone(),
+                    })
                 }
                 Outcome::Transport { message, retryable } => {
                     tracing::debug!(
@@ -469,6 +483,11 @@ impl ArmApi for HttpArm {
                             state.retries(),
                             started.elapsed(),
                         ),
+                        Outcome::Invalid(message) => ArmError::Protocol {
+                            method: req.method,
+                            resource,
+                            message,
+                        },
                         Outcome::Transport { message, .. } => ArmError::Transport {
                             method: req.method,
                             resource,

@@ -69,6 +69,18 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// ARM answered 429 with Retry-After `wait`: hold every request on this bucket until then, so
+    /// that concurrent requests do not each collect their own 429.
+    pub fn hold(&mut self, wait: Duration, now: Instant) {
+        self.refill(now);
+        let owed = -wait.as_secs_f64() * self.refill_per_sec;
+        if owed < self.tokens {
+            self.tokens = owed;
+        }
+    }
+}
+
 /// Bucket sizes; defaults are ARM's subscription limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimiterConfig {
@@ -142,6 +154,11 @@ impl Limiter {
     /// Lower the local count to what ARM reports remaining.
     pub fn resync(&self, subscription: &str, bucket: Bucket, remaining: u64, now: Instant) {
         self.with_bucket(subscription, bucket, now, |b| b.resync(remaining, now));
+    }
+
+    /// Hold the bucket for `wait` (after a throttling 429).
+    pub fn hold(&self, subscription: &str, bucket: Bucket, wait: Duration, now: Instant) {
+        self.with_bucket(subscription, bucket, now, |b| b.hold(wait, now));
     }
 
     pub fn available(&self, subscription: &str, bucket: Bucket, now: Instant) -> f64 {
@@ -239,6 +256,18 @@ mod tests {
     }
 
     #[test]
+    fn hold_makes_the_next_request_wait_out_retry_after() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(250, 25, t0);
+        b.hold(Duration::from_secs(2), t0);
+        // The next token exists only after the 2 s hold plus one refill interval.
+        assert_eq!(b.take(t0), Duration::from_millis(2040));
+        // A shorter hold does not shorten a longer one.
+        b.hold(Duration::from_millis(10), t0);
+        assert_eq!(b.take(t0), Duration::from_millis(2080));
+    }
+
+    #[test]
     fn limiter_keeps_subscriptions_and_buckets_apart() {
         let t0 = Instant::now();
         let l = Limiter::new(LimiterConfig {
@@ -286,5 +315,36 @@ mod tests {
         assert_eq!(remaining_from_headers(Bucket::Read, h), Some(11999));
         assert_eq!(remaining_from_headers(Bucket::Write, h), Some(1199));
         assert_eq!(remaining_from_headers(Bucket::Read, |_| Some("x")), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the pattern of requests, the bucket never admits more than capacity plus
+        /// what refilled: the property that keeps moat under ARM's limit.
+        #[test]
+        fn never_admits_more_than_capacity_plus_refill(
+            gaps_ms in proptest::collection::vec(0u64..200, 1..400),
+        ) {
+            let t0 = Instant::now();
+            let mut b = TokenBucket::new(50, 10, t0);
+            let mut now = t0;
+            let mut sent_at = Vec::new();
+            for gap in gaps_ms {
+                now += ms(gap);
+                let wait = b.take(now);
+                sent_at.push(now + wait);
+            }
+            sent_at.sort();
+            let last = *sent_at.last().unwrap();
+            let allowed = 50.0 + last.duration_since(t0).as_secs_f64() * 10.0;
+            proptest::prop_assert!(sent_at.len() as f64 <= allowed + 1e-6);
+            // And in every window, too: requests sent in [a, b] <= capacity + refill * (b - a).
+            for (i, a) in sent_at.iter().enumerate() {
+                for (j, z) in sent_at.iter().enumerate().skip(i) {
+                    let n = (j - i + 1) as f64;
+                    let span = z.duration_since(*a).as_secs_f64();
+                    proptest::prop_assert!(n <= 50.0 + span * 10.0 + 1e-6);
+                }
+            }
+        }
     }
 }

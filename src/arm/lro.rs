@@ -35,6 +35,15 @@ impl Default for LroOptions {
 }
 
 impl LroOptions {
+    /// The same options with every wait between polls zero (the budget still applies): for tests
+    /// against the emulator, which finishes operations in microseconds.
+    pub fn zero_delays(mut self) -> Self {
+        self.default_interval = Duration::ZERO;
+        self.min_interval = Duration::ZERO;
+        self.max_interval = Duration::ZERO;
+        self
+    }
+
     /// The wait before the next poll given a response's headers: `retry-after-ms` /
     /// `x-ms-retry-after-ms` (milliseconds) first, then `Retry-After` (seconds), clamped to
     /// [min, max].

@@ -6,6 +6,12 @@
 //! `nextLink`, and long-running operations via moat's own poller ([`lro`]). The HTTP implementation
 //! ([`http::HttpArm`]) talks to Azure or to the local emulator; unit tests implement `send` with
 //! scripted exchanges.
+//!
+//! Layout: [`config`] (clouds, endpoint checks, [`connect`]), [`http`] (transport, tokens,
+//! logging), [`retry`] (which failures are retried and how long to wait), [`limiter`] (ARM's
+//! request buckets, mirrored locally), [`lro`] (polling), [`error`] and [`hint`] (what went
+//! wrong and what to do), [`diagnostics`] (diagnostic-settings calls the monitor crate cannot
+//! make).
 
 // `ArmError` carries everything the user needs to act on a failure (resource, method, ARM's code,
 // message and details, request and correlation ids, retry count); its size is irrelevant next to
@@ -15,6 +21,7 @@
 pub mod config;
 pub mod diagnostics;
 pub mod error;
+pub mod hint;
 pub mod http;
 pub mod limiter;
 pub mod lro;

@@ -447,4 +447,38 @@ mod tests {
             " after 3 retries in 12.4s"
         );
     }
+
+    proptest::proptest! {
+        /// Retries stop within each class's count and time budget, whatever the server says.
+        #[test]
+        fn retries_respect_counts_and_budgets(
+            events in proptest::collection::vec((0u8..4, proptest::option::of(0u64..120_000), 0.0f64..=1.0), 1..80),
+        ) {
+            let p = RetryPolicy::default();
+            let mut st = p.start();
+            let mut elapsed = Duration::ZERO;
+            let mut per_class = [0u32; 4];
+            for (c, ra, unit) in events {
+                let class = [RetryClass::Transient, RetryClass::Throttled, RetryClass::Conflict,
+                    RetryClass::PrincipalNotFound][c as usize];
+                if let Ok(wait) = st.next_delay(class, ra.map(Duration::from_millis), elapsed, unit) {
+                    elapsed += wait;
+                    let (idx, budget) = match class {
+                        RetryClass::Transient | RetryClass::Throttled => (0, p.budget),
+                        RetryClass::Conflict => (2, p.conflict_budget),
+                        RetryClass::PrincipalNotFound => (3, p.principal_budget),
+                    };
+                    per_class[idx] += 1;
+                    proptest::prop_assert!(elapsed <= budget);
+                    if ra.is_none() {
+                        proptest::prop_assert!(wait <= p.max_delay.max(p.principal_delay));
+                    }
+                }
+            }
+            proptest::prop_assert!(per_class[0] <= p.max_retries);
+            proptest::prop_assert!(per_class[2] <= p.conflict_retries);
+            proptest::prop_assert!(per_class[3] <= p.principal_retries);
+            proptest::prop_assert_eq!(st.retries(), per_class.iter().sum::<u32>());
+        }
+    }
 }
