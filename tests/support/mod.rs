@@ -2,6 +2,8 @@
 //! built from Microsoft's example responses in ../shared/arm-examples/.
 #![allow(dead_code)]
 
+pub mod e2e;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,85 @@
+//! End-to-end helpers: an in-process emulator seeded from a file, moat's real ARM client pointed
+//! at it, and the pipeline (observe → plan → apply) with test-speed gates.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moat::apply::{ApplyOptions, ApplyReport, GateOptions};
+use moat::arm::{ArmApi, ConnectOptions};
+use moat::blueprint::resolved::Blueprint;
+use moat::emulator::{EmulatorConfig, EmulatorHandle, RequestLogEntry};
+use moat::plan::model::Plan;
+
+pub const TOKEN: &str = "e2e-test-token";
+
+pub fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+pub fn load(path: &str) -> Blueprint {
+    moat::blueprint::load(&repo(path)).unwrap_or_else(|d| panic!("{path}: {d}"))
+}
+
+/// An emulator with the default (test-speed) configuration, seeded from a repository file.
+pub async fn emulator(seed: &str) -> EmulatorHandle {
+    emulator_with(EmulatorConfig::default(), seed).await
+}
+
+pub async fn emulator_with(config: EmulatorConfig, seed: &str) -> EmulatorHandle {
+    let h = EmulatorHandle::start(config)
+        .await
+        .expect("emulator starts");
+    let resources = moat::emulator::load_seed_file(repo(seed)).expect("seed loads");
+    h.seed(&resources).expect("seed applies");
+    h
+}
+
+pub fn connect(h: &EmulatorHandle) -> Arc<dyn ArmApi> {
+    moat::arm::connect(&ConnectOptions::emulator(h.base_url(), TOKEN)).expect("connects")
+}
+
+pub async fn plan(api: &dyn ArmApi, bp: &Blueprint) -> Plan {
+    let observed = moat::observe::observe(api, bp).await.expect("observe");
+    moat::plan::plan(bp, &observed)
+}
+
+pub fn fast_apply() -> ApplyOptions {
+    ApplyOptions {
+        parallelism: 16,
+        gates: GateOptions {
+            budget: Duration::from_secs(20),
+            interval: Duration::from_millis(5),
+        },
+    }
+}
+
+pub async fn apply(api: Arc<dyn ArmApi>, plan: &Plan) -> ApplyReport {
+    moat::apply::execute(
+        api,
+        plan,
+        fast_apply(),
+        Arc::new(moat::apply::progress::Silent),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+}
+
+pub fn is_write(e: &RequestLogEntry) -> bool {
+    e.method != "GET"
+}
+
+/// Index of the first request matching method and a path fragment (case-insensitive).
+pub fn first(log: &[RequestLogEntry], method: &str, fragment: &str) -> Option<usize> {
+    let f = fragment.to_ascii_lowercase();
+    log.iter()
+        .position(|e| e.method == method && e.path.to_ascii_lowercase().contains(&f))
+}
+
+/// Index of the last request matching method and a path fragment (case-insensitive).
+pub fn last(log: &[RequestLogEntry], method: &str, fragment: &str) -> Option<usize> {
+    let f = fragment.to_ascii_lowercase();
+    log.iter()
+        .rposition(|e| e.method == method && e.path.to_ascii_lowercase().contains(&f))
+}
