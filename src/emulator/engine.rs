@@ -520,6 +520,18 @@ fn location_of(body: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Child resources (deployments, subnets...) are tracked in their parent's location.
+fn ancestor_location(st: &State, id: &ResId) -> Option<String> {
+    let mut cur = id.parent();
+    while let Some(p) = cur {
+        if let Some(l) = st.get(&p.key()).and_then(location_of) {
+            return Some(l);
+        }
+        cur = p.parent();
+    }
+    None
+}
+
 /// PUT (create or replace).
 pub fn put(cx: &mut Cx, id: &ResId, mut body: Value, cond: &Cond) -> HResult {
     check_scope(cx, id)?;
@@ -532,7 +544,9 @@ pub fn put(cx: &mut Cx, id: &ResId, mut body: Value, cond: &Cond) -> HResult {
     let mut body = hooks::prepare(cx, id, body, existing.as_ref())?;
     envelope(cx, id, &mut body, existing.as_ref(), &sp);
     let created = existing.is_none();
-    let loc = location_of(&body).or_else(|| existing.as_ref().and_then(location_of));
+    let loc = location_of(&body)
+        .or_else(|| existing.as_ref().and_then(location_of))
+        .or_else(|| ancestor_location(cx.st, id));
     match style_for(cx, "PUT", id, sp.put) {
         LroStyle::Sync => {
             set_state(&mut body, &sp, "Succeeded");
@@ -604,7 +618,7 @@ pub fn patch(cx: &mut Cx, id: &ResId, patch: Value, cond: &Cond) -> HResult {
     strip_read_only(&mut body);
     let mut body = hooks::prepare(cx, id, body, Some(&existing))?;
     envelope(cx, id, &mut body, Some(&existing), &sp);
-    let loc = location_of(&body);
+    let loc = location_of(&body).or_else(|| ancestor_location(cx.st, id));
     match style_for(cx, "PATCH", id, documented) {
         LroStyle::Sync => {
             set_state(&mut body, &sp, "Succeeded");
