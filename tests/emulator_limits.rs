@@ -296,3 +296,70 @@ async fn injected_errors_resets_and_latency() {
         runs[0]
     );
 }
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: moat::emulator::cli::EmulatorArgs,
+}
+
+#[tokio::test]
+async fn command_line_options_become_the_configuration() {
+    use clap::Parser;
+    let cli = Cli::try_parse_from([
+        "moat",
+        "--listen",
+        "127.0.0.1:0",
+        "--time-scale",
+        "0.01",
+        "--no-throttle",
+        "--fail-operation",
+        "PUT:privateEndpoints/pe1",
+        "--cancel-operation",
+        "*:subnets/x:Superseded",
+        "--new-principal",
+        "abc:5",
+        "--subscription",
+        SUB,
+        "--page-size",
+        "3",
+        "--error-rate",
+        "0.25",
+    ])
+    .unwrap();
+    let cfg = cli.args.config().unwrap();
+    assert!(!cfg.throttle.enabled);
+    assert_eq!(
+        cfg.lro_duration("Microsoft.Network/privateEndpoints"),
+        Duration::from_millis(600)
+    );
+    assert_eq!(cfg.faults.fail_operations.len(), 2);
+    assert_eq!(cfg.faults.fail_operations[1].outcome, FailOutcome::Canceled);
+    assert_eq!(cfg.faults.fail_operations[1].code, "Superseded");
+    assert_eq!(
+        cfg.new_principals,
+        vec![("abc".to_string(), Duration::from_secs(5))]
+    );
+    assert_eq!(cfg.subscriptions.as_deref(), Some(&[SUB.to_string()][..]));
+    assert_eq!((cfg.page_size, cfg.faults.error_rate), (Some(3), 0.25));
+    let sync = Cli::try_parse_from(["moat", "--sync"])
+        .unwrap()
+        .args
+        .config()
+        .unwrap();
+    assert!(!sync.lro.enabled);
+    assert!(Cli::try_parse_from(["moat", "--new-principal", "nocolon"])
+        .unwrap()
+        .args
+        .config()
+        .is_err());
+    // The configuration serves.
+    let emu = moat::emulator::EmulatorHandle::start(cfg).await.unwrap();
+    let arm = client(&emu.base_url(), "t");
+    let r = arm
+        .send(ArmRequest::new(Method::Get, rg_id("rg"), RES))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404);
+    emu.shutdown().await;
+}

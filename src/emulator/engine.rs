@@ -127,11 +127,36 @@ pub fn op_in_flight_under<'s>(st: &'s State, key: &str) -> Option<&'s Operation>
         .find(|o| o.running() && (o.resource_key == key || o.resource_key.starts_with(&prefix)))
 }
 
+/// A private endpoint being created or changed holds a lock on the account it connects to
+/// (its connection is being written there).
+fn endpoint_op_targets(st: &State, acct_key: &str) -> bool {
+    st.ops
+        .values()
+        .filter(|o| o.running() && o.method == "PUT")
+        .any(|o| {
+            o.full_type
+                .eq_ignore_ascii_case("Microsoft.Network/privateEndpoints")
+                && st.get(&o.resource_key).is_some_and(|pe| {
+                    [
+                        "privateLinkServiceConnections",
+                        "manualPrivateLinkServiceConnections",
+                    ]
+                    .iter()
+                    .flat_map(|l| pe["properties"][l].as_array().cloned().unwrap_or_default())
+                    .any(|c| {
+                        c.pointer("/properties/privateLinkServiceId")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| t.eq_ignore_ascii_case(acct_key))
+                    })
+                })
+        })
+}
+
 /// Azure's serialisation conflicts (RequestConflict, AnotherOperationInProgress).
 pub fn check_conflicts(cx: &Cx, id: &ResId) -> Result<(), ApiError> {
     if cx.cfg.conflicts.request_conflict {
         if let Some(acct) = account_key(id) {
-            if op_in_flight_under(cx.st, &acct).is_some() {
+            if op_in_flight_under(cx.st, &acct).is_some() || endpoint_op_targets(cx.st, &acct) {
                 let display = cx
                     .st
                     .get(&acct)
