@@ -424,6 +424,14 @@ async fn in_use_resources_cannot_be_deleted() {
         env.get(&zone, DNS).await.body.unwrap()["properties"]["numberOfVirtualNetworkLinks"],
         1
     );
+    let links = env
+        .get(&format!("{zone}/virtualNetworkLinks"), DNS)
+        .await
+        .body
+        .unwrap();
+    assert_eq!(links["value"][0]["name"], "to-vnet");
+    let a_sets = env.get(&format!("{zone}/A"), DNS).await.body.unwrap();
+    assert_eq!(a_sets, json!({"value": []}));
     assert_eq!(
         code(&env.send(Method::Delete, &zone, DNS, None).await),
         "CannotDeleteZoneWithVirtualNetworkLinks"

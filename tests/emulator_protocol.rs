@@ -344,6 +344,40 @@ async fn moats_client_drives_operations_to_completion_on_the_real_clock() {
     assert_eq!(z["properties"]["provisioningState"], "Succeeded");
     arm.delete(&zone, DNS, Precondition::None).await.unwrap();
     assert_eq!(arm.get(&zone, DNS).await.unwrap(), None);
+    // Account: AsyncBody create, Accepted PATCH, deployment, keys, delete.
+    let acct = acct_id("rg", "e2e-acct");
+    let a = arm
+        .put(
+            &acct,
+            CS,
+            &account_seed("rg", "e2e-acct", "OpenAI"),
+            Precondition::None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a["properties"]["provisioningState"], "Succeeded");
+    let p = arm
+        .patch(
+            &acct,
+            CS,
+            &json!({"properties": {"publicNetworkAccess": "Disabled"}}),
+            Precondition::None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p["properties"]["publicNetworkAccess"], "Disabled");
+    let d = arm.put(&format!("{acct}/deployments/d1"), CS, &json!({"sku": {"name": "Standard", "capacity": 1}, "properties": {"model": {"format": "OpenAI", "name": "gpt-4o"}}}), Precondition::None).await.unwrap().unwrap();
+    assert_eq!(d["properties"]["provisioningState"], "Succeeded");
+    let keys = arm
+        .post(&format!("{acct}/listKeys"), CS, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(keys["key1"].is_string());
+    arm.delete(&acct, CS, Precondition::None).await.unwrap();
+    assert_eq!(arm.get(&acct, CS).await.unwrap(), None);
     emu.shutdown().await;
 }
 

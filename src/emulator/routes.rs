@@ -189,6 +189,7 @@ fn list(cx: &mut Cx, path: &str, id: &ResId, query: &[(String, String)]) -> HRes
     if id.types.len() == 2
         && id.names.len() == 1
         && id.types[0].eq_ignore_ascii_case("privateDnsZones")
+        && (id.kind == Kind::RecordSet || id.types[1].eq_ignore_ascii_case("ALL"))
     {
         let mut zone = id.clone();
         zone.types.truncate(1);
