@@ -32,6 +32,12 @@ async fn requests_without_a_bearer_token_get_401() {
     assert_eq!(status, 401);
     let (status, _) = raw(&env.emu.base_url(), &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc\r\nConnection: close\r\n\r\n")).await;
     assert_eq!(status, 200);
+    env.seed(json!([rg_seed("rg")]));
+    let head = |rg: &str| {
+        format!("HEAD {}?api-version={RES} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc\r\nConnection: close\r\n\r\n", rg_id(rg))
+    };
+    assert_eq!(raw(&env.emu.base_url(), &head("rg")).await.0, 204);
+    assert_eq!(raw(&env.emu.base_url(), &head("other")).await.0, 404);
 }
 
 #[tokio::test]

@@ -29,7 +29,9 @@ pub(crate) fn dispatch(
         Route::Subscription { sub } if method == "GET" => resources::get_subscription(cx, sub),
         Route::ResourceGroups { sub } if method == "GET" => resources::list_rgs(cx, sub),
         Route::ResourceGroup { sub, rg } => match method {
-            "GET" | "HEAD" => resources::get_rg(cx, sub, rg),
+            "GET" => resources::get_rg(cx, sub, rg),
+            // `az group exists`: 204 when present.
+            "HEAD" => resources::get_rg(cx, sub, rg).map(|_| Reply::empty(204)),
             "PUT" => resources::put_rg(cx, sub, rg, body),
             "PATCH" => resources::patch_rg(cx, sub, rg, body),
             "DELETE" => resources::delete_rg(cx, sub, rg),
