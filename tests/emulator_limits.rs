@@ -363,3 +363,61 @@ async fn command_line_options_become_the_configuration() {
     assert_eq!(r.status, 404);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn run_serves_the_seed_until_stopped() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    let seed =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart-seed.json");
+    // A free port (released just before the emulator binds it).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let cli = Cli::try_parse_from([
+        "moat",
+        "--listen",
+        &listen,
+        "--seed",
+        seed.to_str().unwrap(),
+        "--request-log",
+        log.to_str().unwrap(),
+    ])
+    .unwrap();
+    let task = tokio::spawn(moat::emulator::cli::run(cli.args));
+    let arm = client(&format!("http://{listen}"), "t");
+    let acct = "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/contoso-openai-prod";
+    let mut got = None;
+    for _ in 0..200 {
+        if let Ok(Some(b)) = arm.get(acct, CS).await {
+            got = Some(b);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        got.expect("the emulator answered")["properties"]["customSubDomainName"],
+        "contoso-openai-prod"
+    );
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("contoso-openai-prod"));
+    task.abort();
+    // A bad seed file is reported, not served.
+    let bad = Cli::try_parse_from([
+        "moat",
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        "/nonexistent/seed.json",
+    ])
+    .unwrap();
+    assert!(moat::emulator::cli::run(bad.args)
+        .await
+        .unwrap_err()
+        .contains("cannot read seed file"));
+}
