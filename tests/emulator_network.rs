@@ -126,6 +126,18 @@ async fn a_private_endpoint_gets_an_ip_a_nic_and_a_connection_on_the_account() {
         1
     );
     assert!(env.emu.resource(nic).is_none());
+    // GET → PUT round trips do not freeze derived back-references.
+    env.send(Method::Delete, &pe2, NET, None).await;
+    let sn = env.get(&subnet("pe"), NET).await.body.unwrap();
+    env.finish_ops();
+    assert!(sn["properties"]["privateEndpoints"].is_array());
+    assert_eq!(env.put(&subnet("pe"), NET, sn).await.status, 200);
+    env.finish_ops();
+    assert!(
+        env.get(&subnet("pe"), NET).await.body.unwrap()["properties"]
+            .get("privateEndpoints")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -382,6 +394,25 @@ async fn nsgs_have_default_rules_and_refuse_duplicate_priorities() {
         .body
         .unwrap();
     assert_eq!(d["properties"]["priority"], 65500);
+    // A GET → PUT round trip keeps the rules and derives the rest again.
+    let got = env.get(&nsg, NET).await.body.unwrap();
+    assert_eq!(env.put(&nsg, NET, got).await.status, 200);
+    env.finish_ops();
+    let again = env.get(&nsg, NET).await.body.unwrap();
+    assert_eq!(
+        again["properties"]["securityRules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        again["properties"]["defaultSecurityRules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
 }
 
 #[tokio::test]
