@@ -465,3 +465,102 @@ async fn insights_errors_use_the_flat_envelope() {
     assert_eq!(b["code"], "LinkedResourceNotFound");
     assert!(b.get("error").is_none());
 }
+
+/// The status codes ARM-PROTOCOL §2 lists per type: (create, update, delete present, delete absent).
+#[tokio::test]
+async fn status_codes_per_type_follow_the_specs() {
+    let env = start().await;
+    let mut seed = network_seed();
+    let law = format!(
+        "{}/providers/Microsoft.OperationalInsights/workspaces/law",
+        rg_id("rg-net")
+    );
+    seed.as_array_mut().unwrap().extend([
+        account_seed("rg-net", "acct", "OpenAI"),
+        json!({"id": net_id("rg-net", "privateDnsZones/privatelink.openai.azure.com"), "location": "global"}),
+        json!({"id": law, "location": "eastus"}),
+        json!({"id": net_id("rg-net", "networkSecurityGroups/n2"), "location": "eastus"}),
+    ]);
+    env.seed(seed);
+    let acct = acct_id("rg-net", "acct");
+    let pe = net_id("rg-net", "privateEndpoints/pe");
+    let zone = net_id("rg-net", "privateDnsZones/privatelink.openai.azure.com");
+    let role = "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/providers/Microsoft.Authorization/roleDefinitions/a97b65f3-24c7-4388-baec-2e87135dc908";
+    let cases: Vec<(&str, String, &str, Value, [u16; 4])> = vec![
+        ("nsg", net_id("rg-net", "networkSecurityGroups/n1"), NET, json!({"location": "eastus"}), [201, 200, 202, 204]),
+        ("rule", net_id("rg-net", "networkSecurityGroups/n2/securityRules/r1"), NET, json!({"properties": {"priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp"}}), [201, 200, 202, 204]),
+        ("subnet", net_id("rg-net", "virtualNetworks/vnet/subnets/s9"), NET, json!({"properties": {"addressPrefix": "10.20.9.0/24"}}), [201, 200, 202, 204]),
+        ("pe", pe.clone(), NET, json!({"location": "eastus", "properties": {"subnet": {"id": net_id("rg-net", "virtualNetworks/vnet/subnets/pe")}, "privateLinkServiceConnections": [{"name": "c", "properties": {"privateLinkServiceId": acct, "groupIds": ["account"]}}]}}), [201, 200, 0, 0]),
+        ("zone group", format!("{pe}/privateDnsZoneGroups/g"), NET, json!({"properties": {"privateDnsZoneConfigs": [{"name": "z", "properties": {"privateDnsZoneId": zone}}]}}), [201, 200, 202, 204]),
+        ("zone", net_id("rg-net", "privateDnsZones/other.com"), DNS, json!({"location": "global"}), [202, 202, 202, 204]),
+        ("link", format!("{zone}/virtualNetworkLinks/l"), DNS, json!({"location": "global", "properties": {"virtualNetwork": {"id": net_id("rg-net", "virtualNetworks/vnet")}}}), [202, 202, 202, 204]),
+        ("record", format!("{zone}/A/www"), DNS, json!({"properties": {"ttl": 5, "aRecords": []}}), [201, 200, 200, 204]),
+        ("deployment", format!("{acct}/deployments/d"), CS, json!({"sku": {"name": "Standard", "capacity": 1}, "properties": {"model": {"format": "OpenAI", "name": "gpt-4o"}}}), [201, 200, 202, 204]),
+        ("rai policy", format!("{acct}/raiPolicies/p"), CS, json!({"properties": {"mode": "Blocking"}}), [201, 200, 202, 204]),
+        ("role assignment", format!("{acct}/providers/Microsoft.Authorization/roleAssignments/dddddddd-0000-0000-0000-000000000001"), AUTH, json!({"properties": {"roleDefinitionId": role, "principalId": "44444444-4444-4444-4444-444444444444"}}), [201, 200, 200, 204]),
+        ("diagnostic setting", format!("{acct}/providers/Microsoft.Insights/diagnosticSettings/ds"), INS, json!({"properties": {"workspaceId": law, "logs": [{"category": "Audit", "enabled": true}]}}), [200, 200, 200, 204]),
+        ("workspace", format!("{}/providers/Microsoft.OperationalInsights/workspaces/w2", rg_id("rg-net")), "2022-10-01", json!({"location": "eastus"}), [201, 200, 202, 204]),
+        ("account", acct_id("rg-net", "acct2"), CS, account_seed("rg-net", "acct2", "AIServices"), [201, 200, 202, 204]),
+        ("resource group", rg_id("rg-x"), RES, json!({"location": "eastus"}), [201, 200, 202, 204]),
+    ];
+    for (what, path, api, body, [create, update, del, absent]) in cases {
+        assert_eq!(
+            env.put(&path, api, body.clone()).await.status,
+            create,
+            "{what} create"
+        );
+        env.finish_ops();
+        assert_eq!(
+            env.put(&path, api, body).await.status,
+            update,
+            "{what} update"
+        );
+        env.finish_ops();
+        if del == 0 {
+            continue;
+        }
+        assert_eq!(
+            env.send(Method::Delete, &path, api, None).await.status,
+            del,
+            "{what} delete"
+        );
+        env.finish_ops();
+        assert_eq!(
+            env.send(Method::Delete, &path, api, None).await.status,
+            absent,
+            "{what} delete again"
+        );
+    }
+    // PATCH: accounts 202 with body, deployments 202 without, VNet/NSG UpdateTags 200, RAI none.
+    let p = env
+        .send(Method::Patch, &acct, CS, Some(json!({"tags": {"a": "1"}})))
+        .await;
+    assert_eq!((p.status, p.body.is_some()), (202, true));
+    env.finish_ops();
+    let v = env
+        .send(
+            Method::Patch,
+            &net_id("rg-net", "virtualNetworks/vnet"),
+            NET,
+            Some(json!({"tags": {"a": "1"}})),
+        )
+        .await;
+    assert_eq!(v.status, 200);
+    env.put(
+        &format!("{acct}/raiPolicies/p"),
+        CS,
+        json!({"properties": {}}),
+    )
+    .await;
+    assert_eq!(
+        env.send(
+            Method::Patch,
+            &format!("{acct}/raiPolicies/p"),
+            CS,
+            Some(json!({}))
+        )
+        .await
+        .status,
+        405
+    );
+}
