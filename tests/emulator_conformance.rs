@@ -21,61 +21,6 @@ fn example(file: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Every field of `expected` present in `actual` with the same type. Arrays: each expected
-/// element's shape must be matched by some actual element.
-fn shape_errors(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
-    if expected.is_null() {
-        return;
-    }
-    if type_name(expected) != type_name(actual) {
-        out.push(format!(
-            "{path}: expected {}, got {}",
-            type_name(expected),
-            type_name(actual)
-        ));
-        return;
-    }
-    match (expected, actual) {
-        (Value::Object(e), Value::Object(a)) => {
-            for (k, ev) in e {
-                match a.get(k) {
-                    Some(av) => shape_errors(&format!("{path}.{k}"), ev, av, out),
-                    None => out.push(format!("{path}.{k}: missing")),
-                }
-            }
-        }
-        (Value::Array(e), Value::Array(a)) => {
-            for (i, ev) in e.iter().enumerate() {
-                let fits = a.iter().any(|av| {
-                    let mut errs = Vec::new();
-                    shape_errors("", ev, av, &mut errs);
-                    errs.is_empty()
-                });
-                if !fits {
-                    let mut first = Vec::new();
-                    match a.first() {
-                        Some(av) => shape_errors(&format!("{path}[{i}]"), ev, av, &mut first),
-                        None => first.push(format!("{path}: expected at least one element")),
-                    }
-                    out.extend(first);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 /// Compare one answer with the documented response of the same status (or family).
 fn check(file: &str, step: &str, resp: &ArmResponse, ex: &Value, failures: &mut Vec<String>) {
     let responses = ex["responses"].as_object().unwrap();

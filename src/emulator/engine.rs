@@ -8,12 +8,14 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::clock::rfc3339;
-use super::config::{EmulatorConfig, FailOutcome, FaultConfig, LroStyle};
+use super::config::{EmulatorConfig, FaultConfig, LroStyle};
 use super::error::{ApiError, HResult, Reply};
 use super::hooks;
 use super::ids::{normalize_location, Kind, ResId};
-use super::lro::{self, Effect, OpState, Operation};
-use super::store::{props, provisioning_state, EtagStyle, State};
+pub use super::lro::{advance, start_op_raw, start_purge, OpTarget};
+use super::lro::{start_op, Effect, Operation};
+pub use super::spec::{spec, Cond, Spec};
+use super::store::{props, provisioning_state, State};
 
 /// Everything a handler may touch while the state lock is held.
 pub struct Cx<'a> {
@@ -34,204 +36,6 @@ impl Cx<'_> {
 
     pub fn timestamp(&self) -> String {
         rfc3339(self.now)
-    }
-}
-
-/// Static behaviour of a resource kind.
-#[derive(Debug, Clone, Copy)]
-pub struct Spec {
-    pub put: LroStyle,
-    /// `None`: PATCH not supported. `Some(Sync)` on tag-only kinds means UpdateTags.
-    pub patch: Option<LroStyle>,
-    pub delete: LroStyle,
-    pub etag: EtagStyle,
-    /// Has `properties.provisioningState`.
-    pub has_state: bool,
-    pub creating: &'static str,
-    pub updating: &'static str,
-    /// 202 answers carry the resource body (CognitiveServices accounts, PECs).
-    pub accepted_body: bool,
-    /// Status of a synchronous create (diagnostic settings answer 200, not 201).
-    pub create_status: u16,
-    pub system_data: bool,
-}
-
-const NET: Spec = Spec {
-    put: LroStyle::AsyncBody,
-    patch: Some(LroStyle::Sync),
-    delete: LroStyle::Accepted,
-    etag: EtagStyle::Network,
-    has_state: true,
-    creating: "Updating",
-    updating: "Updating",
-    accepted_body: false,
-    create_status: 201,
-    system_data: false,
-};
-
-pub fn spec(kind: Kind) -> Spec {
-    use LroStyle::*;
-    match kind {
-        Kind::Account => Spec {
-            put: AsyncBody,
-            patch: Some(Accepted),
-            delete: Accepted,
-            etag: EtagStyle::CognitiveServices,
-            has_state: true,
-            creating: "Creating",
-            updating: "Accepted",
-            accepted_body: true,
-            create_status: 201,
-            system_data: true,
-        },
-        Kind::Deployment => Spec {
-            put: AsyncBody,
-            patch: Some(Accepted),
-            delete: Accepted,
-            etag: EtagStyle::CognitiveServices,
-            has_state: true,
-            creating: "Accepted",
-            updating: "Accepted",
-            accepted_body: false,
-            create_status: 201,
-            system_data: true,
-        },
-        Kind::RaiPolicy => Spec {
-            put: Sync,
-            patch: None,
-            delete: Accepted,
-            etag: EtagStyle::CognitiveServices,
-            has_state: false,
-            creating: "",
-            updating: "",
-            accepted_body: false,
-            create_status: 201,
-            system_data: true,
-        },
-        Kind::PrivateEndpointConnection => Spec {
-            put: Accepted,
-            patch: None,
-            delete: Accepted,
-            etag: EtagStyle::CognitiveServices,
-            has_state: true,
-            creating: "Creating",
-            updating: "Creating",
-            accepted_body: true,
-            create_status: 200,
-            system_data: false,
-        },
-        Kind::VirtualNetwork | Kind::Nsg => NET,
-        Kind::Subnet | Kind::SecurityRule | Kind::PrivateEndpoint | Kind::ZoneGroup => {
-            Spec { patch: None, ..NET }
-        }
-        Kind::DnsZone | Kind::VnetLink => Spec {
-            put: Accepted,
-            patch: Some(Accepted),
-            delete: Accepted,
-            etag: EtagStyle::PrivateDns,
-            has_state: true,
-            creating: "Creating",
-            updating: "Updating",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-        Kind::RecordSet => Spec {
-            put: Sync,
-            patch: Some(Sync),
-            delete: Sync,
-            etag: EtagStyle::PrivateDns,
-            has_state: false,
-            creating: "",
-            updating: "",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-        Kind::RoleAssignment => Spec {
-            put: Sync,
-            patch: None,
-            delete: Sync,
-            etag: EtagStyle::None,
-            has_state: false,
-            creating: "",
-            updating: "",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-        Kind::DiagnosticSetting => Spec {
-            create_status: 200,
-            ..spec(Kind::RoleAssignment)
-        },
-        Kind::Workspace => Spec {
-            put: AsyncBody,
-            patch: Some(Sync),
-            delete: Accepted,
-            etag: EtagStyle::None,
-            has_state: true,
-            creating: "Creating",
-            updating: "Updating",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-        _ => Spec {
-            put: Sync,
-            patch: None,
-            delete: Sync,
-            etag: EtagStyle::None,
-            has_state: false,
-            creating: "",
-            updating: "",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-    }
-}
-
-/// `If-Match` / `If-None-Match` of a request.
-#[derive(Debug, Clone, Default)]
-pub struct Cond {
-    pub if_match: Option<String>,
-    pub if_none_match: Option<String>,
-}
-
-fn precondition_failed() -> ApiError {
-    ApiError::new(
-        412,
-        "PreconditionFailed",
-        "The condition specified using HTTP conditional header(s) is not met.",
-    )
-}
-
-impl Cond {
-    /// ARM's conditional-request table (RPC Addendum).
-    pub fn check(&self, existing: Option<&Value>, method: &str) -> Result<(), ApiError> {
-        match existing {
-            None => {
-                if method == "PUT" && self.if_match.is_some() {
-                    return Err(precondition_failed());
-                }
-            }
-            Some(e) => {
-                if let Some(m) = &self.if_match {
-                    let m = m.trim();
-                    let current = e.get("etag").and_then(Value::as_str);
-                    if m != "*"
-                        && current != Some(m)
-                        && current.map(|c| format!("\"{c}\"")).as_deref() != Some(m)
-                    {
-                        return Err(precondition_failed());
-                    }
-                }
-                if method == "PUT" && self.if_none_match.as_deref().map(str::trim) == Some("*") {
-                    return Err(precondition_failed());
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -323,11 +127,36 @@ pub fn op_in_flight_under<'s>(st: &'s State, key: &str) -> Option<&'s Operation>
         .find(|o| o.running() && (o.resource_key == key || o.resource_key.starts_with(&prefix)))
 }
 
+/// A private endpoint being created or changed holds a lock on the account it connects to
+/// (its connection is being written there).
+fn endpoint_op_targets(st: &State, acct_key: &str) -> bool {
+    st.ops
+        .values()
+        .filter(|o| o.running() && o.method == "PUT")
+        .any(|o| {
+            o.full_type
+                .eq_ignore_ascii_case("Microsoft.Network/privateEndpoints")
+                && st.get(&o.resource_key).is_some_and(|pe| {
+                    [
+                        "privateLinkServiceConnections",
+                        "manualPrivateLinkServiceConnections",
+                    ]
+                    .iter()
+                    .flat_map(|l| pe["properties"][l].as_array().cloned().unwrap_or_default())
+                    .any(|c| {
+                        c.pointer("/properties/privateLinkServiceId")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| t.eq_ignore_ascii_case(acct_key))
+                    })
+                })
+        })
+}
+
 /// Azure's serialisation conflicts (RequestConflict, AnotherOperationInProgress).
 pub fn check_conflicts(cx: &Cx, id: &ResId) -> Result<(), ApiError> {
     if cx.cfg.conflicts.request_conflict {
         if let Some(acct) = account_key(id) {
-            if op_in_flight_under(cx.st, &acct).is_some() {
+            if op_in_flight_under(cx.st, &acct).is_some() || endpoint_op_targets(cx.st, &acct) {
                 let display = cx
                     .st
                     .get(&acct)
@@ -365,7 +194,7 @@ fn style_for(cx: &Cx, method: &str, id: &ResId, documented: LroStyle) -> LroStyl
         .unwrap_or(documented)
 }
 
-fn set_state(body: &mut Value, sp: &Spec, state: &str) {
+pub(crate) fn set_state(body: &mut Value, sp: &Spec, state: &str) {
     if sp.has_state {
         props(body).insert("provisioningState".into(), json!(state));
     }
@@ -414,100 +243,6 @@ pub fn commit(cx: &mut Cx, id: &ResId, body: Value) {
     hooks::after_commit(cx, id, &body);
 }
 
-/// What an operation is about (resource groups have no provider id, hence not a [`ResId`]).
-pub struct OpTarget {
-    pub sub: String,
-    pub ns: String,
-    pub full_type: String,
-    pub display: String,
-    pub method: &'static str,
-    pub location: Option<String>,
-}
-
-/// Start an operation on `id`; returns its first-response headers.
-fn start_op(
-    cx: &mut Cx,
-    id: &ResId,
-    method: &'static str,
-    effect: Effect,
-    location: Option<&str>,
-) -> Vec<(String, String)> {
-    let target = OpTarget {
-        sub: id.sub.clone(),
-        ns: id.full_type.split('/').next().unwrap_or(&id.ns).to_string(),
-        full_type: id.full_type.clone(),
-        display: id.display(),
-        method,
-        location: location.map(str::to_string),
-    };
-    start_op_raw(cx, target, effect)
-}
-
-/// Purge of a soft-deleted account (the record stays visible until the operation ends).
-pub fn start_purge(cx: &mut Cx, id: &ResId, key: &str) -> Vec<(String, String)> {
-    let target = OpTarget {
-        sub: id.sub.clone(),
-        ns: "Microsoft.CognitiveServices".into(),
-        full_type: "Microsoft.CognitiveServices/deletedAccounts".into(),
-        display: key.to_string(),
-        method: "DELETE",
-        location: id.names.first().cloned(),
-    };
-    start_op_raw(cx, target, Effect::Delete)
-}
-
-pub fn start_op_raw(cx: &mut Cx, t: OpTarget, effect: Effect) -> Vec<(String, String)> {
-    let forced = take_fail_rule(cx.faults, t.method, &t.display);
-    let op_id = cx.st.new_guid("operation");
-    let dur = cx.cfg.lro_duration(&t.full_type);
-    let op = Operation {
-        id: op_id.clone(),
-        sub: t.sub,
-        ns: t.ns,
-        location: t
-            .location
-            .as_deref()
-            .map(normalize_location)
-            .unwrap_or_else(|| "global".into()),
-        api_version: cx.api_version.to_string(),
-        method: t.method.to_string(),
-        resource_key: t.display.to_ascii_lowercase(),
-        resource_id: t.display,
-        full_type: t.full_type,
-        start_ns: cx.now_ns(),
-        done_ns: cx.now_ns() + dur.as_nanos() as u64,
-        effect,
-        forced,
-        state: OpState::Running,
-        error: None,
-        result_status: 0,
-        result_body: None,
-    };
-    let headers = lro::start_headers(&op, cx.base, cx.cfg.lro.retry_after);
-    cx.st.ops.insert(op_id.to_ascii_lowercase(), op);
-    cx.st.dirty = true;
-    headers
-}
-
-fn take_fail_rule(
-    f: &mut FaultConfig,
-    method: &str,
-    display: &str,
-) -> Option<(FailOutcome, String, String)> {
-    let lower = display.to_ascii_lowercase();
-    let rule = f.fail_operations.iter_mut().find(|r| {
-        r.method
-            .as_deref()
-            .map_or(true, |m| m.eq_ignore_ascii_case(method))
-            && lower.contains(&r.path_contains.to_ascii_lowercase())
-            && r.times != Some(0)
-    })?;
-    if let Some(t) = rule.times.as_mut() {
-        *t -= 1;
-    }
-    Some((rule.outcome, rule.code.clone(), rule.message.clone()))
-}
-
 fn with_headers(mut r: Reply, headers: Vec<(String, String)>) -> Reply {
     r.headers.extend(headers);
     r
@@ -518,6 +253,18 @@ fn location_of(body: &Value) -> Option<String> {
     body.get("location")
         .and_then(Value::as_str)
         .map(str::to_string)
+}
+
+/// Child resources (deployments, subnets...) are tracked in their parent's location.
+fn ancestor_location(st: &State, id: &ResId) -> Option<String> {
+    let mut cur = id.parent();
+    while let Some(p) = cur {
+        if let Some(l) = st.get(&p.key()).and_then(location_of) {
+            return Some(l);
+        }
+        cur = p.parent();
+    }
+    None
 }
 
 /// PUT (create or replace).
@@ -532,7 +279,9 @@ pub fn put(cx: &mut Cx, id: &ResId, mut body: Value, cond: &Cond) -> HResult {
     let mut body = hooks::prepare(cx, id, body, existing.as_ref())?;
     envelope(cx, id, &mut body, existing.as_ref(), &sp);
     let created = existing.is_none();
-    let loc = location_of(&body).or_else(|| existing.as_ref().and_then(location_of));
+    let loc = location_of(&body)
+        .or_else(|| existing.as_ref().and_then(location_of))
+        .or_else(|| ancestor_location(cx.st, id));
     match style_for(cx, "PUT", id, sp.put) {
         LroStyle::Sync => {
             set_state(&mut body, &sp, "Succeeded");
@@ -604,7 +353,7 @@ pub fn patch(cx: &mut Cx, id: &ResId, patch: Value, cond: &Cond) -> HResult {
     strip_read_only(&mut body);
     let mut body = hooks::prepare(cx, id, body, Some(&existing))?;
     envelope(cx, id, &mut body, Some(&existing), &sp);
-    let loc = location_of(&body);
+    let loc = location_of(&body).or_else(|| ancestor_location(cx.st, id));
     match style_for(cx, "PATCH", id, documented) {
         LroStyle::Sync => {
             set_state(&mut body, &sp, "Succeeded");
@@ -703,106 +452,6 @@ pub fn is_type(body: &Value, t: &str) -> bool {
     body["type"]
         .as_str()
         .is_some_and(|x| x.eq_ignore_ascii_case(t))
-}
-
-/// Complete every operation whose time has come, in completion order.
-pub fn advance(cx: &mut Cx) {
-    let now = cx.now_ns();
-    loop {
-        let next = cx
-            .st
-            .ops
-            .iter()
-            .filter(|(_, o)| o.running() && o.done_ns <= now)
-            .min_by_key(|(_, o)| o.done_ns)
-            .map(|(k, _)| k.clone());
-        let Some(k) = next else { break };
-        complete(cx, &k);
-    }
-}
-
-fn complete(cx: &mut Cx, op_key: &str) {
-    let Some(op) = cx.st.ops.get(op_key).cloned() else {
-        return;
-    };
-    let id = super::ids::parse_id(&op.resource_id);
-    let sp = match &id {
-        Some(i) => spec(i.kind),
-        None => Spec {
-            has_state: true,
-            ..spec(Kind::Generic)
-        },
-    };
-    let key = op.resource_key.clone();
-    let (state, error, status, body) = match &op.forced {
-        None => match &op.effect {
-            Effect::Finish => {
-                if let Some(mut b) = cx.st.get(&key).cloned() {
-                    set_state(&mut b, &sp, "Succeeded");
-                    if let Some(e) = cx.st.etag(sp.etag, cx.now) {
-                        b["etag"] = json!(e);
-                    }
-                    cx.st.insert(b);
-                }
-                let status = if op.method == "PUT" || op.method == "PATCH" {
-                    200
-                } else {
-                    204
-                };
-                (
-                    OpState::Succeeded,
-                    None,
-                    status,
-                    Some(hooks::render(cx.st, cx.cfg, &key)),
-                )
-            }
-            Effect::Commit { body, created } => {
-                if let Some(id) = &id {
-                    commit(cx, id, body.clone());
-                }
-                let status = if *created { 201 } else { 200 };
-                (
-                    OpState::Succeeded,
-                    None,
-                    status,
-                    Some(hooks::render(cx.st, cx.cfg, &key)),
-                )
-            }
-            Effect::Delete => {
-                remove_resource(cx, &key);
-                (OpState::Succeeded, None, 204, None)
-            }
-        },
-        Some((outcome, code, message)) => {
-            let (state, label, status) = match outcome {
-                FailOutcome::Failed => (OpState::Failed, "Failed", 400),
-                FailOutcome::Canceled => (OpState::Canceled, "Canceled", 409),
-            };
-            match &op.effect {
-                Effect::Finish | Effect::Delete => {
-                    if let Some(mut b) = cx.st.get(&key).cloned() {
-                        set_state(&mut b, &sp, label);
-                        cx.st.insert(b);
-                    }
-                }
-                Effect::Commit { created: false, .. } => {
-                    if let Some(mut b) = cx.st.get(&key).cloned() {
-                        set_state(&mut b, &sp, "Succeeded");
-                        cx.st.insert(b);
-                    }
-                }
-                Effect::Commit { created: true, .. } => {}
-            }
-            (state, Some((code.clone(), message.clone())), status, None)
-        }
-    };
-    if let Some(o) = cx.st.ops.get_mut(op_key) {
-        o.state = state;
-        o.error = error;
-        o.result_status = status;
-        o.result_body = body.filter(|b| !b.is_null());
-    }
-    cx.st.dirty = true;
 }
 
 /// `provisioningState` of a stored resource is Succeeded (or absent).

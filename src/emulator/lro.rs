@@ -9,8 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::clock::rfc3339;
-use super::config::FailOutcome;
+use super::config::{FailOutcome, FaultConfig};
+use super::engine::{commit, remove_resource, set_state, Cx};
 use super::error::{ApiError, HResult, Reply};
+use super::hooks;
+use super::ids::{normalize_location, Kind, ResId};
+use super::spec::{spec, Spec};
 
 /// What happens to the store when the operation completes successfully.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -157,6 +161,202 @@ pub fn result_reply(op: &Operation, base: &str, retry_after: Duration) -> HResul
         Some(b) => Reply::json(op.result_status, b.clone()),
         None => Reply::empty(op.result_status),
     })
+}
+
+// ---- Operation lifecycle (start, complete) ----
+
+/// What an operation is about (resource groups have no provider id, hence not a [`ResId`]).
+pub struct OpTarget {
+    pub sub: String,
+    pub ns: String,
+    pub full_type: String,
+    pub display: String,
+    pub method: &'static str,
+    pub location: Option<String>,
+}
+
+/// Start an operation on `id`; returns its first-response headers.
+pub(crate) fn start_op(
+    cx: &mut Cx,
+    id: &ResId,
+    method: &'static str,
+    effect: Effect,
+    location: Option<&str>,
+) -> Vec<(String, String)> {
+    let target = OpTarget {
+        sub: id.sub.clone(),
+        ns: id.full_type.split('/').next().unwrap_or(&id.ns).to_string(),
+        full_type: id.full_type.clone(),
+        display: id.display(),
+        method,
+        location: location.map(str::to_string),
+    };
+    start_op_raw(cx, target, effect)
+}
+
+/// Purge of a soft-deleted account (the record stays visible until the operation ends).
+pub fn start_purge(cx: &mut Cx, id: &ResId, key: &str) -> Vec<(String, String)> {
+    let target = OpTarget {
+        sub: id.sub.clone(),
+        ns: "Microsoft.CognitiveServices".into(),
+        full_type: "Microsoft.CognitiveServices/deletedAccounts".into(),
+        display: key.to_string(),
+        method: "DELETE",
+        location: id.names.first().cloned(),
+    };
+    start_op_raw(cx, target, Effect::Delete)
+}
+
+pub fn start_op_raw(cx: &mut Cx, t: OpTarget, effect: Effect) -> Vec<(String, String)> {
+    let forced = take_fail_rule(cx.faults, t.method, &t.display);
+    let op_id = cx.st.new_guid("operation");
+    let dur = cx.cfg.lro_duration(&t.full_type);
+    let op = Operation {
+        id: op_id.clone(),
+        sub: t.sub,
+        ns: t.ns,
+        location: t
+            .location
+            .as_deref()
+            .map(normalize_location)
+            .unwrap_or_else(|| "global".into()),
+        api_version: cx.api_version.to_string(),
+        method: t.method.to_string(),
+        resource_key: t.display.to_ascii_lowercase(),
+        resource_id: t.display,
+        full_type: t.full_type,
+        start_ns: cx.now_ns(),
+        done_ns: cx.now_ns() + dur.as_nanos() as u64,
+        effect,
+        forced,
+        state: OpState::Running,
+        error: None,
+        result_status: 0,
+        result_body: None,
+    };
+    let headers = start_headers(&op, cx.base, cx.cfg.lro.retry_after);
+    cx.st.ops.insert(op_id.to_ascii_lowercase(), op);
+    cx.st.dirty = true;
+    headers
+}
+
+fn take_fail_rule(
+    f: &mut FaultConfig,
+    method: &str,
+    display: &str,
+) -> Option<(FailOutcome, String, String)> {
+    let lower = display.to_ascii_lowercase();
+    let rule = f.fail_operations.iter_mut().find(|r| {
+        r.method
+            .as_deref()
+            .map_or(true, |m| m.eq_ignore_ascii_case(method))
+            && lower.contains(&r.path_contains.to_ascii_lowercase())
+            && r.times != Some(0)
+    })?;
+    if let Some(t) = rule.times.as_mut() {
+        *t -= 1;
+    }
+    Some((rule.outcome, rule.code.clone(), rule.message.clone()))
+}
+
+/// Complete every operation whose time has come, in completion order.
+pub fn advance(cx: &mut Cx) {
+    let now = cx.now_ns();
+    loop {
+        let next = cx
+            .st
+            .ops
+            .iter()
+            .filter(|(_, o)| o.running() && o.done_ns <= now)
+            .min_by_key(|(_, o)| o.done_ns)
+            .map(|(k, _)| k.clone());
+        let Some(k) = next else { break };
+        complete(cx, &k);
+    }
+}
+
+fn complete(cx: &mut Cx, op_key: &str) {
+    let Some(op) = cx.st.ops.get(op_key).cloned() else {
+        return;
+    };
+    let id = super::ids::parse_id(&op.resource_id);
+    let sp = match &id {
+        Some(i) => spec(i.kind),
+        None => Spec {
+            has_state: true,
+            ..spec(Kind::Generic)
+        },
+    };
+    let key = op.resource_key.clone();
+    let (state, error, status, body) = match &op.forced {
+        None => match &op.effect {
+            Effect::Finish => {
+                if let Some(mut b) = cx.st.get(&key).cloned() {
+                    set_state(&mut b, &sp, "Succeeded");
+                    if let Some(e) = cx.st.etag(sp.etag, cx.now) {
+                        b["etag"] = json!(e);
+                    }
+                    cx.st.insert(b);
+                }
+                let status = if op.method == "PUT" || op.method == "PATCH" {
+                    200
+                } else {
+                    204
+                };
+                (
+                    OpState::Succeeded,
+                    None,
+                    status,
+                    Some(hooks::render(cx.st, cx.cfg, &key)),
+                )
+            }
+            Effect::Commit { body, created } => {
+                if let Some(id) = &id {
+                    commit(cx, id, body.clone());
+                }
+                let status = if *created { 201 } else { 200 };
+                (
+                    OpState::Succeeded,
+                    None,
+                    status,
+                    Some(hooks::render(cx.st, cx.cfg, &key)),
+                )
+            }
+            Effect::Delete => {
+                remove_resource(cx, &key);
+                (OpState::Succeeded, None, 204, None)
+            }
+        },
+        Some((outcome, code, message)) => {
+            let (state, label, status) = match outcome {
+                FailOutcome::Failed => (OpState::Failed, "Failed", 400),
+                FailOutcome::Canceled => (OpState::Canceled, "Canceled", 409),
+            };
+            match &op.effect {
+                Effect::Finish | Effect::Delete => {
+                    if let Some(mut b) = cx.st.get(&key).cloned() {
+                        set_state(&mut b, &sp, label);
+                        cx.st.insert(b);
+                    }
+                }
+                Effect::Commit { created: false, .. } => {
+                    if let Some(mut b) = cx.st.get(&key).cloned() {
+                        set_state(&mut b, &sp, "Succeeded");
+                        cx.st.insert(b);
+                    }
+                }
+                Effect::Commit { created: true, .. } => {}
+            }
+            (state, Some((code.clone(), message.clone())), status, None)
+        }
+    };
+    if let Some(o) = cx.st.ops.get_mut(op_key) {
+        o.state = state;
+        o.error = error;
+        o.result_status = status;
+        o.result_body = body.filter(|b| !b.is_null());
+    }
+    cx.st.dirty = true;
 }
 
 #[cfg(test)]

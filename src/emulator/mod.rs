@@ -18,7 +18,9 @@ pub mod lro;
 pub mod network;
 pub mod privatedns;
 pub mod resources;
+pub mod routes;
 pub mod server;
+pub mod spec;
 pub mod store;
 pub mod throttle;
 

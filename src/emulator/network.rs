@@ -61,6 +61,9 @@ fn subnet_body(st: &State, vnet_location: &str, mut body: Value) -> Result<Value
         body["properties"]["networkSecurityGroup"] = json!({ "id": stored["id"] });
     }
     let p = props(&mut body);
+    // Back-references are derived on every read; a GET → PUT round trip must not freeze them.
+    p.remove("privateEndpoints");
+    p.remove("ipConfigurations");
     p.entry("privateEndpointNetworkPolicies")
         .or_insert(json!("Disabled"));
     p.entry("privateLinkServiceNetworkPolicies")
@@ -300,7 +303,11 @@ pub fn prepare_nsg(
         checked.push(rule_body(r)?);
     }
     check_unique_priorities(&checked)?;
-    props(&mut body).insert("securityRules".into(), json!(checked));
+    let p = props(&mut body);
+    p.insert("securityRules".into(), json!(checked));
+    for derived in ["defaultSecurityRules", "subnets", "networkInterfaces"] {
+        p.remove(derived);
+    }
     resource_guid(cx, &mut body, existing);
     Ok(body)
 }
