@@ -91,7 +91,15 @@ async fn brownfield_quickstart_converges_in_cutover_order_and_stays_converged() 
     emu.clear_request_log();
     let again = plan(api.as_ref(), &bp).await;
     let reads = emu.request_log();
-    assert_eq!(reads.len(), 12, "{:#?}", reads.iter().map(|e| format!("{} {}", e.method, e.path)).collect::<Vec<_>>());
+    assert_eq!(
+        reads.len(),
+        12,
+        "{:#?}",
+        reads
+            .iter()
+            .map(|e| format!("{} {}", e.method, e.path))
+            .collect::<Vec<_>>()
+    );
     assert!(reads.iter().all(|e| e.method == "GET"));
     let left: Vec<_> = again
         .changes()
