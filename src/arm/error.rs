@@ -116,10 +116,7 @@ pub fn parse_error_body(body: Option<&Value>) -> (String, String, Vec<ErrorDetai
             d.iter()
                 .map(|x| {
                     let (c, m, _) = parse_error_body(Some(x));
-                    ErrorDetail {
-                        code: c,
-                        message: m,
-                    }
+                    ErrorDetail { code: c, message: m }
                 })
                 .collect()
         })
@@ -129,13 +126,7 @@ pub fn parse_error_body(body: Option<&Value>) -> (String, String, Vec<ErrorDetai
         if let Ok(inner) = serde_json::from_str::<Value>(&message) {
             let (c, m, d) = parse_error_body(Some(&inner));
             if !c.is_empty() {
-                details.insert(
-                    0,
-                    ErrorDetail {
-                        code: c,
-                        message: m.clone(),
-                    },
-                );
+                details.insert(0, ErrorDetail { code: c, message: m.clone() });
                 details.extend(d);
                 message = m;
             }
@@ -204,8 +195,9 @@ impl ArmError {
 
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            ArmError::Response { request_id, .. }
-            | ArmError::OperationFailed { request_id, .. } => request_id.as_deref(),
+            ArmError::Response { request_id, .. } | ArmError::OperationFailed { request_id, .. } => {
+                request_id.as_deref()
+            }
             _ => None,
         }
     }

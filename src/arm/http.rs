@@ -78,9 +78,8 @@ impl HttpArm {
     /// origin as the endpoint: moat never sends its token anywhere else.
     fn url_for(&self, req: &ArmRequest) -> Result<Url, ArmError> {
         let mut url = if req.path.starts_with("http://") || req.path.starts_with("https://") {
-            let u = Url::parse(&req.path).map_err(|e| {
-                ArmError::Config(format!("ARM returned a bad URL {}: {e}", req.path))
-            })?;
+            let u = Url::parse(&req.path)
+                .map_err(|e| ArmError::Config(format!("ARM returned a bad URL {}: {e}", req.path)))?;
             if u.origin() != self.endpoint.origin() {
                 return Err(ArmError::Config(format!(
                     "refusing to follow {} : it is not on the ARM endpoint {}",
@@ -138,17 +137,15 @@ impl ArmApi for HttpArm {
         } else if req.method.is_write() {
             http.insert_header("content-length", "0");
         }
-        let resp = self
-            .client
-            .execute_request(&http)
-            .await
-            .map_err(|e| ArmError::Transport {
+        let resp = self.client.execute_request(&http).await.map_err(|e| {
+            ArmError::Transport {
                 method: req.method,
                 resource: super::error::resource_of(&req.path),
                 message: e.to_string(),
                 retries: 0,
                 elapsed: std::time::Duration::ZERO,
-            })?;
+            }
+        })?;
         let (status, headers, body) = resp.deconstruct();
         let headers: BTreeMap<String, String> = headers
             .iter()
@@ -164,13 +161,11 @@ impl ArmApi for HttpArm {
         let body = if bytes.is_empty() {
             None
         } else {
-            Some(
-                serde_json::from_slice(&bytes).map_err(|e| ArmError::Protocol {
-                    method: req.method,
-                    resource: super::error::resource_of(&req.path),
-                    message: format!("response body is not JSON: {e}"),
-                })?,
-            )
+            Some(serde_json::from_slice(&bytes).map_err(|e| ArmError::Protocol {
+                method: req.method,
+                resource: super::error::resource_of(&req.path),
+                message: format!("response body is not JSON: {e}"),
+            })?)
         };
         Ok(ArmResponse {
             status: u16::from(status),

@@ -78,11 +78,7 @@ fn failed(req: &ArmRequest, status: &str, body: Option<&Value>, resp: &ArmRespon
         method: req.method,
         resource: resource_of(&req.path),
         status: status.to_string(),
-        code: if code.is_empty() {
-            status.to_string()
-        } else {
-            code
-        },
+        code: if code.is_empty() { status.to_string() } else { code },
         message: if message.is_empty() {
             "(ARM gave no error details)".into()
         } else {
@@ -133,10 +129,7 @@ pub async fn poll<A: ArmApi + ?Sized>(
         if let Some(url) = &async_op {
             let resp = api.send(ArmRequest::follow(url.clone())).await?;
             if resp.status != 200 {
-                return Err(ArmError::from_response(
-                    &ArmRequest::follow(url.clone()),
-                    &resp,
-                ));
+                return Err(ArmError::from_response(&ArmRequest::follow(url.clone()), &resp));
             }
             let status = resp
                 .body
@@ -170,10 +163,7 @@ pub async fn poll<A: ArmApi + ?Sized>(
                 _ => {
                     let (code, _, _) = parse_error_body(resp.body.as_ref());
                     if code.is_empty() {
-                        return Err(ArmError::from_response(
-                            &ArmRequest::follow(url.clone()),
-                            &resp,
-                        ));
+                        return Err(ArmError::from_response(&ArmRequest::follow(url.clone()), &resp));
                     }
                     return Err(failed(req, "Failed", resp.body.as_ref(), &resp));
                 }

@@ -118,9 +118,7 @@ pub struct ArmResponse {
 
 impl ArmResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 
     pub fn request_id(&self) -> Option<&str> {
@@ -213,8 +211,7 @@ pub trait ArmApi: Send + Sync {
         body: &Value,
         pre: Precondition,
     ) -> Result<Option<Value>, ArmError> {
-        let req =
-            pre.apply(ArmRequest::new(Method::Put, path, api_version).with_body(body.clone()));
+        let req = pre.apply(ArmRequest::new(Method::Put, path, api_version).with_body(body.clone()));
         self.write(req).await
     }
 
