@@ -18,6 +18,7 @@ mod resolve;
 pub mod resolved;
 pub mod roles;
 pub mod schema;
+mod schema_controls;
 pub mod yaml;
 
 use std::io::Write;

@@ -139,7 +139,13 @@ impl Ctx<'_> {
                     None,
                 );
             }
-            None => self.error(loc, message, Some(exception_hint(kind))),
+            None => {
+                let hint = match principal {
+                    Some(p) => format!("if this is intended, add to the instance `exceptions: [{{allows: {kind}, principalId: {p}, reason: \"...\"}}]`"),
+                    None => exception_hint(kind),
+                };
+                self.error(loc, message, Some(hint))
+            }
         }
     }
 }
@@ -261,6 +267,12 @@ pub fn instance(
         controls: resolved::Controls::default(),
         exceptions: Vec::new(),
     };
+    if inst.create_if_missing && inst.custom_subdomain.is_none() {
+        ctx.missing(
+            "a new account (`createIfMissing: true`) needs `customSubdomain`",
+            "Entra ID auth and private endpoints need it, and setting it later is irreversible; the account name is the usual choice",
+        );
+    }
     let empty = Node {
         kind: Kind::Map(Vec::new()),
         loc: m.loc.clone(),
