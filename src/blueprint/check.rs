@@ -307,7 +307,7 @@ impl Checker<'_> {
                     self.out.push(Diagnostic::error(
                         &node.loc,
                         format!("{what} is missing `{}`", field.name),
-                        hint.map(str::to_owned),
+                        Some(hint.unwrap_or(field.doc).to_owned()),
                     ));
                 }
                 Some(v) => self.required_in(v, field.ty),

@@ -99,6 +99,6 @@ fn object(obj: &Obj, strict_required: bool) -> Value {
 pub fn json_schema() -> Value {
     let mut doc = object(&DOCUMENT, true);
     doc["$schema"] = json!("http://json-schema.org/draft-07/schema#");
-    doc["$id"] = json!("https://moat.dev/schema/blueprint-v1.json");
+    doc["$id"] = json!("urn:moat:blueprint:v1");
     doc
 }
