@@ -48,6 +48,7 @@ fn flip_case(s: &str, rng: &mut fastrand::Rng) -> String {
         .collect()
 }
 
+#[allow(clippy::collapsible_match, clippy::only_used_in_recursion)]
 fn mutate(v: &mut Value, key: Option<&str>, rng: &mut fastrand::Rng, depth: usize) {
     match v {
         Value::String(s) if key.is_some_and(|k| CASE_INSENSITIVE.contains(&k)) => {

@@ -305,6 +305,7 @@ impl Checker<'_> {
         }
     }
 
+    #[allow(clippy::only_used_in_recursion)]
     fn required_in(&mut self, node: &Node, ty: &Ty, what: &str) {
         match (ty, &node.kind) {
             (Ty::Obj(obj), Kind::Map(_)) => {
