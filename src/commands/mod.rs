@@ -3,6 +3,7 @@
 
 mod apply;
 mod connect;
+pub mod destroy;
 mod plan;
 
 use std::io::IsTerminal;
@@ -83,6 +84,7 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
     match cli.command {
         Command::Plan(args) => plan::run(args, out).await,
         Command::Apply(args) => apply::run(args, out).await,
+        Command::Destroy(args) => destroy::run(args, out).await,
         Command::Validate { files } => Ok(crate::blueprint::validate_files(
             &files,
             &mut std::io::stdout(),

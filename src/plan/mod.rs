@@ -148,7 +148,13 @@ fn plan_instance(
                 }
                 (Some(d), SoftDeleteAction::Restore) => {
                     // The restored account must be the one the blueprint describes.
-                    let wrong = res::account::blocked_checks(inst, d);
+                    // (A deleted record that shows no subdomain is not refused: the restore
+                    // PUT carries the blueprint's.)
+                    let shows_sub = res::get_str(d, "properties.customSubDomainName").is_some();
+                    let wrong: Vec<Change> = res::account::blocked_checks(inst, d)
+                        .into_iter()
+                        .filter(|c| shows_sub || !c.address.ends_with("/custom-subdomain"))
+                        .collect();
                     if !wrong.is_empty() {
                         out.changes.extend(wrong);
                         return out;
