@@ -167,6 +167,14 @@ async fn greenfield_example_creates_a_hardened_account_in_one_put_and_converges(
     let report = apply(api.clone(), &p).await;
     assert!(report.ok(), "{report:#?}");
     let log = rec.sent.lock().unwrap().clone();
+    // Writes that ARM serialises per account (its children, and the private endpoint that
+    // locks it) are serialised by apply: no RequestConflict round trips.
+    let conflicts: Vec<_> = log
+        .iter()
+        .filter(|s| s.status == 409)
+        .map(|s| format!("{} {}", s.method, s.path))
+        .collect();
+    assert!(conflicts.is_empty(), "{conflicts:#?}");
 
     // The first write to the account is the creating PUT; it carries every hardened property,
     // and the account the emulator stored at that moment has them too.
@@ -363,6 +371,7 @@ async fn greenfield_fleet_of_ten_is_created_and_converges() {
             );
         }
     }
+    assert_eq!(log.iter().filter(|e| e.status == 409).count(), 0);
     let again = plan(api.as_ref(), &bp).await;
     assert!(
         not_converged(&again).is_empty(),
