@@ -376,6 +376,29 @@ async fn cli_destroy_needs_named_instances_confirmation_and_ownership() {
     assert!(out.contains("risk:"), "{out}");
     assert!(err.contains("--auto-approve"), "{err}");
     assert!(emu.resource(&bp.instances[0].account_id()).is_some());
+    // An account without moat's tag: refused even with --auto-approve.
+    let id = bp.instances[0].account_id();
+    let cs = moat::resources::account::API_VERSION;
+    let pre = || moat::arm::Precondition::None;
+    api.patch(&id, cs, &json!({"tags": {"owner": "platform-team"}}), pre())
+        .await
+        .unwrap();
+    let (code, out, err) = run(args(&[
+        "--instance",
+        "contoso-openai-new",
+        "--auto-approve",
+    ]))
+    .await;
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("x contoso-openai-new/account  blocked"),
+        "{out}"
+    );
+    assert!(err.contains("destroy refused"), "{err}");
+    assert!(emu.resource(&id).is_some());
+    api.patch(&id, cs, &json!({"tags": {"managed-by": "moat"}}), pre())
+        .await
+        .unwrap();
     // Confirmed: destroyed, and said so.
     let (code, out, err) = run(args(&[
         "--instance",

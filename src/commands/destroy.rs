@@ -380,10 +380,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
             .unwrap_or_else(|| role.to_string());
         let principal = get_str(a, "properties.principalId").unwrap_or("?");
         let ch = delete(
-            format!(
-                "{name}/role-assignment/{}",
-                res::last_segment(rid).to_ascii_lowercase()
-            ),
+            res::role_assignment::address(inst, &role_name, principal),
             ResourceKind::RoleAssignment,
             rid,
             res::role_assignment::API_VERSION,
@@ -474,14 +471,9 @@ async fn destroy_with(
     let observed = crate::observe::observe(api.as_ref(), selected).await?;
     let plan = plan(bp, &args.instances, &observed);
     print!("{}", render::text::render(&plan, out.color));
-    for i in &plan.instances {
-        for n in &i.notes {
-            println!("  note ({}): {n}", i.name);
-        }
-    }
     if plan.is_failed() {
-        return Err(MoatError::Refused(
-            "destroy refused: see the blocked instance(s) above; nothing was deleted".into(),
+        return Err(MoatError::DestroyRefused(
+            "see the blocked instance(s) above; nothing was deleted".into(),
         ));
     }
     if !plan.has_changes() {
@@ -489,7 +481,7 @@ async fn destroy_with(
     }
     if !args.auto_approve {
         if !out.stdin_is_terminal {
-            return Err(MoatError::Refused(
+            return Err(MoatError::DestroyRefused(
                 "there is no terminal to confirm on: review the destroy plan and pass --auto-approve"
                     .into(),
             ));

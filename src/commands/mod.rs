@@ -41,6 +41,8 @@ pub enum MoatError {
     StalePlan(String),
     #[error("apply refused: {0}")]
     Refused(String),
+    #[error("destroy refused: {0}")]
+    DestroyRefused(String),
     #[error("{0}")]
     Emulator(String),
 }
