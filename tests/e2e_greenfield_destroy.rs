@@ -420,3 +420,70 @@ async fn cli_destroy_needs_named_instances_confirmation_and_ownership() {
     assert!(out.contains("nothing to destroy"), "{out}");
     emu.shutdown().await;
 }
+
+/// Live use outside the blueprint keeps shared pieces: a record another resource wrote into the
+/// zone keeps the zone and its link; another private endpoint in the subnet keeps the NSG rules.
+#[tokio::test]
+async fn destroy_keeps_a_zone_with_foreign_records_and_rules_other_endpoints_sit_behind() {
+    let emu = emulator("examples/greenfield-seed.json").await;
+    let api = connect(&emu);
+    let bp = load("examples/greenfield.yaml");
+    let p = plan(api.as_ref(), &bp).await;
+    assert!(apply(api.clone(), &p).await.ok());
+    let zone = format!(
+        "{}/providers/Microsoft.Network/privateDnsZones/privatelink.openai.azure.com",
+        rg("rg-dns")
+    );
+    api.put(
+        &format!("{zone}/A/someone-elses-app"),
+        "2024-06-01",
+        &json!({"properties": {"ttl": 10, "aRecords": [{"ipv4Address": "10.10.2.99"}]}}),
+        moat::arm::Precondition::None,
+    )
+    .await
+    .unwrap();
+    let names = vec!["contoso-openai-new".to_string()];
+    let mut observed = moat::observe::observe(api.as_ref(), &bp).await.unwrap();
+    let d = moat::commands::destroy::plan(&bp, &names, &observed);
+    assert!(d.changes().all(|c| !matches!(
+        c.kind,
+        ResourceKind::PrivateDnsZone | ResourceKind::VnetLink
+    )));
+    let notes = d.instances[0].notes.join("\n");
+    assert!(
+        notes.contains("holds 1 record set(s) of other resources"),
+        "{notes}"
+    );
+    assert_eq!(
+        d.changes()
+            .filter(|c| c.kind == ResourceKind::SecurityRule)
+            .count(),
+        3,
+        "nothing else in the subnet yet: moat's rules go"
+    );
+
+    // Another endpoint in the subnet (not in the blueprint): the rules stay for it.
+    let subnet = observed.instances[0].subnet.as_mut().unwrap();
+    subnet["properties"]["privateEndpoints"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": format!("{}/providers/Microsoft.Network/privateEndpoints/other-pe", rg("rg-apps"))}));
+    let d = moat::commands::destroy::plan(&bp, &names, &observed);
+    assert_eq!(
+        d.changes()
+            .filter(|c| c.kind == ResourceKind::SecurityRule)
+            .count(),
+        0
+    );
+    assert!(d.instances[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("1 other private endpoint(s) in the subnet still sit behind it")));
+    let report = apply(api.clone(), &d).await;
+    assert!(report.ok(), "{report:#?}");
+    assert!(emu.resource(&zone).is_some());
+    assert!(emu
+        .resource(&format!("{zone}/A/someone-elses-app"))
+        .is_some());
+    emu.shutdown().await;
+}
