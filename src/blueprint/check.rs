@@ -299,13 +299,13 @@ impl Checker<'_> {
                         hint.map(str::to_owned),
                     ));
                 }
-                Some(v) => self.required_in(v, field.ty, &format!("{what}: `{}`", field.name)),
+                Some(v) => self.required_in(v, field.ty),
                 None => {}
             }
         }
     }
 
-    fn required_in(&mut self, node: &Node, ty: &Ty, what: &str) {
+    fn required_in(&mut self, node: &Node, ty: &Ty) {
         match (ty, &node.kind) {
             (Ty::Obj(obj), Kind::Map(_)) => {
                 let what = if obj.title.starts_with(char::is_lowercase) && !obj.title.contains(' ')
@@ -318,7 +318,7 @@ impl Checker<'_> {
             }
             (Ty::List(item), Kind::Seq(items)) => {
                 for it in items {
-                    self.required_in(it, item, what);
+                    self.required_in(it, item);
                 }
             }
             (

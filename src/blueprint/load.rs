@@ -138,9 +138,7 @@ impl Loader {
             return None;
         }
         Checker { out: &mut self.out }.check(&root, &Ty::Obj(&DOCUMENT), "blueprint");
-        if root.as_map().is_none() {
-            return None;
-        }
+        root.as_map()?;
         if root.get("version").is_none() {
             self.out.push(Diagnostic::error(
                 &root.loc,
