@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::arm::{ArmApi, ArmError, Precondition};
-use crate::plan::model::{Change, Plan, ResourceKind};
+use crate::plan::model::{Change, Gate, Plan, ResourceKind};
 use crate::resources::{norm_id, parent_id};
 pub use gates::GateOptions;
 pub use progress::{Event, Progress};
@@ -92,10 +92,100 @@ fn lock_key(c: &Change) -> Option<String> {
             };
             Some(format!("account:{acct}"))
         }
+        // A private endpoint being written holds its target account (ARM answers the account's
+        // own writes with RequestConflict meanwhile, and refuses the endpoint while the account
+        // is being updated): one lock for both.
+        ResourceKind::PrivateEndpoint => endpoint_target_account(c).map(|a| format!("account:{a}")),
         ResourceKind::Subnet => Some(format!("vnet:{}", norm_id(parent_id(&c.id)))),
         ResourceKind::SecurityRule => Some(format!("nsg:{}", norm_id(parent_id(&c.id)))),
         _ => None,
     }
+}
+
+/// The Cognitive Services account a private endpoint write connects to (normalised id).
+fn endpoint_target_account(c: &Change) -> Option<String> {
+    let body = c.write.as_ref()?.body.as_ref()?;
+    [
+        "privateLinkServiceConnections",
+        "manualPrivateLinkServiceConnections",
+    ]
+    .iter()
+    .filter_map(|l| body["properties"][l].as_array())
+    .flatten()
+    .filter_map(|conn| conn["properties"]["privateLinkServiceId"].as_str())
+    .map(norm_id)
+    .find(|t| t.contains("/providers/microsoft.cognitiveservices/accounts/"))
+}
+
+/// Role assignments adopted under another name at apply time (another writer created the same
+/// (scope, role, principal) between plan and apply): moat's deterministic id → the live id.
+/// Gates that wait for moat's ids look for the adopted ones instead.
+type Adopted = Arc<std::sync::Mutex<HashMap<String, String>>>;
+
+/// The gate with adopted role assignment ids substituted.
+fn resolve_gate(gate: &Gate, adopted: &Adopted) -> Gate {
+    match gate {
+        Gate::RoleAssignmentsVisible { ids } => {
+            let map = adopted.lock().expect("adopted lock");
+            Gate::RoleAssignmentsVisible {
+                ids: ids
+                    .iter()
+                    .map(|id| map.get(&norm_id(id)).cloned().unwrap_or_else(|| id.clone()))
+                    .collect(),
+            }
+        }
+        g => g.clone(),
+    }
+}
+
+/// Find the live assignment for the (scope, role, principal) a role assignment change writes.
+async fn find_same_tuple(api: &dyn ArmApi, change: &Change) -> Result<Option<String>, ArmError> {
+    let Some(body) = change.write.as_ref().and_then(|w| w.body.as_ref()) else {
+        return Ok(None);
+    };
+    let principal = body["properties"]["principalId"].as_str().unwrap_or("");
+    let role = body["properties"]["roleDefinitionId"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or("");
+    let marker = "/providers/microsoft.authorization/roleassignments/";
+    let id = norm_id(&change.id);
+    let Some(i) = id.find(marker) else {
+        return Ok(None);
+    };
+    let scope = &change.id[..i];
+    let all = api
+        .list(
+            &format!("{scope}/providers/Microsoft.Authorization/roleAssignments"),
+            crate::resources::role_assignment::API_VERSION,
+        )
+        .await?;
+    Ok(all.into_iter().find_map(|a| {
+        let p = &a["properties"];
+        let same = p["principalId"]
+            .as_str()
+            .is_some_and(|x| x.eq_ignore_ascii_case(principal))
+            && p["roleDefinitionId"]
+                .as_str()
+                .and_then(|r| r.rsplit('/').next())
+                .is_some_and(|g| g.eq_ignore_ascii_case(role))
+            && p["scope"]
+                .as_str()
+                .is_some_and(|s| norm_id(s) == norm_id(scope));
+        same.then(|| a["id"].as_str().map(str::to_string)).flatten()
+    }))
+}
+
+/// How often a write ARM refused because its account was not Succeeded (an update by someone
+/// else in flight) is re-sent after waiting for the account again.
+const ACCOUNT_STATE_RESENDS: u32 = 5;
+
+/// How a step ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    Written,
+    /// Apply was interrupted before the step's write started.
+    NotStarted,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,24 +197,125 @@ enum State {
     Skipped,
 }
 
-async fn run_step(
+struct Step {
     api: Arc<dyn ArmApi>,
     change: Change,
     instance: String,
     lock: Option<Arc<Mutex<()>>>,
     opts: ApplyOptions,
     progress: Arc<dyn Progress>,
-) -> Result<(), StepError> {
+    cancel: Arc<AtomicBool>,
+    adopted: Adopted,
+}
+
+async fn run_step(s: Step) -> Result<Outcome, StepError> {
+    let Step {
+        api,
+        change,
+        instance,
+        lock,
+        opts,
+        progress,
+        cancel,
+        adopted,
+    } = s;
+    // Interrupted while this step waited for a parallelism slot.
+    if cancel.load(Ordering::SeqCst) {
+        return Ok(Outcome::NotStarted);
+    }
     for gate in &change.gates {
+        let gate = resolve_gate(gate, &adopted);
         let what = gate.describe();
         progress.event(&instance, &change.address, Event::Waiting { gate: &what });
-        gates::wait(api.as_ref(), gate, opts.gates).await?;
+        // Interrupted while waiting for a gate: nothing was written, stop waiting.
+        tokio::select! {
+            r = gates::wait(api.as_ref(), &gate, opts.gates) => r?,
+            _ = cancelled(&cancel) => return Ok(Outcome::NotStarted),
+        }
     }
     let _guard = match &lock {
-        Some(l) => Some(l.lock().await),
+        Some(l) => tokio::select! {
+            g = l.lock() => Some(g),
+            _ = cancelled(&cancel) => return Ok(Outcome::NotStarted),
+        },
         None => None,
     };
+    if cancel.load(Ordering::SeqCst) {
+        return Ok(Outcome::NotStarted);
+    }
     progress.event(&instance, &change.address, Event::Writing);
+    let mut resends = 0;
+    loop {
+        match write_once(api.as_ref(), &change, &adopted).await {
+            // The account was being updated by someone else when ARM looked at it: wait until
+            // it is Succeeded again and re-send (the write did not land).
+            Err(StepError::Write { source, .. })
+                if source.code() == Some("AccountProvisioningStateInvalid")
+                    && resends < ACCOUNT_STATE_RESENDS =>
+            {
+                let Some(gate) = change
+                    .gates
+                    .iter()
+                    .find(|g| matches!(g, Gate::AccountSucceeded { .. }))
+                    .cloned()
+                    .or_else(|| {
+                        endpoint_target_account(&change).map(|a| Gate::AccountSucceeded {
+                            account_id: original_case(&change, &a),
+                        })
+                    })
+                else {
+                    return Err(StepError::Write {
+                        address: change.address.clone(),
+                        source,
+                    });
+                };
+                resends += 1;
+                tracing::info!(
+                    "{}: {source}; waiting for the account and re-sending",
+                    change.address
+                );
+                let what = gate.describe();
+                progress.event(&instance, &change.address, Event::Waiting { gate: &what });
+                gates::wait(api.as_ref(), &gate, opts.gates).await?;
+                progress.event(&instance, &change.address, Event::Writing);
+            }
+            other => return other.map(|()| Outcome::Written),
+        }
+    }
+}
+
+/// The target account id as written in the change's body (ARM ids are case-insensitive; this
+/// keeps messages readable).
+fn original_case(change: &Change, normalised: &str) -> String {
+    change
+        .write
+        .as_ref()
+        .and_then(|w| w.body.as_ref())
+        .and_then(|b| {
+            [
+                "privateLinkServiceConnections",
+                "manualPrivateLinkServiceConnections",
+            ]
+            .iter()
+            .filter_map(|l| b["properties"][l].as_array())
+            .flatten()
+            .filter_map(|c| c["properties"]["privateLinkServiceId"].as_str())
+            .find(|t| norm_id(t) == normalised)
+            .map(str::to_string)
+        })
+        .unwrap_or_else(|| normalised.to_string())
+}
+
+/// Resolves once `cancel` is set.
+async fn cancelled(cancel: &AtomicBool) {
+    while !cancel.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Send the change's write once (the ARM client retries transient failures, throttling and
+/// conflicts itself).
+async fn write_once(api: &dyn ArmApi, change: &Change, adopted: &Adopted) -> Result<(), StepError> {
     let Some(w) = &change.write else {
         return Ok(());
     };
@@ -159,7 +350,25 @@ async fn run_step(
             if change.kind == ResourceKind::RoleAssignment
                 && e.code() == Some("RoleAssignmentExists") =>
         {
-            Ok(())
+            match find_same_tuple(api, change).await {
+                Ok(Some(live)) => {
+                    tracing::info!(
+                        "{}: the assignment already exists as {live}; adopting it",
+                        change.address
+                    );
+                    adopted
+                        .lock()
+                        .expect("adopted lock")
+                        .insert(norm_id(&change.id), live);
+                    Ok(())
+                }
+                // ARM says it exists but it cannot be read back: the gates will wait for it.
+                Ok(None) => Ok(()),
+                Err(source) => Err(StepError::Write {
+                    address: change.address.clone(),
+                    source,
+                }),
+            }
         }
         // A create-only write that finds the resource there: someone else created it meanwhile.
         Err(e) if pre == Precondition::IfNoneMatch && e.status() == Some(412) => Ok(()),
@@ -191,7 +400,8 @@ pub async fn execute(
     let mut locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
     let sem = Arc::new(Semaphore::new(opts.parallelism.max(1)));
     let mut report = ApplyReport::default();
-    let mut running: JoinSet<(String, Result<(), StepError>)> = JoinSet::new();
+    let mut running: JoinSet<(String, Result<Outcome, StepError>)> = JoinSet::new();
+    let adopted: Adopted = Arc::default();
 
     loop {
         // Skip what can no longer run; start what is ready.
@@ -223,16 +433,21 @@ pub async fn execute(
                     continue;
                 }
                 let lock = lock_key(change).map(|k| locks.entry(k).or_default().clone());
-                let api = api.clone();
-                let change = change.clone();
-                let inst = inst.clone();
+                let step = Step {
+                    api: api.clone(),
+                    change: change.clone(),
+                    instance: inst.clone(),
+                    lock,
+                    opts: opts.clone(),
+                    progress: progress.clone(),
+                    cancel: cancel.clone(),
+                    adopted: adopted.clone(),
+                };
                 let sem = sem.clone();
-                let opts = opts.clone();
-                let progress = progress.clone();
                 let a = addr.clone();
                 running.spawn(async move {
                     let _permit = sem.acquire_owned().await.expect("semaphore open");
-                    let r = run_step(api, change, inst, lock, opts, progress).await;
+                    let r = run_step(step).await;
                     (a, r)
                 });
                 state.insert(addr.clone(), State::Running);
@@ -254,7 +469,10 @@ pub async fn execute(
         };
         let inst = steps[&addr].0.clone();
         match result {
-            Ok(()) => {
+            Ok(Outcome::NotStarted) => {
+                state.insert(addr, State::Pending);
+            }
+            Ok(Outcome::Written) => {
                 progress.event(&inst, &addr, Event::Done);
                 report.applied.push(addr.clone());
                 state.insert(addr, State::Done);

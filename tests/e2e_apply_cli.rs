@@ -1,0 +1,251 @@
+//! `moat apply` as a process against an emulator that outlives it (in this test process): the
+//! refusals (no terminal, stale saved plan), a process killed mid-apply, and Ctrl-C.
+
+mod support;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use moat::emulator::{EmulatorConfig, EmulatorHandle};
+use serde_json::json;
+use support::e2e::*;
+
+const APP: &str = "9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a34";
+
+/// `moat ARGS… --arm-endpoint <emulator>` with a static token, no terminal on stdin.
+fn moat(emu: &EmulatorHandle, args: &[&str]) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("moat"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("MOAT_ACCESS_TOKEN", TOKEN)
+        .env("NO_COLOR", "1")
+        .env_remove("MOAT_ARM_ENDPOINT")
+        .env_remove("RUST_LOG")
+        .args(args)
+        .args(["--arm-endpoint", &emu.base_url()])
+        .stdin(Stdio::null());
+    c
+}
+
+async fn run(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().expect("moat runs"))
+        .await
+        .expect("join")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn writes(emu: &EmulatorHandle) -> usize {
+    emu.request_log().iter().filter(|e| is_write(e)).count()
+}
+
+/// Start `moat apply --auto-approve` and return it once the emulator has seen `n` writes.
+async fn start_apply_until(emu: &EmulatorHandle, n: usize) -> Child {
+    let mut c = moat(
+        emu,
+        &["apply", "examples/quickstart.yaml", "--auto-approve"],
+    );
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("moat starts");
+    let t0 = Instant::now();
+    while writes(emu) < n {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("moat exited ({status}) before {n} writes");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no progress");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child
+}
+
+async fn converged(emu: &EmulatorHandle) -> bool {
+    let api = connect(emu);
+    let p = plan(api.as_ref(), &load("examples/quickstart.yaml")).await;
+    !p.has_changes() && !p.is_failed()
+}
+
+/// Role assignments for the chat application, endpoints, and endpoint connections on the
+/// account: one each, however many runs it took.
+fn assert_no_duplicates(emu: &EmulatorHandle) {
+    let all = emu.resources();
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| all.iter().filter(|r| f(r)).count();
+    assert_eq!(
+        count(&|r| r["type"] == "Microsoft.Authorization/roleAssignments"
+            && r["properties"]["principalId"] == APP),
+        1,
+        "role assignments for the app"
+    );
+    assert_eq!(
+        count(&|r| r["type"] == "Microsoft.Network/privateEndpoints"),
+        1,
+        "private endpoints"
+    );
+    let acct = emu
+        .resource(&load("examples/quickstart.yaml").instances[0].account_id())
+        .unwrap();
+    assert_eq!(
+        acct["properties"]["privateEndpointConnections"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "endpoint connections"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_a_terminal_and_without_auto_approve_is_refused() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    let c = moat(&emu, &["apply", "examples/quickstart.yaml"]);
+    emu.clear_request_log();
+    let out = run(c).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("no terminal"), "{err}");
+    assert!(err.contains("--auto-approve"), "{err}");
+    assert_eq!(writes(&emu), 0, "a refused apply wrote");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_saved_plan_is_refused_naming_what_changed() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json");
+    let saved_s = saved.to_str().expect("utf-8 temp path");
+    let c = moat(
+        &emu,
+        &["plan", "examples/quickstart.yaml", "--out", saved_s],
+    );
+    let out = run(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The saved plan is the JSON renderer's.
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert!(v["format_version"].is_number());
+
+    // Someone scales the deployment after the plan was made.
+    let api = connect(&emu);
+    let dep = format!(
+        "{}/deployments/gpt-4o",
+        load("examples/quickstart.yaml").instances[0].account_id()
+    );
+    api.patch(
+        &dep,
+        "2024-10-01",
+        &json!({"sku": {"name": "GlobalStandard", "capacity": 20}}),
+        moat::arm::Precondition::None,
+    )
+    .await
+    .expect("second client PATCH");
+
+    emu.clear_request_log();
+    let c = moat(&emu, &["apply", "--auto-approve", "--plan", saved_s]);
+    let out = run(c).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("stale"), "{err}");
+    assert!(
+        err.contains("contoso-openai-prod/deployment/gpt-4o: was"),
+        "the refusal must name the change: {err}"
+    );
+    assert!(
+        !err.contains("account/identity"),
+        "unchanged resources are not named: {err}"
+    );
+    assert_eq!(writes(&emu), 0, "a stale plan was applied");
+
+    // Planned again, the same path applies and converges.
+    let c = moat(
+        &emu,
+        &["plan", "examples/quickstart.yaml", "--out", saved_s],
+    );
+    assert_eq!(run(c).await.status.code(), Some(0));
+    let c = moat(&emu, &["apply", "--auto-approve", "--plan", saved_s]);
+    let out = run(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Apply complete"));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_mid_apply_is_converged_by_the_next_apply() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    emu.clear_request_log();
+    let mut child = start_apply_until(&emu, 4).await;
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let done_before = writes(&emu);
+    assert!(!converged(&emu).await, "killed too late to prove anything");
+
+    let c = moat(
+        &emu,
+        &["apply", "examples/quickstart.yaml", "--auto-approve"],
+    );
+    let out = run(c).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("Apply complete"), "{stdout}");
+    assert!(converged(&emu).await);
+    assert_no_duplicates(&emu);
+    eprintln!(
+        "killed after {done_before} writes; {} writes in all",
+        writes(&emu)
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_scheduling_finishes_in_flight_writes_and_exits_non_zero() {
+    let emu = emulator_with(EmulatorConfig::default(), "examples/quickstart-seed.json").await;
+    emu.clear_request_log();
+    let child = start_apply_until(&emu, 2).await;
+    let pid = child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = tokio::task::spawn_blocking(move || {
+        let t0 = Instant::now();
+        let out = child.wait_with_output().expect("wait");
+        (out, t0.elapsed())
+    })
+    .await
+    .unwrap();
+    let (out, took) = out;
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stderr.contains("Interrupted"), "{stderr}");
+    assert!(stdout.contains("not started"), "{stdout}");
+    assert!(stdout.contains("Run apply again"), "{stdout}");
+    assert!(took < Duration::from_secs(20), "took {took:?} to stop");
+    // In-flight writes were finished, not abandoned: every write moat started completed (each
+    // step it reports as applied is live), and nothing is left mid-operation.
+    let applied = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Applied "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .expect("summary line");
+    assert!(applied >= 1, "{stdout}");
+    assert!(
+        !converged(&emu).await,
+        "interrupted too late to prove anything"
+    );
+    let c = moat(
+        &emu,
+        &["apply", "examples/quickstart.yaml", "--auto-approve"],
+    );
+    let out = run(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(converged(&emu).await);
+    assert_no_duplicates(&emu);
+    emu.shutdown().await;
+}
