@@ -265,6 +265,13 @@ async fn fleet_of_ten_in_two_subscriptions_converges_and_a_second_apply_writes_n
         statuses(&log, 409).len(),
         statuses(&log, 429).len()
     );
+    // Writes to one account and its children (and the endpoint connecting to it), and to the
+    // subnets of one VNet, were serialised: ARM never had to answer a conflict.
+    assert!(
+        statuses(&log, 409).is_empty(),
+        "moat's own writes conflicted: {:#?}",
+        statuses(&log, 409)
+    );
     // Shared resources were written once per subscription, not once per instance.
     for sub in [SUB1, SUB2] {
         let zone_puts = log
@@ -720,6 +727,37 @@ async fn throttling_with_tiny_buckets_slows_apply_down_but_it_converges() {
     assert!(
         !statuses(&log, 429).is_empty() || api.stats().throttled > 0,
         "the buckets never ran dry"
+    );
+    let again = plan(api.as_ref(), &bp).await;
+    assert!(
+        not_converged(&again).is_empty(),
+        "{:#?}",
+        not_converged(&again)
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_endpoint_causes_no_conflict_of_moats_own_making() {
+    // A slow endpoint (as in Azure, where it takes a minute): the deployment re-bind and the
+    // account updates of the same instance wait for it instead of being refused.
+    let mut cfg = EmulatorConfig::default();
+    cfg.lro.durations.insert(
+        "Microsoft.Network/privateEndpoints".into(),
+        Duration::from_millis(300),
+    );
+    let emu = emulator_with(cfg, "examples/quickstart-seed.json").await;
+    let api = patient(&emu);
+    let bp = load("examples/quickstart.yaml");
+    let p = plan(api.as_ref(), &bp).await;
+    emu.clear_request_log();
+    let report = apply_with(api.clone(), &p).await;
+    assert!(report.ok(), "{report:#?}");
+    let log = emu.request_log();
+    assert!(
+        statuses(&log, 409).is_empty(),
+        "moat's own writes conflicted: {:#?}",
+        statuses(&log, 409)
     );
     let again = plan(api.as_ref(), &bp).await;
     assert!(

@@ -42,6 +42,14 @@ fn writes(emu: &EmulatorHandle) -> usize {
 
 /// Start `moat apply --auto-approve` and return it once the emulator has seen `n` writes.
 async fn start_apply_until(emu: &EmulatorHandle, n: usize) -> Child {
+    start_apply_when(emu, |log| log.iter().filter(|e| is_write(e)).count() >= n).await
+}
+
+/// Start `moat apply --auto-approve` and return it once the request log satisfies `ready`.
+async fn start_apply_when(
+    emu: &EmulatorHandle,
+    ready: impl Fn(&[moat::emulator::RequestLogEntry]) -> bool,
+) -> Child {
     let mut c = moat(
         emu,
         &["apply", "examples/quickstart.yaml", "--auto-approve"],
@@ -49,9 +57,9 @@ async fn start_apply_until(emu: &EmulatorHandle, n: usize) -> Child {
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().expect("moat starts");
     let t0 = Instant::now();
-    while writes(emu) < n {
+    while !ready(&emu.request_log()) {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("moat exited ({status}) before {n} writes");
+            panic!("moat exited ({status}) before the awaited request");
         }
         assert!(t0.elapsed() < Duration::from_secs(30), "no progress");
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -202,39 +210,53 @@ async fn a_process_killed_mid_apply_is_converged_by_the_next_apply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_scheduling_finishes_in_flight_writes_and_exits_non_zero() {
-    let emu = emulator_with(EmulatorConfig::default(), "examples/quickstart-seed.json").await;
+    // The endpoint takes 1.5 s: Ctrl-C arrives while it is in flight.
+    let mut cfg = EmulatorConfig::default();
+    cfg.lro.durations.insert(
+        "Microsoft.Network/privateEndpoints".into(),
+        Duration::from_millis(1500),
+    );
+    let emu = emulator_with(cfg, "examples/quickstart-seed.json").await;
+    let pe_id = format!(
+        "{}/providers/Microsoft.Network/privateEndpoints/contoso-openai-prod-pe",
+        "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourceGroups/rg-ai-prod"
+    );
     emu.clear_request_log();
-    let child = start_apply_until(&emu, 2).await;
+    let child = start_apply_when(&emu, |log| {
+        log.iter().any(|e| {
+            e.method == "PUT" && e.path.ends_with("/privateEndpoints/contoso-openai-prod-pe")
+        })
+    })
+    .await;
+    let sent_at = Instant::now();
     let pid = child.id().to_string();
     let sent = Command::new("kill")
         .args(["-INT", &pid])
         .status()
         .expect("kill -INT");
     assert!(sent.success());
-    let out = tokio::task::spawn_blocking(move || {
-        let t0 = Instant::now();
-        let out = child.wait_with_output().expect("wait");
-        (out, t0.elapsed())
-    })
-    .await
-    .unwrap();
-    let (out, took) = out;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .unwrap();
+    let took = sent_at.elapsed();
+    // The endpoint's operation was waited for, not abandoned: when moat exited it was done.
+    let pe = emu.resource(&pe_id).expect("endpoint exists");
+    assert_eq!(pe["properties"]["provisioningState"], "Succeeded");
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
     assert!(stderr.contains("Interrupted"), "{stderr}");
-    assert!(stdout.contains("not started"), "{stdout}");
+    assert!(
+        stderr.contains("private-endpoint/contoso-openai-prod-pe: done"),
+        "{stderr}"
+    );
+    // What depends on the endpoint was not started, and the summary says so.
+    assert!(
+        stdout.contains("not started contoso-openai-prod/account/local-auth"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Run apply again"), "{stdout}");
-    assert!(took < Duration::from_secs(20), "took {took:?} to stop");
-    // In-flight writes were finished, not abandoned: every write moat started completed (each
-    // step it reports as applied is live), and nothing is left mid-operation.
-    let applied = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Applied "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse::<usize>().ok())
-        .expect("summary line");
-    assert!(applied >= 1, "{stdout}");
+    assert!(took < Duration::from_secs(10), "took {took:?} to stop");
     assert!(
         !converged(&emu).await,
         "interrupted too late to prove anything"
@@ -247,5 +269,97 @@ async fn ctrl_c_stops_scheduling_finishes_in_flight_writes_and_exits_non_zero() 
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert!(converged(&emu).await);
     assert_no_duplicates(&emu);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_imposed_by_arm_are_reported_to_the_user() {
+    let mut cfg = EmulatorConfig::default();
+    cfg.throttle.write_capacity = 3;
+    cfg.throttle.write_refill_per_sec = 50;
+    let emu = emulator_with(cfg, "examples/quickstart-seed.json").await;
+    let c = moat(
+        &emu,
+        &["apply", "examples/quickstart.yaml", "--auto-approve"],
+    );
+    let out = run(c).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        emu.request_log().iter().any(|e| e.status == 429),
+        "the buckets never ran dry"
+    );
+    assert!(stdout.contains("ARM made moat wait"), "{stdout}");
+    assert!(stdout.contains("Apply complete"), "{stdout}");
+    assert!(converged(&emu).await);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_names_failed_and_skipped_steps_and_exits_1() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    emu.set_fault(moat::emulator::FaultConfig {
+        fail_operations: vec![moat::emulator::FailRule {
+            method: Some("PUT".into()),
+            path_contains: "/privateEndpoints/contoso-openai-prod-pe".into(),
+            outcome: moat::emulator::FailOutcome::Failed,
+            code: "InternalServerError".into(),
+            message: "injected endpoint failure".into(),
+            times: None,
+        }],
+        ..Default::default()
+    });
+    let c = moat(
+        &emu,
+        &["apply", "examples/quickstart.yaml", "--auto-approve"],
+    );
+    let out = run(c).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("Applied "))
+        .expect("summary line");
+    assert!(summary.contains(", 1 failed, 4 skipped"), "{summary}");
+    assert!(
+        stdout.contains("  failed  contoso-openai-prod/private-endpoint/contoso-openai-prod-pe"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("injected endpoint failure"), "{stdout}");
+    for skipped in [
+        "dns-zone-group/default",
+        "account/network",
+        "account/public-network-access",
+        "account/local-auth",
+    ] {
+        assert!(
+            stdout.contains(&format!(
+                "  skipped contoso-openai-prod/{skipped}: depends on"
+            )),
+            "{skipped}: {stdout}"
+        );
+    }
+    assert!(stdout.contains("Apply did not finish"), "{stdout}");
+    // Unrelated steps went on: the deployment is bound to the strict policy.
+    let dep = emu
+        .resource(&format!(
+            "{}/deployments/gpt-4o",
+            load("examples/quickstart.yaml").instances[0].account_id()
+        ))
+        .unwrap();
+    assert_eq!(
+        dep["properties"]["raiPolicyName"],
+        "strict-production-filter"
+    );
     emu.shutdown().await;
 }

@@ -153,6 +153,13 @@ async fn apply_with(
             format!(", {} not started", report.not_started.len())
         }
     );
+    let stats = api.stats();
+    if stats.retries > 0 || stats.throttled > 0 {
+        println!(
+            "ARM made moat wait: {} request(s) retried (throttling, conflicts, principals replicating), {} paced by the request budget; `-v` shows each one.",
+            stats.retries, stats.throttled
+        );
+    }
     for (a, e) in &report.failed {
         println!("  failed  {a}\n{}", indent(e, 10));
     }
