@@ -363,3 +363,54 @@ async fn the_summary_names_failed_and_skipped_steps_and_exits_1() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_behind_moats_back_is_reported_as_not_converged_with_exit_1() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    let account = load("examples/quickstart.yaml").instances[0].account_id();
+    let acct_lower = account.to_ascii_lowercase();
+    emu.clear_request_log();
+    // Wait for moat's last account write (key auth off, the fourth PATCH) ...
+    let child = start_apply_when(&emu, |log| {
+        log.iter()
+            .filter(|e| e.method == "PATCH" && e.path.to_ascii_lowercase() == acct_lower)
+            .count()
+            >= 4
+    })
+    .await;
+    // ... and turn public access back on while moat polls it: its re-observation must see it.
+    let mut opts = moat::arm::ConnectOptions::emulator(emu.base_url(), TOKEN);
+    opts.retry = moat::arm::RetryPolicy {
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        ..moat::arm::RetryPolicy::default()
+    };
+    let other = moat::arm::connect(&opts).unwrap();
+    other
+        .patch(
+            &account,
+            "2024-10-01",
+            &json!({"properties": {"publicNetworkAccess": "Enabled"}}),
+            moat::arm::Precondition::None,
+        )
+        .await
+        .expect("second client PATCH");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("Apply did not converge"), "{stdout}");
+    let tail = &stdout[stdout.find("Apply did not converge").unwrap()..];
+    assert!(
+        tail.contains("contoso-openai-prod/account/public-network-access"),
+        "{tail}"
+    );
+    assert!(!stdout.contains("Apply complete"), "{stdout}");
+    emu.shutdown().await;
+}
