@@ -494,3 +494,212 @@ pub async fn execute(
     progress.finish();
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::{ArmRequest, ArmResponse, Method};
+    use crate::plan::model::{Action, Write};
+    use serde_json::json;
+
+    const ACCT: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a1";
+    const VNET: &str =
+        "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v";
+
+    fn change(kind: ResourceKind, id: &str) -> Change {
+        Change::new(
+            format!("i/{}/{id}", kind.label()),
+            kind,
+            id,
+            Action::Update,
+            "test",
+            "absent".into(),
+        )
+    }
+
+    fn endpoint(target: &str) -> Change {
+        change(
+            ResourceKind::PrivateEndpoint,
+            "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/privateEndpoints/pe",
+        )
+        .with_write(Write::new(
+            Method::Put,
+            "/x",
+            "2024-05-01",
+            Some(json!({"properties": {"privateLinkServiceConnections": [
+                {"properties": {"privateLinkServiceId": target, "groupIds": ["account"]}}
+            ]}})),
+        ))
+    }
+
+    #[test]
+    fn an_account_its_children_and_its_endpoint_share_one_lock() {
+        let key = lock_key(&change(ResourceKind::Account, ACCT)).unwrap();
+        for c in [
+            change(
+                ResourceKind::Deployment,
+                &format!("{ACCT}/deployments/gpt-4o"),
+            ),
+            change(ResourceKind::RaiPolicy, &format!("{ACCT}/raiPolicies/p")),
+            endpoint(&ACCT.to_ascii_uppercase()),
+        ] {
+            assert_eq!(lock_key(&c).as_deref(), Some(key.as_str()), "{}", c.address);
+        }
+        let other = ACCT.replace("/a1", "/a2");
+        assert_ne!(
+            lock_key(&change(ResourceKind::Account, &other)).unwrap(),
+            key
+        );
+        // An endpoint to something that is not an account locks nothing.
+        assert_eq!(
+            lock_key(&endpoint(
+                "/subscriptions/s/providers/Microsoft.Storage/storageAccounts/x"
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn subnets_of_one_vnet_share_a_lock_and_other_vnets_do_not() {
+        let a = lock_key(&change(ResourceKind::Subnet, &format!("{VNET}/subnets/a"))).unwrap();
+        let b = lock_key(&change(ResourceKind::Subnet, &format!("{VNET}/subnets/B"))).unwrap();
+        let c = lock_key(&change(ResourceKind::Subnet, &format!("{VNET}2/subnets/a"))).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn role_assignment_gates_follow_adopted_ids() {
+        let ours = format!("{ACCT}/providers/Microsoft.Authorization/roleAssignments/ours");
+        let kept = format!("{ACCT}/providers/Microsoft.Authorization/roleAssignments/kept");
+        let adopted: Adopted = Arc::default();
+        adopted
+            .lock()
+            .unwrap()
+            .insert(norm_id(&ours), "/theirs".into());
+        let g = resolve_gate(
+            &Gate::RoleAssignmentsVisible {
+                ids: vec![ours.to_ascii_uppercase(), kept.clone()],
+            },
+            &adopted,
+        );
+        assert_eq!(
+            g,
+            Gate::RoleAssignmentsVisible {
+                ids: vec!["/theirs".into(), kept]
+            }
+        );
+    }
+
+    /// Counts requests; answers every one 200 `{}`.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl ArmApi for Counting {
+        async fn send(&self, _: ArmRequest) -> Result<ArmResponse, ArmError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(ArmResponse {
+                status: 200,
+                headers: Default::default(),
+                body: Some(json!({})),
+            })
+        }
+    }
+
+    fn plan_of(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: 1,
+            moat_version: "test".into(),
+            blueprint: crate::plan::model::BlueprintRef {
+                path: "b.yaml".into(),
+                digest: "d".into(),
+            },
+            instances: vec![crate::plan::model::InstancePlan {
+                name: "i".into(),
+                subscription: "s".into(),
+                account_id: ACCT.into(),
+                changes,
+                notes: vec![],
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn interrupted_before_start_writes_nothing_and_lists_every_step_not_started() {
+        let w = |c: Change| {
+            c.with_write(Write::new(
+                Method::Patch,
+                ACCT,
+                "2024-10-01",
+                Some(json!({})),
+            ))
+        };
+        let p = plan_of(vec![
+            w(change(ResourceKind::Account, ACCT)),
+            w(change(
+                ResourceKind::Deployment,
+                &format!("{ACCT}/deployments/d"),
+            )),
+        ]);
+        let api = Arc::new(Counting::default());
+        let report = execute(
+            api.clone(),
+            &p,
+            ApplyOptions::default(),
+            Arc::new(progress::Silent),
+            Arc::new(AtomicBool::new(true)),
+        )
+        .await;
+        assert!(report.interrupted && !report.ok());
+        assert_eq!(report.not_started.len(), 2);
+        assert!(report.applied.is_empty());
+        assert_eq!(api.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_step_waiting_on_a_gate_stops_waiting_when_interrupted() {
+        let mut c = change(ResourceKind::Account, ACCT).with_write(Write::new(
+            Method::Patch,
+            ACCT,
+            "2024-10-01",
+            Some(json!({})),
+        ));
+        // The account never shows Succeeded (the fake answers `{}`): the gate would wait for
+        // its whole budget.
+        c.gates.push(Gate::AccountSucceeded {
+            account_id: ACCT.into(),
+        });
+        let p = plan_of(vec![c]);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        let opts = ApplyOptions {
+            parallelism: 4,
+            gates: GateOptions {
+                budget: std::time::Duration::from_secs(600),
+                interval: std::time::Duration::from_millis(5),
+            },
+        };
+        let t0 = std::time::Instant::now();
+        let report = execute(
+            Arc::new(Counting::default()),
+            &p,
+            opts,
+            Arc::new(progress::Silent),
+            cancel,
+        )
+        .await;
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+        assert!(report.interrupted);
+        assert_eq!(
+            report.not_started,
+            vec![p.instances[0].changes[0].address.clone()]
+        );
+        assert!(report.failed.is_empty() && report.applied.is_empty());
+    }
+}
