@@ -78,6 +78,16 @@ struct Fleet {
 }
 
 fn fleet(per_sub: usize, extra_assignment: Option<(&str, &str, &str)>) -> Fleet {
+    fleet_with(per_sub, extra_assignment, false)
+}
+
+/// `own_subnets`: each instance's endpoint goes into its own subnet (`snet-pe-{k}`) of the
+/// subscription's VNet, so one apply writes several subnets of one VNet.
+fn fleet_with(
+    per_sub: usize,
+    extra_assignment: Option<(&str, &str, &str)>,
+    own_subnets: bool,
+) -> Fleet {
     let quick: Vec<Value> = moat::emulator::load_seed_file(repo("examples/quickstart-seed.json"))
         .expect("quickstart seed");
     let is_instance_part = |v: &Value| {
@@ -96,9 +106,31 @@ fn fleet(per_sub: usize, extra_assignment: Option<(&str, &str, &str)>) -> Fleet 
         let swap = |v: &Value| -> Value {
             serde_json::from_str(&serde_json::to_string(v).unwrap().replace(SUB1, sub)).unwrap()
         };
-        seed.extend(quick.iter().filter(|v| !is_instance_part(v)).map(swap));
+        for mut v in quick.iter().filter(|v| !is_instance_part(v)).map(swap) {
+            if own_subnets && v["id"].as_str().is_some_and(|i| i.ends_with("/vnet-prod")) {
+                let nsg =
+                    v["properties"]["subnets"][1]["properties"]["networkSecurityGroup"].clone();
+                let subnets = v["properties"]["subnets"].as_array_mut().unwrap();
+                for k in 0..per_sub {
+                    subnets.push(json!({"name": format!("snet-pe-{k}"), "properties": {
+                        "addressPrefix": format!("10.10.{}.0/24", 10 + k),
+                        "networkSecurityGroup": nsg,
+                        "privateEndpointNetworkPolicies": "Disabled"
+                    }}));
+                }
+            }
+            seed.push(v);
+        }
         for k in 0..per_sub {
             let name = format!("fleet-s{s}-openai-{k}");
+            let (subnet, prefix) = if own_subnets {
+                (format!("snet-pe-{k}"), format!("10.10.{}.0/24", 10 + k))
+            } else {
+                (
+                    "snet-private-endpoints".to_string(),
+                    "10.10.2.0/24".to_string(),
+                )
+            };
             for v in quick.iter().filter(|v| is_instance_part(v)) {
                 let mut text = serde_json::to_string(&swap(v))
                     .unwrap()
@@ -126,8 +158,8 @@ fn fleet(per_sub: usize, extra_assignment: Option<(&str, &str, &str)>) -> Fleet 
     kind: OpenAI
     customSubdomain: {name}
     existing:
-      endpointSubnet: /subscriptions/{sub}/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-prod/subnets/snet-private-endpoints
-      endpointSubnetPrefix: 10.10.2.0/24
+      endpointSubnet: /subscriptions/{sub}/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-prod/subnets/{subnet}
+      endpointSubnetPrefix: {prefix}
       nsg: /subscriptions/{sub}/resourceGroups/rg-network/providers/Microsoft.Network/networkSecurityGroups/nsg-private-endpoints
       dnsZones:
         resourceGroup: rg-dns
@@ -757,6 +789,42 @@ async fn a_slow_endpoint_causes_no_conflict_of_moats_own_making() {
     assert!(
         statuses(&log, 409).is_empty(),
         "moat's own writes conflicted: {:#?}",
+        statuses(&log, 409)
+    );
+    let again = plan(api.as_ref(), &bp).await;
+    assert!(
+        not_converged(&again).is_empty(),
+        "{:#?}",
+        not_converged(&again)
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subnets_of_one_vnet_are_written_one_at_a_time() {
+    let f = fleet_with(3, None, true);
+    let mut cfg = EmulatorConfig::default();
+    cfg.lro.durations.insert(
+        "Microsoft.Network/virtualNetworks/subnets".into(),
+        Duration::from_millis(100),
+    );
+    let emu = start(cfg, &f.seed).await;
+    let api = patient(&emu);
+    let bp = load_path(&f.path);
+    let p = plan(api.as_ref(), &bp).await;
+    let subnet_writes = p
+        .changes()
+        .filter(|c| c.address.contains("/subnet/") && c.action.is_write())
+        .count();
+    assert_eq!(subnet_writes, 6, "three subnets per VNet are written");
+    emu.clear_request_log();
+    let report = apply_with(api.clone(), &p).await;
+    assert!(report.ok(), "{report:#?}");
+    let log = emu.request_log();
+    // Each subnet write takes 100 ms; sent together, ARM would answer AnotherOperationInProgress.
+    assert!(
+        statuses(&log, 409).is_empty(),
+        "subnet writes overlapped: {:#?}",
         statuses(&log, 409)
     );
     let again = plan(api.as_ref(), &bp).await;
