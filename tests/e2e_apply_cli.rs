@@ -178,9 +178,19 @@ async fn a_stale_saved_plan_is_refused_naming_what_changed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_killed_mid_apply_is_converged_by_the_next_apply() {
+    killed_after_then_reapplied(4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_late_in_the_private_path_is_converged_by_the_next_apply() {
+    killed_after_then_reapplied(9).await;
+}
+
+/// SIGKILL `moat apply` once the emulator has seen `n` writes, then apply again to the end.
+async fn killed_after_then_reapplied(n: usize) {
     let emu = emulator("examples/quickstart-seed.json").await;
     emu.clear_request_log();
-    let mut child = start_apply_until(&emu, 4).await;
+    let mut child = start_apply_until(&emu, n).await;
     child.kill().expect("kill");
     let _ = child.wait();
     let done_before = writes(&emu);
