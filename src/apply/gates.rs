@@ -32,6 +32,8 @@ pub enum GateError {
         waited: Duration,
         last: String,
     },
+    #[error("{what} will not happen without another write: {seen}")]
+    Never { what: String, seen: String },
     #[error("while waiting for {what}")]
     Arm {
         what: String,
@@ -40,7 +42,16 @@ pub enum GateError {
     },
 }
 
-/// Whether the gate holds now; `Err(description of what is missing)` when it does not.
+/// A provisioning state ARM never leaves by itself (the last operation on the resource failed).
+fn terminal_failure(state: &str) -> bool {
+    state.eq_ignore_ascii_case("Failed") || state.eq_ignore_ascii_case("Canceled")
+}
+
+/// Marks a "not yet" description as final: waiting longer cannot help.
+const NEVER: &str = "never: ";
+
+/// Whether the gate holds now; `Err(description of what is missing)` when it does not (starting
+/// with [`NEVER`] when it cannot come true without another write).
 async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Result<(), String>, ArmError> {
     match gate {
         Gate::AccountSucceeded { account_id } => {
@@ -51,6 +62,8 @@ async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Result<(), String>, ArmE
                 .unwrap_or("absent");
             Ok(if state.eq_ignore_ascii_case("Succeeded") {
                 Ok(())
+            } else if terminal_failure(state) {
+                Err(format!("{NEVER}account provisioningState {state}"))
             } else {
                 Err(format!("account provisioningState {state}"))
             })
@@ -83,6 +96,11 @@ async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Result<(), String>, ArmE
                 .as_ref()
                 .and_then(|p| get_str(p, "properties.provisioningState"))
                 .unwrap_or("absent");
+            if terminal_failure(state) {
+                return Ok(Err(format!(
+                    "{NEVER}private endpoint provisioningState {state}"
+                )));
+            }
             if !state.eq_ignore_ascii_case("Succeeded") {
                 return Ok(Err(format!("private endpoint provisioningState {state}")));
             }
@@ -155,6 +173,12 @@ pub async fn wait(api: &dyn ArmApi, gate: &Gate, opts: GateOptions) -> Result<()
         match check(api, gate).await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(last)) => {
+                if let Some(seen) = last.strip_prefix(NEVER) {
+                    return Err(GateError::Never {
+                        what: gate.describe(),
+                        seen: seen.to_string(),
+                    });
+                }
                 if start.elapsed() >= opts.budget {
                     return Err(GateError::Timeout {
                         what: gate.describe(),

@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::arm::{ArmApi, ArmError, Precondition};
-use crate::plan::model::{Change, Plan, ResourceKind};
+use crate::plan::model::{Change, Gate, Plan, ResourceKind};
 use crate::resources::{norm_id, parent_id};
 pub use gates::GateOptions;
 pub use progress::{Event, Progress};
@@ -92,23 +92,100 @@ fn lock_key(c: &Change) -> Option<String> {
             };
             Some(format!("account:{acct}"))
         }
-        // ARM locks the target account while a private endpoint to it is written: concurrent
-        // writes to the account or its children get RequestConflict, so share its lock.
-        ResourceKind::PrivateEndpoint => c
-            .write
-            .as_ref()
-            .and_then(|w| w.body.as_ref())
-            .and_then(|b| {
-                b.pointer(
-                    "/properties/privateLinkServiceConnections/0/properties/privateLinkServiceId",
-                )
-            })
-            .and_then(serde_json::Value::as_str)
-            .map(|acct| format!("account:{}", norm_id(acct))),
+        // A private endpoint being written holds its target account (ARM answers the account's
+        // own writes with RequestConflict meanwhile, and refuses the endpoint while the account
+        // is being updated): one lock for both.
+        ResourceKind::PrivateEndpoint => endpoint_target_account(c).map(|a| format!("account:{a}")),
         ResourceKind::Subnet => Some(format!("vnet:{}", norm_id(parent_id(&c.id)))),
         ResourceKind::SecurityRule => Some(format!("nsg:{}", norm_id(parent_id(&c.id)))),
         _ => None,
     }
+}
+
+/// The Cognitive Services account a private endpoint write connects to (normalised id).
+fn endpoint_target_account(c: &Change) -> Option<String> {
+    let body = c.write.as_ref()?.body.as_ref()?;
+    [
+        "privateLinkServiceConnections",
+        "manualPrivateLinkServiceConnections",
+    ]
+    .iter()
+    .filter_map(|l| body["properties"][l].as_array())
+    .flatten()
+    .filter_map(|conn| conn["properties"]["privateLinkServiceId"].as_str())
+    .map(norm_id)
+    .find(|t| t.contains("/providers/microsoft.cognitiveservices/accounts/"))
+}
+
+/// Role assignments adopted under another name at apply time (another writer created the same
+/// (scope, role, principal) between plan and apply): moat's deterministic id → the live id.
+/// Gates that wait for moat's ids look for the adopted ones instead.
+type Adopted = Arc<std::sync::Mutex<HashMap<String, String>>>;
+
+/// The gate with adopted role assignment ids substituted.
+fn resolve_gate(gate: &Gate, adopted: &Adopted) -> Gate {
+    match gate {
+        Gate::RoleAssignmentsVisible { ids } => {
+            let map = adopted.lock().expect("adopted lock");
+            Gate::RoleAssignmentsVisible {
+                ids: ids
+                    .iter()
+                    .map(|id| map.get(&norm_id(id)).cloned().unwrap_or_else(|| id.clone()))
+                    .collect(),
+            }
+        }
+        g => g.clone(),
+    }
+}
+
+/// Find the live assignment for the (scope, role, principal) a role assignment change writes.
+async fn find_same_tuple(api: &dyn ArmApi, change: &Change) -> Result<Option<String>, ArmError> {
+    let Some(body) = change.write.as_ref().and_then(|w| w.body.as_ref()) else {
+        return Ok(None);
+    };
+    let principal = body["properties"]["principalId"].as_str().unwrap_or("");
+    let role = body["properties"]["roleDefinitionId"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or("");
+    let marker = "/providers/microsoft.authorization/roleassignments/";
+    let id = norm_id(&change.id);
+    let Some(i) = id.find(marker) else {
+        return Ok(None);
+    };
+    let scope = &change.id[..i];
+    let all = api
+        .list(
+            &format!("{scope}/providers/Microsoft.Authorization/roleAssignments"),
+            crate::resources::role_assignment::API_VERSION,
+        )
+        .await?;
+    Ok(all.into_iter().find_map(|a| {
+        let p = &a["properties"];
+        let same = p["principalId"]
+            .as_str()
+            .is_some_and(|x| x.eq_ignore_ascii_case(principal))
+            && p["roleDefinitionId"]
+                .as_str()
+                .and_then(|r| r.rsplit('/').next())
+                .is_some_and(|g| g.eq_ignore_ascii_case(role))
+            && p["scope"]
+                .as_str()
+                .is_some_and(|s| norm_id(s) == norm_id(scope));
+        same.then(|| a["id"].as_str().map(str::to_string)).flatten()
+    }))
+}
+
+/// How often a write ARM refused because its account was not Succeeded (an update by someone
+/// else in flight) is re-sent after waiting for the account again.
+const ACCOUNT_STATE_RESENDS: u32 = 5;
+
+/// How a step ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    Written,
+    /// Apply was interrupted before the step's write started.
+    NotStarted,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,24 +197,125 @@ enum State {
     Skipped,
 }
 
-async fn run_step(
+struct Step {
     api: Arc<dyn ArmApi>,
     change: Change,
     instance: String,
     lock: Option<Arc<Mutex<()>>>,
     opts: ApplyOptions,
     progress: Arc<dyn Progress>,
-) -> Result<(), StepError> {
+    cancel: Arc<AtomicBool>,
+    adopted: Adopted,
+}
+
+async fn run_step(s: Step) -> Result<Outcome, StepError> {
+    let Step {
+        api,
+        change,
+        instance,
+        lock,
+        opts,
+        progress,
+        cancel,
+        adopted,
+    } = s;
+    // Interrupted while this step waited for a parallelism slot.
+    if cancel.load(Ordering::SeqCst) {
+        return Ok(Outcome::NotStarted);
+    }
     for gate in &change.gates {
+        let gate = resolve_gate(gate, &adopted);
         let what = gate.describe();
         progress.event(&instance, &change.address, Event::Waiting { gate: &what });
-        gates::wait(api.as_ref(), gate, opts.gates).await?;
+        // Interrupted while waiting for a gate: nothing was written, stop waiting.
+        tokio::select! {
+            r = gates::wait(api.as_ref(), &gate, opts.gates) => r?,
+            _ = cancelled(&cancel) => return Ok(Outcome::NotStarted),
+        }
     }
     let _guard = match &lock {
-        Some(l) => Some(l.lock().await),
+        Some(l) => tokio::select! {
+            g = l.lock() => Some(g),
+            _ = cancelled(&cancel) => return Ok(Outcome::NotStarted),
+        },
         None => None,
     };
+    if cancel.load(Ordering::SeqCst) {
+        return Ok(Outcome::NotStarted);
+    }
     progress.event(&instance, &change.address, Event::Writing);
+    let mut resends = 0;
+    loop {
+        match write_once(api.as_ref(), &change, &adopted).await {
+            // The account was being updated by someone else when ARM looked at it: wait until
+            // it is Succeeded again and re-send (the write did not land).
+            Err(StepError::Write { source, .. })
+                if source.code() == Some("AccountProvisioningStateInvalid")
+                    && resends < ACCOUNT_STATE_RESENDS =>
+            {
+                let Some(gate) = change
+                    .gates
+                    .iter()
+                    .find(|g| matches!(g, Gate::AccountSucceeded { .. }))
+                    .cloned()
+                    .or_else(|| {
+                        endpoint_target_account(&change).map(|a| Gate::AccountSucceeded {
+                            account_id: original_case(&change, &a),
+                        })
+                    })
+                else {
+                    return Err(StepError::Write {
+                        address: change.address.clone(),
+                        source,
+                    });
+                };
+                resends += 1;
+                tracing::info!(
+                    "{}: {source}; waiting for the account and re-sending",
+                    change.address
+                );
+                let what = gate.describe();
+                progress.event(&instance, &change.address, Event::Waiting { gate: &what });
+                gates::wait(api.as_ref(), &gate, opts.gates).await?;
+                progress.event(&instance, &change.address, Event::Writing);
+            }
+            other => return other.map(|()| Outcome::Written),
+        }
+    }
+}
+
+/// The target account id as written in the change's body (ARM ids are case-insensitive; this
+/// keeps messages readable).
+fn original_case(change: &Change, normalised: &str) -> String {
+    change
+        .write
+        .as_ref()
+        .and_then(|w| w.body.as_ref())
+        .and_then(|b| {
+            [
+                "privateLinkServiceConnections",
+                "manualPrivateLinkServiceConnections",
+            ]
+            .iter()
+            .filter_map(|l| b["properties"][l].as_array())
+            .flatten()
+            .filter_map(|c| c["properties"]["privateLinkServiceId"].as_str())
+            .find(|t| norm_id(t) == normalised)
+            .map(str::to_string)
+        })
+        .unwrap_or_else(|| normalised.to_string())
+}
+
+/// Resolves once `cancel` is set.
+async fn cancelled(cancel: &AtomicBool) {
+    while !cancel.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Send the change's write once (the ARM client retries transient failures, throttling and
+/// conflicts itself).
+async fn write_once(api: &dyn ArmApi, change: &Change, adopted: &Adopted) -> Result<(), StepError> {
     let Some(w) = &change.write else {
         return Ok(());
     };
@@ -172,7 +350,25 @@ async fn run_step(
             if change.kind == ResourceKind::RoleAssignment
                 && e.code() == Some("RoleAssignmentExists") =>
         {
-            Ok(())
+            match find_same_tuple(api, change).await {
+                Ok(Some(live)) => {
+                    tracing::info!(
+                        "{}: the assignment already exists as {live}; adopting it",
+                        change.address
+                    );
+                    adopted
+                        .lock()
+                        .expect("adopted lock")
+                        .insert(norm_id(&change.id), live);
+                    Ok(())
+                }
+                // ARM says it exists but it cannot be read back: the gates will wait for it.
+                Ok(None) => Ok(()),
+                Err(source) => Err(StepError::Write {
+                    address: change.address.clone(),
+                    source,
+                }),
+            }
         }
         // A create-only write that finds the resource there: someone else created it meanwhile.
         Err(e) if pre == Precondition::IfNoneMatch && e.status() == Some(412) => Ok(()),
@@ -204,7 +400,8 @@ pub async fn execute(
     let mut locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
     let sem = Arc::new(Semaphore::new(opts.parallelism.max(1)));
     let mut report = ApplyReport::default();
-    let mut running: JoinSet<(String, Result<(), StepError>)> = JoinSet::new();
+    let mut running: JoinSet<(String, Result<Outcome, StepError>)> = JoinSet::new();
+    let adopted: Adopted = Arc::default();
 
     loop {
         // Skip what can no longer run; start what is ready.
@@ -236,16 +433,21 @@ pub async fn execute(
                     continue;
                 }
                 let lock = lock_key(change).map(|k| locks.entry(k).or_default().clone());
-                let api = api.clone();
-                let change = change.clone();
-                let inst = inst.clone();
+                let step = Step {
+                    api: api.clone(),
+                    change: change.clone(),
+                    instance: inst.clone(),
+                    lock,
+                    opts: opts.clone(),
+                    progress: progress.clone(),
+                    cancel: cancel.clone(),
+                    adopted: adopted.clone(),
+                };
                 let sem = sem.clone();
-                let opts = opts.clone();
-                let progress = progress.clone();
                 let a = addr.clone();
                 running.spawn(async move {
                     let _permit = sem.acquire_owned().await.expect("semaphore open");
-                    let r = run_step(api, change, inst, lock, opts, progress).await;
+                    let r = run_step(step).await;
                     (a, r)
                 });
                 state.insert(addr.clone(), State::Running);
@@ -267,7 +469,10 @@ pub async fn execute(
         };
         let inst = steps[&addr].0.clone();
         match result {
-            Ok(()) => {
+            Ok(Outcome::NotStarted) => {
+                state.insert(addr, State::Pending);
+            }
+            Ok(Outcome::Written) => {
                 progress.event(&inst, &addr, Event::Done);
                 report.applied.push(addr.clone());
                 state.insert(addr, State::Done);
@@ -288,4 +493,213 @@ pub async fn execute(
         .collect();
     progress.finish();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::{ArmRequest, ArmResponse, Method};
+    use crate::plan::model::{Action, Write};
+    use serde_json::json;
+
+    const ACCT: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a1";
+    const VNET: &str =
+        "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v";
+
+    fn change(kind: ResourceKind, id: &str) -> Change {
+        Change::new(
+            format!("i/{}/{id}", kind.label()),
+            kind,
+            id,
+            Action::Update,
+            "test",
+            "absent".into(),
+        )
+    }
+
+    fn endpoint(target: &str) -> Change {
+        change(
+            ResourceKind::PrivateEndpoint,
+            "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/privateEndpoints/pe",
+        )
+        .with_write(Write::new(
+            Method::Put,
+            "/x",
+            "2024-05-01",
+            Some(json!({"properties": {"privateLinkServiceConnections": [
+                {"properties": {"privateLinkServiceId": target, "groupIds": ["account"]}}
+            ]}})),
+        ))
+    }
+
+    #[test]
+    fn an_account_its_children_and_its_endpoint_share_one_lock() {
+        let key = lock_key(&change(ResourceKind::Account, ACCT)).unwrap();
+        for c in [
+            change(
+                ResourceKind::Deployment,
+                &format!("{ACCT}/deployments/gpt-4o"),
+            ),
+            change(ResourceKind::RaiPolicy, &format!("{ACCT}/raiPolicies/p")),
+            endpoint(&ACCT.to_ascii_uppercase()),
+        ] {
+            assert_eq!(lock_key(&c).as_deref(), Some(key.as_str()), "{}", c.address);
+        }
+        let other = ACCT.replace("/a1", "/a2");
+        assert_ne!(
+            lock_key(&change(ResourceKind::Account, &other)).unwrap(),
+            key
+        );
+        // An endpoint to something that is not an account locks nothing.
+        assert_eq!(
+            lock_key(&endpoint(
+                "/subscriptions/s/providers/Microsoft.Storage/storageAccounts/x"
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn subnets_of_one_vnet_share_a_lock_and_other_vnets_do_not() {
+        let a = lock_key(&change(ResourceKind::Subnet, &format!("{VNET}/subnets/a"))).unwrap();
+        let b = lock_key(&change(ResourceKind::Subnet, &format!("{VNET}/subnets/B"))).unwrap();
+        let c = lock_key(&change(ResourceKind::Subnet, &format!("{VNET}2/subnets/a"))).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn role_assignment_gates_follow_adopted_ids() {
+        let ours = format!("{ACCT}/providers/Microsoft.Authorization/roleAssignments/ours");
+        let kept = format!("{ACCT}/providers/Microsoft.Authorization/roleAssignments/kept");
+        let adopted: Adopted = Arc::default();
+        adopted
+            .lock()
+            .unwrap()
+            .insert(norm_id(&ours), "/theirs".into());
+        let g = resolve_gate(
+            &Gate::RoleAssignmentsVisible {
+                ids: vec![ours.to_ascii_uppercase(), kept.clone()],
+            },
+            &adopted,
+        );
+        assert_eq!(
+            g,
+            Gate::RoleAssignmentsVisible {
+                ids: vec!["/theirs".into(), kept]
+            }
+        );
+    }
+
+    /// Counts requests; answers every one 200 `{}`.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl ArmApi for Counting {
+        async fn send(&self, _: ArmRequest) -> Result<ArmResponse, ArmError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(ArmResponse {
+                status: 200,
+                headers: Default::default(),
+                body: Some(json!({})),
+            })
+        }
+    }
+
+    fn plan_of(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: 1,
+            moat_version: "test".into(),
+            blueprint: crate::plan::model::BlueprintRef {
+                path: "b.yaml".into(),
+                digest: "d".into(),
+            },
+            instances: vec![crate::plan::model::InstancePlan {
+                name: "i".into(),
+                subscription: "s".into(),
+                account_id: ACCT.into(),
+                changes,
+                notes: vec![],
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn interrupted_before_start_writes_nothing_and_lists_every_step_not_started() {
+        let w = |c: Change| {
+            c.with_write(Write::new(
+                Method::Patch,
+                ACCT,
+                "2024-10-01",
+                Some(json!({})),
+            ))
+        };
+        let p = plan_of(vec![
+            w(change(ResourceKind::Account, ACCT)),
+            w(change(
+                ResourceKind::Deployment,
+                &format!("{ACCT}/deployments/d"),
+            )),
+        ]);
+        let api = Arc::new(Counting::default());
+        let report = execute(
+            api.clone(),
+            &p,
+            ApplyOptions::default(),
+            Arc::new(progress::Silent),
+            Arc::new(AtomicBool::new(true)),
+        )
+        .await;
+        assert!(report.interrupted && !report.ok());
+        assert_eq!(report.not_started.len(), 2);
+        assert!(report.applied.is_empty());
+        assert_eq!(api.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_step_waiting_on_a_gate_stops_waiting_when_interrupted() {
+        let mut c = change(ResourceKind::Account, ACCT).with_write(Write::new(
+            Method::Patch,
+            ACCT,
+            "2024-10-01",
+            Some(json!({})),
+        ));
+        // The account never shows Succeeded (the fake answers `{}`): the gate would wait for
+        // its whole budget.
+        c.gates.push(Gate::AccountSucceeded {
+            account_id: ACCT.into(),
+        });
+        let p = plan_of(vec![c]);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        let opts = ApplyOptions {
+            parallelism: 4,
+            gates: GateOptions {
+                budget: std::time::Duration::from_secs(600),
+                interval: std::time::Duration::from_millis(5),
+            },
+        };
+        let t0 = std::time::Instant::now();
+        let report = execute(
+            Arc::new(Counting::default()),
+            &p,
+            opts,
+            Arc::new(progress::Silent),
+            cancel,
+        )
+        .await;
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+        assert!(report.interrupted);
+        assert_eq!(
+            report.not_started,
+            vec![p.instances[0].changes[0].address.clone()]
+        );
+        assert!(report.failed.is_empty() && report.applied.is_empty());
+    }
 }

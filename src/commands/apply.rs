@@ -125,9 +125,15 @@ async fn apply_with(
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!(
-                    "\nInterrupted: letting the writes in flight finish; starting no new ones."
+                    "\nInterrupted: letting the writes in flight finish; starting no new ones (Ctrl-C again to stop at once)."
                 );
                 cancel.store(true, Ordering::SeqCst);
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\nStopped at once: operations already sent go on in Azure. Run plan or apply again to see where things stand."
+                );
+                std::process::exit(130);
             }
         });
     }
@@ -153,6 +159,13 @@ async fn apply_with(
             format!(", {} not started", report.not_started.len())
         }
     );
+    let stats = api.stats();
+    if stats.retries > 0 || stats.throttled > 0 {
+        println!(
+            "ARM made moat wait: {} request(s) retried (throttling, conflicts, principals replicating), {} paced by the request budget; `-v` shows each one.",
+            stats.retries, stats.throttled
+        );
+    }
     for (a, e) in &report.failed {
         println!("  failed  {a}\n{}", indent(e, 10));
     }
@@ -188,4 +201,66 @@ fn indent(s: &str, n: usize) -> String {
         .map(|l| format!("{pad}{l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::model::{Action, BlueprintRef, Change, InstancePlan, ResourceKind};
+
+    fn change(address: &str, action: Action, observed: &str) -> Change {
+        Change::new(
+            address,
+            ResourceKind::Account,
+            "/a",
+            action,
+            "test",
+            observed.into(),
+        )
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: 1,
+            moat_version: "test".into(),
+            blueprint: BlueprintRef {
+                path: "b.yaml".into(),
+                digest: "d".into(),
+            },
+            instances: vec![InstancePlan {
+                name: "i".into(),
+                subscription: "s".into(),
+                account_id: "/a".into(),
+                changes,
+                notes: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn stale_differences_name_each_changed_missing_and_new_change() {
+        let saved = plan(vec![
+            change("i/account/network", Action::Update, "etag-1"),
+            change("i/deployment/d", Action::Update, "etag-2"),
+            change("i/rai-policy/p", Action::Create, "absent"),
+            change("i/role-assignment/r", Action::NoOp, "digest-1"),
+        ]);
+        assert!(stale_differences(&saved, &saved).is_empty());
+        let fresh = plan(vec![
+            change("i/account/network", Action::Update, "etag-1"),
+            change("i/deployment/d", Action::Update, "etag-3"),
+            change("i/role-assignment/r", Action::NoOp, "digest-1"),
+            change("i/diagnostic-setting/x", Action::Create, "absent"),
+            change("i/subnet/s", Action::NoOp, "digest-9"),
+        ]);
+        let d = stale_differences(&saved, &fresh);
+        assert_eq!(
+            d,
+            [
+                "  i/deployment/d: was etag-2 at planning time, is etag-3 now",
+                "  i/rai-policy/p: no longer part of the plan",
+                "  i/diagnostic-setting/x: new change not in the saved plan",
+            ]
+        );
+    }
 }

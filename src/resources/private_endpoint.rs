@@ -112,6 +112,42 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
             after: Some(json!({"privateLinkServiceId": account, "groupIds": ["account"]})),
         });
     }
+    let live_state = get_str(live, "properties.provisioningState").unwrap_or("Succeeded");
+    let broken = ["Failed", "Canceled"]
+        .iter()
+        .any(|s| live_state.eq_ignore_ascii_case(s));
+    if fields.is_empty() && broken && ctl.mode != crate::blueprint::resolved::Mode::Verify {
+        // An endpoint whose last operation failed never becomes Succeeded by itself: ARM's
+        // repair is to PUT it again (same subnet and target, its tags kept).
+        let body = json!({
+            "location": live.get("location").cloned().unwrap_or_else(|| spec.location.clone().into()),
+            "tags": live.get("tags").cloned().unwrap_or_else(|| json!({OWNER_TAG: OWNER_VALUE})),
+            "properties": {
+                "subnet": {"id": live_subnet},
+                "privateLinkServiceConnections": [{
+                    "name": conn.and_then(|c| get_str(c, "name")).map(str::to_string)
+                        .unwrap_or_else(|| format!("{}-account", spec.name)),
+                    "properties": {"privateLinkServiceId": live_target, "groupIds": ["account"]}
+                }]
+            }
+        });
+        return Some(
+            Change::new(
+                addr,
+                ResourceKind::PrivateEndpoint,
+                &id,
+                Action::Update,
+                format!("{reason}; its last operation ended {live_state}: sent again to repair it"),
+                fp,
+            )
+            .with_fields(vec![FieldChange {
+                path: "properties.provisioningState".into(),
+                before: Some(live_state.into()),
+                after: Some("Succeeded".into()),
+            }])
+            .with_write(Write::new(Method::Put, &id, API_VERSION, Some(body))),
+        );
+    }
     if fields.is_empty() {
         let action = super::outcome(ctl.mode, true, false);
         return Some(Change::new(

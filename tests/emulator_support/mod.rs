@@ -25,21 +25,58 @@ pub struct Env {
     pub emu: EmulatorHandle,
     pub clock: ManualClock,
     pub arm: HttpArm,
+    pub recorder: Arc<Recorder>,
+}
+
+/// The transport under the client, remembering the headers of the last answer: with no
+/// retries the client turns a retryable answer (409 conflict, 429, 5xx) into the error it gave up
+/// on, and the tests assert on that answer's headers too.
+#[derive(Debug)]
+pub struct Recorder {
+    inner: Arc<dyn azure_core::HttpClient>,
+    last: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+#[async_trait::async_trait]
+impl azure_core::HttpClient for Recorder {
+    async fn execute_request(
+        &self,
+        request: &azure_core::Request,
+    ) -> azure_core::Result<azure_core::Response> {
+        let resp = self.inner.execute_request(request).await?;
+        *self.last.lock().unwrap() = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.as_str().to_string()))
+            .collect();
+        Ok(resp)
+    }
 }
 
 pub fn client(base: &str, token: &str) -> HttpArm {
-    HttpArm::new(
+    client_recording(base, token).0
+}
+
+pub fn client_recording(base: &str, token: &str) -> (HttpArm, Arc<Recorder>) {
+    let recorder = Arc::new(Recorder {
+        inner: moat::arm::http::build_http_client(Default::default()).unwrap(),
+        last: Default::default(),
+    });
+    let arm = HttpArm::new(
         url::Url::parse(base).unwrap(),
         TokenSource::Static(azure_core::auth::Secret::new(token.to_string())),
     )
+    // One exchange per send: the emulator's answers (409s, 429s) are what these tests assert,
+    // and on a manual clock a retried conflict would wait forever.
+    .with_retry_policy(moat::arm::RetryPolicy::none())
     .with_lro_options(LroOptions {
         default_interval: Duration::from_millis(5),
         min_interval: Duration::from_millis(1),
         max_interval: Duration::from_millis(20),
         budget: Duration::from_secs(20),
     })
-    // One exchange per `send`: these tests look at the emulator's own answers (409s, 429s...).
-    .with_retry_policy(moat::arm::RetryPolicy::none())
+    .with_http_client(recorder.clone());
+    (arm, recorder)
 }
 
 /// An emulator on a manual clock (operations finish only when the test advances it).
@@ -47,8 +84,13 @@ pub async fn start_with(mut cfg: EmulatorConfig) -> Env {
     let clock = ManualClock::new();
     cfg.clock = Arc::new(clock.clone());
     let emu = EmulatorHandle::start(cfg).await.unwrap();
-    let arm = client(&emu.base_url(), "test-token");
-    Env { emu, clock, arm }
+    let (arm, recorder) = client_recording(&emu.base_url(), "test-token");
+    Env {
+        emu,
+        clock,
+        arm,
+        recorder,
+    }
 }
 
 pub async fn start() -> Env {
@@ -65,7 +107,29 @@ impl Env {
     ) -> ArmResponse {
         let mut req = ArmRequest::new(method, path, api);
         req.body = body;
-        self.arm.send(req).await.unwrap()
+        match self.arm.send(req).await {
+            Ok(r) => r,
+            // With no retries the client hands back a retryable answer (409 conflicts, 429,
+            // 5xx) as the error it gave up on: rebuild the response the tests assert on.
+            Err(moat::arm::ArmError::Response {
+                status,
+                code,
+                message,
+                request_id,
+                ..
+            }) => ArmResponse {
+                status,
+                headers: {
+                    let mut h = self.recorder.last.lock().unwrap().clone();
+                    if let Some(id) = request_id {
+                        h.entry("x-ms-request-id".into()).or_insert(id);
+                    }
+                    h
+                },
+                body: Some(json!({"error": {"code": code, "message": message}})),
+            },
+            Err(e) => panic!("{e:?}"),
+        }
     }
 
     pub async fn get(&self, path: &str, api: &str) -> ArmResponse {
