@@ -44,18 +44,18 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
     let account = inst.account_id();
     let addr = address(inst, &spec.name);
     let reason = "private endpoint for the account, group `account` (N1)";
+    let body = json!({
+        "location": spec.location,
+        "tags": {OWNER_TAG: OWNER_VALUE},
+        "properties": {
+            "subnet": {"id": spec.subnet_id},
+            "privateLinkServiceConnections": [{
+                "name": format!("{}-account", spec.name),
+                "properties": {"privateLinkServiceId": account, "groupIds": ["account"]}
+            }]
+        }
+    });
     let Some(live) = observed else {
-        let body = json!({
-            "location": spec.location,
-            "tags": {OWNER_TAG: OWNER_VALUE},
-            "properties": {
-                "subnet": {"id": spec.subnet_id},
-                "privateLinkServiceConnections": [{
-                    "name": format!("{}-account", spec.name),
-                    "properties": {"privateLinkServiceId": account, "groupIds": ["account"]}
-                }]
-            }
-        });
         let action = super::outcome(ctl.mode, false, true);
         let c = Change::new(
             addr,
@@ -111,6 +111,35 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
             before: Some(json!({"privateLinkServiceId": live_target, "groupIds": live_groups})),
             after: Some(json!({"privateLinkServiceId": account, "groupIds": ["account"]})),
         });
+    }
+    // An endpoint whose last operation ended Failed or Canceled stays so until it is written
+    // again (ARM does not retry it): re-send the same PUT, or the cutover gate waits forever.
+    let state = get_str(live, "properties.provisioningState").unwrap_or("Succeeded");
+    if fields.is_empty()
+        && ctl.mode == crate::blueprint::resolved::Mode::Managed
+        && (state.eq_ignore_ascii_case("Failed") || state.eq_ignore_ascii_case("Canceled"))
+    {
+        let mut body = body;
+        // Keep the live connection's name: ARM refuses renaming a connection in place.
+        if let Some(name) = connection(live).and_then(|c| get_str(c, "name")) {
+            body["properties"]["privateLinkServiceConnections"][0]["name"] = name.into();
+        }
+        return Some(
+            Change::new(
+                addr,
+                ResourceKind::PrivateEndpoint,
+                &id,
+                Action::Update,
+                reason,
+                fp,
+            )
+            .with_fields(vec![FieldChange {
+                path: "properties.provisioningState".into(),
+                before: Some(state.into()),
+                after: Some("Succeeded".into()),
+            }])
+            .with_write(Write::new(Method::Put, &id, API_VERSION, Some(body))),
+        );
     }
     if fields.is_empty() {
         let action = super::outcome(ctl.mode, true, false);
