@@ -174,7 +174,7 @@ fn plan_instance(
         ..Default::default()
     };
     p.identity = res::account::identity_stage(inst, &assumed);
-    if p.account_create.is_none() && p.identity.as_ref().is_none_or(|c| !c.action.is_write()) {
+    if p.account_create.is_none() && !p.identity.as_ref().is_some_and(|c| c.action.is_write()) {
         if let Some(repair) = res::account::repair_stage(inst, &assumed) {
             p.identity = Some(repair);
         }
