@@ -23,6 +23,11 @@ fn seed_blueprints() -> Vec<Vec<u8>> {
 }
 
 fn seed_plan() -> Vec<u8> {
+    static PLAN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    PLAN.get_or_init(render_seed_plan).clone()
+}
+
+fn render_seed_plan() -> Vec<u8> {
     let inst = support::strict_instance();
     let obs = support::brownfield_observed(&inst);
     let plan = moat::plan::plan(
@@ -62,6 +67,11 @@ proptest! {
         let input = targets::mutate(&mut rng, &plan);
         targets::saved_plan(&input);
     }
+
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Any edit inside the plan body of a saved plan is detected: the digest no longer matches.
     #[test]
