@@ -157,19 +157,32 @@ pub enum Gate {
     Exists { id: String, api_version: String },
 }
 
+/// `type/name`: the last two segments of an id, enough to name a resource in a sentence.
+fn short(id: &str) -> String {
+    let parts: Vec<&str> = id.trim_end_matches('/').rsplit('/').take(2).collect();
+    match parts.as_slice() {
+        [name, ty] => format!("{ty}/{name}"),
+        _ => id.to_string(),
+    }
+}
+
 impl Gate {
     pub fn describe(&self) -> String {
         match self {
             Gate::AccountSucceeded { account_id } => {
-                format!("account {account_id} in provisioningState Succeeded")
+                format!("{} in provisioningState Succeeded", short(account_id))
             }
             Gate::RoleAssignmentsVisible { ids } => {
-                format!("{} role assignment(s) visible at the account scope", ids.len())
+                format!(
+                    "{} role assignment(s) visible at the account scope",
+                    ids.len()
+                )
             }
             Gate::PrivateEndpointReady { endpoint_id, .. } => format!(
-                "private endpoint {endpoint_id} Succeeded, its connection Approved and its DNS A records present"
+                "{} Succeeded, its connection Approved and its DNS A records present",
+                short(endpoint_id)
             ),
-            Gate::Exists { id, .. } => format!("{id} to exist"),
+            Gate::Exists { id, .. } => format!("{} to exist", short(id)),
         }
     }
 }

@@ -63,10 +63,36 @@ pub fn show_value(v: &Option<Value>) -> String {
     match v {
         None => "(absent)".into(),
         Some(Value::String(s)) => format!("{s:?}"),
-        Some(v @ (Value::Object(_) | Value::Array(_))) => {
-            serde_json::to_string_pretty(v).unwrap_or_default()
-        }
+        Some(v @ (Value::Object(_) | Value::Array(_))) => layout(v, 0),
         Some(v) => v.to_string(),
+    }
+}
+
+/// Readable JSON for reviewers: one key per line for objects, arrays of scalars inline, arrays of
+/// objects one compact object per line (so a content filter or NSG rule is one diffable line).
+pub fn layout(v: &Value, indent: usize) -> String {
+    let pad = "  ".repeat(indent + 1);
+    let end = "  ".repeat(indent);
+    let compact = |x: &Value| serde_json::to_string(x).unwrap_or_default();
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            let lines: Vec<String> = m
+                .iter()
+                .map(|(k, x)| {
+                    format!(
+                        "{pad}{}: {}",
+                        compact(&Value::String(k.clone())),
+                        layout(x, indent + 1)
+                    )
+                })
+                .collect();
+            format!("{{\n{}\n{end}}}", lines.join(",\n"))
+        }
+        Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
+            let lines: Vec<String> = a.iter().map(|x| format!("{pad}{}", compact(x))).collect();
+            format!("[\n{}\n{end}]", lines.join(",\n"))
+        }
+        other => compact(other),
     }
 }
 

@@ -25,9 +25,9 @@ pub fn address(inst: &Instance, name: &str) -> String {
 fn filter_json(f: &ContentFilter) -> Value {
     let mut v = json!({
         "name": f.name,
+        "source": f.source,
         "enabled": f.enabled,
         "blocking": f.blocking,
-        "source": f.source,
     });
     if let Some(s) = &f.severity_threshold {
         v["severityThreshold"] = s.clone().into();
@@ -70,6 +70,32 @@ fn loosens(want: &ContentFilter, live: &Value) -> bool {
         || (b("blocking") && !want.blocking)
         || severity_rank(want.severity_threshold.as_deref())
             > severity_rank(live.get("severityThreshold").and_then(Value::as_str)).max(1)
+}
+
+/// Filters in one key order, sorted by (name, source), so a diff shows only what changed.
+fn for_display(filters: &[Value]) -> Value {
+    let mut out: Vec<Value> = filters
+        .iter()
+        .map(|f| {
+            let mut v = serde_json::Map::new();
+            for k in ["name", "source", "enabled", "blocking", "severityThreshold"] {
+                if let Some(x) = f.get(k) {
+                    v.insert(k.into(), x.clone());
+                }
+            }
+            for (k, x) in f.as_object().into_iter().flatten() {
+                v.entry(k.clone()).or_insert_with(|| x.clone());
+            }
+            Value::Object(v)
+        })
+        .collect();
+    out.sort_by_key(|f| {
+        key(
+            f.get("name").and_then(Value::as_str).unwrap_or(""),
+            f.get("source").and_then(Value::as_str).unwrap_or(""),
+        )
+    });
+    Value::Array(out)
 }
 
 pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
@@ -126,8 +152,8 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
         if filters_differ {
             fields.push(FieldChange {
                 path: "properties.contentFilters".into(),
-                before: Some(Value::Array(live_filters)),
-                after: Some(Value::Array(desired_filters.clone())),
+                before: Some(for_display(&live_filters)),
+                after: Some(for_display(&desired_filters)),
             });
         }
     }

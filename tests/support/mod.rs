@@ -250,25 +250,40 @@ pub fn hardened_observed(inst: &Instance) -> ObservedInstance {
     account["location"] = "eastus".into();
     account["identity"] = json!({"type": "SystemAssigned", "principalId": "11111111-2222-3333-4444-555555555555", "tenantId": "22222222-2222-3333-4444-555555555555"});
     let p = &mut account["properties"];
-    p["customSubDomainName"] = "contoso-openai-prod".into();
+    p["customSubDomainName"] = inst.custom_subdomain.clone().unwrap_or_default().into();
     p["publicNetworkAccess"] = "Disabled".into();
     p["disableLocalAuth"] = true.into();
     p["restrictOutboundNetworkAccess"] = true.into();
-    p["allowedFqdnList"] = json!(["contoso.com"]);
+    p["allowedFqdnList"] = json!(inst
+        .controls
+        .outbound
+        .as_ref()
+        .map(|o| o.spec.allowed_fqdns.clone())
+        .unwrap_or_default());
     p["networkAcls"] = json!({"defaultAction": "Deny", "bypass": "None", "ipRules": [], "virtualNetworkRules": []});
 
     let mut deployment = example("Microsoft.CognitiveServices__GetDeployment.json");
     deployment["id"] = format!("{acct_id}/deployments/gpt-4o").into();
     deployment["name"] = "gpt-4o".into();
-    deployment["properties"]["raiPolicyName"] = "strict-production-filter".into();
+    deployment["properties"]["raiPolicyName"] = inst
+        .controls
+        .rai_policy
+        .as_ref()
+        .unwrap()
+        .spec
+        .name
+        .clone()
+        .into();
 
+    let rai_spec = &inst.controls.rai_policy.as_ref().unwrap().spec;
     let mut rai = example("Microsoft.CognitiveServices__PutRaiPolicy.json");
-    rai["id"] = format!("{acct_id}/raiPolicies/strict-production-filter").into();
-    rai["name"] = "strict-production-filter".into();
-    rai["properties"]["mode"] = "Blocking".into();
-    rai["properties"]["basePolicyName"] = "Microsoft.DefaultV2".into();
+    rai["id"] = format!("{acct_id}/raiPolicies/{}", rai_spec.name).into();
+    rai["name"] = rai_spec.name.clone().into();
+    rai["properties"]["mode"] = rai_spec.mode.clone().into();
+    rai["properties"]["basePolicyName"] = rai_spec.base_policy_name.clone().into();
     rai["properties"]["contentFilters"] = serde_json::to_value(
-        strict_filters()
+        rai_spec
+            .content_filters
             .iter()
             .map(|f| {
                 let mut v =
@@ -342,7 +357,11 @@ pub fn hardened_observed(inst: &Instance) -> ObservedInstance {
             p["sourcePortRange"] = r.source_port_ranges[0].clone().into();
             p["destinationAddressPrefix"] = r.destination_address_prefixes[0].clone().into();
             p["destinationPortRange"] = r.destination_port_ranges[0].clone().into();
-            p["description"] = moat::resources::OWNER_MARKER.into();
+            p["description"] = match &r.description {
+                Some(d) => format!("{d} {}", moat::resources::OWNER_MARKER),
+                None => moat::resources::OWNER_MARKER.to_string(),
+            }
+            .into();
             v
         })
         .collect();
@@ -350,38 +369,70 @@ pub fn hardened_observed(inst: &Instance) -> ObservedInstance {
         "etag": "W/\"00000000-0000-0000-0000-000000000001\"",
         "properties": {"provisioningState": "Succeeded", "securityRules": rules, "defaultSecurityRules": []}});
 
-    let mut ra = example("Microsoft.Authorization__RoleAssignments_CreateForResource.json");
-    let ra_name = moat::resources::role_assignment::assignment_name(&acct_id, OPENAI_USER, APP);
-    ra["id"] = moat::resources::role_assignment::id(&acct_id, &ra_name).into();
-    ra["name"] = ra_name.into();
-    ra["properties"]["roleDefinitionId"] =
-        format!("/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER}").into();
-    ra["properties"]["principalId"] = APP.into();
-    ra["properties"]["principalType"] = "ServicePrincipal".into();
-    ra["properties"]["scope"] = acct_id.clone().into();
+    let ra_tpl = example("Microsoft.Authorization__RoleAssignments_CreateForResource.json");
+    let assignments: Vec<Value> = inst
+        .controls
+        .role_assignments
+        .as_ref()
+        .map(|r| r.spec.assignments.clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            let mut ra = ra_tpl.clone();
+            let name = moat::resources::role_assignment::assignment_name(
+                &acct_id,
+                &a.role_definition_guid,
+                &a.principal_id,
+            );
+            ra["id"] = moat::resources::role_assignment::id(&acct_id, &name).into();
+            ra["name"] = name.into();
+            ra["properties"]["roleDefinitionId"] = format!(
+                "/providers/Microsoft.Authorization/roleDefinitions/{}",
+                a.role_definition_guid
+            )
+            .into();
+            ra["properties"]["principalId"] = a.principal_id.clone().into();
+            ra["properties"]["principalType"] = a.principal_type.clone().into();
+            ra["properties"]["scope"] = acct_id.clone().into();
+            ra
+        })
+        .collect();
 
+    let diag_spec = &inst.controls.diagnostics.as_ref().unwrap().spec;
     let mut diag = example("Microsoft.Insights__createOrUpdateDiagnosticSettingCategory.json");
     diag["id"] = format!(
-        "{}/providers/microsoft.insights/diagnosticSettings/moat-security",
-        acct_id.to_lowercase()
+        "{}/providers/microsoft.insights/diagnosticSettings/{}",
+        acct_id.to_lowercase(),
+        diag_spec.name
     )
     .into();
-    diag["name"] = "moat-security".into();
+    diag["name"] = diag_spec.name.clone().into();
     let d = diag["properties"].as_object_mut().unwrap();
     d.remove("storageAccountId");
     d.remove("eventHubAuthorizationRuleId");
     d.remove("eventHubName");
     d.remove("marketplacePartnerId");
     d.remove("logAnalyticsDestinationType");
-    d.insert("workspaceId".into(), workspace_id().to_lowercase().into());
+    d.insert(
+        "workspaceId".into(),
+        diag_spec.workspace_id.to_lowercase().into(),
+    );
     d.insert(
         "logs".into(),
-        json!(["Audit", "RequestResponse", "Trace", "AzureOpenAIRequestUsage"]
+        json!(diag_spec
+            .log_categories
             .iter()
             .map(|c| json!({"category": c, "enabled": true, "retentionPolicy": {"enabled": false, "days": 0}}))
             .collect::<Vec<_>>()),
     );
-    d.insert("metrics".into(), json!([{"category": "AllMetrics", "enabled": true, "retentionPolicy": {"enabled": false, "days": 0}}]));
+    d.insert(
+        "metrics".into(),
+        json!(diag_spec
+            .metric_categories
+            .iter()
+            .map(|c| json!({"category": c, "enabled": true, "retentionPolicy": {"enabled": false, "days": 0}}))
+            .collect::<Vec<_>>()),
+    );
 
     let mut obs = ObservedInstance {
         name: inst.name.clone(),
@@ -393,7 +444,7 @@ pub fn hardened_observed(inst: &Instance) -> ObservedInstance {
         zone_group: Some(group),
         nsg: Some(nsg),
         subnet: Some(subnet),
-        role_assignments: vec![ra],
+        role_assignments: assignments,
         diagnostic_settings: vec![diag],
         ..Default::default()
     };

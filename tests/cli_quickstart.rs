@@ -1,0 +1,241 @@
+//! The README's newcomer path through the built binary, in a fresh directory:
+//! plan (full hardening plan) → apply → plan ("No changes."), all on the embedded emulator.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn moat(dir: &Path, args: &[&str]) -> Output {
+    Command::cargo_bin("moat")
+        .unwrap()
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("MOAT_ACCESS_TOKEN")
+        .env_remove("MOAT_ARM_ENDPOINT")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn readme_quickstart_plan_apply_plan_ends_in_no_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&root.join("examples"), &tmp.path().join("examples"));
+    copy_dir(&root.join("blueprints"), &tmp.path().join("blueprints"));
+
+    let o = moat(
+        tmp.path(),
+        &["plan", "examples/quickstart.yaml", "--emulator"],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    for expected in [
+        "+ contoso-openai-prod/private-endpoint/contoso-openai-prod-pe  create",
+        "~ contoso-openai-prod/account/public-network-access  update",
+        "~ contoso-openai-prod/account/local-auth  update",
+        "~ contoso-openai-prod/deployment/gpt-4o  update",
+        "Cognitive Services OpenAI User",
+        "holds the privileged role Contributor",
+        "Plan: 10 to create, 6 to update, 0 to delete.",
+    ] {
+        assert!(
+            out.contains(expected),
+            "plan output lacks {expected:?}:\n{out}"
+        );
+    }
+    assert!(err.contains("Started the embedded ARM emulator"), "{err}");
+    assert!(tmp.path().join(".moat/emulator-state.json").exists());
+
+    // Without a terminal, apply refuses unless --auto-approve.
+    let o = moat(
+        tmp.path(),
+        &["apply", "examples/quickstart.yaml", "--emulator"],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(err.contains("--auto-approve"), "{err}");
+
+    let o = moat(
+        tmp.path(),
+        &[
+            "apply",
+            "examples/quickstart.yaml",
+            "--emulator",
+            "--auto-approve",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("Applied 16 change(s), 0 failed, 0 skipped."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Apply complete: live state matches the blueprint."),
+        "{out}"
+    );
+
+    let o = moat(
+        tmp.path(),
+        &[
+            "plan",
+            "examples/quickstart.yaml",
+            "--emulator",
+            "--detailed-exitcode",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("No changes."), "{out}");
+
+    // `moat emulator --reset` starts over: the brownfield plan is back (exit 2 with the flag).
+    let o = moat(tmp.path(), &["emulator", "--reset"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let o = moat(
+        tmp.path(),
+        &[
+            "plan",
+            "examples/quickstart.yaml",
+            "--emulator",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+}
+
+#[test]
+fn saved_plan_markdown_and_json_formats_through_the_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&root.join("examples"), &tmp.path().join("examples"));
+    copy_dir(&root.join("blueprints"), &tmp.path().join("blueprints"));
+    let o = moat(
+        tmp.path(),
+        &[
+            "plan",
+            "examples/quickstart.yaml",
+            "--emulator",
+            "--format",
+            "markdown",
+            "--out",
+            "plan.json",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.starts_with("## moat plan: `examples/quickstart.yaml`"),
+        "{out}"
+    );
+    assert!(out.contains("<details><summary><b>contoso-openai-prod</b>"));
+    let saved = std::fs::read_to_string(tmp.path().join("plan.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["summary"]["create"], 10);
+
+    let o = moat(
+        tmp.path(),
+        &[
+            "apply",
+            "--plan",
+            "plan.json",
+            "--emulator",
+            "--auto-approve",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("Apply complete"), "{out}");
+
+    let o = moat(
+        tmp.path(),
+        &[
+            "plan",
+            "examples/quickstart.yaml",
+            "--emulator",
+            "--format",
+            "json",
+        ],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["has_changes"], false);
+}
+
+#[test]
+fn help_version_completions_and_validate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = moat(root, &["--version"]);
+    let (out, _) = text(&o);
+    assert!(
+        out.starts_with(&format!("moat {} (", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    for sub in [
+        "plan",
+        "apply",
+        "validate",
+        "schema",
+        "emulator",
+        "completions",
+    ] {
+        let o = moat(root, &[sub, "--help"]);
+        let (out, _) = text(&o);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(
+            out.contains("Example"),
+            "`moat {sub} --help` has no examples:\n{out}"
+        );
+    }
+    let o = moat(root, &["completions", "bash"]);
+    assert!(text(&o).0.contains("complete -F"), "bash completions");
+
+    let o = moat(
+        root,
+        &[
+            "validate",
+            "examples/quickstart.yaml",
+            "examples/fleet.yaml",
+            "examples/greenfield.yaml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    std::fs::write(
+        tmp.path().join("bad.yaml"),
+        "version: 1\ninstances:\n  - name: x\n    colour: blue\n",
+    )
+    .unwrap();
+    let o = moat(tmp.path(), &["validate", "bad.yaml"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        format!("{out}{err}").contains("bad.yaml:4:5"),
+        "{out}\n{err}"
+    );
+    // An invalid blueprint never reaches ARM: plan fails before connecting.
+    let o = moat(
+        tmp.path(),
+        &["plan", "bad.yaml", "--arm-endpoint", "http://127.0.0.1:9"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("nothing was sent to Azure"));
+}
