@@ -13,7 +13,6 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use moat::arm::ArmApi;
 use moat::emulator::{EmulatorConfig, EmulatorHandle};
 use support::e2e;
 
