@@ -143,9 +143,10 @@ fn assert_risk_rendered(plan: &Plan, c: &Change, what: &str) {
 #[test]
 fn resolved_model_every_weakening_needs_its_exception_and_is_a_risk_everywhere() {
     for w in matrix() {
+        // Live state: the strict baseline, fully applied.
+        let live = hardened_observed(&strict_instance());
         let mut inst = strict_instance();
         (w.weaken)(&mut inst);
-        let live = hardened_observed(&inst);
 
         // Without the exception: blocked, the plan fails, and no write carries the weak value.
         let plan = plan_one(&inst, live.clone());
@@ -347,11 +348,13 @@ fn yaml_every_weakening_is_rejected_by_the_loader_without_its_exception() {
         let bp = moat::blueprint::load_str("excused.yaml", &yaml(&controls, &exc))
             .unwrap_or_else(|d| panic!("{name}: refused with the exception: {d}"));
         // Planned against the hardened live state, the weakening is one risky write.
-        let inst = &bp.instances[0];
+        // Live state: the strict baseline fully applied to the same account.
+        let mut live = hardened_observed(&strict_instance());
+        live.name = bp.instances[0].name.clone();
         let plan = moat::plan::plan(
             &bp,
             &Observed {
-                instances: vec![hardened_observed(inst)],
+                instances: vec![live],
             },
         );
         assert!(!plan.is_failed(), "{name}");
