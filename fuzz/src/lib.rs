@@ -42,7 +42,7 @@ impl Rng {
         Rng(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -55,7 +55,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
     }
 }
@@ -135,7 +135,7 @@ pub fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
             }
             4 if len > 0 => v.truncate(rng.below(len)),
             5 => {
-                let b = rng.next() as u8;
+                let b = rng.next_u64() as u8;
                 let at = rng.below(len + 1);
                 v.insert(at, b);
             }
