@@ -372,3 +372,35 @@ fn yaml_every_weakening_is_rejected_by_the_loader_without_its_exception() {
         }
     }
 }
+
+/// The planner's privileged-role rule matches the loader's: Cognitive Services Contributor for a
+/// group is not a weakening (no exception needed), Contributor for a group is.
+#[test]
+fn a_group_with_a_service_scoped_privileged_role_needs_no_exception() {
+    let live = hardened_observed(&strict_instance());
+    for (role, guid, blocked) in [
+        (
+            "Cognitive Services Contributor",
+            "25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68",
+            false,
+        ),
+        ("Contributor", CONTRIBUTOR, true),
+    ] {
+        let mut inst = strict_instance();
+        inst.controls
+            .role_assignments
+            .as_mut()
+            .unwrap()
+            .spec
+            .assignments
+            .push(RoleAssignment {
+                principal_id: USER.into(),
+                principal_type: "Group".into(),
+                role_definition_guid: guid.into(),
+                role_name: role.into(),
+                description: None,
+            });
+        let plan = plan_one(&inst, live.clone());
+        assert_eq!(plan.is_failed(), blocked, "{role} for a group");
+    }
+}

@@ -141,7 +141,14 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
             c.write = Some(Write::new(Method::Put, &id, API_VERSION, Some(body)));
             // The loader already refuses this; the planner refuses it too, so a resolved model
             // built any other way cannot grant a privileged role without the exception.
+            // Same rule as the loader: a privileged role is a weakening for a user or an
+            // application, and for a group when it is one of the broad ARM roles.
+            let broad = matches!(
+                want.role_name.as_str(),
+                "Owner" | "Contributor" | "User Access Administrator"
+            );
             if privileged_name(&want.role_definition_guid).is_some()
+                && (want.principal_type != "Group" || broad)
                 && !inst.has_exception("privileged-role")
             {
                 out.push(Change::blocked(
