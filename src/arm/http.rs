@@ -332,9 +332,13 @@ fn transport_outcome(method: Method, e: &azure_core::Error) -> Outcome {
         }
         cur = err.source();
     }
+    let message = error_chain(e);
+    // A certificate the client refused will be refused again: retrying only delays the error
+    // (by ~25 s with the default backoff).
+    let bad_certificate = message.to_ascii_lowercase().contains("certificate");
     Outcome::Transport {
-        message: error_chain(e),
-        retryable: connect || method != Method::Post,
+        retryable: !bad_certificate && (connect || method != Method::Post),
+        message,
     }
 }
 

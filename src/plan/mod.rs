@@ -205,6 +205,11 @@ fn plan_instance(
         ..Default::default()
     };
     p.identity = res::account::identity_stage(inst, &assumed);
+    if p.account_create.is_none() && !p.identity.as_ref().is_some_and(|c| c.action.is_write()) {
+        if let Some(repair) = res::account::repair_stage(inst, &assumed) {
+            p.identity = Some(repair);
+        }
+    }
     let (roles, notes) = res::role_assignment::plan(inst, &obs.role_assignments);
     p.roles = roles;
     out.notes.extend(notes);

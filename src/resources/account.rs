@@ -632,6 +632,49 @@ pub fn create(inst: &Instance, restore: bool) -> Change {
     .with_write(w)
 }
 
+/// An existing account whose last operation ended `Failed` or `Canceled` stays in that state
+/// until it is written again, and every cutover gate waits for `Succeeded`: when no other stage
+/// writes the account first, re-drive it with a PATCH that changes nothing (its own tags).
+pub fn repair_stage(inst: &Instance, observed: &Value) -> Option<Change> {
+    let c = &inst.controls;
+    let mode = merge_mode(&[
+        mode_of(&c.identity),
+        mode_of(&c.network_access),
+        mode_of(&c.local_auth),
+    ])?;
+    let state = get_str(observed, "properties.provisioningState")?;
+    if mode != Mode::Managed
+        || !(state.eq_ignore_ascii_case("Failed") || state.eq_ignore_ascii_case("Canceled"))
+    {
+        return None;
+    }
+    let id = inst.account_id();
+    let tags = get(observed, "tags")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    Some(
+        Change::new(
+            address(inst, "identity"),
+            ResourceKind::Account,
+            &id,
+            Action::Update,
+            "the account's last operation ended in a terminal failure; a no-change PATCH brings it back to Succeeded before the cutover",
+            fingerprint(Some(observed)),
+        )
+        .with_fields(vec![FieldChange {
+            path: "properties.provisioningState".into(),
+            before: Some(state.into()),
+            after: Some("Succeeded".into()),
+        }])
+        .with_write(Write::new(
+            Method::Patch,
+            &id,
+            API_VERSION,
+            Some(serde_json::json!({ "tags": tags })),
+        )),
+    )
+}
+
 /// The blueprint's custom subdomain is already used by another account (live, or soft-deleted
 /// and still holding it): ARM would refuse the create with CustomDomainInUse, so the plan does.
 pub fn subdomain_in_use(inst: &Instance, holder: &Value) -> Change {

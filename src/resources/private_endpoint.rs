@@ -44,18 +44,18 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
     let account = inst.account_id();
     let addr = address(inst, &spec.name);
     let reason = "private endpoint for the account, group `account` (N1)";
+    let body = json!({
+        "location": spec.location,
+        "tags": {OWNER_TAG: OWNER_VALUE},
+        "properties": {
+            "subnet": {"id": spec.subnet_id},
+            "privateLinkServiceConnections": [{
+                "name": format!("{}-account", spec.name),
+                "properties": {"privateLinkServiceId": account, "groupIds": ["account"]}
+            }]
+        }
+    });
     let Some(live) = observed else {
-        let body = json!({
-            "location": spec.location,
-            "tags": {OWNER_TAG: OWNER_VALUE},
-            "properties": {
-                "subnet": {"id": spec.subnet_id},
-                "privateLinkServiceConnections": [{
-                    "name": format!("{}-account", spec.name),
-                    "properties": {"privateLinkServiceId": account, "groupIds": ["account"]}
-                }]
-            }
-        });
         let action = super::outcome(ctl.mode, false, true);
         let c = Change::new(
             addr,

@@ -139,6 +139,30 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
                 },
             ];
             c.write = Some(Write::new(Method::Put, &id, API_VERSION, Some(body)));
+            // The loader already refuses this; the planner refuses it too, so a resolved model
+            // built any other way cannot grant a privileged role without the exception.
+            // Same rule as the loader: a privileged role is a weakening for a user or an
+            // application, and for a group when it is one of the broad ARM roles.
+            let broad = matches!(
+                want.role_name.as_str(),
+                "Owner" | "Contributor" | "User Access Administrator"
+            );
+            if privileged_name(&want.role_definition_guid).is_some()
+                && (want.principal_type != "Group" || broad)
+                && !inst.has_exception("privileged-role")
+            {
+                out.push(Change::blocked(
+                    c.address,
+                    ResourceKind::RoleAssignment,
+                    id,
+                    format!(
+                        "refusing to weaken security: grants the privileged role {} to {}, and the blueprint has no `privileged-role` exception",
+                        want.role_name, want.principal_id
+                    ),
+                    c.observed,
+                ));
+                continue;
+            }
             if privileged_name(&want.role_definition_guid).is_some() {
                 c.risk = Some(format!(
                     "grants the privileged role {} (allowed by an exception)",
