@@ -403,3 +403,38 @@ fn plans_are_deterministic() {
     let b = serde_json::to_string(&plan_one(inst, obs)).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn conflicting_diagnostic_setting_is_deleted_only_with_its_exception() {
+    let mut inst = strict_instance();
+    let mut obs = hardened_observed(&inst);
+    let acct = inst.account_id();
+    obs.diagnostic_settings = vec![json!({
+        "id": format!("{acct}/providers/microsoft.insights/diagnosticSettings/legacy-audit"),
+        "name": "legacy-audit",
+        "properties": {"workspaceId": workspace_id(), "logs": [{"category": "Audit", "enabled": true}], "metrics": []}
+    })];
+    let p = plan_one(inst.clone(), obs.clone());
+    let c = change(&p, "quickstart/diagnostic-setting/moat-security");
+    assert_eq!(c.action, Action::Blocked);
+    assert!(c
+        .blocked
+        .as_deref()
+        .unwrap()
+        .contains("delete-diagnostic-setting"));
+    assert!(!p.changes().any(|c| c.action == Action::Delete));
+
+    inst.exceptions.push(Exception {
+        allows: "delete-diagnostic-setting".into(),
+        reason: "legacy-audit duplicated by the SOC's own export".into(),
+        expires: None,
+    });
+    let p = plan_one(inst, obs);
+    let del = change(&p, "quickstart/diagnostic-setting/legacy-audit");
+    assert_eq!(del.action, Action::Delete);
+    assert!(del.risk.as_deref().unwrap().starts_with("weakens security"));
+    assert!(del.exception.as_deref().unwrap().contains("SOC"));
+    let create = change(&p, "quickstart/diagnostic-setting/moat-security");
+    assert_eq!(create.action, Action::Create);
+    assert!(create.depends_on.contains(&del.address));
+}

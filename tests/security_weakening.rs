@@ -213,10 +213,10 @@ fn resolved_model_every_weakening_needs_its_exception_and_is_a_risk_everywhere()
 }
 
 /// "Delete a diagnostic setting": the planner never deletes one. Not when the blueprint drops
-/// the control, not when another setting clashes with moat's (it blocks instead), and not with
-/// the `delete-diagnostic-setting` exception either (today it only documents intent).
+/// the control, not when another setting clashes with moat's (it blocks instead); only the
+/// `delete-diagnostic-setting` exception lets it delete the clashing setting, shown as a risk.
 #[test]
-fn resolved_model_no_diagnostic_setting_is_ever_deleted() {
+fn resolved_model_diagnostic_settings_are_deleted_only_with_the_exception() {
     let strict = strict_instance();
     let mut clash = hardened_observed(&strict);
     // Someone's hand-made setting sends Audit to the same workspace; moat's is absent.
@@ -239,10 +239,29 @@ fn resolved_model_no_diagnostic_setting_is_ever_deleted() {
         .exceptions
         .push(exception("delete-diagnostic-setting"));
 
+    let plan = plan_one(&with_exc, clash.clone());
+    let deletes: Vec<_> = plan
+        .changes()
+        .filter(|c| c.kind == ResourceKind::DiagnosticSetting && c.action == Action::Delete)
+        .collect();
+    assert_eq!(
+        deletes.len(),
+        1,
+        "clashing setting + exception: {deletes:#?}"
+    );
+    assert!(deletes[0].id.ends_with("/openai-security-diagnostics"));
+    assert!(deletes[0]
+        .risk
+        .as_deref()
+        .is_some_and(|r| r.starts_with("weakens security")));
+    assert!(deletes[0]
+        .exception
+        .as_deref()
+        .is_some_and(|e| e.starts_with("delete-diagnostic-setting")));
+
     for (what, inst, obs) in [
         ("control dropped", &no_diag, hardened_observed(&strict)),
         ("clashing setting", &strict, clash.clone()),
-        ("clashing setting + exception", &with_exc, clash.clone()),
         (
             "control dropped + exception",
             &no_diag_exc,

@@ -20,7 +20,7 @@ pub struct Parts {
     pub account_create: Option<String>,
     pub identity: Option<Change>,
     pub roles: Vec<Change>,
-    pub diagnostics: Option<Change>,
+    pub diagnostics: Vec<Change>,
     pub rai: Option<Change>,
     pub deployments: Vec<Change>,
     pub subnet: Option<Change>,
@@ -82,7 +82,7 @@ pub fn wire(inst: &Instance, mut p: Parts, ext: &External) -> Vec<Change> {
         after_create(c);
     }
     // 3. diagnostics
-    if let Some(c) = p.diagnostics.as_mut() {
+    for c in p.diagnostics.iter_mut() {
         after_create(c);
     }
     // 4. RAI policy, then deployments one at a time, each waiting for the policy to exist.
@@ -205,7 +205,7 @@ pub fn wire(inst: &Instance, mut p: Parts, ext: &External) -> Vec<Change> {
     if let Some(c) = p.local_auth.as_mut() {
         after_create(c);
         c.depends_on.extend(addrs(&p.roles));
-        c.depends_on.extend(addr(&p.diagnostics));
+        c.depends_on.extend(addrs(&p.diagnostics));
         c.depends_on.extend(addrs(&p.deployments));
         c.depends_on.extend(public.iter().cloned());
         c.depends_on.extend(network.iter().cloned());

@@ -93,8 +93,13 @@ fn body(want: &Diagnostics) -> Value {
 }
 
 /// `settings`: every diagnostic setting on the account.
-pub fn plan(inst: &Instance, settings: &[Value]) -> Option<Change> {
-    let ctl = inst.controls.diagnostics.as_ref()?;
+///
+/// Returns the setting's change, preceded by the delete of a conflicting setting when the
+/// blueprint allows it (`delete-diagnostic-setting` exception), shown as a risk.
+pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
+    let Some(ctl) = inst.controls.diagnostics.as_ref() else {
+        return Vec::new();
+    };
     let want = &ctl.spec;
     let account = inst.account_id();
     let id = id(&account, &want.name);
@@ -165,17 +170,42 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Option<Change> {
                         .any(|w| w.eq_ignore_ascii_case(c))
                 })
         });
+        let mut out = Vec::new();
         if let Some(other) = clash {
-            return Some(Change::blocked(
-                c.address,
+            let other_name = get_str(other, "name").unwrap_or("?").to_string();
+            let allowed = inst
+                .exceptions
+                .iter()
+                .find(|e| e.allows == "delete-diagnostic-setting");
+            let Some(exception) = allowed else {
+                return vec![Change::blocked(
+                    c.address,
+                    ResourceKind::DiagnosticSetting,
+                    id,
+                    format!(
+                        "diagnostic setting {other_name} already sends some of these categories to the same workspace (Azure refuses duplicates): name it in the blueprint (diagnostics.name) so moat manages it, remove it, or allow moat to delete it with a `delete-diagnostic-setting` exception"
+                    ),
+                    c.observed,
+                )];
+            };
+            let other_id = get_str(other, "id")
+                .map(str::to_string)
+                .unwrap_or_else(|| self::id(&account, &other_name));
+            let mut del = Change::new(
+                address(inst, &other_name),
                 ResourceKind::DiagnosticSetting,
-                id,
-                format!(
-                    "diagnostic setting {} already sends some of these categories to the same workspace (Azure refuses duplicates): name it in the blueprint (diagnostics.name) so moat manages it, or remove it",
-                    get_str(other, "name").unwrap_or("?")
-                ),
-                c.observed,
+                &other_id,
+                Action::Delete,
+                "a setting moat did not create sends the same categories to the same workspace; the blueprint allows deleting it (delete-diagnostic-setting)",
+                fingerprint(Some(other)),
+            )
+            .with_write(Write::new(Method::Delete, &other_id, API_VERSION, None));
+            del.risk = Some(format!(
+                "weakens security: deletes diagnostic setting {other_name}, which moat did not create: its other destinations stop receiving logs"
             ));
+            del.exception = Some(format!("{}: {}", exception.allows, exception.reason));
+            c.depends_on.push(del.address.clone());
+            out.push(del);
         }
         let b = body(want);
         if action == Action::Create {
@@ -186,6 +216,8 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Option<Change> {
             }];
         }
         c.write = Some(Write::new(Method::Put, &id, API_VERSION, Some(b)));
+        out.push(c);
+        return out;
     }
-    Some(c)
+    vec![c]
 }
