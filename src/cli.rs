@@ -68,6 +68,16 @@ moat plan fleet.yaml --out plan.json --detailed-exitcode"
 moat apply --plan plan.json --auto-approve"
     )]
     Apply(ApplyArgs),
+    /// Delete named instances that moat created (never implied by editing a blueprint).
+    #[command(
+        after_help = "Deletes the account (ARM soft-deletes it for 48 hours) and what moat created for it: \
+the DNS zone group, the private endpoint, moat's role assignments, the diagnostic setting, and moat's \
+NSG rules and privatelink zones / links that no other instance uses. Never VNets, subnets, NSGs or \
+workspaces. Refuses accounts without the `managed-by: moat` tag.\n\n\
+Exit codes: 0 destroyed (or nothing to destroy), 1 refused, cancelled or failed.\n\n\
+Example:\n  moat destroy fleet.yaml --instance dev-westeu --auto-approve"
+    )]
+    Destroy(DestroyArgs),
     /// Run the local ARM emulator (tests, demos, benchmarks).
     #[command(
         after_help = "Examples:\n  moat emulator --listen 127.0.0.1:8943 --seed examples/quickstart-seed.json\n  \
@@ -142,6 +152,20 @@ pub struct ApplyArgs {
     pub auto_approve: bool,
     #[command(flatten)]
     pub select: Selectors,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The blueprint that declares the instances.
+    pub file: PathBuf,
+    /// An instance to destroy (repeatable; required: destroy never picks instances itself).
+    #[arg(long = "instance", value_name = "NAME", required = true)]
+    pub instances: Vec<String>,
+    /// Do not ask for confirmation (required when there is no terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

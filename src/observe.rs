@@ -24,6 +24,11 @@ pub struct ObservedInstance {
     /// The soft-deleted account holding the name, read only when the account is absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_account: Option<Value>,
+    /// When moat is to create the account: a live or soft-deleted account in the same
+    /// subscription that already uses the blueprint's custom subdomain (ARM would refuse the
+    /// create with CustomDomainInUse). The same-name soft-deleted account is `deleted_account`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdomain_holder: Option<Value>,
     /// `requiredZoneNames` of the account's `account` private link resource.
     #[serde(default)]
     pub required_zone_names: Vec<String>,
@@ -267,11 +272,40 @@ async fn observe_instance(r: &Reader<'_>, inst: &Instance) -> Result<ObservedIns
         inst.resource_group,
         inst.account_name
     );
-    let (deleted, group, zone_reads) = tokio::join!(
+    let creating = obs.account.is_none() && inst.create_if_missing;
+    let subdomain = inst.custom_subdomain.as_deref().filter(|_| creating);
+    let (deleted, holders, group, zone_reads) = tokio::join!(
         opt(obs
             .account
             .is_none()
             .then(|| r.get(deleted_path.clone(), acct_api))),
+        async {
+            let Some(sub) = subdomain else {
+                return Ok(None);
+            };
+            let cs = format!(
+                "/subscriptions/{}/providers/Microsoft.CognitiveServices",
+                inst.subscription
+            );
+            let (live, gone) = tokio::join!(
+                r.list(ArmRequest::new(
+                    Method::Get,
+                    format!("{cs}/accounts"),
+                    acct_api
+                )),
+                r.list(ArmRequest::new(
+                    Method::Get,
+                    format!("{cs}/deletedAccounts"),
+                    acct_api
+                )),
+            );
+            let uses = |a: &Value| {
+                get_str(a, "properties.customSubDomainName")
+                    .is_some_and(|s| s.eq_ignore_ascii_case(sub))
+                    && !get_str(a, "id").is_some_and(|id| id_eq(id, &deleted_path))
+            };
+            Ok::<_, ArmError>(live?.into_iter().chain(gone?).find(uses))
+        },
         opt(match (&obs.private_endpoint, &pe_id, &c.dns_zone_group) {
             (Some(_), Some(pe), Some(g)) => Some(r.get(
                 res::dns_zone_group::id(pe, &g.spec.name),
@@ -298,6 +332,7 @@ async fn observe_instance(r: &Reader<'_>, inst: &Instance) -> Result<ObservedIns
         })),
     );
     obs.deleted_account = deleted?;
+    obs.subdomain_holder = holders?;
     obs.zone_group = group?;
     for (z, zone, links) in zone_reads {
         let zone = zone?;

@@ -86,8 +86,21 @@ async fn brownfield_quickstart_converges_in_cutover_order_and_stays_converged() 
         &log[last_patch..]
     );
 
-    // Live state now matches: the plan is empty.
+    // Live state now matches: the plan is empty. Observing the hardened instance takes exactly
+    // 12 reads (the zone group is read now that the endpoint exists), none repeated.
+    emu.clear_request_log();
     let again = plan(api.as_ref(), &bp).await;
+    let reads = emu.request_log();
+    assert_eq!(
+        reads.len(),
+        12,
+        "{:#?}",
+        reads
+            .iter()
+            .map(|e| format!("{} {}", e.method, e.path))
+            .collect::<Vec<_>>()
+    );
+    assert!(reads.iter().all(|e| e.method == "GET"));
     let left: Vec<_> = again
         .changes()
         .filter(|c| c.action != Action::NoOp)

@@ -48,24 +48,24 @@ fn flip_case(s: &str, rng: &mut fastrand::Rng) -> String {
         .collect()
 }
 
-fn mutate(v: &mut Value, key: Option<&str>, rng: &mut fastrand::Rng, depth: usize) {
+fn mutate(v: &mut Value, key: Option<&str>, rng: &mut fastrand::Rng) {
     match v {
-        Value::String(s) if key.is_some_and(|k| CASE_INSENSITIVE.contains(&k)) => {
-            if rng.u8(..4) == 0 {
-                *s = flip_case(s, rng);
-            }
+        Value::String(s)
+            if key.is_some_and(|k| CASE_INSENSITIVE.contains(&k)) && rng.u8(..4) == 0 =>
+        {
+            *s = flip_case(s, rng);
         }
         Value::Array(a) => {
             rng.shuffle(a);
             for x in a.iter_mut() {
-                mutate(x, key, rng, depth + 1);
+                mutate(x, key, rng);
             }
         }
         Value::Object(m) => {
             let keys: Vec<String> = m.keys().cloned().collect();
             for k in keys {
                 let child = m.get_mut(&k).expect("key exists");
-                mutate(child, Some(k.as_str()), rng, depth + 1);
+                mutate(child, Some(k.as_str()), rng);
             }
             // A field the server added that moat has never heard of.
             if rng.u8(..3) == 0 {
@@ -97,12 +97,12 @@ fn mutate_observed(obs: &ObservedInstance, seed: u64) -> ObservedInstance {
         "role_assignments",
         "diagnostic_settings",
     ] {
-        mutate(&mut v[field], None, &mut rng, 0);
+        mutate(&mut v[field], None, &mut rng);
     }
     for map in ["dns_zones", "vnet_links"] {
         if let Some(m) = v[map].as_object_mut() {
             for x in m.values_mut() {
-                mutate(x, None, &mut rng, 0);
+                mutate(x, None, &mut rng);
             }
         }
     }

@@ -92,6 +92,19 @@ fn lock_key(c: &Change) -> Option<String> {
             };
             Some(format!("account:{acct}"))
         }
+        // ARM locks the target account while a private endpoint to it is written: concurrent
+        // writes to the account or its children get RequestConflict, so share its lock.
+        ResourceKind::PrivateEndpoint => c
+            .write
+            .as_ref()
+            .and_then(|w| w.body.as_ref())
+            .and_then(|b| {
+                b.pointer(
+                    "/properties/privateLinkServiceConnections/0/properties/privateLinkServiceId",
+                )
+            })
+            .and_then(serde_json::Value::as_str)
+            .map(|acct| format!("account:{}", norm_id(acct))),
         ResourceKind::Subnet => Some(format!("vnet:{}", norm_id(parent_id(&c.id)))),
         ResourceKind::SecurityRule => Some(format!("nsg:{}", norm_id(parent_id(&c.id)))),
         _ => None,

@@ -475,6 +475,13 @@ impl ArmApi for HttpArm {
                     );
                     tokio::time::sleep(delay).await;
                 }
+                // Nothing was retried (e.g. `RetryPolicy::none()`): hand ARM's answer back as is,
+                // like any other response; the caller maps it to an error if it is one.
+                Err(_) if state.retries() == 0 && matches!(outcome, Outcome::Response(_)) => {
+                    if let Outcome::Response(resp) = outcome {
+                        return Ok(resp);
+                    }
+                }
                 Err(_) => {
                     return Err(match outcome {
                         Outcome::Response(resp) => ArmError::from_response_after(

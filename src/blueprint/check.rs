@@ -21,10 +21,7 @@ const FAMILIAR_NAMES: &[(&str, &str)] = &[
     ),
     ("allowedFqdnList", "controls.outbound.allowedFqdns"),
     ("customSubDomainName", "customSubdomain"),
-    (
-        "allowedContentLevel",
-        "severityThreshold (ARM's name; the seed's `allowedContentLevel` is not)",
-    ),
+    ("allowedContentLevel", "severityThreshold"),
     ("raiPolicyName", "controls.raiPolicy.name"),
     ("basePolicyName", "basePolicy"),
     ("workspaceId", "existing.logAnalyticsWorkspace"),
@@ -265,7 +262,12 @@ impl Checker<'_> {
                         .iter()
                         .find(|(n, _)| n.eq_ignore_ascii_case(&k.name))
                     {
-                        format!("in a blueprint this is `{at}`")
+                        let note = if *at == "severityThreshold" {
+                            " (ARM's name; the seed's `allowedContentLevel` is not ARM's)"
+                        } else {
+                            ""
+                        };
+                        format!("in a blueprint this is `{at}`{note}")
                     } else {
                         format!("valid keys here: {}", names.join(", "))
                     };
@@ -288,7 +290,16 @@ impl Checker<'_> {
                 .iter()
                 .find(|(k, _)| k.name == field.name)
                 .map(|(_, v)| v);
+            // `resourceGrup: x` is reported as an unknown key; do not also report
+            // `resourceGroup` as missing.
+            let misspelled = || {
+                entries.iter().any(|(k, _)| {
+                    obj.field(&k.name).is_none()
+                        && formats::suggest(&k.name, &[field.name]).is_some()
+                })
+            };
             match value {
+                None if field.required && misspelled() => {}
                 None
                 | Some(Node {
                     kind: Kind::Null, ..
@@ -296,16 +307,16 @@ impl Checker<'_> {
                     self.out.push(Diagnostic::error(
                         &node.loc,
                         format!("{what} is missing `{}`", field.name),
-                        hint.map(str::to_owned),
+                        Some(hint.unwrap_or(field.doc).to_owned()),
                     ));
                 }
-                Some(v) => self.required_in(v, field.ty, &format!("{what}: `{}`", field.name)),
+                Some(v) => self.required_in(v, field.ty),
                 None => {}
             }
         }
     }
 
-    fn required_in(&mut self, node: &Node, ty: &Ty, what: &str) {
+    fn required_in(&mut self, node: &Node, ty: &Ty) {
         match (ty, &node.kind) {
             (Ty::Obj(obj), Kind::Map(_)) => {
                 let what = if obj.title.starts_with(char::is_lowercase) && !obj.title.contains(' ')
@@ -318,18 +329,12 @@ impl Checker<'_> {
             }
             (Ty::List(item), Kind::Seq(items)) => {
                 for it in items {
-                    self.required_in(it, item, what);
+                    self.required_in(it, item);
                 }
             }
-            (
-                Ty::Map {
-                    what: noun, value, ..
-                },
-                Kind::Map(entries),
-            ) => {
+            (Ty::Map { value, .. }, Kind::Map(entries)) => {
                 for (k, v) in entries {
                     if let (Ty::Obj(obj), Kind::Map(_)) = (value, &v.kind) {
-                        let _ = noun;
                         self.required(v, obj, &format!("{} `{}`", obj.title, k.name), None);
                     }
                 }

@@ -40,7 +40,7 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node, existing: &N
     }
     if let Some(dep) = declared(controls, "deployments") {
         if declared(controls, "raiPolicy").is_none() {
-            ctx.error(&at(controls, "deployments"), "deployments are bound to the instance's RAI policy, but there is no `controls.raiPolicy`", Some("declare `raiPolicy` (the strict baseline profile has one)".into()));
+            ctx.missing("controls.deployments binds deployments to the RAI policy, but there is no `controls.raiPolicy`", "declare `raiPolicy` (the strict baseline profile has one)");
         }
         inst.controls.deployments = deployments(ctx, dep);
     }
@@ -166,7 +166,7 @@ fn encryption(
     };
     if source == "Microsoft.KeyVault" {
         let Some(key) = val(existing, &EXISTING, "keyVaultKey") else {
-            ctx.missing("a customer-managed key (controls.encryption) needs `existing.keyVaultKey`", "add `existing: {keyVaultKey: {vaultUri: https://NAME.vault.azure.net/, name: KEY}}`");
+            ctx.missing_existing("keyVaultKey", "a customer-managed key (controls.encryption) needs `existing.keyVaultKey`", "add `existing: {keyVaultKey: {vaultUri: https://NAME.vault.azure.net/, name: KEY}}`");
             return None;
         };
         match inst
@@ -254,7 +254,8 @@ fn diagnostics(ctx: &mut Ctx, diag: &Node, existing: &Node) -> Option<r::Control
         );
     }
     let Some(workspace) = text(existing, &EXISTING, "logAnalyticsWorkspace") else {
-        ctx.missing(
+        ctx.missing_existing(
+            "logAnalyticsWorkspace",
             "controls.diagnostics needs `existing.logAnalyticsWorkspace`",
             "add `existing: {logAnalyticsWorkspace: /subscriptions/.../workspaces/NAME}`",
         );
@@ -288,6 +289,8 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
         );
     }
     let mut filters: Vec<r::ContentFilter> = Vec::new();
+    // Filters written with an impossible source: reported once, not again as missing.
+    let mut misplaced: Vec<String> = Vec::new();
     for item in items(rai, &RAI_POLICY, "contentFilters") {
         let (Some(fname), Some(source)) = (
             text(item, &CONTENT_FILTER, "name"),
@@ -300,7 +303,13 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
         if !harm && severity.is_some() {
             ctx.error(&at(item, "severityThreshold"), format!("severity does not apply to the `{fname}` filter"), Some("remove `severityThreshold`; only Hate, Sexual, Violence and Selfharm have severities".into()));
         }
-        if harm && severity.is_none() {
+        // An unknown key (e.g. the seed's `allowedContentLevel`) is reported already.
+        let unknown_key = item
+            .as_map()
+            .unwrap_or_default()
+            .iter()
+            .any(|(k, _)| CONTENT_FILTER.field(&k.name).is_none());
+        if harm && severity.is_none() && !unknown_key {
             ctx.error(
                 &item.loc,
                 format!("the `{fname}` filter needs a `severityThreshold`"),
@@ -317,6 +326,7 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
                 format!("the `{fname}` filter applies to `{only}` only, not `{source}`"),
                 None,
             );
+            misplaced.push(fname);
             continue;
         }
         if filters
@@ -361,6 +371,7 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
         if !filters
             .iter()
             .any(|f| f.name == fname && f.source == source)
+            && !misplaced.iter().any(|m| m == fname)
             && val(rai, &RAI_POLICY, "contentFilters").is_some()
         {
             ctx.weak(

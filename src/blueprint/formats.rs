@@ -299,6 +299,11 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
             format!("`{v}` is not an IP address or CIDR range"),
             "e.g. 203.0.113.7 or 10.10.1.0/24 (prefix length 0-32 for IPv4, 0-128 for IPv6)",
         ),
+        Fmt::AddressPrefix
+            if v.starts_with(|c: char| c.is_ascii_digit()) || v.contains(['/', ':']) =>
+        {
+            return check(Fmt::IpOrCidr, v);
+        }
         Fmt::AddressPrefix => {
             let hint = match suggest(v, SERVICE_TAGS) {
                 Some(s) => format!("did you mean the service tag `{s}`?"),

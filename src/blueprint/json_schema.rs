@@ -9,7 +9,7 @@
 use serde_json::{json, Map, Value};
 
 use super::formats::{self, Fmt};
-use super::schema::{Field, Obj, Ty, DOCUMENT};
+use super::schema::{Field, Obj, Ty, DOCUMENT, INSTANCE};
 
 fn describe(field: &Field) -> String {
     let mut d = field.doc.to_string();
@@ -37,7 +37,12 @@ fn ty(t: &Ty, strict_required: bool) -> Value {
         Ty::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
         Ty::Enum { values, .. } => json!({"type": "string", "enum": values}),
         Ty::Version => json!({"type": ["string", "integer"]}),
-        Ty::List(item) => json!({"type": "array", "items": ty(item, true)}),
+        // List items are replaced whole, never merged, so they must be complete, except
+        // instances, which inherit from their profile and `defaults`.
+        Ty::List(item) => {
+            let complete = !matches!(item, Ty::Obj(o) if std::ptr::eq(*o, &INSTANCE));
+            json!({"type": "array", "items": ty(item, complete)})
+        }
         Ty::OneOrMany(item) => {
             let one = ty(item, true);
             json!({"oneOf": [one.clone(), {"type": "array", "minItems": 1, "items": one}]})
@@ -61,7 +66,8 @@ fn object(obj: &Obj, strict_required: bool) -> Value {
     let mut props = Map::new();
     let mut required = Vec::new();
     for field in obj.fields {
-        let mut s = ty(field.ty, strict_required);
+        // Nested mappings merge with profiles and defaults: nothing is required in them.
+        let mut s = ty(field.ty, false);
         if obj.nullable {
             s = json!({"oneOf": [s, {"type": "null"}]});
         }
@@ -91,31 +97,8 @@ fn object(obj: &Obj, strict_required: bool) -> Value {
 
 /// The JSON Schema of a blueprint file.
 pub fn json_schema() -> Value {
-    // Only the document level is strict about `required`: everything below it may come from a
-    // profile or defaults, except list items (handled in `ty`).
     let mut doc = object(&DOCUMENT, true);
-    if let Some(Value::Object(props)) = doc.get_mut("properties") {
-        for (_, v) in props.iter_mut() {
-            relax(v);
-        }
-    }
     doc["$schema"] = json!("http://json-schema.org/draft-07/schema#");
-    doc["$id"] = json!("https://moat.dev/schema/blueprint-v1.json");
+    doc["$id"] = json!("urn:moat:blueprint:v1");
     doc
-}
-
-/// Drops `required` from mapping-valued objects (not from list items).
-fn relax(v: &mut Value) {
-    if let Value::Object(m) = v {
-        let is_array = m.get("type") == Some(&json!("array"));
-        if !is_array {
-            m.remove("required");
-        }
-        for (k, child) in m.iter_mut() {
-            if is_array && k == "items" {
-                continue;
-            }
-            relax(child);
-        }
-    }
 }

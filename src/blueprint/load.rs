@@ -46,6 +46,8 @@ struct Loader {
     profiles: BTreeMap<String, (Node, Loc)>,
     /// Files being loaded (import cycle detection).
     stack: Vec<String>,
+    /// An import could not be read: unknown profiles are then its consequence, not news.
+    import_failed: bool,
 }
 
 /// Lexical clean-up so `examples/../blueprints/x.yaml` is shown as `blueprints/x.yaml`.
@@ -138,9 +140,7 @@ impl Loader {
             return None;
         }
         Checker { out: &mut self.out }.check(&root, &Ty::Obj(&DOCUMENT), "blueprint");
-        if root.as_map().is_none() {
-            return None;
-        }
+        root.as_map()?;
         if root.get("version").is_none() {
             self.out.push(Diagnostic::error(
                 &root.loc,
@@ -190,6 +190,7 @@ impl Loader {
                     self.file(&shown, &t, &sub_dir, true);
                 }
                 Err(e) => {
+                    self.import_failed = true;
                     let message = format!("cannot read import `{shown}`: {e}");
                     self.out.push(Diagnostic::error(
                         &item.loc,
@@ -233,11 +234,11 @@ impl Loader {
                 None if names.is_empty() => "no profiles are defined; import one, e.g. `imports: [../blueprints/strict-baseline.yaml]`".into(),
                 None => format!("defined profiles: {}", names.join(", ")),
             };
-            self.out.push(Diagnostic::error(
-                used_at,
-                format!("unknown profile `{name}`"),
-                Some(hint),
-            ));
+            if !self.import_failed {
+                let message = format!("unknown profile `{name}`");
+                self.out
+                    .push(Diagnostic::error(used_at, message, Some(hint)));
+            }
             return None;
         };
         if seen.iter().any(|s| s == name) {
@@ -359,6 +360,7 @@ pub fn load_text(name: &str, text: &str, dir: &Path, opts: &Options) -> Report {
         hasher: Sha256::new(),
         profiles: BTreeMap::new(),
         stack: Vec::new(),
+        import_failed: false,
     };
     let root = loader.file(name, text, dir, false);
     let instances = match &root {

@@ -13,10 +13,12 @@ pub mod formats;
 mod json_schema;
 mod load;
 mod network;
+mod reference;
 mod resolve;
 pub mod resolved;
 pub mod roles;
 pub mod schema;
+mod schema_controls;
 pub mod yaml;
 
 use std::io::Write;
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use json_schema::json_schema;
 pub use load::{Options, Report};
+pub use reference::markdown_reference;
 
 /// Reads, validates and resolves a blueprint file (imports relative to the file).
 pub fn load(path: &Path) -> Result<resolved::Blueprint, Diagnostics> {

@@ -32,7 +32,8 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node, existing: &N
             );
         }
         match &subnet {
-            None => ctx.missing(
+            None => ctx.missing_existing(
+                "endpointSubnet",
                 "controls.privateEndpoint needs `existing.endpointSubnet`",
                 "add `existing: {endpointSubnet: /subscriptions/.../virtualNetworks/VNET/subnets/SUBNET}`",
             ),
@@ -61,11 +62,13 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node, existing: &N
             }
         }
         match rg {
-            None => ctx.missing(
+            None => ctx.missing_existing(
+                "dnsZones",
                 "controls.privateDns needs `existing.dnsZones.resourceGroup`",
                 "add `existing: {dnsZones: {resourceGroup: RG}}` naming where the privatelink zones live",
             ),
-            Some(_) if links.is_empty() => ctx.missing(
+            Some(_) if links.is_empty() => ctx.missing_existing(
+                "endpointSubnet",
                 "controls.privateDns has no VNet to link the zones to",
                 "set `vnetLinks` or `existing.endpointSubnet`",
             ),
@@ -89,15 +92,17 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node, existing: &N
 
     if let Some(group) = declared(controls, "dnsZoneGroup") {
         if declared(controls, "privateEndpoint").is_none() {
-            ctx.error(
-                &at(controls, "dnsZoneGroup"),
-                "a DNS zone group needs a private endpoint",
-                Some("declare `controls.privateEndpoint` (the zone group lives on it)".into()),
+            ctx.missing(
+                "controls.dnsZoneGroup needs `controls.privateEndpoint` (the zone group lives on it)",
+                "declare `privateEndpoint`, or drop the zone group with `dnsZoneGroup: ~`",
             );
         } else if declared(controls, "privateDns").is_none()
             && text(group, &DNS_ZONE_GROUP, "mode").as_deref() != Some("verify")
         {
-            ctx.error(&at(controls, "dnsZoneGroup"), "a managed DNS zone group needs `controls.privateDns` (the zones it points to)", Some("declare `privateDns`, or use `mode: verify` when Azure Policy owns the zone group".into()));
+            ctx.missing(
+                "a managed controls.dnsZoneGroup needs `controls.privateDns` (the zones it points to)",
+                "declare `privateDns`, or use `mode: verify` when Azure Policy owns the zone group",
+            );
         }
         let spec = r::DnsZoneGroup {
             name: text(group, &DNS_ZONE_GROUP, "name").unwrap_or_else(|| "default".into()),
@@ -108,7 +113,8 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node, existing: &N
     if let Some(nsg) = declared(controls, "nsg") {
         let rules = nsg_rules(ctx, nsg, subnet_prefix.as_deref());
         match text(existing, &EXISTING, "nsg") {
-            None => ctx.missing(
+            None => ctx.missing_existing(
+                "nsg",
                 "controls.nsg needs `existing.nsg`",
                 "add `existing: {nsg: /subscriptions/.../networkSecurityGroups/NSG}` (the NSG on the endpoint subnet)",
             ),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::check::fits;
 use super::diag::Diagnostic;
 use super::resolved::{self, Exception, SoftDeleteAction};
-use super::schema::{self, Obj, EXCEPTION, INSTANCE};
+use super::schema::{self, Obj, Ty, EXCEPTION, INSTANCE};
 use super::yaml::{Kind, Loc, Node};
 
 /// How many days before an exception expires validation starts warning.
@@ -29,6 +29,8 @@ pub struct Ctx<'a> {
     /// Where the instance was written (for "missing ..." findings).
     pub at: Loc,
     granted: Vec<Granted>,
+    /// `existing` fields that are written but invalid (already reported): not "missing" too.
+    bad_existing: Vec<String>,
 }
 
 /// The value of `key` when present, not null, and of the right shape (anything else has been
@@ -36,7 +38,16 @@ pub struct Ctx<'a> {
 pub fn val<'n>(n: &'n Node, obj: &Obj, key: &str) -> Option<&'n Node> {
     let v = n.get(key)?;
     let field = obj.field(key)?;
-    (v.kind != Kind::Null && fits(v, field.ty)).then_some(v)
+    // Containers are checked shallowly, so one bad item does not hide its siblings (each item
+    // is read, and skipped when bad, on its own).
+    let ok = match (field.ty, &v.kind) {
+        (Ty::Obj(_) | Ty::Map { .. }, Kind::Map(_)) => true,
+        (Ty::List(_), Kind::Seq(_)) => true,
+        (Ty::OneOrMany(item), Kind::Seq(items)) => items.iter().all(|i| fits(i, item)),
+        (Ty::Obj(_) | Ty::Map { .. } | Ty::List(_), _) => false,
+        (ty, _) => fits(v, ty),
+    };
+    (v.kind != Kind::Null && ok).then_some(v)
 }
 
 pub fn text(n: &Node, obj: &Obj, key: &str) -> Option<String> {
@@ -54,7 +65,17 @@ pub fn flag(n: &Node, obj: &Obj, key: &str) -> Option<bool> {
 pub fn texts(n: &Node, obj: &Obj, key: &str) -> Vec<String> {
     match val(n, obj, key) {
         Some(v) => match &v.kind {
-            Kind::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
+            Kind::Seq(items) => {
+                let item_ty = match obj.field(key).map(|f| f.ty) {
+                    Some(Ty::List(t) | Ty::OneOrMany(t)) => Some(*t),
+                    _ => None,
+                };
+                items
+                    .iter()
+                    .filter(|i| item_ty.map_or(true, |t| fits(i, t)))
+                    .filter_map(Node::scalar_text)
+                    .collect()
+            }
             _ => v.scalar_text().into_iter().collect(),
         },
         None => Vec::new(),
@@ -90,6 +111,13 @@ impl Ctx<'_> {
         self.error(&at, message, Some(hint.into()));
     }
 
+    /// Like [`Ctx::missing`] for a field of `existing`, unless it is written but invalid.
+    pub fn missing_existing(&mut self, key: &str, message: &str, hint: &str) {
+        if !self.bad_existing.iter().any(|k| k == key) {
+            self.missing(message, hint);
+        }
+    }
+
     /// A setting weaker than the strict baseline: an error unless an exception of `kind` (for
     /// `principal`, when it names one) allows it, then a warning that says so.
     pub fn weak(&mut self, kind: &str, loc: &Loc, message: String, principal: Option<&str>) {
@@ -111,7 +139,13 @@ impl Ctx<'_> {
                     None,
                 );
             }
-            None => self.error(loc, message, Some(exception_hint(kind))),
+            None => {
+                let hint = match principal {
+                    Some(p) => format!("if this is intended, add to the instance `exceptions: [{{allows: {kind}, principalId: {p}, reason: \"...\"}}]`"),
+                    None => exception_hint(kind),
+                };
+                self.error(loc, message, Some(hint))
+            }
         }
     }
 }
@@ -191,6 +225,7 @@ pub fn instance(
         instance: name.clone(),
         at: m.loc.clone(),
         granted: Vec::new(),
+        bad_existing: Vec::new(),
     };
     exceptions(&mut ctx, m);
     let soft_delete = match text(m, &INSTANCE, "softDelete").as_deref() {
@@ -232,12 +267,26 @@ pub fn instance(
         controls: resolved::Controls::default(),
         exceptions: Vec::new(),
     };
+    if inst.create_if_missing && inst.custom_subdomain.is_none() {
+        ctx.missing(
+            "a new account (`createIfMissing: true`) needs `customSubdomain`",
+            "Entra ID auth and private endpoints need it, and setting it later is irreversible; the account name is the usual choice",
+        );
+    }
     let empty = Node {
         kind: Kind::Map(Vec::new()),
         loc: m.loc.clone(),
     };
     let controls = val(m, &INSTANCE, "controls").unwrap_or(&empty);
     let existing = val(m, &INSTANCE, "existing").unwrap_or(&empty);
+    for (k, v) in existing.as_map().unwrap_or_default() {
+        if schema::EXISTING
+            .field(&k.name)
+            .is_some_and(|f| !fits(v, f.ty))
+        {
+            ctx.bad_existing.push(k.name.clone());
+        }
+    }
     super::network::resolve(&mut ctx, &mut inst, controls, existing);
     super::controls::resolve(&mut ctx, &mut inst, controls, existing);
     let unused: Vec<(Loc, String)> = ctx

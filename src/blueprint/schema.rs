@@ -5,6 +5,7 @@
 //! `moat schema` (JSON Schema for editors), and the field reference in docs/blueprint.md.
 
 use super::formats::{ArmKind, Fmt};
+pub use super::schema_controls::*;
 
 #[derive(Debug)]
 pub enum Ty {
@@ -59,7 +60,7 @@ impl Obj {
     }
 }
 
-const fn f(name: &'static str, ty: &'static Ty, doc: &'static str) -> Field {
+pub(super) const fn f(name: &'static str, ty: &'static Ty, doc: &'static str) -> Field {
     Field {
         name,
         ty,
@@ -71,19 +72,19 @@ const fn f(name: &'static str, ty: &'static Ty, doc: &'static str) -> Field {
 }
 
 impl Field {
-    const fn def(self, d: &'static str) -> Self {
+    pub(super) const fn def(self, d: &'static str) -> Self {
         Field {
             default: Some(d),
             ..self
         }
     }
-    const fn arm(self, a: &'static str) -> Self {
+    pub(super) const fn arm(self, a: &'static str) -> Self {
         Field {
             arm: Some(a),
             ..self
         }
     }
-    const fn req(self) -> Self {
+    pub(super) const fn req(self) -> Self {
         Field {
             required: true,
             ..self
@@ -91,16 +92,16 @@ impl Field {
     }
 }
 
-const TEXT: Ty = Ty::Str(Fmt::Text);
-const LABEL: Ty = Ty::Str(Fmt::Label);
-const GUID: Ty = Ty::Str(Fmt::Guid);
-const BOOL: Ty = Ty::Bool;
-const NAME: Ty = Ty::Str(Fmt::ResourceName);
-const MODE: Ty = Ty::Enum {
+pub(super) const TEXT: Ty = Ty::Str(Fmt::Text);
+pub(super) const LABEL: Ty = Ty::Str(Fmt::Label);
+pub(super) const GUID: Ty = Ty::Str(Fmt::Guid);
+pub(super) const BOOL: Ty = Ty::Bool;
+pub(super) const NAME: Ty = Ty::Str(Fmt::ResourceName);
+pub(super) const MODE: Ty = Ty::Enum {
     what: "mode",
     values: &["managed", "verify"],
 };
-const MODE_DOC: &str =
+pub(super) const MODE_DOC: &str =
     "`managed`: moat converges the control; `verify`: moat only checks it and reports drift (e.g. a DNS zone group that Azure Policy owns).";
 
 pub const EXCEPTION_KINDS: &[&str] = &[
@@ -135,362 +136,6 @@ pub const FILTER_NAMES: &[&str] = &[
     "Protected Material Code",
     "Profanity",
 ];
-
-pub static PRIVATE_ENDPOINT: Obj = Obj {
-    title: "privateEndpoint",
-    doc: "N1: a private endpoint for the account (group `account`) in `existing.endpointSubnet`.",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("name", &NAME, "Name of the private endpoint.").def("{accountName}-pe").arm("Microsoft.Network/privateEndpoints name"),
-        f("resourceGroup", &Ty::Str(Fmt::ResourceGroup), "Resource group of the endpoint (in the instance's subscription).").def("the instance's resourceGroup"),
-        f("location", &Ty::Str(Fmt::Location), "Region of the endpoint; must be the VNet's region.").def("the instance's location").arm("privateEndpoints location"),
-        f("subnetNetworkPolicies", &Ty::Enum { what: "subnet network policy", values: &["Enabled", "Disabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"] },
-          "Set the endpoint subnet's network policies so NSG rules (N4) apply to the endpoint; unset leaves the subnet alone.")
-            .arm("subnets properties.privateEndpointNetworkPolicies"),
-    ],
-};
-
-pub static PRIVATE_DNS: Obj = Obj {
-    title: "privateDns",
-    doc: "N2: privatelink DNS zones in `existing.dnsZones`, linked to the VNet(s).",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("zones", &Ty::List(&Ty::Str(Fmt::DnsZone)), "Zone names. Empty: the account's `privateLinkResources` `requiredZoneNames`, else the zones for its kind (OpenAI: privatelink.openai.azure.com; AIServices adds privatelink.cognitiveservices.azure.com and privatelink.services.ai.azure.com).")
-            .def("[] (ask Azure)").arm("Microsoft.Network/privateDnsZones"),
-        f("vnetLinks", &Ty::List(&Ty::Str(Fmt::ArmId(ArmKind::Vnet))), "VNets every zone is linked to (full ids).")
-            .def("[the endpoint subnet's VNet]").arm("privateDnsZones/virtualNetworkLinks properties.virtualNetwork.id"),
-        f("linkName", &NAME, "Name of the link resource in each zone.").def("{vnet-name}-link").arm("virtualNetworkLinks name"),
-    ],
-};
-
-pub static DNS_ZONE_GROUP: Obj = Obj {
-    title: "dnsZoneGroup",
-    doc: "N3: the DNS zone group on the private endpoint, which keeps the A records in the zones. Use `mode: verify` when Azure Policy deploys it.",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("name", &NAME, "Name of the zone group.").def("default").arm("privateEndpoints/privateDnsZoneGroups name"),
-    ],
-};
-
-pub static NSG_RULE: Obj = Obj {
-    title: "NSG rule",
-    doc: "One security rule, keyed by its name.",
-    nullable: false,
-    fields: &[
-        f("priority", &Ty::Int { min: 100, max: 4096 }, "Rule priority, 100-4096, unique per direction.").req().arm("securityRules properties.priority"),
-        f("direction", &Ty::Enum { what: "direction", values: &["Inbound", "Outbound"] }, "Traffic direction.").def("Inbound").arm("properties.direction"),
-        f("access", &Ty::Enum { what: "access", values: &["Allow", "Deny"] }, "Allow or deny.").req().arm("properties.access"),
-        f("protocol", &Ty::Enum { what: "protocol", values: &["Tcp", "Udp", "Icmp", "Esp", "Ah", "*"] }, "Protocol.").def("*").arm("properties.protocol"),
-        f("source", &Ty::OneOrMany(&Ty::Str(Fmt::AddressPrefix)), "Source CIDR(s), IP(s) or service tag(s) (`VirtualNetwork`, `AzureLoadBalancer`, `Internet`, `*`).").req().arm("properties.sourceAddressPrefixes"),
-        f("sourcePorts", &Ty::OneOrMany(&Ty::Str(Fmt::PortRange)), "Source port(s) or range(s).").def("*").arm("properties.sourcePortRanges"),
-        f("destination", &Ty::OneOrMany(&Ty::Str(Fmt::AddressPrefix)), "Destination CIDR(s), IP(s) or service tag(s).").def("existing.endpointSubnetPrefix").arm("properties.destinationAddressPrefixes"),
-        f("ports", &Ty::OneOrMany(&Ty::Str(Fmt::PortRange)), "Destination port(s) or range(s).").def("*").arm("properties.destinationPortRanges"),
-        f("description", &LABEL, "Free text shown in the portal.").arm("properties.description"),
-    ],
-};
-
-pub static NSG: Obj = Obj {
-    title: "nsg",
-    doc: "N4: security rules on the NSG of the endpoint subnet (`existing.nsg`).",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("rules", &Ty::Map { key: Fmt::ResourceName, what: "rule", value: &Ty::Obj(&NSG_RULE) }, "Rules by name. Rules merge by name across profile, defaults and instance.")
-            .def("{}").arm("networkSecurityGroups/securityRules"),
-        f("removeUndeclaredRules", &BOOL, "Also delete rules on the NSG that are not declared here (otherwise only rules moat created are removed).").def("false"),
-    ],
-};
-
-pub static NETWORK_ACCESS: Obj = Obj {
-    title: "networkAccess",
-    doc: "N5: the account's public network access and firewall.",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("publicNetworkAccess", &Ty::Enum { what: "public network access", values: &["Enabled", "Disabled"] }, "`Enabled` needs the `public-network-access` exception.")
-            .def("Disabled").arm("properties.publicNetworkAccess"),
-        f("defaultAction", &Ty::Enum { what: "default action", values: &["Allow", "Deny"] }, "Firewall default; `Allow` needs the `public-network-access` exception.")
-            .def("Deny").arm("properties.networkAcls.defaultAction"),
-        f("bypass", &Ty::Enum { what: "bypass", values: &["None", "AzureServices"] }, "Trusted Azure services bypass; must be written explicitly. `AzureServices` needs the `network-bypass` exception.")
-            .req().arm("properties.networkAcls.bypass"),
-        f("ipRules", &Ty::List(&Ty::Str(Fmt::IpOrCidr)), "IP addresses or CIDR ranges allowed through the firewall.").def("[]").arm("properties.networkAcls.ipRules[].value"),
-        f("virtualNetworkRules", &Ty::List(&Ty::Str(Fmt::ArmId(ArmKind::Subnet))), "Subnet ids allowed through the firewall (service endpoints).").def("[]").arm("properties.networkAcls.virtualNetworkRules[].id"),
-    ],
-};
-
-pub static OUTBOUND: Obj = Obj {
-    title: "outbound",
-    doc: "N6: outbound restriction (data-loss prevention).",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("restrict", &BOOL, "Restrict outbound access to `allowedFqdns`; `false` needs the `outbound-unrestricted` exception.").def("true").arm("properties.restrictOutboundNetworkAccess"),
-        f("allowedFqdns", &Ty::List(&Ty::Str(Fmt::Fqdn)), "Destinations the account may reach.").def("[]").arm("properties.allowedFqdnList"),
-    ],
-};
-
-pub static LOCAL_AUTH: Obj = Obj {
-    title: "localAuth",
-    doc: "I1: key (local) authentication.",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f(
-            "disabled",
-            &BOOL,
-            "Disable API keys; `false` needs the `local-auth` exception.",
-        )
-        .def("true")
-        .arm("properties.disableLocalAuth"),
-    ],
-};
-
-pub static IDENTITY: Obj = Obj {
-    title: "identity",
-    doc: "I3: the account's managed identity (needed for customer-managed keys).",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f(
-            "type",
-            &Ty::Enum {
-                what: "identity type",
-                values: &[
-                    "SystemAssigned",
-                    "UserAssigned",
-                    "SystemAssigned, UserAssigned",
-                    "None",
-                ],
-            },
-            "Identity type; `None` needs the `no-managed-identity` exception.",
-        )
-        .def("SystemAssigned")
-        .arm("identity.type"),
-        f(
-            "userAssigned",
-            &Ty::List(&Ty::Str(Fmt::ArmId(ArmKind::UserIdentity))),
-            "User-assigned identity ids (required for the UserAssigned types).",
-        )
-        .def("[]")
-        .arm("identity.userAssignedIdentities"),
-    ],
-};
-
-pub static ROLE_ASSIGNMENT: Obj = Obj {
-    title: "role assignment",
-    doc: "One principal holding one role at the account scope.",
-    nullable: false,
-    fields: &[
-        f(
-            "principalId",
-            &GUID,
-            "Entra object id of the user, group or service principal.",
-        )
-        .req()
-        .arm("roleAssignments properties.principalId"),
-        f(
-            "principalType",
-            &Ty::Enum {
-                what: "principal type",
-                values: &["User", "Group", "ServicePrincipal", "ForeignGroup"],
-            },
-            "Principal type (sent so new identities are not looked up during replication).",
-        )
-        .req()
-        .arm("properties.principalType"),
-        f(
-            "role",
-            &TEXT,
-            "Built-in role name (e.g. `Cognitive Services OpenAI User`) or role definition GUID.",
-        )
-        .req()
-        .arm("properties.roleDefinitionId"),
-        f("description", &LABEL, "Why the principal holds the role.").arm("properties.description"),
-    ],
-};
-
-pub static ROLE_ASSIGNMENTS: Obj = Obj {
-    title: "roleAssignments",
-    doc: "I4: least-privilege role assignments at the account scope.",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("assignments", &Ty::List(&Ty::Obj(&ROLE_ASSIGNMENT)), "The assignments.").def("[]").arm("Microsoft.Authorization/roleAssignments"),
-        f("removeUndeclaredPrivileged", &BOOL, "Remove direct assignments of privileged roles (Owner, Contributor, User Access Administrator, Cognitive Services Contributor) that are not declared.").def("false"),
-    ],
-};
-
-pub static ENCRYPTION: Obj = Obj {
-    title: "encryption",
-    doc: "D1: customer-managed key, read from `existing.keyVaultKey`.",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("keySource", &Ty::Enum { what: "key source", values: &["Microsoft.KeyVault", "Microsoft.CognitiveServices"] }, "`Microsoft.KeyVault` (customer-managed) or `Microsoft.CognitiveServices` (Microsoft-managed).")
-            .def("Microsoft.KeyVault").arm("properties.encryption.keySource"),
-        f("identityClientId", &GUID, "Client id of the user-assigned identity that reads the key (unset: the system-assigned identity).").arm("properties.encryption.keyVaultProperties.identityClientId"),
-    ],
-};
-
-pub static DIAGNOSTICS: Obj = Obj {
-    title: "diagnostics",
-    doc: "M1: a diagnostic setting sending logs and metrics to `existing.logAnalyticsWorkspace`.",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("name", &NAME, "Diagnostic setting name.").def("moat-security").arm("Microsoft.Insights/diagnosticSettings name"),
-        f("logCategories", &Ty::List(&Ty::Enum { what: "log category", values: LOG_CATEGORIES }), "Log categories. Audit must be covered (here or by a group) unless the `reduced-logging` exception is given.")
-            .def("[]").arm("properties.logs[].category"),
-        f("logCategoryGroups", &Ty::List(&Ty::Enum { what: "log category group", values: &["allLogs", "audit"] }), "Log category groups, an alternative to categories.").def("[]").arm("properties.logs[].categoryGroup"),
-        f("metricCategories", &Ty::List(&Ty::Enum { what: "metric category", values: &["AllMetrics"] }), "Metric categories.").def("[]").arm("properties.metrics[].category"),
-        f("destinationType", &Ty::Enum { what: "destination type", values: &["Dedicated", "AzureDiagnostics"] }, "Resource-specific tables (`Dedicated`) or the AzureDiagnostics table.")
-            .def("AzureDiagnostics").arm("properties.logAnalyticsDestinationType"),
-    ],
-};
-
-pub static CONTENT_FILTER: Obj = Obj {
-    title: "content filter",
-    doc: "One filter, identified by (name, source).",
-    nullable: false,
-    fields: &[
-        f("name", &Ty::Enum { what: "content filter", values: FILTER_NAMES }, "Filter name.").req().arm("contentFilters[].name"),
-        f("source", &Ty::Enum { what: "content filter source", values: &["Prompt", "Completion"] }, "What the filter inspects.").req().arm("contentFilters[].source"),
-        f("enabled", &BOOL, "Whether the filter runs.").def("true").arm("contentFilters[].enabled"),
-        f("blocking", &BOOL, "Whether it blocks (rather than annotates).").def("true").arm("contentFilters[].blocking"),
-        f("severityThreshold", &Ty::Enum { what: "severity", values: &["Low", "Medium", "High"] },
-          "Lowest severity that is filtered; only for Hate, Sexual, Violence, Selfharm (required for them). Above `Low` needs the `content-filter` exception.")
-            .arm("contentFilters[].severityThreshold"),
-    ],
-};
-
-pub static RAI_POLICY: Obj = Obj {
-    title: "raiPolicy",
-    doc: "C1: the account's content filter (RAI) policy.",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("name", &NAME, "Policy name; `Microsoft.Default` and `Microsoft.DefaultV2` are system-managed and cannot be used.").req().arm("accounts/raiPolicies name"),
-        f("policyMode", &Ty::Enum { what: "RAI policy mode", values: &["Blocking", "Default", "Deferred", "Asynchronous_filter"] },
-          "Streaming mode; `Deferred`/`Asynchronous_filter` need the `content-filter` exception.").def("Blocking").arm("properties.mode"),
-        f("basePolicy", &Ty::Enum { what: "base policy", values: &["Microsoft.DefaultV2", "Microsoft.Default"] }, "System policy this one derives from.")
-            .def("Microsoft.DefaultV2").arm("properties.basePolicyName"),
-        f("contentFilters", &Ty::List(&Ty::Obj(&CONTENT_FILTER)), "The filters.").req().arm("properties.contentFilters"),
-    ],
-};
-
-pub static DEPLOYMENT: Obj = Obj {
-    title: "deployment",
-    doc: "A model deployment moat creates when missing, bound to the instance's RAI policy.",
-    nullable: false,
-    fields: &[
-        f("format", &TEXT, "Model format.")
-            .def("OpenAI")
-            .arm("properties.model.format"),
-        f("model", &TEXT, "Model name, e.g. gpt-4o.")
-            .req()
-            .arm("properties.model.name"),
-        f(
-            "version",
-            &Ty::Version,
-            "Model version (unset: the server's default version).",
-        )
-        .arm("properties.model.version"),
-        f(
-            "sku",
-            &Ty::Enum {
-                what: "deployment SKU",
-                values: &[
-                    "Standard",
-                    "GlobalStandard",
-                    "DataZoneStandard",
-                    "ProvisionedManaged",
-                    "GlobalProvisionedManaged",
-                    "DataZoneProvisionedManaged",
-                    "GlobalBatch",
-                    "DataZoneBatch",
-                    "DeveloperTier",
-                ],
-            },
-            "Deployment SKU.",
-        )
-        .req()
-        .arm("sku.name"),
-        f(
-            "capacity",
-            &Ty::Int {
-                min: 1,
-                max: 1_000_000,
-            },
-            "Capacity (thousands of tokens per minute for Standard SKUs).",
-        )
-        .req()
-        .arm("sku.capacity"),
-        f(
-            "versionUpgrade",
-            &Ty::Enum {
-                what: "version upgrade option",
-                values: &[
-                    "OnceNewDefaultVersionAvailable",
-                    "OnceCurrentVersionExpired",
-                    "NoAutoUpgrade",
-                ],
-            },
-            "When the model version is upgraded.",
-        )
-        .arm("properties.versionUpgradeOption"),
-    ],
-};
-
-pub static DEPLOYMENTS: Obj = Obj {
-    title: "deployments",
-    doc: "C2: model deployments bound to the RAI policy (needs `raiPolicy`).",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f(
-            "bindAllToRaiPolicy",
-            &BOOL,
-            "Re-bind every existing deployment, declared or not, to the RAI policy.",
-        )
-        .def("true")
-        .arm("deployments properties.raiPolicyName"),
-        f(
-            "declared",
-            &Ty::Map {
-                key: Fmt::Label,
-                what: "deployment",
-                value: &Ty::Obj(&DEPLOYMENT),
-            },
-            "Deployments by name; created when missing.",
-        )
-        .def("{}")
-        .arm("accounts/deployments"),
-    ],
-};
-
-pub static CONTROLS: Obj = Obj {
-    title: "controls",
-    doc: "The desired state of every control. A control that is not mentioned is neither written nor checked; `~` removes one inherited from a profile.",
-    nullable: true,
-    fields: &[
-        f("privateEndpoint", &Ty::Obj(&PRIVATE_ENDPOINT), "N1."),
-        f("privateDns", &Ty::Obj(&PRIVATE_DNS), "N2."),
-        f("dnsZoneGroup", &Ty::Obj(&DNS_ZONE_GROUP), "N3."),
-        f("nsg", &Ty::Obj(&NSG), "N4."),
-        f("networkAccess", &Ty::Obj(&NETWORK_ACCESS), "N5."),
-        f("outbound", &Ty::Obj(&OUTBOUND), "N6."),
-        f("localAuth", &Ty::Obj(&LOCAL_AUTH), "I1."),
-        f("identity", &Ty::Obj(&IDENTITY), "I3."),
-        f("roleAssignments", &Ty::Obj(&ROLE_ASSIGNMENTS), "I4."),
-        f("encryption", &Ty::Obj(&ENCRYPTION), "D1."),
-        f("diagnostics", &Ty::Obj(&DIAGNOSTICS), "M1."),
-        f("raiPolicy", &Ty::Obj(&RAI_POLICY), "C1."),
-        f("deployments", &Ty::Obj(&DEPLOYMENTS), "C2."),
-    ],
-};
 
 pub static DNS_ZONES: Obj = Obj {
     title: "dnsZones",

@@ -372,13 +372,18 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Vec<YamlError>> {
                     },
                     anchor,
                 ),
-                Some(Frame::Map(entries, _, loc, anchor)) => b.push(
-                    Node {
-                        kind: Kind::Map(entries),
-                        loc,
-                    },
-                    anchor,
-                ),
+                Some(Frame::Map(entries, _, loc, anchor)) => {
+                    // yaml-rust2 marks a block mapping after its first key; users think of a
+                    // mapping as starting at that key.
+                    let loc = entries.first().map_or(loc, |(k, _)| k.loc.clone());
+                    b.push(
+                        Node {
+                            kind: Kind::Map(entries),
+                            loc,
+                        },
+                        anchor,
+                    )
+                }
                 None => {}
             },
         }

@@ -3,6 +3,7 @@
 
 mod apply;
 mod connect;
+pub mod destroy;
 mod plan;
 
 use std::io::IsTerminal;
@@ -40,6 +41,8 @@ pub enum MoatError {
     StalePlan(String),
     #[error("apply refused: {0}")]
     Refused(String),
+    #[error("destroy refused: {0}")]
+    DestroyRefused(String),
     #[error("{0}")]
     Emulator(String),
 }
@@ -83,6 +86,7 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
     match cli.command {
         Command::Plan(args) => plan::run(args, out).await,
         Command::Apply(args) => apply::run(args, out).await,
+        Command::Destroy(args) => destroy::run(args, out).await,
         Command::Validate { files } => Ok(crate::blueprint::validate_files(
             &files,
             &mut std::io::stdout(),

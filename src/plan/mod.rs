@@ -110,6 +110,7 @@ fn plan_instance(
         }
         None => {
             let mut pre = Vec::new();
+            let mut restored: Option<Value> = None;
             let restore = match (&obs.deleted_account, inst.soft_delete) {
                 (Some(d), SoftDeleteAction::Block) => {
                     let when = res::get_str(d, "properties.deletionDate").unwrap_or("recently");
@@ -145,9 +146,34 @@ fn plan_instance(
                     pre.push(p);
                     false
                 }
-                (Some(_), SoftDeleteAction::Restore) => true,
+                (Some(d), SoftDeleteAction::Restore) => {
+                    // The restored account must be the one the blueprint describes.
+                    // (A deleted record that shows no subdomain is not refused: the restore
+                    // PUT carries the blueprint's.)
+                    let shows_sub = res::get_str(d, "properties.customSubDomainName").is_some();
+                    let wrong: Vec<Change> = res::account::blocked_checks(inst, d)
+                        .into_iter()
+                        .filter(|c| shows_sub || !c.address.ends_with("/custom-subdomain"))
+                        .collect();
+                    if !wrong.is_empty() {
+                        out.changes.extend(wrong);
+                        return out;
+                    }
+                    restored = Some(d.clone());
+                    out.notes.push(format!(
+                        "restoring {} brings back its deployments, RAI policies and keys as they were when it was deleted; \
+                         they are not readable until it is restored, so run `moat plan` again after this apply to bind them",
+                        inst.account_name
+                    ));
+                    true
+                }
                 (None, _) => false,
             };
+            if let Some(holder) = obs.subdomain_holder.as_ref().filter(|_| !restore) {
+                out.changes
+                    .push(res::account::subdomain_in_use(inst, holder));
+                return out;
+            }
             let mut create = res::account::create(inst, restore);
             if create.action == Action::Blocked {
                 out.changes.push(create);
@@ -157,7 +183,12 @@ fn plan_instance(
             let addr = create.address.clone();
             out.changes.extend(pre);
             out.changes.push(create);
-            (res::account::create_body(inst, restore), Some(addr))
+            // A created account is exactly its hardened body. A restored one may come back with
+            // the settings it had when deleted (whether ARM applies the rest of a restore PUT is
+            // not documented), so the stages are planned against those: every weaker value is
+            // fixed again, in the no-lockout order, and nothing is assumed.
+            let assumed = restored.unwrap_or_else(|| res::account::create_body(inst, restore));
+            (assumed, Some(addr))
         }
     };
     if out

@@ -631,3 +631,39 @@ pub fn create(inst: &Instance, restore: bool) -> Change {
     .with_fields(fields)
     .with_write(w)
 }
+
+/// The blueprint's custom subdomain is already used by another account (live, or soft-deleted
+/// and still holding it): ARM would refuse the create with CustomDomainInUse, so the plan does.
+pub fn subdomain_in_use(inst: &Instance, holder: &Value) -> Change {
+    let sub = inst.custom_subdomain.as_deref().unwrap_or_default();
+    let holder_id = get_str(holder, "id").unwrap_or("another account");
+    let deleted = get_str(holder, "type")
+        .is_some_and(|t| t.to_ascii_lowercase().ends_with("/deletedaccounts"))
+        || get(holder, "properties.deletionDate").is_some();
+    let why = if deleted {
+        let name = get_str(holder, "name").unwrap_or("NAME");
+        let loc = get_str(holder, "location").unwrap_or("LOCATION");
+        let rg = holder_id
+            .split('/')
+            .skip_while(|s| !s.eq_ignore_ascii_case("resourceGroups"))
+            .nth(1)
+            .unwrap_or("RESOURCE_GROUP");
+        format!(
+            "CustomDomainInUse: the custom subdomain {sub} is held by the soft-deleted account {holder_id}; \
+             hint: choose another `customSubdomain`, or free the name by purging that account \
+             (`az cognitiveservices account purge --name {name} --resource-group {rg} --location {loc}`)"
+        )
+    } else {
+        format!(
+            "CustomDomainInUse: the custom subdomain {sub} is already used by the account {holder_id}; \
+             hint: a custom subdomain is globally unique, choose another `customSubdomain` for this instance"
+        )
+    };
+    Change::blocked(
+        address(inst, ""),
+        ResourceKind::Account,
+        inst.account_id(),
+        why,
+        "absent".into(),
+    )
+}

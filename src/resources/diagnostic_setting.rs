@@ -1,8 +1,8 @@
 //! `Microsoft.Insights/diagnosticSettings` on the account (M1).
 //!
 //! The azure_mgmt_monitor 0.21 crate's diagnostic settings do not compile (DEPENDENCIES.md), so
-//! this kind has its own small model here and goes through the generic `ArmApi` calls
-//! (api-version 2021-05-01-preview).
+//! this kind reads through moat's own typed model in [`crate::arm::diagnostics`] and writes raw
+//! JSON through the generic `ArmApi` calls (api-version 2021-05-01-preview).
 //! Managed: `workspaceId` (case-insensitive), enabled log categories / category groups and
 //! metric categories (as sets), `logAnalyticsDestinationType` (absent ≡ null ≡ AzureDiagnostics).
 //! Ignored: `retentionPolicy` (deprecated; servers echo `{enabled:false, days:0}`), disabled
@@ -10,15 +10,16 @@
 
 use serde_json::{json, Value};
 
-use super::{fingerprint, get, get_str, id_eq, set_eq_ci};
+use super::{fingerprint, get_str, id_eq, set_eq_ci};
+use crate::arm::diagnostics::{parse_setting, setting_path, DiagnosticSetting};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Diagnostics, Instance};
 use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
 
-pub const API_VERSION: &str = "2021-05-01-preview";
+pub const API_VERSION: &str = crate::arm::diagnostics::API_VERSION;
 
 pub fn id(account_id: &str, name: &str) -> String {
-    format!("{account_id}/providers/Microsoft.Insights/diagnosticSettings/{name}")
+    setting_path(account_id, name)
 }
 
 pub fn list_path(account_id: &str) -> String {
@@ -29,15 +30,34 @@ pub fn address(inst: &Instance, name: &str) -> String {
     format!("{}/diagnostic-setting/{name}", inst.name)
 }
 
-fn enabled(v: Option<&Value>, key: &str) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter(|e| e.get("enabled").and_then(Value::as_bool).unwrap_or(false))
-                .filter_map(|e| e.get(key).and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Enabled log categories, log category groups and metric categories of a setting.
+fn enabled(s: &DiagnosticSetting) -> [Vec<String>; 3] {
+    let p = &s.properties;
+    let logs = |group: bool| {
+        p.logs
+            .iter()
+            .filter(|l| l.enabled)
+            .filter_map(|l| {
+                if group {
+                    l.category_group.clone()
+                } else {
+                    l.category.clone()
+                }
+            })
+            .collect()
+    };
+    let metrics = p
+        .metrics
+        .iter()
+        .filter(|m| m.enabled)
+        .filter_map(|m| m.category.clone())
+        .collect();
+    [logs(false), logs(true), metrics]
+}
+
+fn typed(v: &Value) -> DiagnosticSetting {
+    // A body that does not parse compares as empty, so the plan rewrites it.
+    parse_setting("", v).unwrap_or_default()
 }
 
 fn norm_dest(v: Option<&str>) -> String {
@@ -82,9 +102,9 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Option<Change> {
         .iter()
         .find(|s| get_str(s, "name").is_some_and(|n| n.eq_ignore_ascii_case(&want.name)));
     let mut fields = Vec::new();
-    if let Some(live) = observed {
-        let p = live.get("properties").cloned().unwrap_or(Value::Null);
-        let ws = p.get("workspaceId").and_then(Value::as_str).unwrap_or("");
+    if let Some(live) = observed.map(typed) {
+        let p = &live.properties;
+        let ws = p.workspace_id.as_deref().unwrap_or("");
         if !id_eq(ws, &want.workspace_id) {
             fields.push(FieldChange {
                 path: "properties.workspaceId".into(),
@@ -92,20 +112,17 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Option<Change> {
                 after: Some(want.workspace_id.clone().into()),
             });
         }
+        let [cats, groups, metrics] = enabled(&live);
         for (path, live_set, want_set) in [
-            (
-                "properties.logs[category]",
-                enabled(p.get("logs"), "category"),
-                &want.log_categories,
-            ),
+            ("properties.logs[category]", cats, &want.log_categories),
             (
                 "properties.logs[categoryGroup]",
-                enabled(p.get("logs"), "categoryGroup"),
+                groups,
                 &want.log_category_groups,
             ),
             (
                 "properties.metrics[category]",
-                enabled(p.get("metrics"), "category"),
+                metrics,
                 &want.metric_categories,
             ),
         ] {
@@ -117,7 +134,7 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Option<Change> {
                 });
             }
         }
-        let live_dest = p.get("logAnalyticsDestinationType").and_then(Value::as_str);
+        let live_dest = p.log_analytics_destination_type.as_deref();
         if norm_dest(live_dest) != norm_dest(want.destination_type.as_deref()) {
             fields.push(FieldChange {
                 path: "properties.logAnalyticsDestinationType".into(),
@@ -142,13 +159,11 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Option<Change> {
             !get_str(s, "name").is_some_and(|n| n.eq_ignore_ascii_case(&want.name))
                 && get_str(s, "properties.workspaceId")
                     .is_some_and(|w| id_eq(w, &want.workspace_id))
-                && enabled(get(s, "properties.logs"), "category")
-                    .iter()
-                    .any(|c| {
-                        want.log_categories
-                            .iter()
-                            .any(|w| w.eq_ignore_ascii_case(c))
-                    })
+                && enabled(&typed(s))[0].iter().any(|c| {
+                    want.log_categories
+                        .iter()
+                        .any(|w| w.eq_ignore_ascii_case(c))
+                })
         });
         if let Some(other) = clash {
             return Some(Change::blocked(

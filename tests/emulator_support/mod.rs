@@ -38,6 +38,8 @@ pub fn client(base: &str, token: &str) -> HttpArm {
         max_interval: Duration::from_millis(20),
         budget: Duration::from_secs(20),
     })
+    // One exchange per `send`: these tests look at the emulator's own answers (409s, 429s...).
+    .with_retry_policy(moat::arm::RetryPolicy::none())
 }
 
 /// An emulator on a manual clock (operations finish only when the test advances it).
