@@ -2,7 +2,7 @@
 //!
 //! The emulator runs in-process on its own tokio runtime (its own threads) with Azure-like
 //! latency, operation durations, Retry-After and throttling buckets, all time-scaled by one factor
-//! (`MOAT_BENCH_SCALE`, default 0.1); moat runs on a second runtime with its production options
+//! (`MOAT_BENCH_SCALE`, default 0.25); moat runs on a second runtime with its production options
 //! (poll intervals, retry delays, gate intervals, request budget) scaled by the same factor. Every
 //! bound is computed in scaled time, so ratios are what they would be at scale 1.
 //!
@@ -14,7 +14,8 @@
 //! Results: `target/bench/results.json`; docs/benchmarks.md derives each bound and discusses them.
 //! Environment: `MOAT_BENCH_SCALE`, `MOAT_BENCH_LATENCY_MS` (unscaled, default 100),
 //! `MOAT_BENCH_PARALLELISM` (default 16, moat's `--parallelism` default), `MOAT_BENCH_SIZES`
-//! (default `1,10,100,500`), `MOAT_BENCH_FLEET` (default 20).
+//! (default `1,10,100,500`), `MOAT_BENCH_FLEET` (default 20); `MOAT_BENCH_PLAN_ONLY=1` stops after
+//! the plan cases (nothing written); `MOAT_BENCH_TRACE=1` prints the emulator's request logs.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -59,7 +60,7 @@ impl Settings {
         let scale = var("MOAT_BENCH_SCALE")
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s > 0.0)
-            .unwrap_or(0.1);
+            .unwrap_or(0.25);
         let latency_ms = var("MOAT_BENCH_LATENCY_MS")
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(100);
@@ -152,7 +153,8 @@ impl Settings {
     fn apply_options(&self) -> ApplyOptions {
         let g = GateOptions::default();
         ApplyOptions {
-            parallelism: self.parallelism,
+            // As `moat apply` sets it (commands/apply.rs).
+            parallelism: self.parallelism.max(moat::apply::STEPS_IN_FLIGHT),
             gates: GateOptions {
                 budget: self.s(g.budget),
                 interval: self.s(g.interval),
@@ -638,15 +640,30 @@ fn child_plan(base_url: &str, blueprint: &str, token: &str) {
         .build()
         .expect("runtime");
     let t = Instant::now();
+    // CPU after each phase: load, observe (HTTP + JSON), plan, render.
+    let mut marks = Vec::new();
     let (plan, stats) = rt.block_on(async {
         let bp = load(Path::new(blueprint));
+        marks.push(("load", rusage().0));
         let api = set.connect(base_url, token);
-        let plan = observe_and_plan(api.as_ref(), &bp).await;
+        let observed = moat::observe::observe(api.as_ref(), &bp)
+            .await
+            .expect("observe");
+        marks.push(("observe", rusage().0));
+        let plan = moat::plan::plan(&bp, &observed);
+        marks.push(("plan", rusage().0));
         // Render it as `moat plan` would, so the measured work is the command's.
         let text = moat::render::json::render(&plan);
         assert!(!text.is_empty());
+        marks.push(("render_json", rusage().0));
         (plan, api.stats())
     });
+    let mut phases = serde_json::Map::new();
+    let mut prev = 0.0;
+    for (name, cpu) in marks {
+        phases.insert(format!("cpu_{name}_s"), json!(round(cpu - prev, 3)));
+        prev = cpu;
+    }
     let wall = t.elapsed().as_secs_f64();
     let (cpu, maxrss) = rusage();
     let hwm = vm_hwm_mb().unwrap_or(maxrss);
@@ -661,6 +678,7 @@ fn child_plan(base_url: &str, blueprint: &str, token: &str) {
             "polls": stats.polls,
             "instances": plan.instances.len(),
             "changes": plan.changes().count(),
+            "cpu_by_phase": phases,
             "method": "getrusage(RUSAGE_SELF) user+system and ru_maxrss / VmHWM of a child process that runs only moat; the emulator stays in the parent",
         })
     );
@@ -771,6 +789,11 @@ fn main() {
     print_case(&c);
     cases.push(c);
     emu_rt.block_on(emu.shutdown());
+
+    if std::env::var_os("MOAT_BENCH_PLAN_ONLY").is_some() {
+        emu_rt.shutdown_background();
+        return;
+    }
 
     // 2. apply of one brownfield instance (the quickstart itself).
     let emu = start(0);
