@@ -15,7 +15,8 @@
 //! Environment: `MOAT_BENCH_SCALE`, `MOAT_BENCH_LATENCY_MS` (unscaled, default 100),
 //! `MOAT_BENCH_PARALLELISM` (default 16, moat's `--parallelism` default), `MOAT_BENCH_SIZES`
 //! (default `1,10,100,500`), `MOAT_BENCH_FLEET` (default 20); `MOAT_BENCH_PLAN_ONLY=1` stops after
-//! the plan cases (nothing written); `MOAT_BENCH_TRACE=1` prints the emulator's request logs.
+//! the plan cases (nothing written); `MOAT_BENCH_TRACE=1` prints the emulator's request logs;
+//! `MOAT_BENCH_CHILD_RUNTIME=current` runs the CPU-measuring child on a current-thread runtime.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -635,10 +636,16 @@ fn vm_hwm_mb() -> Option<f64> {
 /// The child side of case 5: load, observe, plan (what `moat plan` does), then report.
 fn child_plan(base_url: &str, blueprint: &str, token: &str) {
     let set = Settings::from_env();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // `MOAT_BENCH_CHILD_RUNTIME=current`: a current-thread runtime instead of the CLI's
+    // multi-threaded one (to see how much CPU goes into waking worker threads).
+    let rt = if std::env::var("MOAT_BENCH_CHILD_RUNTIME").as_deref() == Ok("current") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .expect("runtime");
     let t = Instant::now();
     // CPU after each phase: load, observe (HTTP + JSON), plan, render.
     let mut marks = Vec::new();
