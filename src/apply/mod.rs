@@ -23,6 +23,13 @@ use crate::resources::{norm_id, parent_id};
 pub use gates::GateOptions;
 pub use progress::{Event, Progress};
 
+/// Default bound on steps in flight. A step spends nearly all its time waiting for a long-running
+/// operation (a private endpoint takes about a minute), not with a request in flight: ARM requests
+/// in flight are bounded by the client (`--parallelism`) and its request budget. Bounding steps by
+/// the request concurrency (16) made a 20-instance fleet create its private endpoints in two
+/// waves (benches/plan_apply.rs, docs/benchmarks.md).
+pub const STEPS_IN_FLIGHT: usize = 64;
+
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Steps in flight at once.
@@ -33,7 +40,7 @@ pub struct ApplyOptions {
 impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
-            parallelism: 16,
+            parallelism: STEPS_IN_FLIGHT,
             gates: GateOptions::default(),
         }
     }

@@ -143,7 +143,9 @@ async fn apply_with(
         Arc::new(progress::Lines::new())
     };
     let opts = ApplyOptions {
-        parallelism: args.connect.parallelism,
+        // `--parallelism` bounds ARM requests in flight (in the client); steps mostly wait for
+        // long-running operations, so more of them may be under way than requests.
+        parallelism: args.connect.parallelism.max(apply::STEPS_IN_FLIGHT),
         gates: conn.gate_options,
     };
     let report = apply::execute(api.clone(), &plan, opts, prog, cancel.clone()).await;
