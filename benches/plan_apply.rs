@@ -13,7 +13,7 @@
 //!
 //! Results: `target/bench/results.json`; docs/benchmarks.md derives each bound and discusses them.
 //! Environment: `MOAT_BENCH_SCALE`, `MOAT_BENCH_LATENCY_MS` (unscaled, default 100),
-//! `MOAT_BENCH_PARALLELISM` (default 16, moat's `--parallelism` default), `MOAT_BENCH_SIZES`
+//! `MOAT_BENCH_PARALLELISM` (default: moat's `--parallelism` default), `MOAT_BENCH_SIZES`
 //! (default `1,10,100,500`), `MOAT_BENCH_FLEET` (default 20); `MOAT_BENCH_PLAN_ONLY=1` stops after
 //! the plan cases (nothing written); `MOAT_BENCH_TRACE=1` prints the emulator's request logs;
 //! `MOAT_BENCH_CHILD_RUNTIME=current` runs the CPU-measuring child on a current-thread runtime.
@@ -68,7 +68,7 @@ impl Settings {
         let parallelism = var("MOAT_BENCH_PARALLELISM")
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|p| *p > 0)
-            .unwrap_or(16);
+            .unwrap_or(moat::arm::config::DEFAULT_PARALLELISM);
         let sizes = var("MOAT_BENCH_SIZES")
             .map(|v| {
                 v.split(',')

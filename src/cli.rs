@@ -106,7 +106,7 @@ pub struct ConnectArgs {
     #[arg(long, conflicts_with = "arm_endpoint")]
     pub emulator: bool,
     /// ARM requests in flight at once.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = crate::arm::config::DEFAULT_PARALLELISM)]
     pub parallelism: usize,
 }
 

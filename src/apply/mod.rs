@@ -8,13 +8,14 @@
 //! finish, and reports.
 
 pub mod gates;
+mod locks;
 pub mod progress;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::arm::{ArmApi, ArmError, Precondition};
@@ -208,7 +209,9 @@ struct Step {
     api: Arc<dyn ArmApi>,
     change: Change,
     instance: String,
-    lock: Option<Arc<Mutex<()>>>,
+    lock: Option<Arc<locks::KeyLock>>,
+    /// A critical-path step (private endpoint): goes first on its lock.
+    preferred: bool,
     opts: ApplyOptions,
     progress: Arc<dyn Progress>,
     cancel: Arc<AtomicBool>,
@@ -221,11 +224,15 @@ async fn run_step(s: Step) -> Result<Outcome, StepError> {
         change,
         instance,
         lock,
+        preferred,
         opts,
         progress,
         cancel,
         adopted,
     } = s;
+    // Registered only now that the step holds its parallelism slot, so the steps that give it
+    // way can never be the ones keeping it from a slot.
+    let preferred = lock.as_ref().filter(|_| preferred).map(|l| l.prefer());
     // Interrupted while this step waited for a parallelism slot.
     if cancel.load(Ordering::SeqCst) {
         return Ok(Outcome::NotStarted);
@@ -242,7 +249,7 @@ async fn run_step(s: Step) -> Result<Outcome, StepError> {
     }
     let _guard = match &lock {
         Some(l) => tokio::select! {
-            g = l.lock() => Some(g),
+            g = l.acquire(preferred.as_ref()) => Some(g),
             _ = cancelled(&cancel) => return Ok(Outcome::NotStarted),
         },
         None => None,
@@ -404,7 +411,7 @@ pub async fn execute(
     }
     let mut state: HashMap<String, State> =
         order.iter().map(|a| (a.clone(), State::Pending)).collect();
-    let mut locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
+    let mut locks: HashMap<String, Arc<locks::KeyLock>> = HashMap::new();
     let sem = Arc::new(Semaphore::new(opts.parallelism.max(1)));
     let mut report = ApplyReport::default();
     let mut running: JoinSet<(String, Result<Outcome, StepError>)> = JoinSet::new();
@@ -440,11 +447,15 @@ pub async fn execute(
                     continue;
                 }
                 let lock = lock_key(change).map(|k| locks.entry(k).or_default().clone());
+                // The private endpoint is the cutover's critical path: it goes first on its
+                // account's lock.
+                let preferred = change.kind == ResourceKind::PrivateEndpoint;
                 let step = Step {
                     api: api.clone(),
                     change: change.clone(),
                     instance: inst.clone(),
                     lock,
+                    preferred,
                     opts: opts.clone(),
                     progress: progress.clone(),
                     cancel: cancel.clone(),

@@ -79,6 +79,11 @@ impl std::fmt::Display for Cloud {
     }
 }
 
+/// Requests in flight at once by default. ARM limits the *rate* of requests (token buckets, which
+/// moat's own limiter respects), not how many are open at once; 64 lets one observe round of a
+/// 10-instance fleet go out in one wave (docs/benchmarks.md measured 16 as 3.3× the bound).
+pub const DEFAULT_PARALLELISM: usize = 64;
+
 /// How to reach ARM. The CLI fills this from flags and environment (`MOAT_ARM_ENDPOINT`,
 /// `MOAT_ACCESS_TOKEN`); tests fill it directly. `Debug` redacts the access token.
 #[derive(Clone)]
@@ -120,7 +125,7 @@ impl Default for ConnectOptions {
             arm_endpoint: None,
             allow_custom_endpoint: false,
             access_token: None,
-            parallelism: 16,
+            parallelism: DEFAULT_PARALLELISM,
             retry: RetryPolicy::default(),
             lro: LroOptions::default(),
         }
