@@ -1,7 +1,6 @@
 //! `moat apply`: plan (or load a saved plan and prove it is not stale), confirm, execute, then
 //! re-observe and re-plan to prove convergence.
 
-use std::io::{BufRead, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -32,13 +31,6 @@ pub fn stale_differences(saved: &Plan, fresh: &Plan) -> Vec<String> {
         }
     }
     out
-}
-
-fn confirm() -> bool {
-    eprint!("Apply these changes? Only 'yes' is accepted: ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
 }
 
 pub async fn run(args: ApplyArgs, out: Output) -> Result<i32, MoatError> {
@@ -107,17 +99,13 @@ async fn apply_with(
     if !plan.has_changes() {
         return Ok(0);
     }
-    if !args.auto_approve {
-        if !out.stdin_is_terminal {
-            return Err(MoatError::Refused(
-                "there is no terminal to confirm on: review the plan and pass --auto-approve"
-                    .into(),
-            ));
-        }
-        if !confirm() {
+    match super::approve(args.auto_approve, out, "Apply these changes?", "plan") {
+        Err(refusal) => return Err(MoatError::Refused(refusal)),
+        Ok(false) => {
             eprintln!("Apply cancelled; nothing was changed.");
             return Ok(1);
         }
+        Ok(true) => {}
     }
     let cancel = Arc::new(AtomicBool::new(false));
     {

@@ -12,7 +12,6 @@
 //! [`plan`] is pure (blueprint + observed state → plan); [`run`] does the I/O around it.
 
 use std::collections::HashSet;
-use std::io::{BufRead, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -428,16 +427,6 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
     out
 }
 
-fn confirm(names: &[String]) -> bool {
-    eprint!(
-        "Destroy {}? This deletes the account(s) above. Only 'yes' is accepted: ",
-        names.join(", ")
-    );
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
-}
-
 pub async fn run(args: DestroyArgs, out: Output) -> Result<i32, MoatError> {
     let bp = load_blueprint(&args.file)?;
     for n in &args.instances {
@@ -479,17 +468,17 @@ async fn destroy_with(
     if !plan.has_changes() {
         return Ok(0);
     }
-    if !args.auto_approve {
-        if !out.stdin_is_terminal {
-            return Err(MoatError::DestroyRefused(
-                "there is no terminal to confirm on: review the destroy plan and pass --auto-approve"
-                    .into(),
-            ));
-        }
-        if !confirm(&args.instances) {
+    let question = format!(
+        "Destroy {}? This deletes the account(s) above.",
+        args.instances.join(", ")
+    );
+    match super::approve(args.auto_approve, out, &question, "destroy plan") {
+        Err(refusal) => return Err(MoatError::DestroyRefused(refusal)),
+        Ok(false) => {
             eprintln!("Destroy cancelled; nothing was deleted.");
             return Ok(1);
         }
+        Ok(true) => {}
     }
     let cancel = Arc::new(AtomicBool::new(false));
     {

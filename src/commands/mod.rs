@@ -138,6 +138,29 @@ async fn emulator(args: crate::emulator::cli::EmulatorArgs) -> Result<i32, MoatE
     Ok(0)
 }
 
+/// Ask before writing: `--auto-approve` approves; otherwise ask on the terminal (only `yes`
+/// approves). Without a terminal there is no one to ask: `Err` with the refusal to print.
+pub fn approve(
+    auto_approve: bool,
+    out: Output,
+    question: &str,
+    reviewed: &str,
+) -> Result<bool, String> {
+    use std::io::{BufRead, Write};
+    if auto_approve {
+        return Ok(true);
+    }
+    if !out.stdin_is_terminal {
+        return Err(format!(
+            "there is no terminal to confirm on: review the {reviewed} and pass --auto-approve"
+        ));
+    }
+    eprint!("{question} Only 'yes' is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    Ok(std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes")
+}
+
 /// Load and validate a blueprint; diagnostics go to stderr.
 pub fn load_blueprint(path: &Path) -> Result<Blueprint, MoatError> {
     match crate::blueprint::load(path) {
