@@ -210,7 +210,13 @@ pub fn wire(inst: &Instance, mut p: Parts, ext: &External) -> Vec<Change> {
         c.depends_on.extend(public.iter().cloned());
         c.depends_on.extend(network.iter().cloned());
         c.depends_on.extend(identity.iter().cloned());
-        if !declared_roles.is_empty() {
+        // Only turning key auth off needs the consumers' role assignments in place.
+        let disabling = inst
+            .controls
+            .local_auth
+            .as_ref()
+            .is_some_and(|l| l.spec.disabled);
+        if disabling && !declared_roles.is_empty() {
             c.gates.push(Gate::RoleAssignmentsVisible {
                 ids: declared_roles,
             });

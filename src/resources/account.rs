@@ -573,7 +573,11 @@ pub fn local_auth_stage(inst: &Instance, observed: &Value) -> Option<Change> {
         inst,
         "local-auth",
         la.mode,
-        "key auth off last of all, after every consumer has a role assignment (I1)",
+        if want {
+            "key auth off last of all, after every consumer has a role assignment (I1)"
+        } else {
+            "key (local) auth kept on, as the blueprint's exception allows (I1)"
+        },
         observed,
     ))
 }
