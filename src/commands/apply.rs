@@ -1,10 +1,7 @@
 //! `moat apply`: plan (or load a saved plan and prove it is not stale), confirm, execute, then
 //! re-observe and re-plan to prove convergence.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-use crate::apply::{self, progress, ApplyOptions, Progress};
+use crate::apply::{self, ApplyOptions};
 use crate::cli::ApplyArgs;
 use crate::plan::model::Plan;
 use crate::render;
@@ -107,29 +104,8 @@ async fn apply_with(
         }
         Ok(true) => {}
     }
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nInterrupted: letting the writes in flight finish; starting no new ones (Ctrl-C again to stop at once)."
-                );
-                cancel.store(true, Ordering::SeqCst);
-            }
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nStopped at once: operations already sent go on in Azure. Run plan or apply again to see where things stand."
-                );
-                std::process::exit(130);
-            }
-        });
-    }
-    let prog: Arc<dyn Progress> = if out.stderr_is_terminal {
-        Arc::new(progress::Bars::new())
-    } else {
-        Arc::new(progress::Lines::new())
-    };
+    let cancel = super::interrupt_flag("writes");
+    let prog = super::progress_for(out);
     let opts = ApplyOptions {
         // `--parallelism` bounds ARM requests in flight (in the client); steps mostly wait for
         // long-running operations, so more of them may be under way than requests.

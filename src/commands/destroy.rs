@@ -12,12 +12,10 @@
 //! [`plan`] is pure (blueprint + observed state → plan); [`run`] does the I/O around it.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::apply::{self, progress, ApplyOptions, Progress};
+use crate::apply::{self, ApplyOptions};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Blueprint, Instance, Mode};
 use crate::cli::DestroyArgs;
@@ -480,23 +478,8 @@ async fn destroy_with(
         }
         Ok(true) => {}
     }
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nInterrupted: letting the deletes in flight finish; starting no new ones."
-                );
-                cancel.store(true, Ordering::SeqCst);
-            }
-        });
-    }
-    let prog: Arc<dyn Progress> = if out.stderr_is_terminal {
-        Arc::new(progress::Bars::new())
-    } else {
-        Arc::new(progress::Lines::new())
-    };
+    let cancel = super::interrupt_flag("deletes");
+    let prog = super::progress_for(out);
     let opts = ApplyOptions {
         parallelism: args.connect.parallelism,
         gates: conn.gate_options,

@@ -161,6 +161,38 @@ pub fn approve(
     Ok(std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes")
 }
 
+/// A flag set by the first Ctrl-C (stop scheduling; `what` finish in flight); a second Ctrl-C
+/// exits at once. Shared by apply and destroy.
+pub fn interrupt_flag(what: &'static str) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nInterrupted: letting the {what} in flight finish; starting no new ones (Ctrl-C again to stop at once)."
+            );
+            flag.store(true, Ordering::SeqCst);
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nStopped at once: operations already sent go on in Azure. Run plan or apply again to see where things stand."
+            );
+            std::process::exit(130);
+        }
+    });
+    cancel
+}
+
+/// Live lines on a terminal, one line per event otherwise (pipelines).
+pub fn progress_for(out: Output) -> std::sync::Arc<dyn crate::apply::Progress> {
+    if out.stderr_is_terminal {
+        std::sync::Arc::new(crate::apply::progress::Bars::new())
+    } else {
+        std::sync::Arc::new(crate::apply::progress::Lines::new())
+    }
+}
+
 /// Load and validate a blueprint; diagnostics go to stderr.
 pub fn load_blueprint(path: &Path) -> Result<Blueprint, MoatError> {
     match crate::blueprint::load(path) {
