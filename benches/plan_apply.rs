@@ -143,6 +143,7 @@ impl Settings {
             read_refill_per_sec: self.rate(READ_REFILL).round() as u32,
             write_capacity: WRITE_CAPACITY as u32,
             write_refill_per_sec: self.rate(WRITE_REFILL).round() as u32,
+            ..LimiterConfig::default()
         };
         Arc::new(
             moat::arm::connect_http(&opts)

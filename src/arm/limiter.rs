@@ -7,6 +7,14 @@
 //! running as the same principal share the bucket). A request that finds the bucket empty
 //! reserves the next token and waits for it, so waiting requests are served in order.
 //!
+//! Waiting requests are released in small batches, not one by one: a request whose token accrues
+//! at time `t` is held until the next multiple of `batch / refill` seconds (counted from the
+//! bucket's creation) at or after `t`. Every request still leaves no earlier than its token
+//! exists, so moat stays under ARM's bucket; what changes is that a throttled fleet plan wakes up
+//! a fifth as often (each wake-up is a timer, a socket write and a read to serve, which is where a
+//! throttled run spends its CPU: see docs/benchmarks.md). The cost is at most one batch interval
+//! (0.2 s for reads, 0.5 s for writes) of added wait, and only once the bucket is empty.
+//!
 //! The arithmetic takes `now` as a parameter: tests drive it with synthetic instants.
 
 use std::collections::HashMap;
@@ -21,6 +29,9 @@ pub struct TokenBucket {
     /// May go negative: tokens reserved by waiting requests.
     tokens: f64,
     updated: Instant,
+    /// Waiting requests are released on a grid of `batch / refill_per_sec` seconds from `epoch`.
+    batch: f64,
+    epoch: Instant,
 }
 
 impl TokenBucket {
@@ -30,7 +41,16 @@ impl TokenBucket {
             refill_per_sec: f64::from(refill_per_sec.max(1)),
             tokens: f64::from(capacity),
             updated: now,
+            batch: 1.0,
+            epoch: now,
         }
+    }
+
+    /// Release waiting requests `batch` tokens' worth at a time (1: each as soon as its token
+    /// exists).
+    pub fn with_batch(mut self, batch: u32) -> Self {
+        self.batch = f64::from(batch.max(1));
+        self
     }
 
     fn refill(&mut self, now: Instant) {
@@ -53,10 +73,18 @@ impl TokenBucket {
         self.refill(now);
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-self.tokens / self.refill_per_sec)
+            return Duration::ZERO;
         }
+        let until_token = -self.tokens / self.refill_per_sec;
+        if self.batch <= 1.0 {
+            return Duration::from_secs_f64(until_token);
+        }
+        // The instant the token exists, rounded up onto the release grid.
+        let tick = self.batch / self.refill_per_sec;
+        let since_epoch = now.saturating_duration_since(self.epoch).as_secs_f64() + until_token;
+        // A hair of tolerance so that float error never pushes an exact grid point a tick later.
+        let release = (since_epoch / tick - 1e-9).ceil() * tick;
+        Duration::from_secs_f64((release - since_epoch).max(0.0) + until_token)
     }
 
     /// ARM says `remaining` requests are left in its bucket: never believe we have more.
@@ -88,6 +116,9 @@ pub struct LimiterConfig {
     pub read_refill_per_sec: u32,
     pub write_capacity: u32,
     pub write_refill_per_sec: u32,
+    /// Tokens' worth of waiting requests released together once a bucket is empty (1: one by
+    /// one). The default, 5, is 0.2 s of reads or 0.5 s of writes at ARM's refill rates.
+    pub release_batch: u32,
 }
 
 impl Default for LimiterConfig {
@@ -97,6 +128,7 @@ impl Default for LimiterConfig {
             read_refill_per_sec: 25,
             write_capacity: 200,
             write_refill_per_sec: 10,
+            release_batch: 5,
         }
     }
 }
@@ -141,7 +173,9 @@ impl Limiter {
         };
         let b = map
             .entry((key.to_ascii_lowercase(), bucket))
-            .or_insert_with(|| TokenBucket::new(cap, rate, now));
+            .or_insert_with(|| {
+                TokenBucket::new(cap, rate, now).with_batch(self.config.release_batch)
+            });
         f(b)
     }
 
@@ -275,6 +309,7 @@ mod tests {
             read_refill_per_sec: 1,
             write_capacity: 1,
             write_refill_per_sec: 2,
+            release_batch: 1,
         });
         assert_eq!(l.reserve("sub-a", Bucket::Read, t0), Duration::ZERO);
         assert_eq!(l.reserve("SUB-A", Bucket::Read, t0), Duration::ZERO);
@@ -315,6 +350,47 @@ mod tests {
         assert_eq!(remaining_from_headers(Bucket::Read, h), Some(11999));
         assert_eq!(remaining_from_headers(Bucket::Write, h), Some(1199));
         assert_eq!(remaining_from_headers(Bucket::Read, |_| Some("x")), None);
+    }
+
+    #[test]
+    fn batched_release_waits_for_the_grid_and_never_before_the_token() {
+        let t0 = Instant::now();
+        // 25/s, batches of 5: the grid is every 200 ms from t0.
+        let mut b = TokenBucket::new(2, 25, t0).with_batch(5);
+        assert_eq!(b.take(t0), Duration::ZERO);
+        assert_eq!(b.take(t0), Duration::ZERO);
+        // Tokens 3..=7 accrue at 40, 80, 120, 160, 200 ms: all go at 200 ms.
+        for _ in 0..5 {
+            assert_eq!(b.take(t0), ms(200));
+        }
+        // The 8th accrues at 240 ms: the next grid point, 400 ms.
+        assert_eq!(b.take(t0), ms(400));
+        // Asked later, the wait is measured from then, onto the same grid.
+        let t1 = t0 + ms(50);
+        assert_eq!(b.take(t1), ms(350));
+    }
+
+    proptest::proptest! {
+        /// Batched or not, a request never leaves before its token exists, and batching adds at
+        /// most one batch interval.
+        #[test]
+        fn batched_release_is_never_early_and_at_most_one_tick_late(
+            gaps_ms in proptest::collection::vec(0u64..60, 1..300),
+            batch in 1u32..8,
+        ) {
+            let t0 = Instant::now();
+            let mut plain = TokenBucket::new(20, 10, t0);
+            let mut batched = TokenBucket::new(20, 10, t0).with_batch(batch);
+            let mut now = t0;
+            for gap in gaps_ms {
+                now += ms(gap);
+                let a = plain.take(now);
+                let b = batched.take(now);
+                proptest::prop_assert!(b + Duration::from_micros(1) >= a);
+                let tick = f64::from(batch) / 10.0;
+                proptest::prop_assert!(b.as_secs_f64() <= a.as_secs_f64() + tick + 1e-6);
+            }
+        }
     }
 
     proptest::proptest! {
