@@ -59,8 +59,13 @@ async fn brownfield_quickstart_converges_in_cutover_order_and_stays_converged() 
         "identity, network, public access, local auth"
     );
     let last_patch = *acct_patches.last().unwrap();
-    // The RAI policy exists before the deployment is re-bound.
+    // The RAI policy exists before the deployment is re-bound, and the re-bind gives the
+    // account to the private endpoint first (the cutover's longest operation: src/apply/locks.rs).
     assert!(rai_put < dep_put);
+    assert!(
+        pe_put < dep_put,
+        "the deployment re-bind must not take the account before the private endpoint"
+    );
     // The private path (endpoint, zone group, and the gate's reads of the connection and A
     // records) comes before the network tightening and public access off.
     let pec_read = idx("GET", "/privateEndpointConnections");

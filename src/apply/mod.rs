@@ -11,7 +11,7 @@ pub mod gates;
 mod locks;
 pub mod progress;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -210,8 +210,8 @@ struct Step {
     change: Change,
     instance: String,
     lock: Option<Arc<locks::KeyLock>>,
-    /// A critical-path step (private endpoint): goes first on its lock.
-    preferred: bool,
+    /// A critical-path step's (private endpoint's) reservation of its lock.
+    preferred: Option<locks::Preferred>,
     opts: ApplyOptions,
     progress: Arc<dyn Progress>,
     cancel: Arc<AtomicBool>,
@@ -230,9 +230,6 @@ async fn run_step(s: Step) -> Result<Outcome, StepError> {
         cancel,
         adopted,
     } = s;
-    // Registered only now that the step holds its parallelism slot, so the steps that give it
-    // way can never be the ones keeping it from a slot.
-    let preferred = lock.as_ref().filter(|_| preferred).map(|l| l.prefer());
     // Interrupted while this step waited for a parallelism slot.
     if cancel.load(Ordering::SeqCst) {
         return Ok(Outcome::NotStarted);
@@ -393,6 +390,25 @@ async fn write_once(api: &dyn ArmApi, change: &Change, adopted: &Adopted) -> Res
     }
 }
 
+/// Every step some step in `of` depends on, directly or not.
+fn ancestors<'a>(
+    of: impl Iterator<Item = &'a String>,
+    steps: &BTreeMap<String, (String, Change)>,
+) -> HashSet<String> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut todo: Vec<&String> = of.collect();
+    while let Some(a) = todo.pop() {
+        if let Some((_, c)) = steps.get(a) {
+            for d in &c.depends_on {
+                if seen.insert(d.clone()) {
+                    todo.push(d);
+                }
+            }
+        }
+    }
+    seen
+}
+
 /// Carry out every write of the plan. `cancel` stops scheduling new steps when set.
 pub async fn execute(
     api: Arc<dyn ArmApi>,
@@ -412,6 +428,19 @@ pub async fn execute(
     let mut state: HashMap<String, State> =
         order.iter().map(|a| (a.clone(), State::Pending)).collect();
     let mut locks: HashMap<String, Arc<locks::KeyLock>> = HashMap::new();
+    // The private endpoint is the cutover's critical path: it goes first on its account's lock.
+    // Its reservation stands from now until it holds the lock (or fails, or is skipped); the
+    // steps on that account that it does not itself wait for give way meanwhile.
+    let mut reserved: HashMap<String, locks::Preferred> = HashMap::new();
+    for addr in &order {
+        let change = &steps[addr].1;
+        if change.kind == ResourceKind::PrivateEndpoint {
+            if let Some(k) = lock_key(change) {
+                reserved.insert(addr.clone(), locks.entry(k).or_default().prefer());
+            }
+        }
+    }
+    let prerequisites = ancestors(reserved.keys(), &steps);
     let sem = Arc::new(Semaphore::new(opts.parallelism.max(1)));
     let mut report = ApplyReport::default();
     let mut running: JoinSet<(String, Result<Outcome, StepError>)> = JoinSet::new();
@@ -440,6 +469,7 @@ pub async fn execute(
                     progress.event(inst, addr, Event::Skipped { because: &why });
                     report.skipped.push((addr.clone(), why));
                     state.insert(addr.clone(), State::Skipped);
+                    reserved.remove(addr);
                     progressed = true;
                     continue;
                 }
@@ -447,9 +477,10 @@ pub async fn execute(
                     continue;
                 }
                 let lock = lock_key(change).map(|k| locks.entry(k).or_default().clone());
-                // The private endpoint is the cutover's critical path: it goes first on its
-                // account's lock.
-                let preferred = change.kind == ResourceKind::PrivateEndpoint;
+                let preferred = reserved.remove(addr);
+                let give_way = lock
+                    .clone()
+                    .filter(|_| preferred.is_none() && !prerequisites.contains(addr));
                 let step = Step {
                     api: api.clone(),
                     change: change.clone(),
@@ -463,7 +494,16 @@ pub async fn execute(
                 };
                 let sem = sem.clone();
                 let a = addr.clone();
+                let stop = cancel.clone();
                 running.spawn(async move {
+                    // Give way before taking a slot, so that this step never keeps the
+                    // preferred one from a slot (run_step notices an interruption).
+                    if let Some(l) = give_way {
+                        tokio::select! {
+                            () = l.preferred_gone() => {}
+                            () = cancelled(&stop) => {}
+                        }
+                    }
                     let _permit = sem.acquire_owned().await.expect("semaphore open");
                     let r = run_step(step).await;
                     (a, r)
@@ -719,5 +759,112 @@ mod tests {
             vec![p.instances[0].changes[0].address.clone()]
         );
         assert!(report.failed.is_empty() && report.applied.is_empty());
+    }
+
+    /// Records the writes in the order they are sent; a write to a path containing `slow`
+    /// takes 100 ms, everything else answers at once.
+    #[derive(Default)]
+    struct Recording(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl ArmApi for Recording {
+        async fn send(&self, req: ArmRequest) -> Result<ArmResponse, ArmError> {
+            if req.method.is_write() {
+                self.0.lock().unwrap().push(req.path.clone());
+                if req.path.contains("slow") {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+            Ok(ArmResponse {
+                status: 200,
+                headers: Default::default(),
+                body: Some(json!({})),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deployment_ready_first_still_gives_its_account_to_the_private_endpoint() {
+        // The endpoint waits for a slow subnet write; the RAI policy and the deployment re-bind
+        // are ready at once. The re-bind must not take the account before the endpoint.
+        let subnet = change(ResourceKind::Subnet, &format!("{VNET}/subnets/slow")).with_write(
+            Write::new(Method::Put, "/subnet-slow", "v", Some(json!({}))),
+        );
+        let rai = change(ResourceKind::RaiPolicy, &format!("{ACCT}/raiPolicies/p"))
+            .with_write(Write::new(Method::Put, "/rai", "v", Some(json!({}))));
+        let mut dep = change(ResourceKind::Deployment, &format!("{ACCT}/deployments/d"))
+            .with_write(Write::new(Method::Put, "/deployment", "v", Some(json!({}))));
+        dep.depends_on.push(rai.address.clone());
+        let mut pe = endpoint(ACCT);
+        pe.write.as_mut().unwrap().path = "/endpoint".into();
+        pe.depends_on.push(subnet.address.clone());
+        // An account PATCH the endpoint waits for: a prerequisite, it must not give way.
+        let mut identity = change(ResourceKind::Account, ACCT).with_write(Write::new(
+            Method::Patch,
+            "/identity",
+            "v",
+            Some(json!({})),
+        ));
+        identity.depends_on.push(subnet.address.clone());
+        pe.depends_on.push(identity.address.clone());
+        let p = plan_of(vec![identity, rai, dep, subnet, pe]);
+        let api = Arc::new(Recording::default());
+        let report = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            execute(
+                api.clone(),
+                &p,
+                ApplyOptions::default(),
+                Arc::new(progress::Silent),
+                Arc::new(AtomicBool::new(false)),
+            ),
+        )
+        .await
+        .expect("no deadlock between the endpoint and its prerequisites");
+        assert!(report.ok(), "{report:#?}");
+        let order = api.0.lock().unwrap().clone();
+        let at = |p: &str| order.iter().position(|x| x == p).unwrap();
+        assert!(at("/identity") < at("/endpoint"), "{order:?}");
+        assert!(at("/endpoint") < at("/deployment"), "{order:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_endpoint_does_not_hold_back_the_steps_that_gave_way() {
+        // The endpoint fails: the re-bind, which does not depend on it, still applies.
+        let rai = change(ResourceKind::RaiPolicy, &format!("{ACCT}/raiPolicies/p"))
+            .with_write(Write::new(Method::Put, "/rai", "v", Some(json!({}))));
+        let mut dep = change(ResourceKind::Deployment, &format!("{ACCT}/deployments/d"))
+            .with_write(Write::new(Method::Put, "/deployment", "v", Some(json!({}))));
+        dep.depends_on.push(rai.address.clone());
+        let mut pe = endpoint(ACCT);
+        pe.write.as_mut().unwrap().path = "/endpoint-slow".into();
+        // Never satisfied: the fake answers `{}` (no provisioningState), so the gate times out.
+        pe.gates.push(Gate::AccountSucceeded {
+            account_id: ACCT.into(),
+        });
+        let p = plan_of(vec![rai, dep, pe]);
+        let api = Arc::new(Recording::default());
+        let opts = ApplyOptions {
+            parallelism: 4,
+            gates: GateOptions {
+                budget: std::time::Duration::from_millis(200),
+                interval: std::time::Duration::from_millis(10),
+            },
+        };
+        let report = execute(
+            api.clone(),
+            &p,
+            opts,
+            Arc::new(progress::Silent),
+            Arc::new(AtomicBool::new(false)),
+        )
+        .await;
+        assert_eq!(report.failed.len(), 1, "{report:#?}");
+        assert!(
+            report.failed[0].0.contains("private-endpoint"),
+            "{report:#?}"
+        );
+        assert_eq!(report.applied.len(), 2, "{report:#?}");
+        assert!(!api.0.lock().unwrap().iter().any(|p| p.contains("endpoint")));
     }
 }
