@@ -17,20 +17,43 @@ pub struct PlanDocument {
     pub digest: String,
 }
 
-pub fn document(plan: &Plan) -> PlanDocument {
+/// [`PlanDocument`] as it is written: the same fields, borrowing the plan.
+#[derive(Serialize)]
+struct PlanDocumentRef<'a> {
+    format_version: u32,
+    summary: Summary,
+    has_changes: bool,
+    failed: bool,
+    plan: &'a Plan,
+    digest: String,
+}
+
+fn document_ref(plan: &Plan) -> PlanDocumentRef<'_> {
     let v = serde_json::to_value(plan).expect("plans serialise");
-    PlanDocument {
+    PlanDocumentRef {
         format_version: PLAN_FORMAT_VERSION,
         summary: plan.summary(),
         has_changes: plan.has_changes(),
         failed: plan.is_failed(),
-        plan: plan.clone(),
+        plan,
         digest: format!("sha256:{}", digest_json(&v)),
     }
 }
 
+pub fn document(plan: &Plan) -> PlanDocument {
+    let d = document_ref(plan);
+    PlanDocument {
+        format_version: d.format_version,
+        summary: d.summary,
+        has_changes: d.has_changes,
+        failed: d.failed,
+        plan: plan.clone(),
+        digest: d.digest,
+    }
+}
+
 pub fn render(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(&document(plan)).expect("plans serialise");
+    let mut s = serde_json::to_string_pretty(&document_ref(plan)).expect("plans serialise");
     s.push('\n');
     s
 }

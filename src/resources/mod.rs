@@ -158,34 +158,36 @@ pub fn fingerprint(observed: Option<&Value>) -> String {
 
 /// sha256 of a JSON value in canonical form (object keys sorted).
 pub fn digest_json(v: &Value) -> String {
-    let mut h = Sha256::new();
-    canonical(v, &mut h);
-    hex::encode(h.finalize())
+    let mut buf = Vec::with_capacity(1024);
+    canonical(v, &mut buf);
+    hex::encode(Sha256::digest(&buf))
 }
 
-fn canonical(v: &Value, h: &mut Sha256) {
+/// The canonical form: compact JSON with object keys sorted, and a `,` after every member and
+/// element (saved plans' digests are over exactly these bytes: do not change them).
+fn canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            h.update(b"{");
-            for k in keys {
-                h.update(serde_json::to_string(k).unwrap_or_default().as_bytes());
-                h.update(b":");
-                canonical(&m[k], h);
-                h.update(b",");
+            let mut members: Vec<(&String, &Value)> = m.iter().collect();
+            members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (k, x) in members {
+                serde_json::to_writer(&mut *out, k).expect("writing to a Vec cannot fail");
+                out.push(b':');
+                canonical(x, out);
+                out.push(b',');
             }
-            h.update(b"}");
+            out.push(b'}');
         }
         Value::Array(a) => {
-            h.update(b"[");
+            out.push(b'[');
             for x in a {
-                canonical(x, h);
-                h.update(b",");
+                canonical(x, out);
+                out.push(b',');
             }
-            h.update(b"]");
+            out.push(b']');
         }
-        other => h.update(other.to_string().as_bytes()),
+        other => serde_json::to_writer(&mut *out, other).expect("writing to a Vec cannot fail"),
     }
 }
 
@@ -275,6 +277,17 @@ pub fn outcome(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_canonical_digest_is_pinned() {
+        // Saved plans carry this digest: its bytes must never change. The expected value is the
+        // sha256 of `{"a":{"y":"é","z":1,},"b":[1,"x\"y",null,true,2.5,],}`, computed outside moat.
+        let v = json!({"b": [1, "x\"y", null, true, 2.5], "a": {"z": 1, "y": "é"}});
+        assert_eq!(
+            digest_json(&v),
+            "07cf8431b7a3a9c3de1f8d0bd2fc23c091335e6e5c7609f01cd46497244837b5"
+        );
+    }
 
     #[test]
     fn ids_compare_case_insensitively_and_without_trailing_slash() {
