@@ -693,6 +693,19 @@ fn child_plan(base_url: &str, blueprint: &str, token: &str) {
     drop(rt);
 }
 
+/// moat's runtime, as `moat` builds it (src/main.rs), or a current-thread one with
+/// `MOAT_BENCH_RUNTIME=current`.
+fn moat_runtime() -> tokio::runtime::Runtime {
+    if std::env::var("MOAT_BENCH_RUNTIME").as_deref() == Ok("current") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .expect("moat runtime")
+}
+
 fn machine() -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -768,10 +781,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("emulator runtime");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("moat runtime");
+    let rt = moat_runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = set.emulator_config();
     let start = |n: usize| {

@@ -79,10 +79,13 @@ impl std::fmt::Display for Cloud {
     }
 }
 
-/// Requests in flight at once by default. ARM limits the *rate* of requests (token buckets, which
-/// moat's own limiter respects), not how many are open at once; 64 lets one observe round of a
-/// 10-instance fleet go out in one wave (docs/benchmarks.md measured 16 as 3.3× the bound).
-pub const DEFAULT_PARALLELISM: usize = 64;
+/// Requests in flight at once by default: the capacity of ARM's read bucket (250), the most ARM
+/// lets one principal send at once. ARM limits the *rate* of requests (token buckets, which moat's
+/// own limiter respects), not how many are open at once; a lower cap only splits a round of
+/// independent reads into waves, each costing a round trip (docs/benchmarks.md: 16 was 3.3× the
+/// bound for a 10-instance plan, 64 2.7× for 30 instances). Beyond the bucket's capacity requests
+/// are paced by its refill rate, a few in flight at a time, whatever the cap.
+pub const DEFAULT_PARALLELISM: usize = 250;
 
 /// How to reach ARM. The CLI fills this from flags and environment (`MOAT_ARM_ENDPOINT`,
 /// `MOAT_ACCESS_TOKEN`); tests fill it directly. `Debug` redacts the access token.
