@@ -65,6 +65,13 @@ fn matrix() -> Vec<Weakening> {
             },
         },
         Weakening {
+            name: "remove the managed identity",
+            allows: "no-managed-identity",
+            kind: ResourceKind::Account,
+            weaken: |i| i.controls.identity.as_mut().unwrap().spec.r#type = "None".into(),
+            weak_write: |c| body(c)["identity"]["type"] == "None",
+        },
+        Weakening {
             name: "add a privileged role",
             allows: "privileged-role",
             kind: ResourceKind::RoleAssignment,

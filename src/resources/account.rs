@@ -297,6 +297,15 @@ pub fn identity_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             .unwrap_or_default();
         let same =
             norm(live_type) == norm(&want.r#type) && set_eq_ci(&live_uai, &want.user_assigned);
+        if !same && norm(&want.r#type) == "none" {
+            // The loader already requires the exception; the planner refuses on its own too.
+            s.weakening(
+                inst,
+                "no-managed-identity",
+                "removes the account's managed identity (a customer-managed key or anything \
+                 else that authenticates as it stops working)",
+            );
+        }
         if !same {
             s.fields.push(FieldChange {
                 path: "identity".into(),
