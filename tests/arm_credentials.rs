@@ -9,15 +9,16 @@
 //! and for every cloud the scope moat asks for. Managed identity (IMDS / App Service) and the
 //! Azure CLI cannot be exercised here without leaving loopback or installing `az`.
 //!
-//! The environment is process-wide, so the tests that change it take a lock.
+//! The environment is process-wide: the tests that change it run in a process of their own
+//! (`own_process`), so no other test reads it, or spawns `moat` with it, meanwhile.
 
 mod arm_support;
+mod own_process;
 
 use arm_support::{Reply, Server};
 use moat::arm::{connect, connect_http, ArmApi, Cloud, ConnectOptions, RetryPolicy};
+use own_process::in_own_process;
 use serde_json::json;
-
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const TENANT: &str = "72f988bf-0000-0000-0000-0000000000aa";
 const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
@@ -51,19 +52,6 @@ fn set_service_principal_env(authority: &str) {
     std::env::set_var("AZURE_CLIENT_SECRET", SECRET);
     std::env::remove_var("AZURE_FEDERATED_TOKEN");
     std::env::remove_var("AZURE_FEDERATED_TOKEN_FILE");
-}
-
-fn clear_env() {
-    for k in [
-        "AZURE_AUTHORITY_HOST",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_FEDERATED_TOKEN",
-        "AZURE_FEDERATED_TOKEN_FILE",
-    ] {
-        std::env::remove_var(k);
-    }
 }
 
 fn opts(arm: &Server, cloud: Cloud) -> ConnectOptions {
@@ -116,7 +104,12 @@ async fn loopback_without_static_token_needs_the_flag() {
 
 #[tokio::test]
 async fn environment_service_principal_gets_one_token_per_cloud_scope() {
-    let _env = ENV.lock().await;
+    if !in_own_process(
+        module_path!(),
+        "environment_service_principal_gets_one_token_per_cloud_scope",
+    ) {
+        return;
+    }
     let entra = Server::start().await;
     entra.default_reply(token_reply("sp-access-token"));
     let arm = Server::start().await;
@@ -152,12 +145,16 @@ async fn environment_service_principal_gets_one_token_per_cloud_scope() {
     assert!(seen
         .iter()
         .all(|r| r.headers["authorization"] == "Bearer sp-access-token"));
-    clear_env();
 }
 
 #[tokio::test]
 async fn workload_identity_federation_from_a_token_file() {
-    let _env = ENV.lock().await;
+    if !in_own_process(
+        module_path!(),
+        "workload_identity_federation_from_a_token_file",
+    ) {
+        return;
+    }
     let entra = Server::start().await;
     entra.default_reply(token_reply("wi-access-token"));
     let arm = Server::start().await;
@@ -188,12 +185,13 @@ async fn workload_identity_federation_from_a_token_file() {
         arm.seen()[0].headers["authorization"],
         "Bearer wi-access-token"
     );
-    clear_env();
 }
 
 #[tokio::test]
 async fn a_refused_token_is_replaced_once() {
-    let _env = ENV.lock().await;
+    if !in_own_process(module_path!(), "a_refused_token_is_replaced_once") {
+        return;
+    }
     let entra = Server::start().await;
     entra.push(token_reply("first-token"));
     entra.push(token_reply("second-token"));
@@ -228,7 +226,6 @@ async fn a_refused_token_is_replaced_once() {
     let out = moat::report::render_error(&err);
     assert!(out.contains("hint: the access token was refused"), "{out}");
     assert!(!out.contains("second-token"), "{out}");
-    clear_env();
 }
 
 /// A credential that counts how often it is asked, and hands out tokens valid for `valid`.

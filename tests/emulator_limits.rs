@@ -2,6 +2,7 @@
 //! to fail, persistence across restarts, the request log.
 
 mod emulator_support;
+mod own_process;
 
 use std::time::Duration;
 
@@ -366,8 +367,13 @@ async fn command_line_options_become_the_configuration() {
     emu.shutdown().await;
 }
 
+/// In a process of its own: `run` waits for Ctrl-C through tokio's signal handler, which stays
+/// installed until the process exits (Ctrl-C would no longer stop the other tests).
 #[tokio::test]
 async fn run_serves_the_seed_until_stopped() {
+    if !own_process::in_own_process(module_path!(), "run_serves_the_seed_until_stopped") {
+        return;
+    }
     use clap::Parser;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log.jsonl");
