@@ -1,7 +1,7 @@
 //! Protocol scenarios: authentication, api-versions, casing, the LRO styles, conditional
 //! requests, throttling arithmetic, faults, persistence and the request log.
 
-mod emulator_support;
+use crate::emulator_support;
 
 use std::time::Duration;
 

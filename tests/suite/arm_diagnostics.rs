@@ -1,7 +1,7 @@
 //! Diagnostic settings through the generic client (azure_mgmt_monitor 0.21 cannot make these
 //! calls), against a scripted server answering with Microsoft's example bodies.
 
-mod arm_support;
+use crate::arm_support;
 
 use arm_support::{fast_lro, Reply, Server};
 use moat::arm::diagnostics::{self, API_VERSION};

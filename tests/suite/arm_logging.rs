@@ -2,8 +2,8 @@
 //! duration and request id; never a token, an `Authorization` header or a response body. (In a
 //! process of its own: tracing's per-thread subscriber and callsite caching race with other tests.)
 
-mod arm_support;
-mod own_process;
+use crate::arm_support;
+use crate::own_process;
 
 use std::sync::{Arc, Mutex};
 

@@ -8,7 +8,7 @@
 //! Prints `reliability-crash:` lines with the figures docs/reliability.md quotes. Run:
 //! `cargo test --test reliability_crash -- --nocapture`.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};

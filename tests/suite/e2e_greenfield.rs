@@ -3,7 +3,7 @@
 //! account's first PUT already carries every hardened property, deployments are created bound to
 //! the RAI policy, and a second plan is empty. Also a greenfield fleet of 10.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,7 @@
 //! `moat apply` as a process against an emulator that outlives it (in this test process): the
 //! refusals (no terminal, stale saved plan), a process killed mid-apply, and Ctrl-C.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

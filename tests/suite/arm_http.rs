@@ -2,7 +2,7 @@
 //! fail-fast codes, transport failures, the same-origin rule for ARM-provided URLs, redirects,
 //! paging, the concurrency limit, the request budget, and what gets logged.
 
-mod arm_support;
+use crate::arm_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! The pure planner against hand-built observed state: noise, the cutover order, safety.
 
-mod support;
+use crate::support;
 
 use moat::blueprint::resolved::*;
 use moat::observe::Observed;

@@ -4,9 +4,9 @@
 //! saved plans. And a saved plan edited by hand is refused by `moat apply --plan` (digest) before
 //! anything is sent to ARM.
 
-mod support;
+use crate::support;
 
-#[path = "../fuzz/src/lib.rs"]
+#[path = "../../fuzz/src/lib.rs"]
 #[allow(dead_code)]
 mod targets;
 

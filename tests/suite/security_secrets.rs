@@ -8,7 +8,7 @@
 //! Prints a `security-secrets:` line with the figures docs/reliability.md quotes. Run:
 //! `cargo test --test security_secrets -- --nocapture`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

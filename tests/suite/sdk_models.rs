@@ -4,7 +4,7 @@
 //! moat itself keeps raw JSON for writes (a round trip through these models drops newer fields;
 //! DEPENDENCIES.md); this keeps the emulator honest against Microsoft's own definitions.
 
-mod support;
+use crate::support;
 
 use azure_mgmt_authorization::package_2022_04_01::models as auth;
 use azure_mgmt_cognitiveservices::package_2024_10::models as cs;

@@ -5,7 +5,7 @@
 //! request log stays empty, and no credential chain is consulted (MOAT_ACCESS_TOKEN is set, or
 //! the check fires before credentials are built).
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

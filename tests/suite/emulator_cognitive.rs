@@ -2,7 +2,7 @@
 //! purge, CustomDomainInUse, keys, role assignment rules and inheritance, diagnostic settings,
 //! and the two example seed files.
 
-mod emulator_support;
+use crate::emulator_support;
 
 use emulator_support::*;
 use moat::arm::Method;

@@ -1,7 +1,7 @@
 //! Role assignments (conflicts, PrincipalNotFound, scope inheritance in lists, built-in role
 //! definitions) and diagnostic settings.
 
-mod emulator_support;
+use crate::emulator_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Network scenarios: private endpoints (IP, NIC, connection on the account, DNS configs),
 //! zone groups writing A records, subnet/VNet conflicts, NSG rules, DNS links, in-use deletes.
 
-mod emulator_support;
+use crate::emulator_support;
 
 use emulator_support::*;
 use moat::arm::Method;

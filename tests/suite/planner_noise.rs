@@ -1,6 +1,6 @@
 //! Property: casing, ordering and server-added fields never produce a change.
 
-mod support;
+use crate::support;
 
 use moat::observe::{Observed, ObservedInstance};
 use proptest::prelude::*;

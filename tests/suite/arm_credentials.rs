@@ -12,8 +12,8 @@
 //! The environment is process-wide: the tests that change it run in a process of their own
 //! (`own_process`), so no other test reads it, or spawns `moat` with it, meanwhile.
 
-mod arm_support;
-mod own_process;
+use crate::arm_support;
+use crate::own_process;
 
 use arm_support::{Reply, Server};
 use moat::arm::{connect, connect_http, ArmApi, Cloud, ConnectOptions, RetryPolicy};

@@ -3,7 +3,7 @@
 //! failing instance among converging ones, and every ARM conflict the emulator produces met by an
 //! apply that still converges.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! never what another instance still uses, never VNets / subnets / NSGs / workspaces; refusals
 //! for accounts moat does not own; and deletion is never implied by editing a blueprint.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

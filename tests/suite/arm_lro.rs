@@ -2,7 +2,7 @@
 //! LRO style, Retry-After floor and cap, the time budget, and Failed / Canceled with ARM's error.
 //! Waits run on tokio's paused clock, so the asserted intervals are exact and the tests instant.
 
-mod arm_support;
+use crate::arm_support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! (text, markdown, JSON). Checked twice: on the resolved model (the planner refuses on its own),
 //! and from YAML through `moat::blueprint::load_str` (the loader refuses without the exception).
 
-mod support;
+use crate::support;
 
 use moat::blueprint::resolved::{Exception, Instance, RoleAssignment};
 use moat::observe::{Observed, ObservedInstance};

@@ -4,7 +4,7 @@
 //! documented response, carry that response's headers, and contain every field of Microsoft's
 //! body with the same JSON type (ids and other values may differ).
 
-mod emulator_support;
+use crate::emulator_support;
 
 use std::path::PathBuf;
 

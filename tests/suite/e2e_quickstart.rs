@@ -1,7 +1,7 @@
 //! The quickstart end to end against the emulator: brownfield → plan → apply → plan (empty), with
 //! the request log proving the cutover order, and a second apply that writes nothing.
 
-mod support;
+use crate::support;
 
 use moat::plan::model::Action;
 use support::e2e::*;

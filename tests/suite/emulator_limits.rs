@@ -1,8 +1,8 @@
 //! Limits and failure scenarios: ARM throttling arithmetic, injected faults, operations forced
 //! to fail, persistence across restarts, the request log.
 
-mod emulator_support;
-mod own_process;
+use crate::emulator_support;
+use crate::own_process;
 
 use std::time::Duration;
 

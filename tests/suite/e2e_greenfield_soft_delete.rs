@@ -3,7 +3,7 @@
 //! `softDelete: purge` destroys it first (a risk), and a taken custom subdomain is reported as
 //! CustomDomainInUse with a hint: by plan when moat can see the holder, by apply otherwise.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -15,7 +15,7 @@
 //! Each scenario prints a `reliability-faults:` line; `all_fault_scenarios` prints the totals that
 //! docs/reliability.md quotes. Run: `cargo test --test reliability_faults -- --nocapture`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
