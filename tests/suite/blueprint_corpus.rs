@@ -1,7 +1,7 @@
 //! The broken-blueprint corpus: each `tests/blueprints/broken/NAME.yaml` must fail validation
 //! with exactly the output in `NAME.expected` (messages, positions, hints, summary line) and
-//! exit code 1. `MOAT_BLESS=1 cargo test --test blueprint_corpus` rewrites the expected files;
-//! review the diff before committing.
+//! exit code 1. `MOAT_BLESS=1 cargo test --test suite blueprint_corpus::` rewrites the expected
+//! files; review the diff before committing.
 
 use std::path::PathBuf;
 

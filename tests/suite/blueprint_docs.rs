@@ -19,7 +19,7 @@ fn the_field_reference_matches_the_code() {
     assert_eq!(
         &doc[start..end],
         generated,
-        "run MOAT_BLESS=1 cargo test --test blueprint_docs"
+        "run MOAT_BLESS=1 cargo test --test suite blueprint_docs::"
     );
 }
 

@@ -1,4 +1,5 @@
-//! The applier end to end against the emulator, beyond the quickstart (tests/e2e_quickstart.rs):
+//! The applier end to end against the emulator, beyond the quickstart
+//! (tests/suite/e2e_quickstart.rs):
 //! a greenfield account gating its children, a fleet of ten instances in two subscriptions, one
 //! failing instance among converging ones, and every ARM conflict the emulator produces met by an
 //! apply that still converges.

@@ -1,6 +1,6 @@
 //! Golden files: one folder per scenario under tests/golden/ with the blueprint, the observed
 //! live state, and the expected text, markdown and JSON renderings of the plan. Regenerate with
-//! `UPDATE_GOLDEN=1 cargo test --test golden` and review the diff like any other change.
+//! `UPDATE_GOLDEN=1 cargo test --test suite golden::` and review the diff like any other change.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

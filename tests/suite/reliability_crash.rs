@@ -6,7 +6,7 @@
 //! lost.
 //!
 //! Prints `reliability-crash:` lines with the figures docs/reliability.md quotes. Run:
-//! `cargo test --test reliability_crash -- --nocapture`.
+//! `cargo test --test suite reliability_crash:: -- --nocapture`.
 
 use crate::support;
 

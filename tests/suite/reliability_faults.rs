@@ -13,7 +13,7 @@
 //! - re-running apply (plan again, apply) converges.
 //!
 //! Each scenario prints a `reliability-faults:` line; `all_fault_scenarios` prints the totals that
-//! docs/reliability.md quotes. Run: `cargo test --test reliability_faults -- --nocapture`.
+//! docs/reliability.md quotes. Run: `cargo test --test suite reliability_faults:: -- --nocapture`.
 
 use crate::support;
 

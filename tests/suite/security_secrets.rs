@@ -6,7 +6,7 @@
 //! regenerateKey.
 //!
 //! Prints a `security-secrets:` line with the figures docs/reliability.md quotes. Run:
-//! `cargo test --test security_secrets -- --nocapture`.
+//! `cargo test --test suite security_secrets:: -- --nocapture`.
 
 use crate::support;
 
