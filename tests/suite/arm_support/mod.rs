@@ -1,7 +1,6 @@
 //! Test helpers shared by the `arm_*` integration tests: a scripted HTTP server on 127.0.0.1:0
 //! (axum) that records what it was sent and answers from a queue, and a scripted in-memory
 //! [`ArmApi`] for poller tests.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -229,15 +228,6 @@ impl Scripted {
 
     pub fn polls(&self) -> usize {
         self.polls.load(Ordering::SeqCst)
-    }
-
-    pub fn sent_paths(&self) -> Vec<String> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
     }
 }
 

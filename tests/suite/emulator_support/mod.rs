@@ -1,7 +1,6 @@
 //! Shared helpers for the emulator's integration tests: start an emulator on a manual clock,
 //! talk to it through moat's own ARM client (one exchange per `send`, no retries), and send raw
 //! HTTP when a test needs to leave out what the client always adds.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,5 @@
 //! Shared test fixtures: a strict resolved instance (the quickstart's names) and observed state
 //! built from Microsoft's example responses in ../shared/arm-examples/.
-#![allow(dead_code)]
 
 pub mod e2e;
 
