@@ -1,5 +1,5 @@
-//! The fuzz targets (also run by `tests/security_input.rs` as a proptest, through `#[path]`) and a
-//! small seeded mutational driver for the stable, libFuzzer-free harness binaries.
+//! The fuzz targets (also run by `tests/suite/security_input.rs` as a proptest, through `#[path]`)
+//! and a small seeded mutational driver for the stable, libFuzzer-free harness binaries.
 //!
 //! A target returns normally for every input; a panic is a finding.
 

@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn typed_view_round_trips_without_loss() {
         // Shape of Microsoft's example (createOrUpdateDiagnosticSettingCategory); the full
-        // examples are exercised in tests/arm_diagnostics.rs.
+        // examples are exercised in tests/suite/arm_diagnostics.rs.
         let body = serde_json::json!({
             "id": "/subscriptions/s/resourcegroups/rg/providers/microsoft.logic/workflows/w/providers/microsoft.insights/diagnosticSettings/mysetting",
             "type": "Microsoft.Insights/diagnosticSettings",

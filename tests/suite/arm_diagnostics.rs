@@ -1,0 +1,122 @@
+//! Diagnostic settings through the generic client (azure_mgmt_monitor 0.21 cannot make these
+//! calls), against a scripted server answering with Microsoft's example bodies.
+
+use crate::arm_support;
+
+use arm_support::{fast_lro, Reply, Server};
+use moat::arm::diagnostics::{self, API_VERSION};
+use moat::arm::{connect, ArmApi, ConnectOptions, RetryPolicy};
+use serde_json::{json, Value};
+
+const ACCT: &str =
+    "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a1";
+
+fn example(name: &str) -> Value {
+    let path = format!(
+        "{}/../shared/arm-examples/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str::<Value>(&text).unwrap()["responses"]["200"]["body"].clone()
+}
+
+fn api(s: &Server) -> std::sync::Arc<dyn ArmApi> {
+    connect(&ConnectOptions {
+        arm_endpoint: Some(s.base.clone()),
+        access_token: Some("t".into()),
+        retry: RetryPolicy::default().zero_delays(),
+        lro: fast_lro(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn put_get_list_delete_and_categories() {
+    let s = Server::start().await;
+    let setting = example("Microsoft.Insights__createOrUpdateDiagnosticSetting.json");
+    s.push(Reply::json(200, setting.clone()));
+    s.push(Reply::json(200, setting.clone()));
+    s.push(Reply::json(200, json!({"value": [setting.clone()]})));
+    s.push(Reply::empty(204));
+    s.push(Reply::json(
+        200,
+        example("Microsoft.Insights__listDiagnosticSettingsCategories.json"),
+    ));
+    let api = api(&s);
+
+    let body = json!({"properties": {"workspaceId": "/w", "logs": [{"categoryGroup": "allLogs", "enabled": true}]}});
+    let out = diagnostics::put(api.as_ref(), ACCT, "moat", &body)
+        .await
+        .unwrap();
+    assert_eq!(out, Some(setting.clone()));
+    let got = diagnostics::get(api.as_ref(), ACCT, "moat")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, setting);
+    let typed = diagnostics::list_typed(api.as_ref(), ACCT).await.unwrap();
+    assert_eq!(typed.len(), 1);
+    assert_eq!(
+        typed[0].properties.event_hub_name.as_deref(),
+        Some("myeventhub")
+    );
+    assert_eq!(
+        serde_json::to_value(&typed[0]).unwrap(),
+        setting,
+        "nothing lost"
+    );
+    diagnostics::delete(api.as_ref(), ACCT, "moat")
+        .await
+        .unwrap();
+    let cats = diagnostics::categories(api.as_ref(), ACCT).await.unwrap();
+    assert_eq!(cats.len(), 2);
+    assert_eq!(cats[0].name, "WorkflowRuntime");
+    assert_eq!(cats[0].category_type, "Logs");
+    assert_eq!(cats[0].category_groups, vec!["allLogs".to_string()]);
+    assert!(cats[1].category_groups.is_empty());
+
+    let seen = s.seen();
+    let setting_uri = format!(
+        "{ACCT}/providers/Microsoft.Insights/diagnosticSettings/moat?api-version={API_VERSION}"
+    );
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].uri.as_str()),
+        ("PUT", setting_uri.as_str())
+    );
+    assert_eq!(serde_json::from_str::<Value>(&seen[0].body).unwrap(), body);
+    assert_eq!(seen[1].method, "GET");
+    assert_eq!(
+        seen[2].uri,
+        format!("{ACCT}/providers/Microsoft.Insights/diagnosticSettings?api-version={API_VERSION}")
+    );
+    assert_eq!(
+        (seen[3].method.as_str(), seen[3].uri.as_str()),
+        ("DELETE", setting_uri.as_str())
+    );
+    assert!(seen[4].uri.starts_with(&format!(
+        "{ACCT}/providers/Microsoft.Insights/diagnosticSettingsCategories?"
+    )));
+}
+
+#[tokio::test]
+async fn flat_insights_errors_are_understood() {
+    let s = Server::start().await;
+    s.push(Reply::json(
+        400,
+        json!({"code": "BadRequest", "message": "Category 'Nope' is not supported."}),
+    ));
+    let api = api(&s);
+    let err = diagnostics::put(api.as_ref(), ACCT, "moat", &json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("BadRequest"));
+    assert!(
+        err.to_string()
+            .contains("Category 'Nope' is not supported."),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .contains("/providers/Microsoft.Insights/diagnosticSettings/moat"));
+}

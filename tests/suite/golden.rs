@@ -1,0 +1,185 @@
+//! Golden files: one folder per scenario under tests/golden/ with the blueprint, the observed
+//! live state, and the expected text, markdown and JSON renderings of the plan. Regenerate with
+//! `UPDATE_GOLDEN=1 cargo test --test suite golden::` and review the diff like any other change.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use moat::observe::Observed;
+use moat::plan::model::{Action, Plan, ResourceKind};
+use moat::render::{self, Format};
+
+fn scenarios() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("tests/golden")
+        .expect("tests/golden exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn plan_of(dir: &Path) -> Plan {
+    let bp = moat::blueprint::load(&dir.join("blueprint.yaml"))
+        .unwrap_or_else(|d| panic!("{}: {d}", dir.display()));
+    let text = std::fs::read_to_string(dir.join("observed.json")).unwrap();
+    let observed: Observed = serde_json::from_str(&text).unwrap();
+    moat::plan::plan(&bp, &observed)
+}
+
+fn check(dir: &Path, file: &str, actual: &str) -> Option<String> {
+    let path = dir.join(file);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected == actual {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
+        .unified_diff()
+        .header(&format!("{} (expected)", path.display()), "actual")
+        .to_string();
+    Some(diff)
+}
+
+#[test]
+fn every_scenario_renders_exactly_as_its_golden_files() {
+    let mut failures = Vec::new();
+    for dir in scenarios() {
+        let plan = plan_of(&dir);
+        for (file, format) in [
+            ("expected.txt", Format::Text),
+            ("expected.md", Format::Markdown),
+            ("expected.json", Format::Json),
+        ] {
+            let out = render::render(&plan, format, false);
+            if let Some(d) = check(&dir, file, &out) {
+                failures.push(d);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "golden files differ (UPDATE_GOLDEN=1 to accept):\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn scenarios_cover_every_action_and_resource_kind() {
+    let mut actions = BTreeSet::new();
+    let mut kinds = BTreeSet::new();
+    for dir in scenarios() {
+        for c in plan_of(&dir).changes() {
+            actions.insert(c.action);
+            kinds.insert(c.kind);
+        }
+    }
+    for a in [
+        Action::Create,
+        Action::Update,
+        Action::Delete,
+        Action::NoOp,
+        Action::Drift,
+        Action::Verified,
+        Action::Blocked,
+    ] {
+        assert!(actions.contains(&a), "no scenario has a {a:?} change");
+    }
+    for k in [
+        ResourceKind::Account,
+        ResourceKind::Deployment,
+        ResourceKind::RaiPolicy,
+        ResourceKind::PrivateEndpoint,
+        ResourceKind::DnsZoneGroup,
+        ResourceKind::PrivateDnsZone,
+        ResourceKind::VnetLink,
+        ResourceKind::SecurityRule,
+        ResourceKind::Subnet,
+        ResourceKind::RoleAssignment,
+        ResourceKind::DiagnosticSetting,
+        ResourceKind::DeletedAccount,
+    ] {
+        assert!(kinds.contains(&k), "no scenario covers {k:?}");
+    }
+}
+
+/// What each scenario is about, checked on the plan itself (so a wrong golden file cannot be
+/// accepted by regenerating it).
+#[test]
+fn scenarios_mean_what_their_names_say() {
+    let p = |n: &str| plan_of(&Path::new("tests/golden").join(n));
+    let converged = p("converged");
+    assert!(!converged.has_changes() && !converged.is_failed());
+    assert!(render::render(&converged, Format::Text, false).contains("No changes."));
+
+    let brownfield = p("brownfield");
+    assert!(brownfield.has_changes() && !brownfield.is_failed());
+
+    let blocked = p("blocked");
+    assert!(blocked.is_failed());
+    assert_eq!(
+        blocked
+            .changes()
+            .filter(|c| c.action == Action::Blocked)
+            .count(),
+        2
+    );
+
+    let exception = p("exception");
+    let weak: Vec<_> = exception
+        .changes()
+        .filter(|c| {
+            c.risk
+                .as_deref()
+                .is_some_and(|r| r.starts_with("weakens security"))
+        })
+        .collect();
+    assert_eq!(weak.len(), 2, "key auth and the content filter");
+    assert!(weak.iter().all(|c| c.exception.is_some()));
+
+    let deletes = p("deletes");
+    assert_eq!(
+        deletes
+            .changes()
+            .filter(|c| c.action == Action::Delete)
+            .count(),
+        3
+    );
+
+    let drift = p("verify-drift");
+    assert!(drift.is_failed() && !drift.has_changes());
+
+    let greenfield = p("greenfield");
+    assert_eq!(
+        greenfield.changes().next().map(|c| c.action),
+        Some(Action::Create)
+    );
+
+    let purge = p("soft-deleted-purge");
+    assert!(purge
+        .changes()
+        .any(|c| c.kind == ResourceKind::DeletedAccount
+            && c.action == Action::Delete
+            && c.risk.is_some()));
+}
+
+#[test]
+fn saved_plans_round_trip_and_their_digest_detects_edits() {
+    let plan = plan_of(Path::new("tests/golden/brownfield"));
+    let json = render::render(&plan, Format::Json, false);
+    let back = render::json::load("plan.json", &json).expect("a saved plan loads");
+    assert_eq!(back, plan);
+    let edited = json.replacen(
+        "\"disableLocalAuth\": true",
+        "\"disableLocalAuth\": false",
+        1,
+    );
+    assert_ne!(edited, json, "the edit must change the file");
+    assert!(matches!(
+        render::json::load("plan.json", &edited),
+        Err(render::json::LoadError::Tampered { .. })
+    ));
+}

@@ -1,0 +1,49 @@
+//! moat's integration tests, in one test binary: each linked the whole crate and its
+//! dependencies again, which was most of a cold build. One module per former test file, under the
+//! same name (`cargo test e2e_apply::` runs what `cargo test --test e2e_apply` ran); the shared
+//! helpers are modules here, used as `crate::support`, `crate::arm_support`, … Tests that change
+//! process-wide state (environment, tracing, signal handlers) run in a process of their own
+//! (`own_process`).
+
+mod arm_support;
+mod emulator_support;
+mod own_process;
+mod support;
+
+mod apply_steps_in_flight;
+mod arm_credentials;
+mod arm_diagnostics;
+mod arm_http;
+mod arm_logging;
+mod arm_lro;
+mod blueprint_corpus;
+mod blueprint_docs;
+mod blueprint_fuzz;
+mod blueprint_schema;
+mod blueprint_semantics;
+mod blueprint_shipped;
+mod blueprint_unknown_keys;
+mod cli_docs;
+mod cli_quickstart;
+mod e2e_apply;
+mod e2e_apply_cli;
+mod e2e_greenfield;
+mod e2e_greenfield_destroy;
+mod e2e_greenfield_soft_delete;
+mod e2e_quickstart;
+mod emulator_cognitive;
+mod emulator_conformance;
+mod emulator_limits;
+mod emulator_network;
+mod emulator_protocol;
+mod emulator_rbac;
+mod golden;
+mod planner;
+mod planner_noise;
+mod reliability_crash;
+mod reliability_faults;
+mod sdk_models;
+mod security_endpoints;
+mod security_input;
+mod security_secrets;
+mod security_weakening;

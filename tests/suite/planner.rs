@@ -1,0 +1,440 @@
+//! The pure planner against hand-built observed state: noise, the cutover order, safety.
+
+use crate::support;
+
+use moat::blueprint::resolved::*;
+use moat::observe::Observed;
+use moat::plan::model::{Action, Gate, Plan, ResourceKind};
+use serde_json::json;
+use support::*;
+
+fn plan_one(inst: Instance, obs: moat::observe::ObservedInstance) -> Plan {
+    moat::plan::plan(
+        &blueprint(vec![inst]),
+        &Observed {
+            instances: vec![obs],
+        },
+    )
+}
+
+fn writes(p: &Plan) -> Vec<(String, Action)> {
+    p.changes()
+        .filter(|c| c.action.is_write())
+        .map(|c| (c.address.clone(), c.action))
+        .collect()
+}
+
+fn change<'a>(p: &'a Plan, addr: &str) -> &'a moat::plan::model::Change {
+    p.changes()
+        .find(|c| c.address == addr)
+        .unwrap_or_else(|| panic!("no change {addr} in {:#?}", writes(p)))
+}
+
+#[test]
+fn hardened_state_built_from_microsoft_examples_plans_no_change() {
+    let inst = strict_instance();
+    let obs = hardened_observed(&inst);
+    let p = plan_one(inst, obs);
+    let noisy: Vec<_> = p.changes().filter(|c| c.action != Action::NoOp).collect();
+    assert!(noisy.is_empty(), "expected no changes, got {noisy:#?}");
+    assert!(!p.has_changes());
+    assert!(!p.is_failed());
+    // Every managed kind was looked at.
+    for kind in [
+        ResourceKind::Account,
+        ResourceKind::Deployment,
+        ResourceKind::RaiPolicy,
+        ResourceKind::PrivateEndpoint,
+        ResourceKind::DnsZoneGroup,
+        ResourceKind::PrivateDnsZone,
+        ResourceKind::VnetLink,
+        ResourceKind::SecurityRule,
+        ResourceKind::Subnet,
+        ResourceKind::RoleAssignment,
+        ResourceKind::DiagnosticSetting,
+    ] {
+        assert!(
+            p.changes().any(|c| c.kind == kind),
+            "no {kind:?} in the plan"
+        );
+    }
+}
+
+#[test]
+fn brownfield_plan_shows_each_expected_change() {
+    let inst = strict_instance();
+    let obs = brownfield_observed(&inst);
+    let p = plan_one(inst, obs);
+    let w = writes(&p);
+    let expect = [
+        ("quickstart/account/identity", Action::Update),
+        ("quickstart/role-assignment/cognitive-services-openai-user/9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a34", Action::Create),
+        ("quickstart/diagnostic-setting/moat-security", Action::Create),
+        ("quickstart/rai-policy/strict-production-filter", Action::Create),
+        ("quickstart/deployment/gpt-4o", Action::Update),
+        ("quickstart/subnet/snet-private-endpoints", Action::Update),
+        ("quickstart/private-dns-zone/privatelink.openai.azure.com", Action::Create),
+        ("quickstart/vnet-link/privatelink.openai.azure.com/vnet-prod", Action::Create),
+        ("quickstart/private-endpoint/contoso-openai-prod-pe", Action::Create),
+        ("quickstart/dns-zone-group/default", Action::Create),
+        ("quickstart/security-rule/nsg-private-endpoints/Allow-App-Subnet", Action::Create),
+        ("quickstart/security-rule/nsg-private-endpoints/Allow-APIM-Subnet", Action::Create),
+        ("quickstart/security-rule/nsg-private-endpoints/Deny-All-Inbound", Action::Create),
+        ("quickstart/account/network", Action::Update),
+        ("quickstart/account/public-network-access", Action::Update),
+        ("quickstart/account/local-auth", Action::Update),
+    ];
+    let got: Vec<(&str, Action)> = w.iter().map(|(a, x)| (a.as_str(), *x)).collect();
+    assert_eq!(got, expect.to_vec());
+    // The user with Contributor is reported, not deleted.
+    assert!(p.instances[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("Contributor") && n.contains(USER)));
+    // Risks where clients notice.
+    assert!(change(&p, "quickstart/account/local-auth")
+        .risk
+        .as_deref()
+        .unwrap()
+        .contains("401"));
+    assert!(change(&p, "quickstart/account/public-network-access")
+        .risk
+        .is_some());
+    assert!(change(&p, "quickstart/deployment/gpt-4o").risk.is_some());
+}
+
+#[test]
+fn cutover_order_is_enforced_by_edges_and_gates() {
+    let inst = strict_instance();
+    let obs = brownfield_observed(&inst);
+    let p = plan_one(inst, obs);
+    let local = change(&p, "quickstart/account/local-auth");
+    let role = "quickstart/role-assignment/cognitive-services-openai-user/9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a34";
+    assert!(local.depends_on.iter().any(|d| d == role));
+    assert!(local
+        .depends_on
+        .iter()
+        .any(|d| d == "quickstart/account/public-network-access"));
+    assert!(matches!(&local.gates[0], Gate::RoleAssignmentsVisible { ids } if ids.len() == 1));
+
+    let public = change(&p, "quickstart/account/public-network-access");
+    for d in [
+        "quickstart/private-endpoint/contoso-openai-prod-pe",
+        "quickstart/dns-zone-group/default",
+        "quickstart/account/network",
+    ] {
+        assert!(
+            public.depends_on.iter().any(|x| x == d),
+            "public access must wait for {d}"
+        );
+    }
+    assert!(public.gates.iter().any(|g| matches!(
+        g,
+        Gate::PrivateEndpointReady {
+            zone_group_id: Some(_),
+            ..
+        }
+    )));
+
+    let pe = change(&p, "quickstart/private-endpoint/contoso-openai-prod-pe");
+    assert!(pe
+        .gates
+        .iter()
+        .any(|g| matches!(g, Gate::AccountSucceeded { .. })));
+    assert!(pe
+        .depends_on
+        .iter()
+        .any(|d| d == "quickstart/subnet/snet-private-endpoints"));
+
+    let dep = change(&p, "quickstart/deployment/gpt-4o");
+    assert!(dep
+        .depends_on
+        .iter()
+        .any(|d| d == "quickstart/rai-policy/strict-production-filter"));
+    assert!(dep.gates.iter().any(|g| matches!(g, Gate::Exists { .. })));
+
+    // Allow rules before the deny rule.
+    let deny = change(
+        &p,
+        "quickstart/security-rule/nsg-private-endpoints/Deny-All-Inbound",
+    );
+    assert_eq!(
+        deny.depends_on
+            .iter()
+            .filter(|d| d.contains("Allow-APIM"))
+            .count(),
+        1
+    );
+    assert!(deny.risk.is_some());
+}
+
+#[test]
+fn patches_carry_only_managed_fields_and_put_bodies_keep_unmanaged_ones() {
+    let inst = strict_instance();
+    let obs = brownfield_observed(&inst);
+    let p = plan_one(inst, obs);
+    let local = change(&p, "quickstart/account/local-auth")
+        .write
+        .as_ref()
+        .unwrap();
+    assert_eq!(local.method, moat::arm::Method::Patch);
+    assert_eq!(
+        local.body,
+        Some(json!({"properties": {"disableLocalAuth": true}}))
+    );
+    // Deployment PUT keeps serviceTier / deploymentState that moat does not manage.
+    let dep = change(&p, "quickstart/deployment/gpt-4o")
+        .write
+        .as_ref()
+        .unwrap();
+    let body = dep.body.as_ref().unwrap();
+    assert_eq!(body["properties"]["serviceTier"], "Default");
+    assert_eq!(body["properties"]["deploymentState"], "Running");
+    assert_eq!(
+        body["properties"]["raiPolicyName"],
+        "strict-production-filter"
+    );
+    assert!(body["properties"].get("provisioningState").is_none());
+    assert!(body.get("id").is_none());
+    // Subnet PUT keeps the NSG association (a subnet PUT is a full replace).
+    let sn = change(&p, "quickstart/subnet/snet-private-endpoints")
+        .write
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        sn.body.as_ref().unwrap()["properties"]["networkSecurityGroup"]["id"],
+        nsg_id()
+    );
+}
+
+#[test]
+fn weakening_without_exception_is_blocked_and_with_exception_is_a_risk() {
+    let mut inst = strict_instance();
+    inst.controls.local_auth.as_mut().unwrap().spec.disabled = false;
+    let obs = hardened_observed(&inst);
+    let p = plan_one(inst.clone(), obs.clone());
+    let c = change(&p, "quickstart/account/local-auth");
+    assert_eq!(c.action, Action::Blocked);
+    assert!(p.is_failed());
+
+    inst.exceptions.push(Exception {
+        allows: "local-auth".into(),
+        reason: "legacy batch job".into(),
+        expires: None,
+    });
+    let p = plan_one(inst, obs);
+    let c = change(&p, "quickstart/account/local-auth");
+    assert_eq!(c.action, Action::Update);
+    assert!(c.risk.as_deref().unwrap().starts_with("weakens security"));
+    assert!(c.exception.as_deref().unwrap().contains("legacy batch job"));
+}
+
+#[test]
+fn missing_custom_subdomain_blocks_the_instance() {
+    let inst = strict_instance();
+    let mut obs = hardened_observed(&inst);
+    obs.account.as_mut().unwrap()["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("customSubDomainName");
+    let p = plan_one(inst, obs);
+    let c = change(&p, "quickstart/account/custom-subdomain");
+    assert_eq!(c.action, Action::Blocked);
+    assert!(c.blocked.as_deref().unwrap().contains("irreversible"));
+    assert!(
+        !p.has_changes(),
+        "nothing else is planned against a blocked account"
+    );
+}
+
+#[test]
+fn greenfield_account_is_created_hardened_in_its_first_request() {
+    let mut inst = strict_instance();
+    inst.create_if_missing = true;
+    let p = plan_one(inst, Default::default());
+    let create = change(&p, "quickstart/account");
+    assert_eq!(create.action, Action::Create);
+    let body = create.write.as_ref().unwrap().body.as_ref().unwrap();
+    assert_eq!(body["properties"]["publicNetworkAccess"], "Disabled");
+    assert_eq!(body["properties"]["disableLocalAuth"], true);
+    assert_eq!(body["properties"]["networkAcls"]["defaultAction"], "Deny");
+    assert_eq!(body["properties"]["restrictOutboundNetworkAccess"], true);
+    assert_eq!(
+        body["properties"]["customSubDomainName"],
+        "contoso-openai-prod"
+    );
+    assert_eq!(body["identity"]["type"], "SystemAssigned");
+    // Nothing weakens it afterwards, and nothing re-patches what the PUT already set.
+    for stage in ["network", "public-network-access", "local-auth", "identity"] {
+        assert_eq!(
+            change(&p, &format!("quickstart/account/{stage}")).action,
+            Action::NoOp,
+            "{stage}"
+        );
+    }
+    // Children wait for the account.
+    let rai = change(&p, "quickstart/rai-policy/strict-production-filter");
+    assert!(rai.depends_on.contains(&"quickstart/account".to_string()));
+}
+
+#[test]
+fn soft_deleted_name_blocks_unless_the_blueprint_chooses() {
+    let mut inst = strict_instance();
+    inst.create_if_missing = true;
+    let deleted = moat::observe::ObservedInstance {
+        name: "quickstart".into(),
+        deleted_account: Some(
+            json!({"id": format!("/subscriptions/{SUB}/providers/Microsoft.CognitiveServices/locations/eastus/resourceGroups/rg-ai-prod/deletedAccounts/contoso-openai-prod"),
+            "properties": {"deletionDate": "2026-11-20T10:00:00Z"}}),
+        ),
+        ..Default::default()
+    };
+    let p = plan_one(inst.clone(), deleted.clone());
+    assert_eq!(change(&p, "quickstart/account").action, Action::Blocked);
+    assert!(change(&p, "quickstart/account")
+        .blocked
+        .as_deref()
+        .unwrap()
+        .contains("softDelete: restore"));
+
+    inst.soft_delete = SoftDeleteAction::Restore;
+    let p = plan_one(inst.clone(), deleted.clone());
+    assert_eq!(
+        change(&p, "quickstart/account")
+            .write
+            .as_ref()
+            .unwrap()
+            .body
+            .as_ref()
+            .unwrap()["properties"]["restore"],
+        true
+    );
+
+    inst.soft_delete = SoftDeleteAction::Purge;
+    let p = plan_one(inst, deleted);
+    let purge = change(&p, "quickstart/deleted-account/contoso-openai-prod");
+    assert_eq!(purge.action, Action::Delete);
+    assert!(purge.risk.is_some());
+    assert!(change(&p, "quickstart/account")
+        .depends_on
+        .contains(&purge.address));
+}
+
+#[test]
+fn undeclared_privileged_assignments_are_removed_only_on_opt_in_and_loudly() {
+    let mut inst = strict_instance();
+    let obs = brownfield_observed(&inst);
+    let p = plan_one(inst.clone(), obs.clone());
+    assert!(!p.changes().any(|c| c.action == Action::Delete));
+    inst.controls
+        .role_assignments
+        .as_mut()
+        .unwrap()
+        .spec
+        .remove_undeclared_privileged = true;
+    let p = plan_one(inst, obs);
+    let del: Vec<_> = p.changes().filter(|c| c.action == Action::Delete).collect();
+    assert_eq!(del.len(), 1);
+    assert!(del[0]
+        .risk
+        .as_deref()
+        .unwrap()
+        .contains("REMOVES Contributor"));
+}
+
+#[test]
+fn verify_only_zone_group_reports_drift_and_never_writes() {
+    let mut inst = strict_instance();
+    inst.controls.dns_zone_group.as_mut().unwrap().mode = Mode::Verify;
+    let mut obs = hardened_observed(&inst);
+    let p = plan_one(inst.clone(), obs.clone());
+    assert_eq!(
+        change(&p, "quickstart/dns-zone-group/default").action,
+        Action::Verified
+    );
+    obs.zone_group = None;
+    let p = plan_one(inst, obs);
+    let c = change(&p, "quickstart/dns-zone-group/default");
+    assert_eq!(c.action, Action::Drift);
+    assert!(c.write.is_none());
+    assert!(p.is_failed());
+}
+
+#[test]
+fn fleet_shares_zones_and_links_once() {
+    let a = strict_instance();
+    let mut b = strict_instance();
+    b.name = "second".into();
+    b.account_name = "contoso-openai-2".into();
+    b.custom_subdomain = Some("contoso-openai-2".into());
+    b.controls.private_endpoint.as_mut().unwrap().spec.name = "contoso-openai-2-pe".into();
+    let oa = brownfield_observed(&a);
+    let mut ob = brownfield_observed(&b);
+    ob.name = "second".into();
+    ob.account.as_mut().unwrap()["properties"]["customSubDomainName"] = "contoso-openai-2".into();
+    let p = moat::plan::plan(
+        &blueprint(vec![a, b]),
+        &Observed {
+            instances: vec![oa, ob],
+        },
+    );
+    let zones: Vec<_> = p
+        .changes()
+        .filter(|c| c.kind == ResourceKind::PrivateDnsZone && c.action.is_write())
+        .collect();
+    assert_eq!(zones.len(), 1, "one zone for the fleet");
+    let pe2 = change(&p, "second/private-endpoint/contoso-openai-2-pe");
+    assert!(pe2
+        .depends_on
+        .iter()
+        .any(|d| d.starts_with("quickstart/subnet/")));
+    let zg2 = change(&p, "second/dns-zone-group/default");
+    assert!(zg2
+        .depends_on
+        .iter()
+        .any(|d| d.starts_with("quickstart/private-dns-zone/")));
+}
+
+#[test]
+fn plans_are_deterministic() {
+    let inst = strict_instance();
+    let obs = brownfield_observed(&inst);
+    let a = serde_json::to_string(&plan_one(inst.clone(), obs.clone())).unwrap();
+    let b = serde_json::to_string(&plan_one(inst, obs)).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn conflicting_diagnostic_setting_is_deleted_only_with_its_exception() {
+    let mut inst = strict_instance();
+    let mut obs = hardened_observed(&inst);
+    let acct = inst.account_id();
+    obs.diagnostic_settings = vec![json!({
+        "id": format!("{acct}/providers/microsoft.insights/diagnosticSettings/legacy-audit"),
+        "name": "legacy-audit",
+        "properties": {"workspaceId": workspace_id(), "logs": [{"category": "Audit", "enabled": true}], "metrics": []}
+    })];
+    let p = plan_one(inst.clone(), obs.clone());
+    let c = change(&p, "quickstart/diagnostic-setting/moat-security");
+    assert_eq!(c.action, Action::Blocked);
+    assert!(c
+        .blocked
+        .as_deref()
+        .unwrap()
+        .contains("delete-diagnostic-setting"));
+    assert!(!p.changes().any(|c| c.action == Action::Delete));
+
+    inst.exceptions.push(Exception {
+        allows: "delete-diagnostic-setting".into(),
+        reason: "legacy-audit duplicated by the SOC's own export".into(),
+        expires: None,
+    });
+    let p = plan_one(inst, obs);
+    let del = change(&p, "quickstart/diagnostic-setting/legacy-audit");
+    assert_eq!(del.action, Action::Delete);
+    assert!(del.risk.as_deref().unwrap().starts_with("weakens security"));
+    assert!(del.exception.as_deref().unwrap().contains("SOC"));
+    let create = change(&p, "quickstart/diagnostic-setting/moat-security");
+    assert_eq!(create.action, Action::Create);
+    assert!(create.depends_on.contains(&del.address));
+}
