@@ -708,11 +708,13 @@ async fn principal_not_found_while_a_new_group_replicates_is_retried() {
         Some((ADMINS, "Group", "Cognitive Services OpenAI Contributor")),
     );
     let emu = start(EmulatorConfig::default(), &f.seed).await;
-    emu.mark_principal_new(ADMINS, Duration::from_millis(400));
     let api = patient(&emu);
     let bp = load_path(&f.path);
     let p = plan(api.as_ref(), &bp).await;
     emu.clear_request_log();
+    // The group is new from now on (not from before the plan: a slow plan on a loaded machine
+    // would otherwise use up the replication window before apply starts).
+    emu.mark_principal_new(ADMINS, Duration::from_millis(400));
     let report = apply_with(api.clone(), &p).await;
     assert!(report.ok(), "{report:#?}");
     let log = emu.request_log();
