@@ -16,7 +16,8 @@
 //! `MOAT_BENCH_PARALLELISM` (default: moat's `--parallelism` default), `MOAT_BENCH_SIZES`
 //! (default `1,10,100,500`), `MOAT_BENCH_FLEET` (default 20); `MOAT_BENCH_PLAN_ONLY=1` stops after
 //! the plan cases (nothing written); `MOAT_BENCH_TRACE=1` prints the emulator's request logs;
-//! `MOAT_BENCH_CHILD_RUNTIME=current` runs the CPU-measuring child on a current-thread runtime.
+//! `MOAT_BENCH_CHILD_RUNTIME=current` runs the CPU-measuring child on a current-thread runtime,
+//! `MOAT_BENCH_RUNTIME=current` the timed cases too (default: multi-thread, as `moat` does).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
