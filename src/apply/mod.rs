@@ -783,6 +783,19 @@ mod tests {
         }
     }
 
+    /// A RAI policy PUT (`/rai`), a deployment re-bind waiting for it (`/deployment`), and a
+    /// private endpoint to the same account written to `endpoint_path`.
+    fn policy_rebind_and_endpoint(endpoint_path: &str) -> (Change, Change, Change) {
+        let rai = change(ResourceKind::RaiPolicy, &format!("{ACCT}/raiPolicies/p"))
+            .with_write(Write::new(Method::Put, "/rai", "v", Some(json!({}))));
+        let mut dep = change(ResourceKind::Deployment, &format!("{ACCT}/deployments/d"))
+            .with_write(Write::new(Method::Put, "/deployment", "v", Some(json!({}))));
+        dep.depends_on.push(rai.address.clone());
+        let mut pe = endpoint(ACCT);
+        pe.write.as_mut().unwrap().path = endpoint_path.into();
+        (rai, dep, pe)
+    }
+
     #[tokio::test]
     async fn a_deployment_ready_first_still_gives_its_account_to_the_private_endpoint() {
         // The endpoint waits for a slow subnet write; the RAI policy and the deployment re-bind
@@ -790,13 +803,7 @@ mod tests {
         let subnet = change(ResourceKind::Subnet, &format!("{VNET}/subnets/slow")).with_write(
             Write::new(Method::Put, "/subnet-slow", "v", Some(json!({}))),
         );
-        let rai = change(ResourceKind::RaiPolicy, &format!("{ACCT}/raiPolicies/p"))
-            .with_write(Write::new(Method::Put, "/rai", "v", Some(json!({}))));
-        let mut dep = change(ResourceKind::Deployment, &format!("{ACCT}/deployments/d"))
-            .with_write(Write::new(Method::Put, "/deployment", "v", Some(json!({}))));
-        dep.depends_on.push(rai.address.clone());
-        let mut pe = endpoint(ACCT);
-        pe.write.as_mut().unwrap().path = "/endpoint".into();
+        let (rai, dep, mut pe) = policy_rebind_and_endpoint("/endpoint");
         pe.depends_on.push(subnet.address.clone());
         // An account PATCH the endpoint waits for: a prerequisite, it must not give way.
         let mut identity = change(ResourceKind::Account, ACCT).with_write(Write::new(
@@ -831,13 +838,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_endpoint_does_not_hold_back_the_steps_that_gave_way() {
         // The endpoint fails: the re-bind, which does not depend on it, still applies.
-        let rai = change(ResourceKind::RaiPolicy, &format!("{ACCT}/raiPolicies/p"))
-            .with_write(Write::new(Method::Put, "/rai", "v", Some(json!({}))));
-        let mut dep = change(ResourceKind::Deployment, &format!("{ACCT}/deployments/d"))
-            .with_write(Write::new(Method::Put, "/deployment", "v", Some(json!({}))));
-        dep.depends_on.push(rai.address.clone());
-        let mut pe = endpoint(ACCT);
-        pe.write.as_mut().unwrap().path = "/endpoint-slow".into();
+        let (rai, dep, mut pe) = policy_rebind_and_endpoint("/endpoint-slow");
         // Never satisfied: the fake answers `{}` (no provisioningState), so the gate times out.
         pe.gates.push(Gate::AccountSucceeded {
             account_id: ACCT.into(),
