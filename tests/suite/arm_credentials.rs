@@ -331,23 +331,8 @@ fn each_cloud_selects_its_management_endpoint() {
 async fn self_signed_certificates_are_refused() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use tokio_rustls::rustls;
 
-    let cert = rustls::pki_types::CertificateDer::from(
-        include_bytes!("arm_support/self-signed.cert.der").to_vec(),
-    );
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-        include_bytes!("arm_support/self-signed.key.der")
-            .to_vec()
-            .into(),
-    );
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (acceptor, listener, port) = crate::arm_support::self_signed_tls().await;
     let handshakes = Arc::new(AtomicUsize::new(0));
     let done = handshakes.clone();
     tokio::spawn(async move {

@@ -185,22 +185,7 @@ async fn endpoint_rules_through_the_cli() {
 /// with and without `--allow-custom-endpoint`; no TLS session is ever established.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_signed_tls_is_refused_through_the_cli() {
-    use tokio_rustls::rustls;
-    let cert = rustls::pki_types::CertificateDer::from(
-        include_bytes!("arm_support/self-signed.cert.der").to_vec(),
-    );
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-        include_bytes!("arm_support/self-signed.key.der")
-            .to_vec()
-            .into(),
-    );
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (acceptor, listener, port) = crate::arm_support::self_signed_tls().await;
     let handshakes = Arc::new(AtomicUsize::new(0));
     let attempts = Arc::new(AtomicUsize::new(0));
     let (done, tried) = (handshakes.clone(), attempts.clone());

@@ -255,3 +255,22 @@ impl ArmApi for Scripted {
         self.polls.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// A TLS acceptor with the self-signed certificate beside this file, and a loopback listener
+/// (127.0.0.1:0) with its port: the server side of the "self-signed TLS is refused" tests.
+pub async fn self_signed_tls() -> (tokio_rustls::TlsAcceptor, tokio::net::TcpListener, u16) {
+    use tokio_rustls::rustls;
+    let cert =
+        rustls::pki_types::CertificateDer::from(include_bytes!("self-signed.cert.der").to_vec());
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+        include_bytes!("self-signed.key.der").to_vec().into(),
+    );
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (acceptor, listener, port)
+}
