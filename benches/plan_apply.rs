@@ -32,7 +32,7 @@ use moat::arm::limiter::LimiterConfig;
 use moat::arm::{ArmApi, ConnectOptions, LroOptions, Method, RetryPolicy, Stats};
 use moat::blueprint::resolved::Blueprint;
 use moat::emulator::{EmulatorConfig, EmulatorHandle};
-use moat::plan::model::{Change, Gate, Plan, ResourceKind};
+use moat::plan::model::{Change, Gate, Plan};
 
 /// The quickstart instance every generated instance is cloned from.
 const TEMPLATE_NAME: &str = "contoso-openai-prod";
@@ -315,34 +315,25 @@ fn bucket_bound(requests: u64, capacity: f64, refill_per_sec: f64) -> f64 {
 /// (emulator write styles, docs/emulator.md).
 fn lro_type(c: &Change) -> Option<&'static str> {
     let m = c.write.as_ref()?.method;
-    match c.kind {
-        ResourceKind::Account => Some("Microsoft.CognitiveServices/accounts"),
-        ResourceKind::Deployment => Some("Microsoft.CognitiveServices/accounts/deployments"),
-        ResourceKind::RaiPolicy => {
+    match c.kind.label() {
+        "rai-policy" => {
             (m == Method::Delete).then_some("Microsoft.CognitiveServices/accounts/raiPolicies")
         }
-        ResourceKind::PrivateEndpoint => Some("Microsoft.Network/privateEndpoints"),
-        ResourceKind::DnsZoneGroup => {
-            Some("Microsoft.Network/privateEndpoints/privateDnsZoneGroups")
-        }
-        ResourceKind::PrivateDnsZone => Some("Microsoft.Network/privateDnsZones"),
-        ResourceKind::VnetLink => Some("Microsoft.Network/privateDnsZones/virtualNetworkLinks"),
-        ResourceKind::SecurityRule => Some("Microsoft.Network/networkSecurityGroups/securityRules"),
-        ResourceKind::Subnet => Some("Microsoft.Network/virtualNetworks/subnets"),
-        ResourceKind::RoleAssignment | ResourceKind::DiagnosticSetting => None,
-        ResourceKind::DeletedAccount => Some("Microsoft.CognitiveServices/deletedAccounts"),
+        "role-assignment" | "diagnostic-setting" => None,
+        "deleted-account" => Some("Microsoft.CognitiveServices/deletedAccounts"),
+        _ => moat::resources::registry::kind(&c.kind).map(|k| k.meta().arm_type),
     }
 }
 
 /// Reads a gate needs at the least, counting only reads that depend on one another (the zone
 /// group names the A records to read); independent reads could share one round trip.
 fn gate_rounds(g: &Gate) -> u32 {
-    match g {
-        Gate::PrivateEndpointReady {
-            zone_group_id: Some(_),
-            ..
-        } => 2,
-        _ => 1,
+    // A private endpoint's gate with a zone group (its third id) reads the group, then its
+    // A records.
+    if g.kind == moat::resources::private_endpoint::KIND && g.ids.len() > 2 {
+        2
+    } else {
+        1
     }
 }
 

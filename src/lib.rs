@@ -10,6 +10,7 @@ pub mod blueprint;
 pub mod cli;
 pub mod commands;
 pub mod emulator;
+pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod render;

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::arm::{ArmApi, ArmError};
-use crate::plan::model::Gate;
-use crate::resources::{self as res, get, get_str, id_eq};
+use crate::model::Gate;
+use crate::resources::kind::{Reads, Ready};
+use crate::resources::registry;
 
 /// How long and how often to wait for a gate.
 #[derive(Debug, Clone, Copy)]
@@ -42,126 +43,46 @@ pub enum GateError {
     },
 }
 
-/// A provisioning state ARM never leaves by itself (the last operation on the resource failed).
-fn terminal_failure(state: &str) -> bool {
-    state.eq_ignore_ascii_case("Failed") || state.eq_ignore_ascii_case("Canceled")
-}
-
 /// Marks a "not yet" description as final: waiting longer cannot help.
 const NEVER: &str = "never: ";
 
+/// Reads one gate may ask for in one check (a zone group's A records: one per zone).
+const READS_PER_CHECK: usize = 64;
+
 /// Whether the gate holds now; `Err(description of what is missing)` when it does not (starting
-/// with [`NEVER`] when it cannot come true without another write).
+/// with [`NEVER`] when it cannot come true without another write). The gate's kind decides,
+/// from reads it names; they are done here, fresh for every check.
 async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Result<(), String>, ArmError> {
-    match gate {
-        Gate::AccountSucceeded { account_id } => {
-            let acct = api.get(account_id, res::account::API_VERSION).await?;
-            let state = acct
-                .as_ref()
-                .and_then(|a| get_str(a, "properties.provisioningState"))
-                .unwrap_or("absent");
-            Ok(if state.eq_ignore_ascii_case("Succeeded") {
-                Ok(())
-            } else if terminal_failure(state) {
-                Err(format!("{NEVER}account provisioningState {state}"))
-            } else {
-                Err(format!("account provisioningState {state}"))
-            })
-        }
-        Gate::RoleAssignmentsVisible { ids } => {
-            for id in ids {
-                if api
-                    .get(id, res::role_assignment::API_VERSION)
-                    .await?
-                    .is_none()
-                {
-                    return Ok(Err(format!("role assignment {id} not visible yet")));
-                }
-            }
-            Ok(Ok(()))
-        }
-        Gate::Exists { id, api_version } => Ok(match api.get(id, api_version).await? {
-            Some(_) => Ok(()),
-            None => Err(format!("{id} does not exist yet")),
-        }),
-        Gate::PrivateEndpointReady {
-            endpoint_id,
-            zone_group_id,
-            account_id,
-        } => {
-            let pe = api
-                .get(endpoint_id, res::private_endpoint::API_VERSION)
-                .await?;
-            let state = pe
-                .as_ref()
-                .and_then(|p| get_str(p, "properties.provisioningState"))
-                .unwrap_or("absent");
-            if terminal_failure(state) {
-                return Ok(Err(format!(
-                    "{NEVER}private endpoint provisioningState {state}"
-                )));
-            }
-            if !state.eq_ignore_ascii_case("Succeeded") {
-                return Ok(Err(format!("private endpoint provisioningState {state}")));
-            }
-            let conns = api
-                .list(
-                    &format!("{account_id}/privateEndpointConnections"),
-                    res::account::API_VERSION,
-                )
-                .await?;
-            let approved = conns.iter().any(|c| {
-                get_str(c, "properties.privateEndpoint.id").is_some_and(|p| id_eq(p, endpoint_id))
-                    && get_str(c, "properties.privateLinkServiceConnectionState.status")
-                        .is_some_and(|s| s.eq_ignore_ascii_case("Approved"))
-            });
-            if !approved {
-                return Ok(Err(
-                    "private endpoint connection not Approved on the account".into(),
-                ));
-            }
-            if let Some(gid) = zone_group_id {
-                let Some(group) = api.get(gid, res::dns_zone_group::API_VERSION).await? else {
-                    return Ok(Err("DNS zone group does not exist".into()));
-                };
-                let configs = get(&group, "properties.privateDnsZoneConfigs")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                if configs.is_empty() {
-                    return Ok(Err("DNS zone group has no zones".into()));
-                }
-                for cfg in configs {
-                    let zone = get_str(&cfg, "properties.privateDnsZoneId")
-                        .unwrap_or("")
-                        .to_string();
-                    let sets = get(&cfg, "properties.recordSets")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    let Some(set) = sets.iter().find(|s| {
-                        get_str(s, "recordType").is_some_and(|t| t.eq_ignore_ascii_case("A"))
-                    }) else {
-                        return Ok(Err(format!("no A record written into {zone} yet")));
-                    };
-                    let name = get_str(set, "recordSetName").unwrap_or("");
-                    let rec = api
-                        .get(
-                            &format!("{zone}/A/{name}"),
-                            res::private_dns_zone::API_VERSION,
-                        )
-                        .await?;
-                    let has_ip = rec
-                        .as_ref()
-                        .and_then(|r| get(r, "properties.aRecords"))
-                        .and_then(Value::as_array)
-                        .is_some_and(|a| !a.is_empty());
-                    if !has_ip {
-                        return Ok(Err(format!("A record {name} missing in {zone}")));
+    let Some(kind) = registry::kind(&gate.kind) else {
+        return Ok(Err(format!(
+            "{NEVER}moat does not know the kind {}",
+            gate.kind
+        )));
+    };
+    let mut seen = Reads::default();
+    let mut done = 0;
+    loop {
+        match kind.ready(&gate.ids, &seen) {
+            Ready::Yes => return Ok(Ok(())),
+            Ready::Wait(why) => return Ok(Err(why)),
+            Ready::Never(why) => return Ok(Err(format!("{NEVER}{why}"))),
+            Ready::Need(reads) => {
+                for read in reads {
+                    done += 1;
+                    if done > READS_PER_CHECK {
+                        return Ok(Err(format!(
+                            "{NEVER}the {} gate asked for more than {READS_PER_CHECK} reads",
+                            gate.kind
+                        )));
                     }
+                    let v = if read.list {
+                        Some(Value::Array(api.list_query(read.request()).await?))
+                    } else {
+                        api.get(&read.path, read.api_version).await?
+                    };
+                    seen.insert(&read, v);
                 }
             }
-            Ok(Ok(()))
         }
     }
 }
@@ -175,13 +96,13 @@ pub async fn wait(api: &dyn ArmApi, gate: &Gate, opts: GateOptions) -> Result<()
             Ok(Err(last)) => {
                 if let Some(seen) = last.strip_prefix(NEVER) {
                     return Err(GateError::Never {
-                        what: gate.describe(),
+                        what: registry::describe(gate),
                         seen: seen.to_string(),
                     });
                 }
                 if start.elapsed() >= opts.budget {
                     return Err(GateError::Timeout {
-                        what: gate.describe(),
+                        what: registry::describe(gate),
                         waited: start.elapsed(),
                         last,
                     });
@@ -189,7 +110,7 @@ pub async fn wait(api: &dyn ArmApi, gate: &Gate, opts: GateOptions) -> Result<()
             }
             Err(source) => {
                 return Err(GateError::Arm {
-                    what: gate.describe(),
+                    what: registry::describe(gate),
                     source,
                 })
             }

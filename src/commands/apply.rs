@@ -3,7 +3,7 @@
 
 use crate::apply::{self, ApplyOptions};
 use crate::cli::ApplyArgs;
-use crate::plan::model::Plan;
+use crate::model::Plan;
 use crate::render;
 
 use super::{load_blueprint, select, MoatError, Output};
@@ -172,12 +172,12 @@ fn indent(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::model::{Action, BlueprintRef, Change, InstancePlan, ResourceKind};
+    use crate::model::{Action, BlueprintRef, Change, InstancePlan};
 
     fn change(address: &str, action: Action, observed: &str) -> Change {
         Change::new(
             address,
-            ResourceKind::Account,
+            crate::resources::account::KIND,
             "/a",
             action,
             "test",

@@ -19,10 +19,10 @@ use crate::apply::{self, ApplyOptions};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Blueprint, Instance, Mode};
 use crate::cli::DestroyArgs;
-use crate::observe::{Observed, ObservedInstance};
-use crate::plan::model::{
-    Action, BlueprintRef, Change, InstancePlan, Plan, ResourceKind, Write, PLAN_FORMAT_VERSION,
+use crate::model::{
+    Action, BlueprintRef, Change, InstancePlan, KindId, Plan, Write, PLAN_FORMAT_VERSION,
 };
+use crate::observe::{Observed, ObservedInstance};
 use crate::render;
 use crate::resources::{self as res, get, get_str, id_eq, norm_id, owned_by_tag, OWNER_MARKER};
 
@@ -58,7 +58,7 @@ impl InUse {
 
 fn delete(
     address: String,
-    kind: ResourceKind,
+    kind: KindId,
     id: &str,
     api_version: &str,
     reason: impl Into<String>,
@@ -98,7 +98,11 @@ pub fn plan(bp: &Blueprint, names: &[String], observed: &Observed) -> Plan {
                 .unwrap_or(&empty);
             plan_instance(inst, obs, &in_use)
         })
-        .collect();
+        .collect::<Vec<InstancePlan>>();
+    let mut instances = instances;
+    for c in instances.iter_mut().flat_map(|i| i.changes.iter_mut()) {
+        crate::plan::with_directives(c);
+    }
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         moat_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -129,7 +133,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
     if !owned_by_tag(account) {
         out.changes.push(Change::blocked(
             format!("{}/account", inst.name),
-            ResourceKind::Account,
+            res::account::KIND,
             &account_id,
             format!(
                 "refusing to destroy {}: it has no `{}: {}` tag, so moat did not create it; delete it yourself if you mean to",
@@ -157,7 +161,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
         if managed {
             let ch = delete(
                 format!("{name}/dns-zone-group/{gname}"),
-                ResourceKind::DnsZoneGroup,
+                res::dns_zone_group::KIND,
                 &res::dns_zone_group::id(pe, gname),
                 res::dns_zone_group::API_VERSION,
                 "the zone group moat created on the endpoint (its A records go with it)",
@@ -173,7 +177,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
         if owned_by_tag(pe) {
             let mut ch = delete(
                 format!("{name}/private-endpoint/{}", res::last_segment(id)),
-                ResourceKind::PrivateEndpoint,
+                res::private_endpoint::KIND,
                 id,
                 res::private_endpoint::API_VERSION,
                 "the private endpoint moat created for the account",
@@ -245,7 +249,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
                 let vnet = get_str(l, "properties.virtualNetwork.id").unwrap_or(&lid);
                 let mut ch = delete(
                     res::vnet_link::address(name, zone, vnet),
-                    ResourceKind::VnetLink,
+                    res::vnet_link::KIND,
                     &lid,
                     res::vnet_link::API_VERSION,
                     "the VNet link moat created; no other instance uses the zone",
@@ -267,7 +271,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
             }
             let mut ch = delete(
                 res::private_dns_zone::address(name, zone),
-                ResourceKind::PrivateDnsZone,
+                res::private_dns_zone::KIND,
                 &zid,
                 res::private_dns_zone::API_VERSION,
                 "the privatelink zone moat created; no other instance or record uses it",
@@ -336,7 +340,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
             }
             let mut ch = delete(
                 res::security_rule::address(name, &nsg.spec.nsg_id, &rule.name),
-                ResourceKind::SecurityRule,
+                res::security_rule::KIND,
                 &rid,
                 res::security_rule::API_VERSION,
                 "the NSG rule moat created for this instance's endpoint",
@@ -378,7 +382,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
         let principal = get_str(a, "properties.principalId").unwrap_or("?");
         let ch = delete(
             res::role_assignment::address(inst, &role_name, principal),
-            ResourceKind::RoleAssignment,
+            res::role_assignment::KIND,
             rid,
             res::role_assignment::API_VERSION,
             "a role assignment moat created on the account",
@@ -397,7 +401,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
             let sid = res::diagnostic_setting::id(&account_id, &d.spec.name);
             let ch = delete(
                 format!("{name}/diagnostic-setting/{}", d.spec.name),
-                ResourceKind::DiagnosticSetting,
+                res::diagnostic_setting::KIND,
                 &sid,
                 res::diagnostic_setting::API_VERSION,
                 "the diagnostic setting the blueprint names (moat created it)",
@@ -411,7 +415,7 @@ fn plan_instance(inst: &Instance, obs: &ObservedInstance, in_use: &InUse) -> Ins
 
     let mut acct = delete(
         format!("{name}/account"),
-        ResourceKind::Account,
+        res::account::KIND,
         &account_id,
         res::account::API_VERSION,
         "moat destroy: the account moat created",

@@ -4,7 +4,7 @@
 //! from the raw observed JSON), the dependency edges and the cutover gates. Apply makes no
 //! decisions.
 
-pub mod model;
+pub use crate::model;
 mod order;
 
 use std::collections::HashMap;
@@ -14,9 +14,7 @@ use serde_json::Value;
 use crate::blueprint::resolved::{Blueprint, Instance, SoftDeleteAction};
 use crate::observe::{Observed, ObservedInstance};
 use crate::resources::{self as res, norm_id};
-use model::{
-    Action, BlueprintRef, Change, InstancePlan, Plan, ResourceKind, Write, PLAN_FORMAT_VERSION,
-};
+use model::{Action, BlueprintRef, Change, InstancePlan, Plan, Write, PLAN_FORMAT_VERSION};
 
 /// The privatelink zones an instance needs: the blueprint's list, else what ARM's
 /// `privateLinkResources` says, else the zones for the account's kind.
@@ -56,6 +54,9 @@ pub fn plan(bp: &Blueprint, observed: &Observed) -> Plan {
         })
         .collect();
     prune_dependencies(&mut instances);
+    for c in instances.iter_mut().flat_map(|i| i.changes.iter_mut()) {
+        with_directives(c);
+    }
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         moat_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -116,7 +117,7 @@ fn plan_instance(
                     let when = res::get_str(d, "properties.deletionDate").unwrap_or("recently");
                     out.changes.push(Change::blocked(
                         res::account::address(inst, ""),
-                        ResourceKind::Account,
+                        res::account::KIND,
                         inst.account_id(),
                         format!(
                             "the name {} is held by a soft-deleted account (deleted {when}); choose one way out in the blueprint: `softDelete: restore` brings it back (with its keys, deployments and settings, then hardened), or `softDelete: purge` destroys it for good and creates a new one",
@@ -130,7 +131,7 @@ fn plan_instance(
                     let id = res::get_str(d, "id").unwrap_or_default().to_string();
                     let mut p = Change::new(
                         format!("{}/deleted-account/{}", inst.name, inst.account_name),
-                        ResourceKind::DeletedAccount,
+                        res::deleted_account::KIND,
                         &id,
                         Action::Delete,
                         "purge the soft-deleted account that holds the name (softDelete: purge)",
@@ -194,7 +195,7 @@ fn plan_instance(
     if out
         .changes
         .iter()
-        .any(|c| c.action == Action::Blocked && c.kind == ResourceKind::Account)
+        .any(|c| c.action == Action::Blocked && c.kind == res::account::KIND)
     {
         // Nothing else is safe to plan against an account moat refuses to touch.
         return out;
@@ -287,6 +288,22 @@ fn plan_instance(
 
     out.changes.extend(order::wire(inst, p, &external));
     out
+}
+
+/// Write the apply directives the change's kind decides into its write: the lock it serialises
+/// on, whether it goes first on that lock, the refusal it waits out and re-sends, and the
+/// adoption of an equal resource under another name. Apply decides none of these itself.
+pub fn with_directives(c: &mut Change) {
+    let Some(kind) = crate::resources::registry::kind(&c.kind) else {
+        return;
+    };
+    let (lock, resend, adopt) = (kind.lock(c), kind.resend(c), kind.adopt(c));
+    if let Some(w) = c.write.as_mut() {
+        w.first_on_lock = kind.meta().first_on_lock && lock.is_some();
+        w.lock = lock;
+        w.resend = resend;
+        w.adopt = adopt;
+    }
 }
 
 /// Dependencies only matter between writes; a change that writes nothing waits for nothing.

@@ -11,7 +11,7 @@
 //! 8. key auth off last, gated on the role assignments being visible
 
 use crate::blueprint::resolved::Instance;
-use crate::plan::model::{Action, Change, Gate};
+use crate::model::{Action, Change};
 use crate::resources as res;
 
 /// The changes of one instance, by role in the cutover.
@@ -61,9 +61,7 @@ fn addr(c: &Option<Change>) -> Vec<String> {
 pub fn wire(inst: &Instance, mut p: Parts, ext: &External) -> Vec<Change> {
     let account_id = inst.account_id();
     let created: Vec<String> = p.account_create.iter().cloned().collect();
-    let account_ready = Gate::AccountSucceeded {
-        account_id: account_id.clone(),
-    };
+    let account_ready = res::account::succeeded_gate(&account_id);
     let after_create = |c: &mut Change| {
         c.depends_on.extend(created.iter().cloned());
         if !created.is_empty() {
@@ -94,10 +92,7 @@ pub fn wire(inst: &Instance, mut p: Parts, ext: &External) -> Vec<Change> {
         .rai
         .as_ref()
         .filter(|r| r.action.is_write())
-        .map(|r| Gate::Exists {
-            id: r.id.clone(),
-            api_version: res::rai_policy::API_VERSION.into(),
-        });
+        .map(|r| res::rai_policy::exists_gate(&r.id));
     let mut previous: Vec<String> = Vec::new();
     for c in p.deployments.iter_mut() {
         after_create(c);
@@ -157,17 +152,15 @@ pub fn wire(inst: &Instance, mut p: Parts, ext: &External) -> Vec<Change> {
         .collect();
 
     // 7. network tightening, gated on a working private path.
-    let pe_ready = inst
-        .controls
-        .private_endpoint
-        .as_ref()
-        .map(|pe| Gate::PrivateEndpointReady {
-            endpoint_id: res::private_endpoint::id(&pe.spec),
-            zone_group_id: inst.controls.dns_zone_group.as_ref().map(|g| {
-                res::dns_zone_group::id(&res::private_endpoint::id(&pe.spec), &g.spec.name)
-            }),
-            account_id: account_id.clone(),
-        });
+    let pe_ready = inst.controls.private_endpoint.as_ref().map(|pe| {
+        let endpoint = res::private_endpoint::id(&pe.spec);
+        let group = inst
+            .controls
+            .dns_zone_group
+            .as_ref()
+            .map(|g| res::dns_zone_group::id(&endpoint, &g.spec.name));
+        res::private_endpoint::ready_gate(&endpoint, &account_id, group)
+    });
     let private_path: Vec<String> = endpoint
         .iter()
         .chain(zone_group.iter())
@@ -217,9 +210,8 @@ pub fn wire(inst: &Instance, mut p: Parts, ext: &External) -> Vec<Change> {
             .as_ref()
             .is_some_and(|l| l.spec.disabled);
         if disabling && !declared_roles.is_empty() {
-            c.gates.push(Gate::RoleAssignmentsVisible {
-                ids: declared_roles,
-            });
+            c.gates
+                .push(res::role_assignment::visible_gate(declared_roles));
         }
     }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::model::{Plan, Summary, PLAN_FORMAT_VERSION};
+use crate::model::{Plan, Summary, PLAN_FORMAT_VERSION};
 use crate::resources::digest_json;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +70,10 @@ pub enum LoadError {
     Version { path: String, found: u32 },
     #[error("{path} was modified after moat wrote it (digest mismatch): plan again instead of editing a saved plan")]
     Tampered { path: String },
+    #[error(
+        "{path} names a resource kind this moat does not know ({kind}): plan again with this moat"
+    )]
+    UnknownKind { path: String, kind: String },
 }
 
 /// Parse a saved plan and check its format version and digest.
@@ -96,8 +100,26 @@ pub fn load(path: &str, text: &str) -> Result<Plan, LoadError> {
     if digest != format!("sha256:{}", digest_json(&plan_value)) {
         return Err(LoadError::Tampered { path: path.into() });
     }
-    serde_json::from_value(plan_value).map_err(|source| LoadError::Parse {
+    let plan: Plan = serde_json::from_value(plan_value).map_err(|source| LoadError::Parse {
         path: path.into(),
         source,
-    })
+    })?;
+    let kinds = plan.changes().flat_map(|c| {
+        std::iter::once(&c.kind)
+            .chain(c.gates.iter().map(|g| &g.kind))
+            .chain(
+                c.write
+                    .iter()
+                    .flat_map(|w| w.resend.iter().map(|r| &r.gate.kind)),
+            )
+    });
+    for k in kinds {
+        if crate::resources::registry::kind(k).is_none() {
+            return Err(LoadError::UnknownKind {
+                path: path.into(),
+                kind: k.to_string(),
+            });
+        }
+    }
+    Ok(plan)
 }

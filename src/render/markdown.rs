@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{action_word, is_multiline, line_diff, show_value, summary_line, visible};
-use crate::plan::model::{Action, Plan};
+use crate::model::{Action, Plan};
 
 fn esc(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -124,7 +124,11 @@ pub fn render(plan: &Plan) -> String {
                 let _ = writeln!(out, "```\n");
             }
             for g in &c.gates {
-                let _ = writeln!(out, "- waits for: {}", g.describe());
+                let _ = writeln!(
+                    out,
+                    "- waits for: {}",
+                    crate::resources::registry::describe(g)
+                );
             }
             if !c.gates.is_empty() {
                 let _ = writeln!(out);

@@ -7,7 +7,7 @@ pub mod text;
 
 use serde_json::Value;
 
-use crate::plan::model::{Action, Change, FieldChange, Plan, Summary};
+use crate::model::{Action, Change, FieldChange, Plan, Summary};
 
 /// Output format of `moat plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

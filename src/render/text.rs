@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::{action_word, is_multiline, line_diff, show_value, summary_line, visible};
-use crate::plan::model::{Action, Plan};
+use crate::model::{Action, Plan};
 
 struct Palette {
     on: bool,
@@ -116,7 +116,10 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 let _ = writeln!(
                     out,
                     "      {}",
-                    p.paint(dim, &format!("waits for: {}", g.describe()))
+                    p.paint(
+                        dim,
+                        &format!("waits for: {}", crate::resources::registry::describe(g))
+                    )
                 );
             }
         }

@@ -13,13 +13,14 @@
 
 use serde_json::{json, Map, Value};
 
+use super::kind::{short, terminal_failure, Kind, Meta, Read, Reads, Ready};
 use super::{
     enum_eq, field, fingerprint, get, get_bool, get_str, json_strs, location_eq, set_eq_ci,
     str_list, OWNER_TAG, OWNER_VALUE,
 };
 use crate::arm::Method;
 use crate::blueprint::resolved::{Control, Instance, Mode};
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Change, FieldChange, Gate, KindId, Resend, Write};
 
 pub const API_VERSION: &str = "2024-10-01";
 
@@ -141,7 +142,7 @@ pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
         if !kind.eq_ignore_ascii_case(&inst.kind) {
             out.push(Change::blocked(
                 address(inst, "kind"),
-                ResourceKind::Account,
+                KIND,
                 &id,
                 format!(
                     "the account's kind is {kind}, the blueprint says {}: kind cannot be changed; create a new account",
@@ -155,7 +156,7 @@ pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
         if !location_eq(loc, &inst.location) {
             out.push(Change::blocked(
                 address(inst, "location"),
-                ResourceKind::Account,
+                KIND,
                 &id,
                 format!(
                     "the account is in {loc}, the blueprint says {}: location cannot be changed",
@@ -170,7 +171,7 @@ pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
     match (live_sub, &inst.custom_subdomain) {
         (None, _) if needs_sub => out.push(Change::blocked(
             address(inst, "custom-subdomain"),
-            ResourceKind::Account,
+            KIND,
             &id,
             "the account has no custom subdomain, which private endpoints and Entra ID auth need; \
              adding one is irreversible and changes the endpoint URL, so moat will not do it: set it \
@@ -179,7 +180,7 @@ pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
         )),
         (Some(live), Some(want)) if !live.eq_ignore_ascii_case(want) => out.push(Change::blocked(
             address(inst, "custom-subdomain"),
-            ResourceKind::Account,
+            KIND,
             &id,
             format!(
                 "the account's custom subdomain is {live}, the blueprint says {want}: a custom subdomain cannot be changed"
@@ -237,7 +238,7 @@ impl Stage {
         if !self.unexcused.is_empty() && mode == Mode::Managed {
             return Change::blocked(
                 address(inst, stage),
-                ResourceKind::Account,
+                KIND,
                 id,
                 format!("refusing to weaken security: {}", self.unexcused.join("; ")),
                 fp,
@@ -245,15 +246,8 @@ impl Stage {
             .with_fields(self.fields);
         }
         let action = super::outcome(mode, true, !self.fields.is_empty());
-        let mut c = Change::new(
-            address(inst, stage),
-            ResourceKind::Account,
-            &id,
-            action,
-            reason,
-            fp,
-        )
-        .with_fields(self.fields);
+        let mut c = Change::new(address(inst, stage), KIND, &id, action, reason, fp)
+            .with_fields(self.fields);
         if action == Action::Update {
             c.write = Some(Write::new(Method::Patch, &id, API_VERSION, Some(self.body)));
             if !self.risks.is_empty() {
@@ -597,7 +591,7 @@ pub fn create(inst: &Instance, restore: bool) -> Change {
     if !inst.create_if_missing {
         return Change::blocked(
             address(inst, ""),
-            ResourceKind::Account,
+            KIND,
             id,
             "the account does not exist and the blueprint does not allow moat to create it (set `createIfMissing: true`)",
             "absent".into(),
@@ -606,7 +600,7 @@ pub fn create(inst: &Instance, restore: bool) -> Change {
     if inst.custom_subdomain.is_none() {
         return Change::blocked(
             address(inst, ""),
-            ResourceKind::Account,
+            KIND,
             id,
             "a new account needs a custom subdomain (private endpoints and Entra ID auth require one, and it cannot be added safely later)",
             "absent".into(),
@@ -635,7 +629,7 @@ pub fn create(inst: &Instance, restore: bool) -> Change {
     w.if_none_match = false;
     Change::new(
         address(inst, ""),
-        ResourceKind::Account,
+        KIND,
         id,
         Action::Create,
         reason,
@@ -668,7 +662,7 @@ pub fn repair_stage(inst: &Instance, observed: &Value) -> Option<Change> {
     Some(
         Change::new(
             address(inst, "identity"),
-            ResourceKind::Account,
+            KIND,
             &id,
             Action::Update,
             "the account's last operation ended in a terminal failure; a no-change PATCH brings it back to Succeeded before the cutover",
@@ -717,9 +711,119 @@ pub fn subdomain_in_use(inst: &Instance, holder: &Value) -> Change {
     };
     Change::blocked(
         address(inst, ""),
-        ResourceKind::Account,
+        KIND,
         inst.account_id(),
         why,
         "absent".into(),
     )
+}
+
+pub const KIND: KindId = KindId::new("account");
+
+/// The account kind. Its changes are the account's stages (identity, network, public access,
+/// key auth) and its creation; see the file header.
+pub struct Account;
+
+static META: Meta = Meta {
+    label: "account",
+    arm_type: "Microsoft.CognitiveServices/accounts",
+    api_version: API_VERSION,
+    shared: false,
+    managed: &[
+        "identity.type",
+        "identity.userAssignedIdentities",
+        "properties.encryption",
+        "properties.networkAcls",
+        "properties.restrictOutboundNetworkAccess",
+        "properties.allowedFqdnList",
+        "properties.publicNetworkAccess",
+        "properties.disableLocalAuth",
+        "properties.customSubDomainName",
+        "kind",
+        "location",
+        "sku",
+        "tags",
+    ],
+    ignored: READ_ONLY,
+    first_on_lock: false,
+};
+
+impl Kind for Account {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    fn lock(&self, change: &Change) -> Option<String> {
+        lock_of(&change.id)
+    }
+
+    fn resend(&self, change: &Change) -> Option<Resend> {
+        resend_when_busy(&change.id)
+    }
+
+    fn ready(&self, ids: &[String], seen: &Reads) -> Ready {
+        let Some(id) = ids.first() else {
+            return Ready::Yes;
+        };
+        let acct = match Ready::read(seen, Read::get(id.clone(), API_VERSION)) {
+            Ok(v) => v,
+            Err(need) => return need,
+        };
+        let state = acct
+            .and_then(|a| get_str(a, "properties.provisioningState"))
+            .unwrap_or("absent");
+        if state.eq_ignore_ascii_case("Succeeded") {
+            Ready::Yes
+        } else if terminal_failure(state) {
+            Ready::Never(format!("account provisioningState {state}"))
+        } else {
+            Ready::Wait(format!("account provisioningState {state}"))
+        }
+    }
+
+    fn describe_gate(&self, ids: &[String]) -> String {
+        format!(
+            "{} in provisioningState Succeeded",
+            short(ids.first().map(String::as_str).unwrap_or(""))
+        )
+    }
+}
+
+const ACCOUNTS: &str = "/providers/microsoft.cognitiveservices/accounts/";
+
+/// The account an id is, or is a child of (`.../accounts/a/deployments/d` → `.../accounts/a`),
+/// in the id's own casing.
+pub fn account_of(id: &str) -> Option<&str> {
+    let lower = id.to_ascii_lowercase();
+    let i = lower.find(ACCOUNTS)? + ACCOUNTS.len();
+    let end = lower[i..].find('/').map_or(lower.len(), |j| i + j);
+    Some(id[..end].trim_end_matches('/'))
+}
+
+/// The lock of writes to an account and its children (ARM answers concurrent ones with
+/// RequestConflict).
+pub fn lock_of(id: &str) -> Option<String> {
+    account_of(id).map(|a| format!("account:{}", super::norm_id(a)))
+}
+
+/// Waits for the account to be Succeeded.
+pub fn succeeded_gate(account_id: &str) -> Gate {
+    Gate {
+        kind: KIND,
+        ids: vec![account_id.to_string()],
+    }
+}
+
+/// How often a write ARM refused because its account was not Succeeded (an update by someone
+/// else in flight) is re-sent after waiting for the account again.
+const ACCOUNT_STATE_RESENDS: u32 = 5;
+
+/// Writes to an account or its children that ARM refuses while the account is busy
+/// (`AccountProvisioningStateInvalid`: the write did not land) wait for it and are re-sent.
+pub fn resend_when_busy(id: &str) -> Option<Resend> {
+    account_of(id).map(|a| Resend {
+        code: "AccountProvisioningStateInvalid".into(),
+        gate: succeeded_gate(a),
+        times: ACCOUNT_STATE_RESENDS,
+    })
 }

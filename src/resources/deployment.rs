@@ -10,12 +10,13 @@
 
 use serde_json::{json, Value};
 
+use super::kind::{Kind, Meta};
 use super::{
     enum_eq, fingerprint, get, get_str, last_segment, writable_copy, OWNER_TAG, OWNER_VALUE,
 };
 use crate::arm::Method;
 use crate::blueprint::resolved::{Deployment, Instance};
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = super::account::API_VERSION;
 
@@ -81,7 +82,7 @@ pub fn plan(inst: &Instance, observed: &[Value]) -> Vec<Change> {
                 let body = create_body(d, rai);
                 let c = Change::new(
                     address(inst, &d.name),
-                    ResourceKind::Deployment,
+                    KIND,
                     &id,
                     super::outcome(ctl.mode, false, true),
                     "declared model deployment, created already bound to the content filter (C2)",
@@ -178,7 +179,7 @@ fn update(
     let rebinds = fields.iter().any(|f| f.path == "properties.raiPolicyName");
     let mut c = Change::new(
         address(inst, &name),
-        ResourceKind::Deployment,
+        KIND,
         &id,
         action,
         "every model deployment bound to the strict content filter (C2)",
@@ -195,4 +196,41 @@ fn update(
         }
     }
     c
+}
+
+pub const KIND: KindId = KindId::new("deployment");
+
+pub struct DeploymentKind;
+
+static META: Meta = Meta {
+    label: "deployment",
+    arm_type: "Microsoft.CognitiveServices/accounts/deployments",
+    api_version: API_VERSION,
+    shared: false,
+    managed: &[
+        "properties.raiPolicyName",
+        "sku.name",
+        "sku.capacity",
+        "properties.versionUpgradeOption",
+        "properties.model.format",
+        "properties.model.name",
+        "properties.model.version",
+        "tags",
+    ],
+    ignored: READ_ONLY,
+    first_on_lock: false,
+};
+
+impl Kind for DeploymentKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    fn lock(&self, change: &Change) -> Option<String> {
+        super::account::lock_of(&change.id)
+    }
+
+    fn resend(&self, change: &Change) -> Option<crate::model::Resend> {
+        super::account::resend_when_busy(&change.id)
+    }
 }

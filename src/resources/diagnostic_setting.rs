@@ -10,11 +10,12 @@
 
 use serde_json::{json, Value};
 
+use super::kind::{Kind, Meta};
 use super::{fingerprint, get_str, id_eq, set_eq_ci};
 use crate::arm::diagnostics::{parse_setting, setting_path, DiagnosticSetting};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Diagnostics, Instance};
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = crate::arm::diagnostics::API_VERSION;
 
@@ -151,7 +152,7 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
     let action = super::outcome(ctl.mode, observed.is_some(), !fields.is_empty());
     let mut c = Change::new(
         address(inst, &want.name),
-        ResourceKind::DiagnosticSetting,
+        KIND,
         &id,
         action,
         "security logs and metrics to Log Analytics, before the cutover so it is logged (M1)",
@@ -180,7 +181,7 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
             let Some(exception) = allowed else {
                 return vec![Change::blocked(
                     c.address,
-                    ResourceKind::DiagnosticSetting,
+                    KIND,
                     id,
                     format!(
                         "diagnostic setting {other_name} already sends some of these categories to the same workspace (Azure refuses duplicates): name it in the blueprint (diagnostics.name) so moat manages it, remove it, or allow moat to delete it with a `delete-diagnostic-setting` exception"
@@ -193,7 +194,7 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
                 .unwrap_or_else(|| self::id(&account, &other_name));
             let mut del = Change::new(
                 address(inst, &other_name),
-                ResourceKind::DiagnosticSetting,
+                KIND,
                 &other_id,
                 Action::Delete,
                 "a setting moat did not create sends the same categories to the same workspace; the blueprint allows deleting it (delete-diagnostic-setting)",
@@ -220,4 +221,37 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
         return out;
     }
     vec![c]
+}
+
+pub const KIND: KindId = KindId::new("diagnostic-setting");
+
+pub struct DiagnosticSettingKind;
+
+static META: Meta = Meta {
+    label: "diagnostic-setting",
+    arm_type: "Microsoft.Insights/diagnosticSettings",
+    api_version: API_VERSION,
+    shared: false,
+    managed: &[
+        "properties.workspaceId",
+        "properties.logs",
+        "properties.metrics",
+        "properties.logAnalyticsDestinationType",
+    ],
+    ignored: &[
+        "properties.storageAccountId",
+        "properties.eventHubAuthorizationRuleId",
+        "properties.eventHubName",
+        "properties.serviceBusRuleId",
+        "properties.marketplacePartnerId",
+        "properties.logs[].retentionPolicy",
+        "properties.metrics[].retentionPolicy",
+    ],
+    first_on_lock: false,
+};
+
+impl Kind for DiagnosticSettingKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
 }

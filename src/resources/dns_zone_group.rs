@@ -7,10 +7,11 @@
 
 use serde_json::{json, Value};
 
+use super::kind::{Kind, Meta, Read, Reads, Ready};
 use super::{fingerprint, get, get_str, set_eq_ci};
 use crate::arm::Method;
 use crate::blueprint::resolved::Instance;
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = super::private_endpoint::API_VERSION;
 
@@ -48,7 +49,7 @@ pub fn plan(
     let action = super::outcome(ctl.mode, observed.is_some(), differs);
     let mut c = Change::new(
         address(inst, name),
-        ResourceKind::DnsZoneGroup,
+        KIND,
         &id,
         action,
         "zone group on the endpoint so its A records are written into the privatelink zones (N3)",
@@ -79,4 +80,74 @@ pub fn plan(
         ));
     }
     Some(c)
+}
+
+pub const KIND: KindId = KindId::new("dns-zone-group");
+
+pub struct DnsZoneGroupKind;
+
+static META: Meta = Meta {
+    label: "dns-zone-group",
+    arm_type: "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+    api_version: API_VERSION,
+    shared: false,
+    managed: &["properties.privateDnsZoneConfigs[].properties.privateDnsZoneId"],
+    ignored: &[
+        "properties.privateDnsZoneConfigs[].name",
+        "properties.privateDnsZoneConfigs[].properties.recordSets",
+        "properties.provisioningState",
+    ],
+    first_on_lock: false,
+};
+
+impl Kind for DnsZoneGroupKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+}
+
+/// The zone group exists, has zones, and each zone holds the A record the group wrote.
+pub fn records_ready(group_id: &str, seen: &Reads) -> Ready {
+    let group = match Ready::read(seen, Read::get(group_id.to_string(), API_VERSION)) {
+        Ok(Some(g)) => g,
+        Ok(None) => return Ready::Wait("DNS zone group does not exist".into()),
+        Err(need) => return need,
+    };
+    let configs = get(group, "properties.privateDnsZoneConfigs")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if configs.is_empty() {
+        return Ready::Wait("DNS zone group has no zones".into());
+    }
+    for cfg in configs {
+        let zone = get_str(cfg, "properties.privateDnsZoneId").unwrap_or("");
+        let sets = get(cfg, "properties.recordSets")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let Some(set) = sets
+            .iter()
+            .find(|s| get_str(s, "recordType").is_some_and(|t| t.eq_ignore_ascii_case("A")))
+        else {
+            return Ready::Wait(format!("no A record written into {zone} yet"));
+        };
+        let name = get_str(set, "recordSetName").unwrap_or("");
+        let record = Read::get(
+            format!("{zone}/A/{name}"),
+            super::private_dns_zone::API_VERSION,
+        );
+        let rec = match Ready::read(seen, record) {
+            Ok(v) => v,
+            Err(need) => return need,
+        };
+        let has_ip = rec
+            .and_then(|r| get(r, "properties.aRecords"))
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        if !has_ip {
+            return Ready::Wait(format!("A record {name} missing in {zone}"));
+        }
+    }
+    Ready::Yes
 }

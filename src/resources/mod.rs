@@ -4,12 +4,15 @@
 //! Everything here is pure: functions of the resolved blueprint and observed JSON.
 
 pub mod account;
+pub mod deleted_account;
 pub mod deployment;
 pub mod diagnostic_setting;
 pub mod dns_zone_group;
+pub mod kind;
 pub mod private_dns_zone;
 pub mod private_endpoint;
 pub mod rai_policy;
+pub mod registry;
 pub mod role_assignment;
 pub mod security_rule;
 pub mod subnet;
@@ -18,7 +21,7 @@ pub mod vnet_link;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::plan::model::FieldChange;
+use crate::model::FieldChange;
 
 /// Tag moat puts on resources it creates, where the type has tags: the mark of ownership that
 /// allows it to delete them later.
@@ -261,9 +264,9 @@ pub fn outcome(
     mode: crate::blueprint::resolved::Mode,
     exists: bool,
     differs: bool,
-) -> crate::plan::model::Action {
+) -> crate::model::Action {
     use crate::blueprint::resolved::Mode;
-    use crate::plan::model::Action;
+    use crate::model::Action;
     match (mode, exists, differs) {
         (Mode::Verify, true, false) => Action::Verified,
         (Mode::Verify, _, _) => Action::Drift,

@@ -7,10 +7,11 @@
 use serde_json::json;
 use serde_json::Value;
 
+use super::kind::{Kind, Meta};
 use super::{fingerprint, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Mode, PrivateDns};
-use crate::plan::model::{Change, ResourceKind, Write};
+use crate::model::{Change, KindId, Write};
 
 pub const API_VERSION: &str = "2024-06-01";
 
@@ -53,13 +54,13 @@ pub fn plan(
     let action = super::outcome(mode, observed.is_some(), false);
     let c = Change::new(
         address(instance, zone),
-        ResourceKind::PrivateDnsZone,
+        KIND,
         &id,
         action,
         "privatelink DNS zone so the account's name resolves to its private IP (N2)",
         fingerprint(observed),
     );
-    if action == crate::plan::model::Action::Create {
+    if action == crate::model::Action::Create {
         let mut w = Write::new(
             Method::Put,
             &id,
@@ -70,5 +71,35 @@ pub fn plan(
         c.with_write(w)
     } else {
         c
+    }
+}
+
+pub const KIND: KindId = KindId::new("private-dns-zone");
+
+pub struct PrivateDnsZoneKind;
+
+static META: Meta = Meta {
+    label: "private-dns-zone",
+    arm_type: "Microsoft.Network/privateDnsZones",
+    api_version: API_VERSION,
+    shared: true,
+    managed: &["location"],
+    ignored: &[
+        "tags",
+        "properties.maxNumberOfRecordSets",
+        "properties.numberOfRecordSets",
+        "properties.maxNumberOfVirtualNetworkLinks",
+        "properties.numberOfVirtualNetworkLinks",
+        "properties.maxNumberOfVirtualNetworkLinksWithRegistration",
+        "properties.numberOfVirtualNetworkLinksWithRegistration",
+        "properties.provisioningState",
+        "properties.internalId",
+    ],
+    first_on_lock: false,
+};
+
+impl Kind for PrivateDnsZoneKind {
+    fn meta(&self) -> &'static Meta {
+        &META
     }
 }

@@ -7,10 +7,11 @@
 
 use serde_json::{json, Value};
 
+use super::kind::{short, terminal_failure, Kind, Meta, Read, Reads, Ready};
 use super::{fingerprint, get, get_str, id_eq, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::Instance;
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Change, FieldChange, Gate, KindId, Resend, Write};
 
 pub const API_VERSION: &str = "2024-03-01";
 
@@ -57,15 +58,7 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
     });
     let Some(live) = observed else {
         let action = super::outcome(ctl.mode, false, true);
-        let c = Change::new(
-            addr,
-            ResourceKind::PrivateEndpoint,
-            &id,
-            action,
-            reason,
-            "absent".into(),
-        )
-        .with_fields(vec![
+        let c = Change::new(addr, KIND, &id, action, reason, "absent".into()).with_fields(vec![
             FieldChange {
                 path: "properties.subnet.id".into(),
                 before: None,
@@ -134,7 +127,7 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
         return Some(
             Change::new(
                 addr,
-                ResourceKind::PrivateEndpoint,
+                KIND,
                 &id,
                 Action::Update,
                 format!("{reason}; its last operation ended {live_state}: sent again to repair it"),
@@ -150,36 +143,142 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
     }
     if fields.is_empty() {
         let action = super::outcome(ctl.mode, true, false);
-        return Some(Change::new(
-            addr,
-            ResourceKind::PrivateEndpoint,
-            &id,
-            action,
-            reason,
-            fp,
-        ));
+        return Some(Change::new(addr, KIND, &id, action, reason, fp));
     }
     if ctl.mode == crate::blueprint::resolved::Mode::Verify {
-        return Some(
-            Change::new(
-                addr,
-                ResourceKind::PrivateEndpoint,
-                &id,
-                Action::Drift,
-                reason,
-                fp,
-            )
-            .with_fields(fields),
-        );
+        return Some(Change::new(addr, KIND, &id, Action::Drift, reason, fp).with_fields(fields));
     }
     Some(
         Change::blocked(
             addr,
-            ResourceKind::PrivateEndpoint,
+            KIND,
             id,
             "a private endpoint with this name exists but points at another subnet or service; an endpoint's subnet and target cannot be changed, and moat does not delete endpoints clients may use: rename the endpoint in the blueprint or remove the old one",
             fp,
         )
         .with_fields(fields),
     )
+}
+
+pub const KIND: KindId = KindId::new("private-endpoint");
+
+pub struct PrivateEndpointKind;
+
+static META: Meta = Meta {
+    label: "private-endpoint",
+    arm_type: "Microsoft.Network/privateEndpoints",
+    api_version: API_VERSION,
+    shared: false,
+    managed: &[
+        "location",
+        "properties.subnet.id",
+        "properties.privateLinkServiceConnections[].name",
+        "properties.privateLinkServiceConnections[].properties.privateLinkServiceId",
+        "properties.privateLinkServiceConnections[].properties.groupIds",
+        "tags",
+    ],
+    ignored: &[
+        "properties.networkInterfaces",
+        "properties.customDnsConfigs",
+        "properties.ipConfigurations",
+        "properties.applicationSecurityGroups",
+        "properties.customNetworkInterfaceName",
+        "properties.manualPrivateLinkServiceConnections",
+        "properties.privateLinkServiceConnections[].properties.requestMessage",
+        "properties.privateLinkServiceConnections[].properties.privateLinkServiceConnectionState",
+        "properties.privateLinkServiceConnections[].properties.provisioningState",
+        "properties.privateLinkServiceConnections[].id",
+        "properties.privateLinkServiceConnections[].type",
+        "properties.privateLinkServiceConnections[].etag",
+        "properties.provisioningState",
+        "properties.ipVersionType",
+        "extendedLocation",
+    ],
+    first_on_lock: true,
+};
+
+impl Kind for PrivateEndpointKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    /// A private endpoint being written holds its target account (ARM answers the account's own
+    /// writes with RequestConflict meanwhile, and refuses the endpoint while the account is being
+    /// updated): one lock for both.
+    fn lock(&self, change: &Change) -> Option<String> {
+        target_account(change).and_then(super::account::lock_of)
+    }
+
+    fn resend(&self, change: &Change) -> Option<Resend> {
+        target_account(change).and_then(super::account::resend_when_busy)
+    }
+
+    /// `ids`: the endpoint, its account, then its DNS zone group if it has one. The endpoint is
+    /// Succeeded, its connection on the account Approved, and the zone group's A records exist
+    /// in every zone.
+    fn ready(&self, ids: &[String], seen: &Reads) -> Ready {
+        let [endpoint, account, rest @ ..] = ids else {
+            return Ready::Yes;
+        };
+        let pe = match Ready::read(seen, Read::get(endpoint.clone(), API_VERSION)) {
+            Ok(v) => v,
+            Err(need) => return need,
+        };
+        let state = pe
+            .and_then(|p| get_str(p, "properties.provisioningState"))
+            .unwrap_or("absent");
+        if terminal_failure(state) {
+            return Ready::Never(format!("private endpoint provisioningState {state}"));
+        }
+        if !state.eq_ignore_ascii_case("Succeeded") {
+            return Ready::Wait(format!("private endpoint provisioningState {state}"));
+        }
+        let conns = Read::list(
+            format!("{account}/privateEndpointConnections"),
+            super::account::API_VERSION,
+        );
+        if seen.result(&conns).is_none() {
+            return Ready::Need(vec![conns]);
+        }
+        let approved = seen.items(&conns).iter().any(|c| {
+            get_str(c, "properties.privateEndpoint.id").is_some_and(|p| id_eq(p, endpoint))
+                && get_str(c, "properties.privateLinkServiceConnectionState.status")
+                    .is_some_and(|s| s.eq_ignore_ascii_case("Approved"))
+        });
+        if !approved {
+            return Ready::Wait("private endpoint connection not Approved on the account".into());
+        }
+        match rest.first() {
+            Some(group) => super::dns_zone_group::records_ready(group, seen),
+            None => Ready::Yes,
+        }
+    }
+
+    fn describe_gate(&self, ids: &[String]) -> String {
+        format!(
+            "{} Succeeded, its connection Approved and its DNS A records present",
+            short(ids.first().map(String::as_str).unwrap_or(""))
+        )
+    }
+}
+
+/// The gate network tightening waits for: the endpoint ready, with its zone group's records.
+pub fn ready_gate(endpoint_id: &str, account_id: &str, zone_group_id: Option<String>) -> Gate {
+    let mut ids = vec![endpoint_id.to_string(), account_id.to_string()];
+    ids.extend(zone_group_id);
+    Gate { kind: KIND, ids }
+}
+
+/// The Cognitive Services account a private endpoint write connects to, as written.
+pub fn target_account(c: &Change) -> Option<&str> {
+    let body = c.write.as_ref()?.body.as_ref()?;
+    [
+        "privateLinkServiceConnections",
+        "manualPrivateLinkServiceConnections",
+    ]
+    .iter()
+    .filter_map(|l| body["properties"][l].as_array())
+    .flatten()
+    .filter_map(|conn| conn["properties"]["privateLinkServiceId"].as_str())
+    .find(|t| super::account::account_of(t).is_some())
 }

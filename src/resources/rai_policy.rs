@@ -7,10 +7,11 @@
 
 use serde_json::{json, Value};
 
+use super::kind::{short, Kind, Meta, Read, Reads, Ready};
 use super::{enum_eq, fingerprint, get, get_str, writable_copy, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::{ContentFilter, Instance, RaiPolicy};
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Change, FieldChange, Gate, KindId, Write};
 
 pub const API_VERSION: &str = super::account::API_VERSION;
 
@@ -159,15 +160,8 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
     }
     let action = super::outcome(ctl.mode, exists, !fields.is_empty());
     let reason = "strict content filter for every deployment (C1)";
-    let mut c = Change::new(
-        address(inst, &want.name),
-        ResourceKind::RaiPolicy,
-        &id,
-        action,
-        reason,
-        fp,
-    )
-    .with_fields(fields);
+    let mut c =
+        Change::new(address(inst, &want.name), KIND, &id, action, reason, fp).with_fields(fields);
     if matches!(action, Action::Create | Action::Update) {
         let mut body = match observed {
             Some(obs) => writable_copy(obs, &["properties.type"]),
@@ -197,7 +191,7 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
             if !allowed {
                 return Some(Change::blocked(
                     c.address,
-                    ResourceKind::RaiPolicy,
+                    KIND,
                     id,
                     format!(
                         "refusing to weaken security: {}, and the blueprint has no `content-filter` exception",
@@ -215,4 +209,68 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
         }
     }
     Some(c)
+}
+
+pub const KIND: KindId = KindId::new("rai-policy");
+
+pub struct RaiPolicyKind;
+
+static META: Meta = Meta {
+    label: "rai-policy",
+    arm_type: "Microsoft.CognitiveServices/accounts/raiPolicies",
+    api_version: API_VERSION,
+    shared: false,
+    managed: &[
+        "properties.mode",
+        "properties.basePolicyName",
+        "properties.contentFilters",
+        "tags",
+    ],
+    ignored: &[
+        "properties.type",
+        "properties.customBlocklists",
+        "properties.safetyProviders",
+    ],
+    first_on_lock: false,
+};
+
+impl Kind for RaiPolicyKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    fn lock(&self, change: &Change) -> Option<String> {
+        super::account::lock_of(&change.id)
+    }
+
+    fn resend(&self, change: &Change) -> Option<crate::model::Resend> {
+        super::account::resend_when_busy(&change.id)
+    }
+
+    /// The policy exists (deployments may name it).
+    fn ready(&self, ids: &[String], seen: &Reads) -> Ready {
+        for id in ids {
+            match Ready::read(seen, Read::get(id.clone(), API_VERSION)) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ready::Wait(format!("{id} does not exist yet")),
+                Err(need) => return need,
+            }
+        }
+        Ready::Yes
+    }
+
+    fn describe_gate(&self, ids: &[String]) -> String {
+        format!(
+            "{} to exist",
+            short(ids.first().map(String::as_str).unwrap_or(""))
+        )
+    }
+}
+
+/// Deployments wait for the policy they name to exist.
+pub fn exists_gate(policy_id: &str) -> Gate {
+    Gate {
+        kind: KIND,
+        ids: vec![policy_id.to_string()],
+    }
 }

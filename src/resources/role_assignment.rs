@@ -11,10 +11,11 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::kind::{Kind, Meta, Read, Reads, Ready};
 use super::{fingerprint, get_str, last_segment, OWNER_MARKER};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Instance, Mode, RoleAssignment};
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Adopt, Change, Compare, FieldChange, Gate, KindId, Match, Write};
 
 pub const API_VERSION: &str = "2022-04-01";
 
@@ -104,7 +105,7 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
         let action = super::outcome(ctl.mode, existing.is_some(), false);
         let mut c = Change::new(
             address(inst, &want.role_name, &want.principal_id),
-            ResourceKind::RoleAssignment,
+            KIND,
             &id,
             action,
             format!(
@@ -153,7 +154,7 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
             {
                 out.push(Change::blocked(
                     c.address,
-                    ResourceKind::RoleAssignment,
+                    KIND,
                     id,
                     format!(
                         "refusing to weaken security: grants the privileged role {} to {}, and the blueprint has no `privileged-role` exception",
@@ -197,7 +198,7 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
         let delete = |reason: &str, risk: Option<String>| {
             Change::new(
                 address(inst, &role_label, &principal),
-                ResourceKind::RoleAssignment,
+                KIND,
                 &id,
                 Action::Delete,
                 reason,
@@ -232,6 +233,101 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
         }
     }
     (out, notes)
+}
+
+pub const KIND: KindId = KindId::new("role-assignment");
+
+pub struct RoleAssignmentKind;
+
+static META: Meta = Meta {
+    label: "role-assignment",
+    arm_type: "Microsoft.Authorization/roleAssignments",
+    api_version: API_VERSION,
+    shared: false,
+    managed: &[
+        "properties.roleDefinitionId",
+        "properties.principalId",
+        "properties.principalType",
+        "properties.description",
+    ],
+    ignored: &[
+        "properties.scope",
+        "properties.condition",
+        "properties.conditionVersion",
+        "properties.delegatedManagedIdentityResourceId",
+        "properties.createdOn",
+        "properties.updatedOn",
+        "properties.createdBy",
+        "properties.updatedBy",
+    ],
+    first_on_lock: false,
+};
+
+const ASSIGNMENTS: &str = "/providers/Microsoft.Authorization/roleAssignments";
+
+impl Kind for RoleAssignmentKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    /// Another writer may create the same (scope, role, principal) under another name between
+    /// plan and apply: ARM answers RoleAssignmentExists, and that assignment is adopted.
+    fn adopt(&self, change: &Change) -> Option<Adopt> {
+        let w = change.write.as_ref().filter(|w| w.method == Method::Put)?;
+        let body = w.body.as_ref()?;
+        let scope = &change.id[..change
+            .id
+            .to_ascii_lowercase()
+            .find(&ASSIGNMENTS.to_ascii_lowercase())?];
+        let text = |p: &str| get_str(body, p).unwrap_or_default().to_string();
+        Some(Adopt {
+            code: "RoleAssignmentExists".into(),
+            list: format!("{scope}{ASSIGNMENTS}"),
+            api_version: API_VERSION.into(),
+            matches: vec![
+                Match {
+                    path: "properties.principalId".into(),
+                    value: text("properties.principalId"),
+                    compare: Compare::Text,
+                },
+                Match {
+                    path: "properties.roleDefinitionId".into(),
+                    value: text("properties.roleDefinitionId"),
+                    compare: Compare::LastSegment,
+                },
+                Match {
+                    path: "properties.scope".into(),
+                    value: scope.to_string(),
+                    compare: Compare::Id,
+                },
+            ],
+        })
+    }
+
+    /// Every assignment is readable (role assignments replicate; key auth goes off only once
+    /// the consumers' assignments are visible).
+    fn ready(&self, ids: &[String], seen: &Reads) -> Ready {
+        for id in ids {
+            match Ready::read(seen, Read::get(id.clone(), API_VERSION)) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ready::Wait(format!("role assignment {id} not visible yet")),
+                Err(need) => return need,
+            }
+        }
+        Ready::Yes
+    }
+
+    fn describe_gate(&self, ids: &[String]) -> String {
+        format!(
+            "{} role assignment(s) visible at the account scope",
+            ids.len()
+        )
+    }
+}
+
+/// Key auth goes off once these assignments are visible.
+pub fn visible_gate(ids: Vec<String>) -> Gate {
+    Gate { kind: KIND, ids }
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@
 
 use serde_json::{json, Value};
 
+use super::kind::{Kind, Meta};
 use super::{enum_eq, fingerprint, get, get_str, set_eq_ci, str_list, OWNER_MARKER};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Mode, Nsg, NsgRule};
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = super::private_endpoint::API_VERSION;
 
@@ -159,7 +160,7 @@ pub fn plan(instance: &str, mode: Mode, spec: &Nsg, observed_nsg: Option<&Value>
     let Some(nsg) = observed_nsg else {
         return vec![Change::blocked(
             format!("{instance}/nsg/{}", super::last_segment(&spec.nsg_id)),
-            ResourceKind::SecurityRule,
+            KIND,
             &spec.nsg_id,
             "the network security group does not exist: moat manages its rules, not the NSG itself; create it and attach it to the endpoint subnet",
             "absent".into(),
@@ -192,7 +193,7 @@ pub fn plan(instance: &str, mode: Mode, spec: &Nsg, observed_nsg: Option<&Value>
         if let Some(other) = clash {
             out.push(Change::blocked(
                 addr,
-                ResourceKind::SecurityRule,
+                KIND,
                 id,
                 format!(
                     "priority {} ({}) is already used by rule {}, which the blueprint does not declare: pick another priority or remove that rule",
@@ -210,15 +211,8 @@ pub fn plan(instance: &str, mode: Mode, spec: &Nsg, observed_nsg: Option<&Value>
             None => Vec::new(),
         };
         let action = super::outcome(mode, observed.is_some(), !fields.is_empty());
-        let mut c = Change::new(
-            addr,
-            ResourceKind::SecurityRule,
-            &id,
-            action,
-            reason,
-            fingerprint(observed),
-        )
-        .with_fields(fields);
+        let mut c =
+            Change::new(addr, KIND, &id, action, reason, fingerprint(observed)).with_fields(fields);
         if action == Action::Create {
             c.fields = vec![FieldChange {
                 path: "properties".into(),
@@ -262,7 +256,7 @@ pub fn plan(instance: &str, mode: Mode, spec: &Nsg, observed_nsg: Option<&Value>
         let id = id(&spec.nsg_id, name);
         let mut c = Change::new(
             address(instance, &spec.nsg_id, name),
-            ResourceKind::SecurityRule,
+            KIND,
             &id,
             Action::Delete,
             if owned {
@@ -279,4 +273,50 @@ pub fn plan(instance: &str, mode: Mode, spec: &Nsg, observed_nsg: Option<&Value>
         out.push(c);
     }
     out
+}
+
+pub const KIND: KindId = KindId::new("security-rule");
+
+pub struct SecurityRuleKind;
+
+static META: Meta = Meta {
+    label: "security-rule",
+    arm_type: "Microsoft.Network/networkSecurityGroups/securityRules",
+    api_version: API_VERSION,
+    shared: true,
+    managed: &[
+        "properties.priority",
+        "properties.direction",
+        "properties.access",
+        "properties.protocol",
+        "properties.sourceAddressPrefix",
+        "properties.sourceAddressPrefixes",
+        "properties.sourcePortRange",
+        "properties.sourcePortRanges",
+        "properties.destinationAddressPrefix",
+        "properties.destinationAddressPrefixes",
+        "properties.destinationPortRange",
+        "properties.destinationPortRanges",
+        "properties.description",
+    ],
+    ignored: &[
+        "properties.provisioningState",
+        "properties.sourceApplicationSecurityGroups",
+        "properties.destinationApplicationSecurityGroups",
+    ],
+    first_on_lock: false,
+};
+
+impl Kind for SecurityRuleKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    /// Rules of one NSG are written one at a time (each write updates the NSG).
+    fn lock(&self, change: &Change) -> Option<String> {
+        Some(format!(
+            "nsg:{}",
+            super::norm_id(super::parent_id(&change.id))
+        ))
+    }
 }

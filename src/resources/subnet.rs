@@ -7,10 +7,11 @@
 
 use serde_json::Value;
 
+use super::kind::{Kind, Meta};
 use super::{enum_eq, fingerprint, get_str, writable_copy};
 use crate::arm::Method;
 use crate::blueprint::resolved::Mode;
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = super::private_endpoint::API_VERSION;
 
@@ -41,7 +42,7 @@ pub fn plan(
     let Some(live) = observed else {
         return Some(Change::blocked(
             addr,
-            ResourceKind::Subnet,
+            KIND,
             subnet_id,
             "the endpoint subnet does not exist: moat does not create VNets or subnets; create it or fix the id",
             "absent".into(),
@@ -52,7 +53,7 @@ pub fn plan(
     let action = super::outcome(mode, true, differs);
     let mut c = Change::new(
         addr,
-        ResourceKind::Subnet,
+        KIND,
         subnet_id,
         action,
         "private endpoint network policies on, so the NSG rules apply to the endpoint (N4)",
@@ -75,4 +76,54 @@ pub fn plan(
         c.write = Some(Write::new(Method::Put, subnet_id, API_VERSION, Some(body)));
     }
     Some(c)
+}
+
+pub const KIND: KindId = KindId::new("subnet");
+
+pub struct SubnetKind;
+
+static META: Meta = Meta {
+    label: "subnet",
+    arm_type: "Microsoft.Network/virtualNetworks/subnets",
+    api_version: API_VERSION,
+    shared: true,
+    managed: &["properties.privateEndpointNetworkPolicies"],
+    ignored: &[
+        "properties.addressPrefix",
+        "properties.addressPrefixes",
+        "properties.networkSecurityGroup",
+        "properties.routeTable",
+        "properties.natGateway",
+        "properties.serviceEndpoints",
+        "properties.serviceEndpointPolicies",
+        "properties.delegations",
+        "properties.privateLinkServiceNetworkPolicies",
+        "properties.ipAllocations",
+        "properties.applicationGatewayIPConfigurations",
+        "properties.defaultOutboundAccess",
+        "properties.sharingScope",
+        "properties.ipamPoolPrefixAllocations",
+        "properties.provisioningState",
+        "properties.ipConfigurations",
+        "properties.ipConfigurationProfiles",
+        "properties.privateEndpoints",
+        "properties.purpose",
+        "properties.resourceNavigationLinks",
+        "properties.serviceAssociationLinks",
+    ],
+    first_on_lock: false,
+};
+
+impl Kind for SubnetKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    /// Subnets of one VNet are written one at a time (ARM: AnotherOperationInProgress).
+    fn lock(&self, change: &Change) -> Option<String> {
+        Some(format!(
+            "vnet:{}",
+            super::norm_id(super::parent_id(&change.id))
+        ))
+    }
 }

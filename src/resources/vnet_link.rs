@@ -7,10 +7,11 @@
 
 use serde_json::{json, Value};
 
+use super::kind::{Kind, Meta};
 use super::{fingerprint, get_bool, get_str, id_eq, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Mode, PrivateDns};
-use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
+use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = super::private_dns_zone::API_VERSION;
 
@@ -49,19 +50,14 @@ pub fn plan(
     match existing {
         None => {
             let action = super::outcome(mode, false, true);
-            let c = Change::new(
-                addr,
-                ResourceKind::VnetLink,
-                &id,
-                action,
-                reason,
-                "absent".into(),
-            )
-            .with_fields(vec![FieldChange {
-                path: "properties.virtualNetwork.id".into(),
-                before: None,
-                after: Some(vnet_id.into()),
-            }]);
+            let c =
+                Change::new(addr, KIND, &id, action, reason, "absent".into()).with_fields(vec![
+                    FieldChange {
+                        path: "properties.virtualNetwork.id".into(),
+                        before: None,
+                        after: Some(vnet_id.into()),
+                    },
+                ]);
             if action == Action::Create {
                 let mut w = Write::new(
                     Method::Put,
@@ -90,15 +86,8 @@ pub fn plan(
                 });
             }
             let action = super::outcome(mode, true, !fields.is_empty());
-            let mut c = Change::new(
-                addr,
-                ResourceKind::VnetLink,
-                &id,
-                action,
-                reason,
-                fingerprint(Some(live)),
-            )
-            .with_fields(fields);
+            let mut c = Change::new(addr, KIND, &id, action, reason, fingerprint(Some(live)))
+                .with_fields(fields);
             if action == Action::Update {
                 let mut body = super::writable_copy(
                     live,
@@ -114,5 +103,34 @@ pub fn plan(
             }
             c
         }
+    }
+}
+
+pub const KIND: KindId = KindId::new("vnet-link");
+
+pub struct VnetLinkKind;
+
+static META: Meta = Meta {
+    label: "vnet-link",
+    arm_type: "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+    api_version: API_VERSION,
+    shared: true,
+    managed: &[
+        "properties.virtualNetwork.id",
+        "properties.registrationEnabled",
+        "location",
+    ],
+    ignored: &[
+        "properties.virtualNetworkLinkState",
+        "properties.resolutionPolicy",
+        "properties.provisioningState",
+        "tags",
+    ],
+    first_on_lock: false,
+};
+
+impl Kind for VnetLinkKind {
+    fn meta(&self) -> &'static Meta {
+        &META
     }
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use moat::apply::ApplyOptions;
 use moat::arm::{ArmApi, ArmError, ArmRequest, ArmResponse, Method};
 use moat::plan::model::{
-    Action, BlueprintRef, Change, InstancePlan, Plan, ResourceKind, Write, PLAN_FORMAT_VERSION,
+    Action, BlueprintRef, Change, InstancePlan, Plan, Write, PLAN_FORMAT_VERSION,
 };
 
 /// Every write takes 100 ms (a stand-in for a long-running operation); counts writes under way.
@@ -48,7 +48,7 @@ fn fleet_of_endpoints(n: usize) -> Plan {
             );
             let change = Change::new(
                 format!("i{i}/private-endpoint/pe-{i}"),
-                ResourceKind::PrivateEndpoint,
+                moat::resources::private_endpoint::KIND,
                 &id,
                 Action::Create,
                 "test",

@@ -407,11 +407,7 @@ async fn a_failing_instance_skips_its_dependents_by_name_and_the_others_converge
         .unwrap();
     assert_eq!(pe.action, Action::Update, "{pe:#?}");
     assert!(pe.reason.contains("Failed"), "{}", pe.reason);
-    let gate = moat::plan::model::Gate::PrivateEndpointReady {
-        endpoint_id: pe.id.clone(),
-        zone_group_id: None,
-        account_id: victim_plan.account_id.clone(),
-    };
+    let gate = moat::resources::private_endpoint::ready_gate(&pe.id, &victim_plan.account_id, None);
     let t0 = Instant::now();
     let waited = moat::apply::gates::wait(api.as_ref(), &gate, fast_apply().gates).await;
     assert!(

@@ -155,9 +155,7 @@ async fn greenfield_example_creates_a_hardened_account_in_one_put_and_converges(
     // The plan changes nothing after the create: every account stage is already satisfied.
     let stages: Vec<_> = p
         .changes()
-        .filter(|c| {
-            c.kind == moat::plan::model::ResourceKind::Account && c.address != create.address
-        })
+        .filter(|c| c.kind == moat::resources::account::KIND && c.address != create.address)
         .map(|c| (c.address.clone(), c.action))
         .collect();
     assert!(stages.iter().all(|(_, a)| *a == Action::NoOp), "{stages:?}");
@@ -325,22 +323,18 @@ async fn greenfield_fleet_of_ten_is_created_and_converges() {
     assert!(!p.is_failed(), "{}", moat::render::text::render(&p, false));
     let creates = p
         .changes()
-        .filter(|c| {
-            c.action == Action::Create && c.kind == moat::plan::model::ResourceKind::Account
-        })
+        .filter(|c| c.action == Action::Create && c.kind == moat::resources::account::KIND)
         .count();
     assert_eq!(creates, 10);
     // Shared resources are planned once, by the first instance.
     let zone_writes = p
         .changes()
-        .filter(|c| {
-            c.kind == moat::plan::model::ResourceKind::PrivateDnsZone && c.action.is_write()
-        })
+        .filter(|c| c.kind == moat::resources::private_dns_zone::KIND && c.action.is_write())
         .count();
     assert_eq!(zone_writes, 1);
     let rule_writes = p
         .changes()
-        .filter(|c| c.kind == moat::plan::model::ResourceKind::SecurityRule && c.action.is_write())
+        .filter(|c| c.kind == moat::resources::security_rule::KIND && c.action.is_write())
         .count();
     assert_eq!(rule_writes, 3);
 

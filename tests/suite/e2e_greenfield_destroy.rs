@@ -7,7 +7,7 @@ use crate::support;
 use std::path::Path;
 
 use moat::blueprint::resolved::Blueprint;
-use moat::plan::model::{Action, Plan, ResourceKind};
+use moat::plan::model::{Action, KindId, Plan};
 use serde_json::json;
 use support::e2e::*;
 
@@ -44,10 +44,10 @@ async fn destroy_plan(api: &dyn moat::arm::ArmApi, bp: &Blueprint, names: &[&str
     moat::commands::destroy::plan(bp, &names, &observed)
 }
 
-fn kinds(p: &Plan, action: Action) -> Vec<(ResourceKind, String)> {
+fn kinds(p: &Plan, action: Action) -> Vec<(KindId, String)> {
     p.changes()
         .filter(|c| c.action == action)
-        .map(|c| (c.kind, c.address.clone()))
+        .map(|c| (c.kind.clone(), c.address.clone()))
         .collect()
 }
 
@@ -95,15 +95,15 @@ async fn destroy_deletes_what_moat_created_and_keeps_what_others_still_use() {
     assert_eq!(d.instances.len(), 1);
     assert!(!d.is_failed());
     let deletes = kinds(&d, Action::Delete);
-    let has = |k: ResourceKind| deletes.iter().filter(|(x, _)| *x == k).count();
-    assert_eq!(has(ResourceKind::Account), 1);
-    assert_eq!(has(ResourceKind::PrivateEndpoint), 1);
-    assert_eq!(has(ResourceKind::DnsZoneGroup), 1);
-    assert_eq!(has(ResourceKind::RoleAssignment), 1);
-    assert_eq!(has(ResourceKind::DiagnosticSetting), 1);
-    assert_eq!(has(ResourceKind::PrivateDnsZone), 0);
-    assert_eq!(has(ResourceKind::VnetLink), 0);
-    assert_eq!(has(ResourceKind::SecurityRule), 0);
+    let has = |k: KindId| deletes.iter().filter(|(x, _)| *x == k).count();
+    assert_eq!(has(moat::resources::account::KIND), 1);
+    assert_eq!(has(moat::resources::private_endpoint::KIND), 1);
+    assert_eq!(has(moat::resources::dns_zone_group::KIND), 1);
+    assert_eq!(has(moat::resources::role_assignment::KIND), 1);
+    assert_eq!(has(moat::resources::diagnostic_setting::KIND), 1);
+    assert_eq!(has(moat::resources::private_dns_zone::KIND), 0);
+    assert_eq!(has(moat::resources::vnet_link::KIND), 0);
+    assert_eq!(has(moat::resources::security_rule::KIND), 0);
     assert_eq!(deletes.len(), 5, "{deletes:?}");
     assert!(
         d.changes().all(|c| c.risk.is_some()),
@@ -122,9 +122,12 @@ async fn destroy_deletes_what_moat_created_and_keeps_what_others_still_use() {
     // The account goes last, after its extension resources and its endpoint.
     let acct = d
         .changes()
-        .find(|c| c.kind == ResourceKind::Account)
+        .find(|c| c.kind == moat::resources::account::KIND)
         .unwrap();
-    for other in d.changes().filter(|c| c.kind != ResourceKind::Account) {
+    for other in d
+        .changes()
+        .filter(|c| c.kind != moat::resources::account::KIND)
+    {
         assert!(
             acct.depends_on.contains(&other.address),
             "{} before the account",
@@ -187,11 +190,11 @@ async fn destroy_deletes_what_moat_created_and_keeps_what_others_still_use() {
     // Destroy beta: now nothing else uses the zone, link and rules, so they go too.
     let d = destroy_plan(api.as_ref(), &bp, &["contoso-openai-beta"]).await;
     let deletes = kinds(&d, Action::Delete);
-    let has = |k: ResourceKind| deletes.iter().filter(|(x, _)| *x == k).count();
+    let has = |k: KindId| deletes.iter().filter(|(x, _)| *x == k).count();
     // (alpha is not being destroyed again, but its blueprint entry still declares the zone and
     // rules: they stay. Destroying both at once frees them; see below.)
-    assert_eq!(has(ResourceKind::PrivateDnsZone), 0);
-    assert_eq!(has(ResourceKind::SecurityRule), 0);
+    assert_eq!(has(moat::resources::private_dns_zone::KIND), 0);
+    assert_eq!(has(moat::resources::security_rule::KIND), 0);
     let d = destroy_plan(
         api.as_ref(),
         &bp,
@@ -203,15 +206,15 @@ async fn destroy_deletes_what_moat_created_and_keeps_what_others_still_use() {
         .iter()
         .any(|n| n.contains("does not exist: nothing to destroy")));
     let deletes = kinds(&d, Action::Delete);
-    let has = |k: ResourceKind| deletes.iter().filter(|(x, _)| *x == k).count();
-    assert_eq!(has(ResourceKind::Account), 1);
-    assert_eq!(has(ResourceKind::PrivateDnsZone), 1);
-    assert_eq!(has(ResourceKind::VnetLink), 1);
-    assert_eq!(has(ResourceKind::SecurityRule), 3);
+    let has = |k: KindId| deletes.iter().filter(|(x, _)| *x == k).count();
+    assert_eq!(has(moat::resources::account::KIND), 1);
+    assert_eq!(has(moat::resources::private_dns_zone::KIND), 1);
+    assert_eq!(has(moat::resources::vnet_link::KIND), 1);
+    assert_eq!(has(moat::resources::security_rule::KIND), 3);
     // Rules: the deny goes first, then the allows, one at a time, after the endpoint.
     let rules: Vec<_> = d
         .changes()
-        .filter(|c| c.kind == ResourceKind::SecurityRule)
+        .filter(|c| c.kind == moat::resources::security_rule::KIND)
         .collect();
     let deny = rules
         .iter()
@@ -282,7 +285,7 @@ async fn destroy_refuses_an_account_moat_does_not_own_and_keeps_foreign_resource
     assert!(d.changes().all(|c| c.id != foreign));
     assert_eq!(
         d.changes()
-            .filter(|c| c.kind == ResourceKind::RoleAssignment)
+            .filter(|c| c.kind == moat::resources::role_assignment::KIND)
             .count(),
         1,
         "only moat's own assignment"
@@ -445,10 +448,10 @@ async fn destroy_keeps_a_zone_with_foreign_records_and_rules_other_endpoints_sit
     let names = vec!["contoso-openai-new".to_string()];
     let mut observed = moat::observe::observe(api.as_ref(), &bp).await.unwrap();
     let d = moat::commands::destroy::plan(&bp, &names, &observed);
-    assert!(d.changes().all(|c| !matches!(
-        c.kind,
-        ResourceKind::PrivateDnsZone | ResourceKind::VnetLink
-    )));
+    assert!(d
+        .changes()
+        .all(|c| c.kind != moat::resources::private_dns_zone::KIND
+            && c.kind != moat::resources::vnet_link::KIND));
     let notes = d.instances[0].notes.join("\n");
     assert!(
         notes.contains("holds 1 record set(s) of other resources"),
@@ -456,7 +459,7 @@ async fn destroy_keeps_a_zone_with_foreign_records_and_rules_other_endpoints_sit
     );
     assert_eq!(
         d.changes()
-            .filter(|c| c.kind == ResourceKind::SecurityRule)
+            .filter(|c| c.kind == moat::resources::security_rule::KIND)
             .count(),
         3,
         "nothing else in the subnet yet: moat's rules go"
@@ -471,7 +474,7 @@ async fn destroy_keeps_a_zone_with_foreign_records_and_rules_other_endpoints_sit
     let d = moat::commands::destroy::plan(&bp, &names, &observed);
     assert_eq!(
         d.changes()
-            .filter(|c| c.kind == ResourceKind::SecurityRule)
+            .filter(|c| c.kind == moat::resources::security_rule::KIND)
             .count(),
         0
     );

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use moat::arm::{ArmApi, Precondition};
 use moat::blueprint::resolved::{Blueprint, SoftDeleteAction};
 use moat::emulator::{EmulatorConfig, EmulatorHandle};
-use moat::plan::model::{Action, Plan, ResourceKind};
+use moat::plan::model::{Action, Plan};
 use moat::resources::account::API_VERSION as CS;
 use serde_json::{json, Value};
 use support::e2e::*;
@@ -196,8 +196,8 @@ async fn purge_destroys_the_deleted_account_first_then_creates_a_new_one() {
     assert!(!p.is_failed(), "{}", moat::render::text::render(&p, false));
     let purge = change(&p, "contoso-openai-new/deleted-account/contoso-openai-new");
     assert_eq!(
-        (purge.kind, purge.action),
-        (ResourceKind::DeletedAccount, Action::Delete)
+        (purge.kind.clone(), purge.action),
+        (moat::resources::deleted_account::KIND, Action::Delete)
     );
     assert!(purge.risk.as_deref().unwrap().contains("permanently"));
     assert!(purge.id.contains("/deletedAccounts/contoso-openai-new"));

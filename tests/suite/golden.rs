@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use moat::observe::Observed;
-use moat::plan::model::{Action, Plan, ResourceKind};
+use moat::plan::model::{Action, Plan};
 use moat::render::{self, Format};
 
 fn scenarios() -> Vec<PathBuf> {
@@ -74,7 +74,7 @@ fn scenarios_cover_every_action_and_resource_kind() {
     for dir in scenarios() {
         for c in plan_of(&dir).changes() {
             actions.insert(c.action);
-            kinds.insert(c.kind);
+            kinds.insert(c.kind.clone());
         }
     }
     for a in [
@@ -88,20 +88,9 @@ fn scenarios_cover_every_action_and_resource_kind() {
     ] {
         assert!(actions.contains(&a), "no scenario has a {a:?} change");
     }
-    for k in [
-        ResourceKind::Account,
-        ResourceKind::Deployment,
-        ResourceKind::RaiPolicy,
-        ResourceKind::PrivateEndpoint,
-        ResourceKind::DnsZoneGroup,
-        ResourceKind::PrivateDnsZone,
-        ResourceKind::VnetLink,
-        ResourceKind::SecurityRule,
-        ResourceKind::Subnet,
-        ResourceKind::RoleAssignment,
-        ResourceKind::DiagnosticSetting,
-        ResourceKind::DeletedAccount,
-    ] {
+    // Every registered kind, without listing them here.
+    for k in moat::resources::registry::KINDS {
+        let k = moat::model::KindId::new(k.meta().label);
         assert!(kinds.contains(&k), "no scenario covers {k:?}");
     }
 }
@@ -161,7 +150,7 @@ fn scenarios_mean_what_their_names_say() {
     let purge = p("soft-deleted-purge");
     assert!(purge
         .changes()
-        .any(|c| c.kind == ResourceKind::DeletedAccount
+        .any(|c| c.kind == moat::resources::deleted_account::KIND
             && c.action == Action::Delete
             && c.risk.is_some()));
 }

@@ -10,6 +10,7 @@ mod emulator_support;
 mod own_process;
 mod support;
 
+mod apply_executor;
 mod apply_steps_in_flight;
 mod arm_credentials;
 mod arm_diagnostics;

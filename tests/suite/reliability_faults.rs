@@ -729,7 +729,7 @@ fn a_failed_private_endpoint_is_written_again() {
     let plan = moat::plan::plan(&support::blueprint(vec![inst]), &observed(obs));
     let pe = plan
         .changes()
-        .find(|c| c.kind == moat::plan::model::ResourceKind::PrivateEndpoint)
+        .find(|c| c.kind == moat::resources::private_endpoint::KIND)
         .unwrap();
     assert_eq!(pe.action, Action::Update);
     assert_eq!(pe.write.as_ref().unwrap().method, moat::arm::Method::Put);

@@ -8,14 +8,14 @@ use crate::support;
 
 use moat::blueprint::resolved::{Exception, Instance, RoleAssignment};
 use moat::observe::{Observed, ObservedInstance};
-use moat::plan::model::{Action, Change, Plan, ResourceKind};
+use moat::plan::model::{Action, Change, Plan};
 use serde_json::json;
 use support::*;
 
 struct Weakening {
     name: &'static str,
     allows: &'static str,
-    kind: ResourceKind,
+    kind: moat::model::KindId,
     weaken: fn(&mut Instance),
     /// The write carries the weak value.
     weak_write: fn(&Change) -> bool,
@@ -26,7 +26,7 @@ fn matrix() -> Vec<Weakening> {
         Weakening {
             name: "enable public network access",
             allows: "public-network-access",
-            kind: ResourceKind::Account,
+            kind: moat::resources::account::KIND,
             weaken: |i| {
                 i.controls
                     .network_access
@@ -40,14 +40,14 @@ fn matrix() -> Vec<Weakening> {
         Weakening {
             name: "enable key auth",
             allows: "local-auth",
-            kind: ResourceKind::Account,
+            kind: moat::resources::account::KIND,
             weaken: |i| i.controls.local_auth.as_mut().unwrap().spec.disabled = false,
             weak_write: |c| body(c)["properties"]["disableLocalAuth"] == false,
         },
         Weakening {
             name: "loosen a content filter",
             allows: "content-filter",
-            kind: ResourceKind::RaiPolicy,
+            kind: moat::resources::rai_policy::KIND,
             weaken: |i| {
                 let f = &mut i.controls.rai_policy.as_mut().unwrap().spec.content_filters;
                 let v = f
@@ -67,14 +67,14 @@ fn matrix() -> Vec<Weakening> {
         Weakening {
             name: "remove the managed identity",
             allows: "no-managed-identity",
-            kind: ResourceKind::Account,
+            kind: moat::resources::account::KIND,
             weaken: |i| i.controls.identity.as_mut().unwrap().spec.r#type = "None".into(),
             weak_write: |c| body(c)["identity"]["type"] == "None",
         },
         Weakening {
             name: "add a privileged role",
             allows: "privileged-role",
-            kind: ResourceKind::RoleAssignment,
+            kind: moat::resources::role_assignment::KIND,
             weaken: |i| {
                 i.controls
                     .role_assignments
@@ -249,7 +249,9 @@ fn resolved_model_diagnostic_settings_are_deleted_only_with_the_exception() {
     let plan = plan_one(&with_exc, clash.clone());
     let deletes: Vec<_> = plan
         .changes()
-        .filter(|c| c.kind == ResourceKind::DiagnosticSetting && c.action == Action::Delete)
+        .filter(|c| {
+            c.kind == moat::resources::diagnostic_setting::KIND && c.action == Action::Delete
+        })
         .collect();
     assert_eq!(
         deletes.len(),
@@ -279,7 +281,7 @@ fn resolved_model_diagnostic_settings_are_deleted_only_with_the_exception() {
         let deletes: Vec<_> = plan
             .changes()
             .filter(|c| {
-                c.kind == ResourceKind::DiagnosticSetting
+                c.kind == moat::resources::diagnostic_setting::KIND
                     && (c.action == Action::Delete
                         || c.write
                             .as_ref()
@@ -292,7 +294,7 @@ fn resolved_model_diagnostic_settings_are_deleted_only_with_the_exception() {
     let plan = plan_one(&strict, clash);
     let b = plan
         .changes()
-        .find(|c| c.kind == ResourceKind::DiagnosticSetting)
+        .find(|c| c.kind == moat::resources::diagnostic_setting::KIND)
         .unwrap();
     assert_eq!(b.action, Action::Blocked);
     assert!(b
@@ -325,30 +327,30 @@ const APP_ROLE: &str = "      roleAssignments:\n        assignments:\n          
 #[test]
 fn yaml_every_weakening_is_rejected_by_the_loader_without_its_exception() {
     let filters = "      raiPolicy:\n        contentFilters:\n          - {name: Hate, source: Prompt, severityThreshold: Low}\n          - {name: Hate, source: Completion, severityThreshold: Low}\n          - {name: Sexual, source: Prompt, severityThreshold: Low}\n          - {name: Sexual, source: Completion, severityThreshold: Low}\n          - {name: Violence, source: Prompt, severityThreshold: Low}\n          - {name: Violence, source: Completion, severityThreshold: High}\n          - {name: Selfharm, source: Prompt, severityThreshold: Low}\n          - {name: Selfharm, source: Completion, severityThreshold: Low}\n          - {name: Jailbreak, source: Prompt}\n          - {name: Indirect Attack, source: Prompt}\n";
-    let cases: Vec<(&str, &str, String, ResourceKind)> = vec![
+    let cases: Vec<(&str, &str, String, moat::model::KindId)> = vec![
         (
             "enable public network access",
             "public-network-access",
             format!("      networkAccess:\n        publicNetworkAccess: Enabled\n{APP_ROLE}"),
-            ResourceKind::Account,
+            moat::resources::account::KIND,
         ),
         (
             "enable key auth",
             "local-auth",
             format!("      localAuth:\n        disabled: false\n{APP_ROLE}"),
-            ResourceKind::Account,
+            moat::resources::account::KIND,
         ),
         (
             "loosen a content filter",
             "content-filter",
             format!("{filters}{APP_ROLE}"),
-            ResourceKind::RaiPolicy,
+            moat::resources::rai_policy::KIND,
         ),
         (
             "add a privileged role",
             "privileged-role",
             format!("{APP_ROLE}          - principalId: {USER}\n            principalType: User\n            role: Contributor\n"),
-            ResourceKind::RoleAssignment,
+            moat::resources::role_assignment::KIND,
         ),
     ];
     // The unweakened blueprint loads (so a rejection below is the weakening's doing).

@@ -1,6 +1,8 @@
 //! The plan: plain, versioned, serialisable data. Renderers draw it; apply carries it out; nothing
 //! in here talks to ARM.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -73,40 +75,37 @@ impl Action {
     }
 }
 
-/// The resource kinds moat manages (one file each under `src/resources/`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResourceKind {
-    Account,
-    Deployment,
-    RaiPolicy,
-    PrivateEndpoint,
-    DnsZoneGroup,
-    PrivateDnsZone,
-    VnetLink,
-    SecurityRule,
-    Subnet,
-    RoleAssignment,
-    DiagnosticSetting,
-    DeletedAccount,
+/// A resource kind's identity: its label (`vnet-link`), as in plans and renderings. What the
+/// kind is and does is in `src/resources/` (`registry::kind` finds it); a saved plan naming a
+/// kind moat does not know is refused when it is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KindId(Cow<'static, str>);
+
+impl KindId {
+    pub const fn new(label: &'static str) -> KindId {
+        KindId(Cow::Borrowed(label))
+    }
+
+    pub fn label(&self) -> &str {
+        &self.0
+    }
 }
 
-impl ResourceKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            ResourceKind::Account => "account",
-            ResourceKind::Deployment => "deployment",
-            ResourceKind::RaiPolicy => "rai-policy",
-            ResourceKind::PrivateEndpoint => "private-endpoint",
-            ResourceKind::DnsZoneGroup => "dns-zone-group",
-            ResourceKind::PrivateDnsZone => "private-dns-zone",
-            ResourceKind::VnetLink => "vnet-link",
-            ResourceKind::SecurityRule => "security-rule",
-            ResourceKind::Subnet => "subnet",
-            ResourceKind::RoleAssignment => "role-assignment",
-            ResourceKind::DiagnosticSetting => "diagnostic-setting",
-            ResourceKind::DeletedAccount => "deleted-account",
-        }
+impl std::fmt::Display for KindId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for KindId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for KindId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<KindId, D::Error> {
+        Ok(KindId(Cow::Owned(String::deserialize(d)?)))
     }
 }
 
@@ -136,62 +135,36 @@ pub struct Write {
     /// `If-None-Match: *` (create only), where the type honours it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub if_none_match: bool,
+    /// Serialisation key: writes sharing it never run at once (one account, VNet or NSG).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
+    /// Goes before the other writes on its lock that it does not itself wait for (the
+    /// cutover's critical path).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_on_lock: bool,
+    /// A refusal apply waits out and re-sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resend: Option<Resend>,
+    /// Adoption of an equal resource that exists under another name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<Adopt>,
 }
 
 /// A condition apply must see true in live ARM before starting a change (the cutover gates).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Gate {
-    /// The account's provisioningState is Succeeded.
-    AccountSucceeded { account_id: String },
-    /// Each listed role assignment is readable at the account scope.
-    RoleAssignmentsVisible { ids: Vec<String> },
-    /// The private endpoint is Succeeded, its connection on the account Approved, and the zone
-    /// group's A records exist in every zone.
-    PrivateEndpointReady {
-        endpoint_id: String,
-        zone_group_id: Option<String>,
-        account_id: String,
-    },
-    /// A resource exists (e.g. the RAI policy before deployments reference it).
-    Exists { id: String, api_version: String },
-}
-
-/// `type/name`: the last two segments of an id, enough to name a resource in a sentence.
-fn short(id: &str) -> String {
-    let parts: Vec<&str> = id.trim_end_matches('/').rsplit('/').take(2).collect();
-    match parts.as_slice() {
-        [name, ty] => format!("{ty}/{name}"),
-        _ => id.to_string(),
-    }
-}
-
-impl Gate {
-    pub fn describe(&self) -> String {
-        match self {
-            Gate::AccountSucceeded { account_id } => {
-                format!("{} in provisioningState Succeeded", short(account_id))
-            }
-            Gate::RoleAssignmentsVisible { ids } => {
-                format!(
-                    "{} role assignment(s) visible at the account scope",
-                    ids.len()
-                )
-            }
-            Gate::PrivateEndpointReady { endpoint_id, .. } => format!(
-                "{} Succeeded, its connection Approved and its DNS A records present",
-                short(endpoint_id)
-            ),
-            Gate::Exists { id, .. } => format!("{} to exist", short(id)),
-        }
-    }
+/// The gate's kind decides whether it holds (`Kind::ready`): the account Succeeded, a role
+/// assignment visible, a private endpoint ready, a RAI policy present.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gate {
+    pub kind: KindId,
+    /// The resources the condition is about, as the kind reads them (the subject first).
+    pub ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Stable address, unique in the plan: `{instance}/{kind}/{name}`.
     pub address: String,
-    pub kind: ResourceKind,
+    pub kind: KindId,
     /// The ARM id of the resource.
     pub id: String,
     pub action: Action,
@@ -273,7 +246,7 @@ impl Change {
     /// A change with no fields, dependencies or write yet.
     pub fn new(
         address: impl Into<String>,
-        kind: ResourceKind,
+        kind: KindId,
         id: impl Into<String>,
         action: Action,
         reason: impl Into<String>,
@@ -299,7 +272,7 @@ impl Change {
     /// A change moat will not make.
     pub fn blocked(
         address: impl Into<String>,
-        kind: ResourceKind,
+        kind: KindId,
         id: impl Into<String>,
         why: impl Into<String>,
         observed: String,
@@ -340,6 +313,50 @@ impl Write {
             body,
             if_match: None,
             if_none_match: false,
+            lock: None,
+            first_on_lock: false,
+            resend: None,
+            adopt: None,
         }
     }
+}
+
+/// Re-send a write that ARM refused with `code` (the write did not land) after `gate` holds,
+/// at most `times` times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resend {
+    pub code: String,
+    pub gate: Gate,
+    pub times: u32,
+}
+
+/// How a value in a live item is compared with the one a write sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compare {
+    /// Case-insensitive text.
+    Text,
+    /// ARM ids (case-insensitive, leading and trailing slashes ignored).
+    Id,
+    /// The last segment of an id (a role definition GUID at any scope).
+    LastSegment,
+}
+
+/// One field an adopted item must share with the write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    pub path: String,
+    pub value: String,
+    pub compare: Compare,
+}
+
+/// When ARM refuses a create with `code` because an equal resource exists under another name,
+/// the item of `list` matching every field is the state the blueprint asks for: apply adopts it
+/// (gates waiting for the planned id wait for the adopted one instead).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adopt {
+    pub code: String,
+    pub list: String,
+    pub api_version: String,
+    pub matches: Vec<Match>,
 }
