@@ -1,11 +1,13 @@
 //! The applier: carries out a plan's writes as a dependency graph with bounded parallelism.
 //!
-//! It makes no decisions of its own: order comes from the plan's edges, safety from its gates.
-//! Writes to one Cognitive Services account and its children are serialised (ARM answers
-//! concurrent ones with RequestConflict), as are writes to the subnets of one VNet
-//! (AnotherOperationInProgress) and to the rules of one NSG. A failed step's dependents are
-//! skipped and named; unrelated steps go on. Cancellation stops scheduling, lets in-flight writes
-//! finish, and reports.
+//! It makes no decisions of its own and knows no resource kind: order comes from the plan's
+//! edges, safety from its gates (checked by asking the gate's kind), and every other decision
+//! from the directives the planner wrote into each write: the lock it serialises on (writes
+//! sharing a lock never run at once: ARM answers concurrent writes to one account, VNet or NSG
+//! with a conflict), whether it goes first on that lock, which refusal it waits out and re-sends,
+//! and which equal resource it adopts. A failed step's dependents are skipped and named;
+//! unrelated steps go on. Cancellation stops scheduling, lets in-flight writes finish, and
+//! reports.
 
 pub mod gates;
 mod locks;

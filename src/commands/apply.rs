@@ -177,7 +177,7 @@ mod tests {
     fn change(address: &str, action: Action, observed: &str) -> Change {
         Change::new(
             address,
-            crate::resources::account::KIND,
+            crate::model::KindId::new("test"),
             "/a",
             action,
             "test",
@@ -206,26 +206,26 @@ mod tests {
     #[test]
     fn stale_differences_name_each_changed_missing_and_new_change() {
         let saved = plan(vec![
-            change("i/account/network", Action::Update, "etag-1"),
-            change("i/deployment/d", Action::Update, "etag-2"),
-            change("i/rai-policy/p", Action::Create, "absent"),
-            change("i/role-assignment/r", Action::NoOp, "digest-1"),
+            change("i/a/1", Action::Update, "etag-1"),
+            change("i/b/2", Action::Update, "etag-2"),
+            change("i/c/3", Action::Create, "absent"),
+            change("i/d/4", Action::NoOp, "digest-1"),
         ]);
         assert!(stale_differences(&saved, &saved).is_empty());
         let fresh = plan(vec![
-            change("i/account/network", Action::Update, "etag-1"),
-            change("i/deployment/d", Action::Update, "etag-3"),
-            change("i/role-assignment/r", Action::NoOp, "digest-1"),
-            change("i/diagnostic-setting/x", Action::Create, "absent"),
-            change("i/subnet/s", Action::NoOp, "digest-9"),
+            change("i/a/1", Action::Update, "etag-1"),
+            change("i/b/2", Action::Update, "etag-3"),
+            change("i/d/4", Action::NoOp, "digest-1"),
+            change("i/e/5", Action::Create, "absent"),
+            change("i/f/6", Action::NoOp, "digest-9"),
         ]);
         let d = stale_differences(&saved, &fresh);
         assert_eq!(
             d,
             [
-                "  i/deployment/d: was etag-2 at planning time, is etag-3 now",
-                "  i/rai-policy/p: no longer part of the plan",
-                "  i/diagnostic-setting/x: new change not in the saved plan",
+                "  i/b/2: was etag-2 at planning time, is etag-3 now",
+                "  i/c/3: no longer part of the plan",
+                "  i/e/5: new change not in the saved plan",
             ]
         );
     }

@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta};
+use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
 use super::{
     enum_eq, fingerprint, get, get_str, last_segment, writable_copy, OWNER_TAG, OWNER_VALUE,
 };
@@ -226,6 +226,17 @@ impl Kind for DeploymentKind {
         &META
     }
 
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        read(inst).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        match read(inst) {
+            Some(r) => Planned::of(Stage::Models, plan(inst, seen.items(&r))),
+            None => Planned::default(),
+        }
+    }
+
     fn lock(&self, change: &Change) -> Option<String> {
         super::account::lock_of(&change.id)
     }
@@ -233,4 +244,12 @@ impl Kind for DeploymentKind {
     fn resend(&self, change: &Change) -> Option<crate::model::Resend> {
         super::account::resend_when_busy(&change.id)
     }
+}
+
+/// Every deployment of the account.
+pub fn read(inst: &Instance) -> Option<Read> {
+    inst.controls
+        .deployments
+        .as_ref()
+        .map(|_| Read::list(format!("{}/deployments", inst.account_id()), API_VERSION))
 }

@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get_str, id_eq, set_eq_ci};
 use crate::arm::diagnostics::{parse_setting, setting_path, DiagnosticSetting};
 use crate::arm::Method;
@@ -254,4 +254,50 @@ impl Kind for DiagnosticSettingKind {
     fn meta(&self) -> &'static Meta {
         &META
     }
+
+    /// The setting the blueprint names, when moat manages it.
+    fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
+        let (Some(d), Some(r)) = (inst.controls.diagnostics.as_ref(), read(inst)) else {
+            return Planned::default();
+        };
+        let setting = seen
+            .items(&r)
+            .iter()
+            .find(|s| get_str(s, "name").is_some_and(|n| n.eq_ignore_ascii_case(&d.spec.name)));
+        let Some(s) = setting.filter(|_| d.mode == crate::blueprint::resolved::Mode::Managed)
+        else {
+            return Planned::default();
+        };
+        Planned::of(
+            Stage::Logging,
+            [super::delete_change(
+                address(inst, &d.spec.name),
+                KIND,
+                &id(&inst.account_id(), &d.spec.name),
+                API_VERSION,
+                "the diagnostic setting the blueprint names (moat created it)",
+                "the account's logs and metrics stop flowing to the workspace (the workspace and the logs already sent stay)",
+                s,
+            )],
+        )
+    }
+
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        read(inst).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        match read(inst) {
+            Some(r) => Planned::of(Stage::Logging, plan(inst, seen.items(&r))),
+            None => Planned::default(),
+        }
+    }
+}
+
+/// Every diagnostic setting on the account.
+pub fn read(inst: &Instance) -> Option<Read> {
+    inst.controls
+        .diagnostics
+        .as_ref()
+        .map(|_| Read::list(list_path(&inst.account_id()), API_VERSION))
 }

@@ -7,10 +7,11 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta, Read, Reads, Ready};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
 use super::{fingerprint, get, get_str, set_eq_ci};
 use crate::arm::Method;
 use crate::blueprint::resolved::Instance;
+use crate::blueprint::resolved::Mode;
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = super::private_endpoint::API_VERSION;
@@ -104,6 +105,57 @@ impl Kind for DnsZoneGroupKind {
     fn meta(&self) -> &'static Meta {
         &META
     }
+
+    /// The zone group moat manages on the endpoint (its A records go with it).
+    fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
+        let managed = inst.controls.dns_zone_group.as_ref().map(|g| g.mode) == Some(Mode::Managed);
+        let (Some(pe), Some(group)) = (
+            inst.controls.private_endpoint.as_ref(),
+            read(inst).and_then(|r| seen.value(&r)),
+        ) else {
+            return Planned::default();
+        };
+        if !managed {
+            return Planned::default();
+        }
+        let gname = get_str(group, "name").unwrap_or("default");
+        Planned::of(
+            Stage::EndpointDns,
+            [super::delete_change(
+                address(inst, gname),
+                KIND,
+                &id(&super::private_endpoint::id(&pe.spec), gname),
+                API_VERSION,
+                "the zone group moat created on the endpoint (its A records go with it)",
+                "the account's name no longer resolves to its private IP in the privatelink zones",
+                group,
+            )],
+        )
+    }
+
+    /// Read once the endpoint is known to exist.
+    fn reads(&self, inst: &Instance, seen: &Reads) -> Vec<Read> {
+        let endpoint_exists =
+            super::private_endpoint::read(inst).is_some_and(|r| seen.value(&r).is_some());
+        read(inst).filter(|_| endpoint_exists).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let Some(pe) = &inst.controls.private_endpoint else {
+            return Planned::default();
+        };
+        let zone_ids = super::private_dns_zone::zone_ids(inst, seen);
+        let live = read(inst).and_then(|r| seen.value(&r));
+        Planned::of(
+            Stage::EndpointDns,
+            plan(
+                inst,
+                &super::private_endpoint::id(&pe.spec),
+                &zone_ids,
+                live,
+            ),
+        )
+    }
 }
 
 /// The zone group exists, has zones, and each zone holds the A record the group wrote.
@@ -150,4 +202,13 @@ pub fn records_ready(group_id: &str, seen: &Reads) -> Ready {
         }
     }
     Ready::Yes
+}
+
+pub fn read(inst: &Instance) -> Option<Read> {
+    let pe = inst.controls.private_endpoint.as_ref()?;
+    let g = inst.controls.dns_zone_group.as_ref()?;
+    Some(Read::get(
+        id(&super::private_endpoint::id(&pe.spec), &g.spec.name),
+        API_VERSION,
+    ))
 }

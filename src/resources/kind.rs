@@ -13,12 +13,12 @@
 //! body, normalisation, readiness — is logic that differs per kind. A trait keeps both in the
 //! kind's file, and its provided methods give every kind the common behaviour for free.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
-use crate::arm::{ArmRequest, Method};
-use crate::model::{Adopt, Change, Compare, Resend};
+pub use super::cutover::Stage;
+use crate::blueprint::resolved::Instance;
+pub use crate::model::observed::{Read, Reads};
+use crate::model::{Adopt, Change, Compare, Gate, Resend};
 
 /// What a kind declares as data.
 #[derive(Debug)]
@@ -40,91 +40,6 @@ pub struct Meta {
     /// Whether a write to this kind goes first on its lock: the cutover's critical path (a
     /// private endpoint, ARM's longest operation, which everything network-side waits for).
     pub first_on_lock: bool,
-}
-
-/// One ARM read a kind needs. Reads are keyed by request, so two instances (or two kinds)
-/// asking for the same thing share one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Read {
-    /// `Get` of one resource (404 = absent), or a list (paged, `value` items collected).
-    pub list: bool,
-    pub path: String,
-    pub api_version: &'static str,
-    pub query: Vec<(String, String)>,
-}
-
-impl Read {
-    pub fn get(path: impl Into<String>, api_version: &'static str) -> Read {
-        Read {
-            list: false,
-            path: path.into(),
-            api_version,
-            query: Vec::new(),
-        }
-    }
-
-    pub fn list(path: impl Into<String>, api_version: &'static str) -> Read {
-        Read {
-            list: true,
-            ..Read::get(path, api_version)
-        }
-    }
-
-    pub fn with_query(mut self, name: &str, value: impl Into<String>) -> Read {
-        self.query.push((name.to_string(), value.into()));
-        self
-    }
-
-    /// The cache key: method, case-normalised path, api-version and query.
-    pub fn key(&self) -> String {
-        let mut k = format!(
-            "{} {}?api-version={}",
-            if self.list { "LIST" } else { "GET" },
-            super::norm_id(&self.path),
-            self.api_version
-        );
-        for (n, v) in &self.query {
-            k.push_str(&format!("&{n}={v}"));
-        }
-        k
-    }
-
-    /// The request that performs it (the ARM client pages lists itself).
-    pub fn request(&self) -> ArmRequest {
-        let mut r = ArmRequest::new(Method::Get, self.path.clone(), self.api_version);
-        for (n, v) in &self.query {
-            r = r.with_query(n, v.clone());
-        }
-        r
-    }
-}
-
-/// Results of reads: `None` for a resource that does not exist; a list's items as an array.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Reads(BTreeMap<String, Option<Value>>);
-
-impl Reads {
-    pub fn insert(&mut self, read: &Read, value: Option<Value>) {
-        self.0.insert(read.key(), value);
-    }
-
-    /// `None` when the read has not been done yet; `Some(None)` when the resource is absent.
-    pub fn result(&self, read: &Read) -> Option<Option<&Value>> {
-        self.0.get(&read.key()).map(Option::as_ref)
-    }
-
-    /// The resource, when read and present.
-    pub fn value(&self, read: &Read) -> Option<&Value> {
-        self.result(read).flatten()
-    }
-
-    /// The items of a list read (empty when not read).
-    pub fn items(&self, read: &Read) -> &[Value] {
-        self.value(read)
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    }
 }
 
 /// Whether a gate holds, given the reads done so far.
@@ -149,9 +64,61 @@ impl Ready {
     }
 }
 
+/// Normalised ids of shared resources other instances of the blueprint use.
+pub type InUse = std::collections::HashSet<String>;
+
+/// What a kind plans for one instance.
+#[derive(Debug, Default)]
+pub struct Planned {
+    /// Each change with its place in the cutover.
+    pub changes: Vec<(Stage, Change)>,
+    /// Findings that are not changes.
+    pub notes: Vec<String>,
+    /// Nothing else is safe to plan for this instance (an account moat refuses to touch).
+    pub halt: bool,
+}
+
+impl Planned {
+    pub fn of(stage: Stage, changes: impl IntoIterator<Item = Change>) -> Planned {
+        Planned {
+            changes: changes.into_iter().map(|c| (stage, c)).collect(),
+            ..Planned::default()
+        }
+    }
+}
+
 /// One ARM resource kind. Provided methods are the common case; a kind overrides what differs.
 pub trait Kind: Sync {
     fn meta(&self) -> &'static Meta;
+
+    /// The reads this kind needs for `inst`, given what has been read so far. The observer asks
+    /// every kind again after each round, so a read named by an earlier result (the zone group of
+    /// an endpoint that exists) comes in a later round; a read already done is not repeated.
+    fn reads(&self, _inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        Vec::new()
+    }
+
+    /// The changes that bring `inst` to the blueprint, from the reads (pure).
+    fn changes(&self, _inst: &Instance, _seen: &Reads) -> Planned {
+        Planned::default()
+    }
+
+    /// The deletes `moat destroy` plans for this kind's resources of `inst`: only what moat
+    /// created, never what another instance of the blueprint uses (`in_use`: normalised ids).
+    fn destroy(&self, _inst: &Instance, _seen: &Reads, _in_use: &InUse) -> Planned {
+        Planned::default()
+    }
+
+    /// Ids of the shared resources `inst` declares (what destroying another instance keeps).
+    fn uses(&self, _inst: &Instance) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The gate later stages wait for when they wait for this kind's changes in `stage` to be
+    /// ready (`cutover::Wait::Ready`). `changes`: every change of the stage, of any kind.
+    fn gate(&self, _inst: &Instance, _stage: Stage, _changes: &[&Change]) -> Option<Gate> {
+        None
+    }
 
     /// The serialisation key of a write to `change`: writes sharing a key never run at once
     /// (ARM answers concurrent writes to one account, VNet or NSG with a conflict).

@@ -7,9 +7,10 @@
 use serde_json::json;
 use serde_json::Value;
 
-use super::kind::{Kind, Meta};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
+use crate::blueprint::resolved::Instance;
 use crate::blueprint::resolved::{Mode, PrivateDns};
 use crate::model::{Change, KindId, Write};
 
@@ -101,5 +102,188 @@ static META: Meta = Meta {
 impl Kind for PrivateDnsZoneKind {
     fn meta(&self) -> &'static Meta {
         &META
+    }
+
+    fn uses(&self, inst: &Instance) -> Vec<String> {
+        zone_ids(inst, &Reads::default())
+    }
+
+    /// Privatelink zones and their links: only moat's, only when nothing else uses them.
+    fn destroy(&self, inst: &Instance, seen: &Reads, in_use: &InUse) -> Planned {
+        if !inst
+            .controls
+            .private_dns
+            .as_ref()
+            .is_some_and(|d| d.mode == Mode::Managed)
+        {
+            return Planned::default();
+        }
+        let group = super::dns_zone_group::read(inst).and_then(|r| seen.value(&r));
+        let mut out = Planned::default();
+        for (zone, r) in zone_reads(inst, seen) {
+            let Some(live) = seen.value(&r) else { continue };
+            let zid = r.path.clone();
+            if let Some(why) = keep_zone(live, &zid, group, in_use) {
+                out.notes.push(format!(
+                    "the privatelink zone {zone} and its VNet links are kept: {why}"
+                ));
+                continue;
+            }
+            let links = seen.items(&super::vnet_link::links_read(&zid));
+            let (ours, foreign): (Vec<&Value>, Vec<&Value>) =
+                links.iter().partition(|l| super::owned_by_tag(l));
+            for l in ours {
+                out.changes.push((
+                    Stage::DnsLinks,
+                    super::vnet_link::delete(&inst.name, &zone, l),
+                ));
+            }
+            if !foreign.is_empty() {
+                out.notes.push(format!(
+                    "the privatelink zone {zone} is kept: {} VNet link(s) moat did not create still use it",
+                    foreign.len()
+                ));
+                continue;
+            }
+            out.changes.push((
+                Stage::DnsZones,
+                super::delete_change(
+                    address(&inst.name, &zone),
+                    KIND,
+                    &zid,
+                    API_VERSION,
+                    "the privatelink zone moat created; no other instance or record uses it",
+                    format!("the zone {zone} and its SOA record are deleted"),
+                    live,
+                ),
+            ));
+        }
+        out
+    }
+
+    /// The account's `privateLinkResources` first (when the blueprint lists no zones), then
+    /// each zone.
+    fn reads(&self, inst: &Instance, seen: &Reads) -> Vec<Read> {
+        let plr = link_resources_read(inst);
+        if plr.as_ref().is_some_and(|r| seen.result(r).is_none()) {
+            return plr.into_iter().collect();
+        }
+        zone_reads(inst, seen).into_iter().map(|(_, r)| r).collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let Some(dns) = &inst.controls.private_dns else {
+            return Planned::default();
+        };
+        let changes = zone_reads(inst, seen)
+            .into_iter()
+            .map(|(z, r)| plan(&inst.name, dns.mode, &dns.spec, &z, seen.value(&r)));
+        Planned::of(Stage::DnsZones, changes)
+    }
+}
+
+/// `privateLinkResources` of the account, read when the blueprint lists no zones.
+pub fn link_resources_read(inst: &Instance) -> Option<Read> {
+    inst.controls
+        .private_dns
+        .as_ref()
+        .filter(|d| d.spec.zones.is_empty())
+        .map(|_| {
+            Read::get(
+                format!("{}/privateLinkResources", inst.account_id()),
+                super::account::API_VERSION,
+            )
+        })
+}
+
+/// The privatelink zones an instance needs: the blueprint's list, else what ARM's
+/// `privateLinkResources` says (`requiredZoneNames` of group `account`), else the zones for the
+/// account's kind. Lower-case, sorted.
+pub fn zone_names(inst: &Instance, seen: &Reads) -> Vec<String> {
+    let Some(dns) = &inst.controls.private_dns else {
+        return Vec::new();
+    };
+    let required: Vec<String> = link_resources_read(inst)
+        .and_then(|r| seen.value(&r))
+        .and_then(|v| v.get("value"))
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter(|i| {
+                    super::get_str(i, "properties.groupId")
+                        .is_some_and(|g| g.eq_ignore_ascii_case("account"))
+                })
+                .flat_map(|i| super::str_list(super::get(i, "properties.requiredZoneNames")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut z = if !dns.spec.zones.is_empty() {
+        dns.spec.zones.clone()
+    } else if !required.is_empty() {
+        required
+    } else {
+        zones_for_kind(&inst.kind)
+    };
+    for name in z.iter_mut() {
+        *name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    }
+    z.sort();
+    z.dedup();
+    z
+}
+
+/// Each zone's name and read.
+pub fn zone_reads(inst: &Instance, seen: &Reads) -> Vec<(String, Read)> {
+    let Some(dns) = &inst.controls.private_dns else {
+        return Vec::new();
+    };
+    zone_names(inst, seen)
+        .into_iter()
+        .map(|z| {
+            let r = Read::get(id(&dns.spec, &z), API_VERSION);
+            (z, r)
+        })
+        .collect()
+}
+
+/// The ids of the zones the instance's zone group must name.
+pub fn zone_ids(inst: &Instance, seen: &Reads) -> Vec<String> {
+    zone_reads(inst, seen)
+        .into_iter()
+        .map(|(_, r)| r.path)
+        .collect()
+}
+
+/// Why destroy keeps a zone: another instance uses it, it holds records of other resources
+/// (beyond its SOA and the A record of the group being deleted), or moat did not create it.
+fn keep_zone(live: &Value, zid: &str, group: Option<&Value>, in_use: &InUse) -> Option<String> {
+    let ours_in_zone = group.is_some_and(|g| {
+        super::get(g, "properties.privateDnsZoneConfigs")
+            .and_then(Value::as_array)
+            .is_some_and(|cfgs| {
+                cfgs.iter().any(|cfg| {
+                    super::get_str(cfg, "properties.privateDnsZoneId")
+                        .is_some_and(|z| super::id_eq(z, zid))
+                        && super::get(cfg, "properties.recordSets")
+                            .and_then(Value::as_array)
+                            .is_some_and(|r| !r.is_empty())
+                })
+            })
+    });
+    let record_sets = super::get(live, "properties.numberOfRecordSets")
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
+    let foreign_records = record_sets.saturating_sub(1 + u64::from(ours_in_zone));
+    if in_use.contains(&super::norm_id(zid)) {
+        Some("another instance of the blueprint uses it".to_string())
+    } else if foreign_records > 0 {
+        Some(format!(
+            "it holds {foreign_records} record set(s) of other resources"
+        ))
+    } else if !super::owned_by_tag(live) {
+        Some("moat did not create it".to_string())
+    } else {
+        None
     }
 }

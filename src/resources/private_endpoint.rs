@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{short, terminal_failure, Kind, Meta, Read, Reads, Ready};
+use super::kind::{short, terminal_failure, InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
 use super::{fingerprint, get, get_str, id_eq, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::Instance;
@@ -202,6 +202,70 @@ impl Kind for PrivateEndpointKind {
         &META
     }
 
+    /// The endpoint moat created for the account; one it did not create stays.
+    fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
+        let (Some(ctl), Some(live)) = (
+            inst.controls.private_endpoint.as_ref(),
+            read(inst).and_then(|r| seen.value(&r)),
+        ) else {
+            return Planned::default();
+        };
+        let id = id(&ctl.spec);
+        if !super::owned_by_tag(live) {
+            return Planned {
+                notes: vec![format!(
+                    "the private endpoint {id} is not tagged `{OWNER_TAG}: {OWNER_VALUE}`: left in place"
+                )],
+                ..Planned::default()
+            };
+        }
+        Planned::of(
+            Stage::Endpoint,
+            [super::delete_change(
+                address(inst, super::last_segment(&id)),
+                KIND,
+                &id,
+                API_VERSION,
+                "the private endpoint moat created for the account",
+                "clients in the VNet lose their private path to the account",
+                live,
+            )],
+        )
+    }
+
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        read(inst).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let live = read(inst).and_then(|r| seen.value(&r));
+        let mut changes: Vec<Change> = plan(inst, live).into_iter().collect();
+        // ARM refuses an endpoint on an account that is not Succeeded
+        // (AccountProvisioningStateInvalid).
+        for c in changes.iter_mut().filter(|c| c.action.is_write()) {
+            c.gates
+                .push(super::account::succeeded_gate(&inst.account_id()));
+        }
+        Planned::of(Stage::Endpoint, changes)
+    }
+
+    /// Network tightening waits for a working private path: the endpoint Succeeded, its
+    /// connection Approved, its zone group's A records present.
+    fn gate(&self, inst: &Instance, stage: Stage, _changes: &[&Change]) -> Option<Gate> {
+        let pe = inst
+            .controls
+            .private_endpoint
+            .as_ref()
+            .filter(|_| stage == Stage::Endpoint)?;
+        let endpoint = id(&pe.spec);
+        let group = inst
+            .controls
+            .dns_zone_group
+            .as_ref()
+            .map(|g| super::dns_zone_group::id(&endpoint, &g.spec.name));
+        Some(ready_gate(&endpoint, &inst.account_id(), group))
+    }
+
     /// A private endpoint being written holds its target account (ARM answers the account's own
     /// writes with RequestConflict meanwhile, and refuses the endpoint while the account is being
     /// updated): one lock for both.
@@ -281,4 +345,11 @@ pub fn target_account(c: &Change) -> Option<&str> {
     .flatten()
     .filter_map(|conn| conn["properties"]["privateLinkServiceId"].as_str())
     .find(|t| super::account::account_of(t).is_some())
+}
+
+pub fn read(inst: &Instance) -> Option<Read> {
+    inst.controls
+        .private_endpoint
+        .as_ref()
+        .map(|p| Read::get(id(&p.spec), API_VERSION))
 }

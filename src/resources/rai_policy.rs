@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{short, Kind, Meta, Read, Reads, Ready};
+use super::kind::{short, Kind, Meta, Planned, Read, Reads, Ready, Stage};
 use super::{enum_eq, fingerprint, get, get_str, writable_copy, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::{ContentFilter, Instance, RaiPolicy};
@@ -239,6 +239,23 @@ impl Kind for RaiPolicyKind {
         &META
     }
 
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        read(inst).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let live = read(inst).and_then(|r| seen.value(&r));
+        Planned::of(Stage::ContentPolicy, plan(inst, live))
+    }
+
+    /// Deployments wait for a policy being written to exist.
+    fn gate(&self, _inst: &Instance, stage: Stage, changes: &[&Change]) -> Option<Gate> {
+        changes
+            .iter()
+            .find(|c| stage == Stage::ContentPolicy && c.kind == KIND && c.action.is_write())
+            .map(|c| exists_gate(&c.id))
+    }
+
     fn lock(&self, change: &Change) -> Option<String> {
         super::account::lock_of(&change.id)
     }
@@ -273,4 +290,11 @@ pub fn exists_gate(policy_id: &str) -> Gate {
         kind: KIND,
         ids: vec![policy_id.to_string()],
     }
+}
+
+pub fn read(inst: &Instance) -> Option<Read> {
+    inst.controls
+        .rai_policy
+        .as_ref()
+        .map(|p| Read::get(id(inst, &p.spec.name), API_VERSION))
 }

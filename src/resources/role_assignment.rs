@@ -11,7 +11,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::kind::{Kind, Meta, Read, Reads, Ready};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
 use super::{fingerprint, get_str, last_segment, OWNER_MARKER};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Instance, Mode, RoleAssignment};
@@ -270,6 +270,81 @@ impl Kind for RoleAssignmentKind {
         &META
     }
 
+    /// Assignments moat created on the account (its marker in the description) go before it.
+    fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
+        let account = inst.account_id();
+        let Some(r) = read(inst) else {
+            return Planned::default();
+        };
+        let deletes = seen
+            .items(&r)
+            .iter()
+            .filter(|a| get_str(a, "properties.scope").is_some_and(|s| super::id_eq(s, &account)))
+            .filter(|a| {
+                get_str(a, "properties.description").is_some_and(|d| d.contains(OWNER_MARKER))
+            })
+            .filter_map(|a| {
+                let rid = get_str(a, "id")?;
+                let role = last_segment(get_str(a, "properties.roleDefinitionId").unwrap_or(""));
+                let role_name = privileged_name(role)
+                    .map(str::to_string)
+                    .or_else(|| {
+                        inst.controls.role_assignments.as_ref().and_then(|r| {
+                            r.spec
+                                .assignments
+                                .iter()
+                                .find(|x| x.role_definition_guid.eq_ignore_ascii_case(role))
+                                .map(|x| x.role_name.clone())
+                        })
+                    })
+                    .unwrap_or_else(|| role.to_string());
+                let principal = get_str(a, "properties.principalId").unwrap_or("?");
+                Some(super::delete_change(
+                    address(inst, &role_name, principal),
+                    KIND,
+                    rid,
+                    API_VERSION,
+                    "a role assignment moat created on the account",
+                    format!("principal {principal} loses {role_name} on the account"),
+                    a,
+                ))
+            });
+        Planned::of(Stage::Access, deletes.collect::<Vec<_>>())
+    }
+
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        read(inst).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let Some(r) = read(inst) else {
+            return Planned::default();
+        };
+        // Only direct assignments count: inherited ones (scope above the account) are left out.
+        let account = inst.account_id();
+        let direct: Vec<Value> = seen
+            .items(&r)
+            .iter()
+            .filter(|a| get_str(a, "properties.scope").is_some_and(|s| super::id_eq(s, &account)))
+            .cloned()
+            .collect();
+        let (changes, notes) = plan(inst, &direct);
+        Planned {
+            notes,
+            ..Planned::of(Stage::Access, changes)
+        }
+    }
+
+    /// The declared assignments (not those being deleted), visible at the account scope.
+    fn gate(&self, _inst: &Instance, stage: Stage, changes: &[&Change]) -> Option<Gate> {
+        let ids: Vec<String> = changes
+            .iter()
+            .filter(|c| stage == Stage::Access && c.kind == KIND && c.action != Action::Delete)
+            .map(|c| c.id.clone())
+            .collect();
+        (!ids.is_empty()).then(|| visible_gate(ids))
+    }
+
     /// Another writer may create the same (scope, role, principal) under another name between
     /// plan and apply: ARM answers RoleAssignmentExists, and that assignment is adopted.
     fn adopt(&self, change: &Change) -> Option<Adopt> {
@@ -328,6 +403,14 @@ impl Kind for RoleAssignmentKind {
 /// Key auth goes off once these assignments are visible.
 pub fn visible_gate(ids: Vec<String>) -> Gate {
     Gate { kind: KIND, ids }
+}
+
+/// The direct and inherited assignments at the account scope (`atScope()`).
+pub fn read(inst: &Instance) -> Option<Read> {
+    inst.controls.role_assignments.as_ref().map(|_| {
+        Read::list(format!("{}{ASSIGNMENTS}", inst.account_id()), API_VERSION)
+            .with_query("$filter", "atScope()")
+    })
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{enum_eq, fingerprint, get, get_str, set_eq_ci, str_list, OWNER_MARKER};
 use crate::arm::Method;
+use crate::blueprint::resolved::Instance;
 use crate::blueprint::resolved::{Mode, Nsg, NsgRule};
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
@@ -312,6 +313,106 @@ impl Kind for SecurityRuleKind {
         &META
     }
 
+    fn uses(&self, inst: &Instance) -> Vec<String> {
+        inst.controls
+            .nsg
+            .iter()
+            .flat_map(|n| n.spec.rules.iter().map(|r| id(&n.spec.nsg_id, &r.name)))
+            .collect()
+    }
+
+    /// Rules moat wrote for this instance, unless something else still sits behind them; denies
+    /// first, then allows, one at a time: the subnet is never left with a deny-all whose allow
+    /// exceptions are already gone (that would cut off what is still behind it).
+    fn destroy(&self, inst: &Instance, seen: &Reads, in_use: &InUse) -> Planned {
+        let nsg = inst
+            .controls
+            .nsg
+            .as_ref()
+            .filter(|n| n.mode == Mode::Managed);
+        let (Some(nsg), Some(live_nsg)) = (nsg, read(inst).and_then(|r| seen.value(&r))) else {
+            return Planned::default();
+        };
+        let ours = inst
+            .controls
+            .private_endpoint
+            .as_ref()
+            .map(|p| super::private_endpoint::id(&p.spec));
+        let others = super::subnet::read(inst)
+            .and_then(|r| seen.value(&r))
+            .and_then(|s| get(s, "properties.privateEndpoints"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| get_str(p, "id"))
+                    .filter(|p| !ours.as_deref().is_some_and(|o| super::id_eq(p, o)))
+                    .count()
+            })
+            .unwrap_or(0);
+        let live_rules: &[Value] = get(live_nsg, "properties.securityRules")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut rules: Vec<_> = nsg.spec.rules.iter().collect();
+        rules.sort_by_key(|r| (!r.access.eq_ignore_ascii_case("Deny"), r.priority));
+        let mut out = Planned::default();
+        for rule in rules {
+            let rid = id(&nsg.spec.nsg_id, &rule.name);
+            let Some(live) = live_rules
+                .iter()
+                .find(|r| get_str(r, "name").is_some_and(|n| n.eq_ignore_ascii_case(&rule.name)))
+            else {
+                continue;
+            };
+            let owned =
+                get_str(live, "properties.description").is_some_and(|d| d.contains(OWNER_MARKER));
+            let keep_why = if !owned {
+                Some("moat did not create it".to_string())
+            } else if in_use.contains(&super::norm_id(&rid)) {
+                Some("another instance of the blueprint declares it".to_string())
+            } else if others > 0 {
+                Some(format!(
+                    "{others} other private endpoint(s) in the subnet still sit behind it"
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = keep_why {
+                out.notes
+                    .push(format!("the NSG rule {} is kept: {why}", rule.name));
+                continue;
+            }
+            out.changes.push((
+                Stage::Firewall,
+                super::delete_change(
+                    address(&inst.name, &nsg.spec.nsg_id, &rule.name),
+                    KIND,
+                    &rid,
+                    API_VERSION,
+                    "the NSG rule moat created for this instance's endpoint",
+                    format!(
+                        "rule {} ({} {}) leaves the endpoint subnet's NSG",
+                        rule.name, rule.access, rule.direction
+                    ),
+                    live,
+                ),
+            ));
+        }
+        out
+    }
+
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        read(inst).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let Some(nsg) = &inst.controls.nsg else {
+            return Planned::default();
+        };
+        let live = read(inst).and_then(|r| seen.value(&r));
+        Planned::of(Stage::Firewall, plan(&inst.name, nsg.mode, &nsg.spec, live))
+    }
+
     /// Rules of one NSG are written one at a time (each write updates the NSG).
     fn lock(&self, change: &Change) -> Option<String> {
         Some(format!(
@@ -319,4 +420,12 @@ impl Kind for SecurityRuleKind {
             super::norm_id(super::parent_id(&change.id))
         ))
     }
+}
+
+/// The NSG of the endpoint subnet, with its rules.
+pub fn read(inst: &Instance) -> Option<Read> {
+    inst.controls
+        .nsg
+        .as_ref()
+        .map(|n| Read::get(n.spec.nsg_id.clone(), API_VERSION))
 }

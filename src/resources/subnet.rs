@@ -7,9 +7,10 @@
 
 use serde_json::Value;
 
-use super::kind::{Kind, Meta};
+use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
 use super::{enum_eq, fingerprint, get_str, writable_copy};
 use crate::arm::Method;
+use crate::blueprint::resolved::Instance;
 use crate::blueprint::resolved::Mode;
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
@@ -119,6 +120,27 @@ impl Kind for SubnetKind {
         &META
     }
 
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        read(inst).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let Some(pe) = &inst.controls.private_endpoint else {
+            return Planned::default();
+        };
+        let live = read(inst).and_then(|r| seen.value(&r));
+        Planned::of(
+            Stage::SubnetPolicy,
+            plan(
+                &inst.name,
+                pe.mode,
+                &pe.spec.subnet_id,
+                pe.spec.subnet_network_policies.as_deref(),
+                live,
+            ),
+        )
+    }
+
     /// Subnets of one VNet are written one at a time (ARM: AnotherOperationInProgress).
     fn lock(&self, change: &Change) -> Option<String> {
         Some(format!(
@@ -126,4 +148,12 @@ impl Kind for SubnetKind {
             super::norm_id(super::parent_id(&change.id))
         ))
     }
+}
+
+/// The private endpoint's subnet.
+pub fn read(inst: &Instance) -> Option<Read> {
+    inst.controls
+        .private_endpoint
+        .as_ref()
+        .map(|p| Read::get(p.spec.subnet_id.clone(), API_VERSION))
 }

@@ -7,9 +7,10 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta};
+use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get_bool, get_str, id_eq, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
+use crate::blueprint::resolved::Instance;
 use crate::blueprint::resolved::{Mode, PrivateDns};
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
@@ -133,4 +134,66 @@ impl Kind for VnetLinkKind {
     fn meta(&self) -> &'static Meta {
         &META
     }
+
+    /// Every link of each zone (a link to the same VNet under another name is adopted).
+    fn reads(&self, inst: &Instance, seen: &Reads) -> Vec<Read> {
+        let plr = super::private_dns_zone::link_resources_read(inst);
+        if plr.as_ref().is_some_and(|r| seen.result(r).is_none()) {
+            return Vec::new();
+        }
+        super::private_dns_zone::zone_reads(inst, seen)
+            .into_iter()
+            .map(|(_, zone)| links_read(&zone.path))
+            .collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let Some(dns) = &inst.controls.private_dns else {
+            return Planned::default();
+        };
+        let vnets: Vec<String> = if dns.spec.vnet_links.is_empty() {
+            inst.controls
+                .private_endpoint
+                .iter()
+                .map(|p| p.spec.vnet_id.clone())
+                .collect()
+        } else {
+            dns.spec.vnet_links.clone()
+        };
+        let mut changes = Vec::new();
+        for (z, zone) in super::private_dns_zone::zone_reads(inst, seen) {
+            // The links of a zone that does not exist are none.
+            let links = match seen.value(&zone) {
+                Some(_) => seen.items(&links_read(&zone.path)),
+                None => &[],
+            };
+            for v in &vnets {
+                changes.push(plan(&inst.name, dns.mode, &dns.spec, &z, v, links));
+            }
+        }
+        Planned::of(Stage::DnsLinks, changes)
+    }
+}
+
+/// The links of a zone.
+pub fn links_read(zone_id: &str) -> Read {
+    Read::list(format!("{zone_id}/virtualNetworkLinks"), API_VERSION)
+}
+
+/// The delete of a link moat created (destroy, when no other instance uses the zone).
+pub fn delete(instance: &str, zone: &str, link: &Value) -> Change {
+    let lid = get_str(link, "id").unwrap_or_default();
+    let vnet = get_str(link, "properties.virtualNetwork.id").unwrap_or(lid);
+    super::delete_change(
+        address(instance, zone, vnet),
+        KIND,
+        lid,
+        API_VERSION,
+        "the VNet link moat created; no other instance uses the zone",
+        format!(
+            "the VNet {} stops resolving {zone}",
+            super::last_segment(vnet)
+        ),
+        link,
+    )
 }

@@ -41,7 +41,7 @@ async fn destroy_plan(api: &dyn moat::arm::ArmApi, bp: &Blueprint, names: &[&str
     let observed = moat::observe::observe(api, &selected)
         .await
         .expect("observe");
-    moat::commands::destroy::plan(bp, &names, &observed)
+    moat::plan::destroy::plan(bp, &names, &observed)
 }
 
 fn kinds(p: &Plan, action: Action) -> Vec<(KindId, String)> {
@@ -447,7 +447,7 @@ async fn destroy_keeps_a_zone_with_foreign_records_and_rules_other_endpoints_sit
     .unwrap();
     let names = vec!["contoso-openai-new".to_string()];
     let mut observed = moat::observe::observe(api.as_ref(), &bp).await.unwrap();
-    let d = moat::commands::destroy::plan(&bp, &names, &observed);
+    let d = moat::plan::destroy::plan(&bp, &names, &observed);
     assert!(d
         .changes()
         .all(|c| c.kind != moat::resources::private_dns_zone::KIND
@@ -466,12 +466,15 @@ async fn destroy_keeps_a_zone_with_foreign_records_and_rules_other_endpoints_sit
     );
 
     // Another endpoint in the subnet (not in the blueprint): the rules stay for it.
-    let subnet = observed.instances[0].subnet.as_mut().unwrap();
+    let subnet = observed.instances[0]
+        .reads
+        .value_mut(&moat::resources::subnet::read(&bp.instances[0]).unwrap())
+        .unwrap();
     subnet["properties"]["privateEndpoints"]
         .as_array_mut()
         .unwrap()
         .push(json!({"id": format!("{}/providers/Microsoft.Network/privateEndpoints/other-pe", rg("rg-apps"))}));
-    let d = moat::commands::destroy::plan(&bp, &names, &observed);
+    let d = moat::plan::destroy::plan(&bp, &names, &observed);
     assert_eq!(
         d.changes()
             .filter(|c| c.kind == moat::resources::security_rule::KIND)

@@ -237,7 +237,7 @@ fn weakening_without_exception_is_blocked_and_with_exception_is_a_risk() {
 fn missing_custom_subdomain_blocks_the_instance() {
     let inst = strict_instance();
     let mut obs = hardened_observed(&inst);
-    obs.account.as_mut().unwrap()["properties"]
+    live(&mut obs, Some(moat::resources::account::read(&inst)))["properties"]
         .as_object_mut()
         .unwrap()
         .remove("customSubDomainName");
@@ -285,14 +285,20 @@ fn greenfield_account_is_created_hardened_in_its_first_request() {
 fn soft_deleted_name_blocks_unless_the_blueprint_chooses() {
     let mut inst = strict_instance();
     inst.create_if_missing = true;
-    let deleted = moat::observe::ObservedInstance {
+    let mut deleted = moat::observe::ObservedInstance {
         name: "quickstart".into(),
-        deleted_account: Some(
+        ..Default::default()
+    };
+    deleted
+        .reads
+        .insert(&moat::resources::account::read(&inst), None);
+    deleted.reads.insert(
+        &moat::resources::account::deleted_read(&inst),
+        Some(
             json!({"id": format!("/subscriptions/{SUB}/providers/Microsoft.CognitiveServices/locations/eastus/resourceGroups/rg-ai-prod/deletedAccounts/contoso-openai-prod"),
             "properties": {"deletionDate": "2026-11-20T10:00:00Z"}}),
         ),
-        ..Default::default()
-    };
+    );
     let p = plan_one(inst.clone(), deleted.clone());
     assert_eq!(change(&p, "quickstart/account").action, Action::Blocked);
     assert!(change(&p, "quickstart/account")
@@ -356,7 +362,7 @@ fn verify_only_zone_group_reports_drift_and_never_writes() {
         change(&p, "quickstart/dns-zone-group/default").action,
         Action::Verified
     );
-    obs.zone_group = None;
+    set_live(&mut obs, moat::resources::dns_zone_group::read(&inst), None);
     let p = plan_one(inst, obs);
     let c = change(&p, "quickstart/dns-zone-group/default");
     assert_eq!(c.action, Action::Drift);
@@ -375,7 +381,8 @@ fn fleet_shares_zones_and_links_once() {
     let oa = brownfield_observed(&a);
     let mut ob = brownfield_observed(&b);
     ob.name = "second".into();
-    ob.account.as_mut().unwrap()["properties"]["customSubDomainName"] = "contoso-openai-2".into();
+    live(&mut ob, Some(moat::resources::account::read(&b)))["properties"]["customSubDomainName"] =
+        "contoso-openai-2".into();
     let p = moat::plan::plan(
         &blueprint(vec![a, b]),
         &Observed {
@@ -413,11 +420,15 @@ fn conflicting_diagnostic_setting_is_deleted_only_with_its_exception() {
     let mut inst = strict_instance();
     let mut obs = hardened_observed(&inst);
     let acct = inst.account_id();
-    obs.diagnostic_settings = vec![json!({
-        "id": format!("{acct}/providers/microsoft.insights/diagnosticSettings/legacy-audit"),
-        "name": "legacy-audit",
-        "properties": {"workspaceId": workspace_id(), "logs": [{"category": "Audit", "enabled": true}], "metrics": []}
-    })];
+    set_live(
+        &mut obs,
+        moat::resources::diagnostic_setting::read(&inst),
+        Some(json!([{
+            "id": format!("{acct}/providers/microsoft.insights/diagnosticSettings/legacy-audit"),
+            "name": "legacy-audit",
+            "properties": {"workspaceId": workspace_id(), "logs": [{"category": "Audit", "enabled": true}], "metrics": []}
+        }])),
+    );
     let p = plan_one(inst.clone(), obs.clone());
     let c = change(&p, "quickstart/diagnostic-setting/moat-security");
     assert_eq!(c.action, Action::Blocked);

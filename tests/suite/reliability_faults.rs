@@ -725,7 +725,8 @@ async fn all_fault_scenarios() {
 fn a_failed_private_endpoint_is_written_again() {
     let inst = support::strict_instance();
     let mut obs = support::hardened_observed(&inst);
-    obs.private_endpoint.as_mut().unwrap()["properties"]["provisioningState"] = "Failed".into();
+    support::live(&mut obs, moat::resources::private_endpoint::read(&inst))["properties"]
+        ["provisioningState"] = "Failed".into();
     let plan = moat::plan::plan(&support::blueprint(vec![inst]), &observed(obs));
     let pe = plan
         .changes()
@@ -741,7 +742,8 @@ fn a_failed_private_endpoint_is_written_again() {
 fn a_canceled_account_is_re_driven_before_the_cutover() {
     let inst = support::strict_instance();
     let mut obs = support::hardened_observed(&inst);
-    obs.account.as_mut().unwrap()["properties"]["provisioningState"] = "Canceled".into();
+    support::live(&mut obs, Some(moat::resources::account::read(&inst)))["properties"]
+        ["provisioningState"] = "Canceled".into();
     let plan = moat::plan::plan(&support::blueprint(vec![inst.clone()]), &observed(obs));
     let writes: Vec<_> = plan.changes().filter(|c| c.action.is_write()).collect();
     assert_eq!(writes.len(), 1, "{writes:#?}");

@@ -227,13 +227,14 @@ fn resolved_model_diagnostic_settings_are_deleted_only_with_the_exception() {
     let strict = strict_instance();
     let mut clash = hardened_observed(&strict);
     // Someone's hand-made setting sends Audit to the same workspace; moat's is absent.
-    let mut other = clash.diagnostic_settings[0].clone();
+    let diag = moat::resources::diagnostic_setting::read(&strict);
+    let mut other = live(&mut clash, diag.clone())[0].clone();
     other["name"] = "openai-security-diagnostics".into();
     other["id"] = json!(format!(
         "{}/providers/microsoft.insights/diagnosticSettings/openai-security-diagnostics",
         strict.account_id().to_lowercase()
     ));
-    clash.diagnostic_settings = vec![other];
+    set_live(&mut clash, diag, Some(json!([other])));
 
     let mut no_diag = strict.clone();
     no_diag.controls.diagnostics = None;

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use moat::blueprint::resolved::*;
-use moat::observe::ObservedInstance;
+use moat::observe::{ObservedInstance, Read};
+use moat::resources as res;
 use serde_json::{json, Value};
 
 pub const SUB: &str = "6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10";
@@ -433,30 +434,64 @@ pub fn hardened_observed(inst: &Instance) -> ObservedInstance {
             .collect::<Vec<_>>()),
     );
 
+    let dns = &inst.controls.private_dns.as_ref().unwrap().spec;
+    let zone_id = moat::resources::private_dns_zone::id(dns, zone_name);
     let mut obs = ObservedInstance {
         name: inst.name.clone(),
-        account: Some(account),
-        required_zone_names: vec![zone_name.into()],
-        deployments: vec![deployment],
-        rai_policy: Some(rai),
-        private_endpoint: Some(pe),
-        zone_group: Some(group),
-        nsg: Some(nsg),
-        subnet: Some(subnet),
-        role_assignments: assignments,
-        diagnostic_settings: vec![diag],
         ..Default::default()
     };
-    obs.dns_zones.insert(zone_name.into(), Some(zone));
-    obs.vnet_links.insert(zone_name.into(), vec![link]);
+    let r = &mut obs.reads;
+    r.insert(&res::account::read(inst), Some(account));
+    if let Some(plr) = res::private_dns_zone::link_resources_read(inst) {
+        r.insert(
+            &plr,
+            Some(json!({"value": [{"properties": {"groupId": "account", "requiredZoneNames": [zone_name]}}]})),
+        );
+    }
+    r.insert(
+        &res::deployment::read(inst).unwrap(),
+        Some(json!([deployment])),
+    );
+    r.insert(&res::rai_policy::read(inst).unwrap(), Some(rai));
+    r.insert(&res::private_endpoint::read(inst).unwrap(), Some(pe));
+    r.insert(&res::dns_zone_group::read(inst).unwrap(), Some(group));
+    r.insert(&res::security_rule::read(inst).unwrap(), Some(nsg));
+    r.insert(&res::subnet::read(inst).unwrap(), Some(subnet));
+    r.insert(
+        &res::role_assignment::read(inst).unwrap(),
+        Some(Value::Array(assignments)),
+    );
+    r.insert(
+        &res::diagnostic_setting::read(inst).unwrap(),
+        Some(json!([diag])),
+    );
+    r.insert(
+        &Read::get(zone_id.clone(), res::private_dns_zone::API_VERSION),
+        Some(zone),
+    );
+    r.insert(&res::vnet_link::links_read(&zone_id), Some(json!([link])));
     obs
+}
+
+/// The observed body a kind's read returned, to change in place.
+pub fn live(obs: &mut ObservedInstance, read: Option<Read>) -> &mut Value {
+    obs.reads
+        .value_mut(&read.expect("the blueprint declares the control"))
+        .expect("observed")
+}
+
+/// Set what a read returned (`None`: absent).
+pub fn set_live(obs: &mut ObservedInstance, read: Option<Read>, v: Option<Value>) {
+    obs.reads
+        .insert(&read.expect("the blueprint declares the control"), v);
 }
 
 /// The quickstart's brownfield state: public, key auth on, nothing private, a user with
 /// Contributor, a deployment on the default filter.
 pub fn brownfield_observed(inst: &Instance) -> ObservedInstance {
     let mut obs = hardened_observed(inst);
-    let p = &mut obs.account.as_mut().unwrap()["properties"];
+    let account = live(&mut obs, Some(res::account::read(inst)));
+    let p = &mut account["properties"];
     p["publicNetworkAccess"] = "Enabled".into();
     p["disableLocalAuth"] = false.into();
     p["networkAcls"] = json!({"defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []});
@@ -464,33 +499,36 @@ pub fn brownfield_observed(inst: &Instance) -> ObservedInstance {
         .unwrap()
         .remove("restrictOutboundNetworkAccess");
     p.as_object_mut().unwrap().remove("allowedFqdnList");
-    obs.account
-        .as_mut()
-        .unwrap()
-        .as_object_mut()
-        .unwrap()
-        .remove("identity");
-    obs.deployments[0]["properties"]["raiPolicyName"] = "Microsoft.DefaultV2".into();
-    obs.rai_policy = None;
-    obs.private_endpoint = None;
-    obs.zone_group = None;
-    for z in obs.dns_zones.values_mut() {
-        *z = None;
+    account.as_object_mut().unwrap().remove("identity");
+    live(&mut obs, res::deployment::read(inst))[0]["properties"]["raiPolicyName"] =
+        "Microsoft.DefaultV2".into();
+    set_live(&mut obs, res::rai_policy::read(inst), None);
+    set_live(&mut obs, res::private_endpoint::read(inst), None);
+    set_live(&mut obs, res::dns_zone_group::read(inst), None);
+    for (_, zone) in res::private_dns_zone::zone_reads(inst, &obs.reads.clone()) {
+        obs.reads.insert(&zone, None);
+        obs.reads
+            .insert(&res::vnet_link::links_read(&zone.path), Some(json!([])));
     }
-    for l in obs.vnet_links.values_mut() {
-        l.clear();
-    }
-    obs.nsg.as_mut().unwrap()["properties"]["securityRules"] = json!([]);
-    obs.subnet.as_mut().unwrap()["properties"]["privateEndpointNetworkPolicies"] =
+    live(&mut obs, res::security_rule::read(inst))["properties"]["securityRules"] = json!([]);
+    live(&mut obs, res::subnet::read(inst))["properties"]["privateEndpointNetworkPolicies"] =
         "Disabled".into();
     let acct_id = inst.account_id();
-    obs.role_assignments = vec![json!({
-        "id": format!("{acct_id}/providers/Microsoft.Authorization/roleAssignments/0f6c7a3e-3a0e-4d8b-9a6b-6c0a1f2e3d4c"),
-        "name": "0f6c7a3e-3a0e-4d8b-9a6b-6c0a1f2e3d4c",
-        "type": "Microsoft.Authorization/roleAssignments",
-        "properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}"),
-            "principalId": USER, "principalType": "User", "scope": acct_id}
-    })];
-    obs.diagnostic_settings = Vec::new();
+    set_live(
+        &mut obs,
+        res::role_assignment::read(inst),
+        Some(json!([{
+            "id": format!("{acct_id}/providers/Microsoft.Authorization/roleAssignments/0f6c7a3e-3a0e-4d8b-9a6b-6c0a1f2e3d4c"),
+            "name": "0f6c7a3e-3a0e-4d8b-9a6b-6c0a1f2e3d4c",
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}"),
+                "principalId": USER, "principalType": "User", "scope": acct_id}
+        }])),
+    );
+    set_live(
+        &mut obs,
+        res::diagnostic_setting::read(inst),
+        Some(json!([])),
+    );
     obs
 }

@@ -1,137 +1,18 @@
-//! `Microsoft.CognitiveServices/accounts`: I1, I2, I3, N5, N6, D1.
-//!
-//! An existing account is never re-PUT: moat PATCHes only the managed properties, in stages that
-//! follow the no-lockout cutover order (identity first; network tightening after the private path
-//! exists; public access off after that; key auth off last). A missing account is created by one
-//! PUT that already carries every hardened property (issue 10).
-//!
-//! Managed: `identity`, `properties.encryption`, `properties.networkAcls` (defaultAction, bypass,
-//! ipRules, virtualNetworkRules), `properties.restrictOutboundNetworkAccess`,
-//! `properties.allowedFqdnList`, `properties.publicNetworkAccess`, `properties.disableLocalAuth`.
-//! Checked, never changed: `kind`, `location`, `properties.customSubDomainName` (immutable).
-//! Ignored: everything else, including the read-only fields in [`READ_ONLY`].
+//! The account's PATCH stages, each in its place in the cutover: identity and CMK first, network
+//! tightening after the private path, public access off after that, key auth off last; and the
+//! checks on properties moat never changes (kind, location, custom subdomain).
 
 use serde_json::{json, Map, Value};
 
-use super::kind::{short, terminal_failure, Kind, Meta, Read, Reads, Ready};
-use super::{
-    enum_eq, field, fingerprint, get, get_bool, get_str, json_strs, location_eq, set_eq_ci,
-    str_list, OWNER_TAG, OWNER_VALUE,
-};
+use super::create::{identity_body, network_acls, norm_ip_rule};
+use super::{address, exception_for, API_VERSION, KIND};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Control, Instance, Mode};
-use crate::model::{Action, Change, FieldChange, Gate, KindId, Resend, Write};
-
-pub const API_VERSION: &str = "2024-10-01";
-
-/// Server-owned properties, never written back.
-pub const READ_ONLY: &[&str] = &[
-    "properties.provisioningState",
-    "properties.endpoint",
-    "properties.endpoints",
-    "properties.internalId",
-    "properties.capabilities",
-    "properties.isMigrated",
-    "properties.skuChangeInfo",
-    "properties.privateEndpointConnections",
-    "properties.dateCreated",
-    "properties.callRateLimit",
-    "properties.quotaLimit",
-    "properties.deletionDate",
-    "properties.scheduledPurgeDate",
-    "properties.commitmentPlanAssociations",
-    "properties.abusePenalty",
-    "identity.principalId",
-    "identity.tenantId",
-];
-
-pub fn address(inst: &Instance, stage: &str) -> String {
-    if stage.is_empty() {
-        format!("{}/account", inst.name)
-    } else {
-        format!("{}/account/{stage}", inst.name)
-    }
-}
-
-fn exception_for(inst: &Instance, allows: &str) -> Option<String> {
-    inst.exceptions
-        .iter()
-        .find(|e| e.allows == allows)
-        .map(|e| format!("{}: {}", e.allows, e.reason))
-}
-
-/// The body of the PUT that creates the account with every declared control already applied.
-pub fn create_body(inst: &Instance, restore: bool) -> Value {
-    let c = &inst.controls;
-    let mut tags: Map<String, Value> = inst
-        .tags
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    tags.insert(OWNER_TAG.into(), OWNER_VALUE.into());
-    let mut props = Map::new();
-    if let Some(sub) = &inst.custom_subdomain {
-        props.insert("customSubDomainName".into(), sub.clone().into());
-    }
-    if let Some(na) = &c.network_access {
-        props.insert(
-            "publicNetworkAccess".into(),
-            na.spec.public_network_access.clone().into(),
-        );
-        props.insert("networkAcls".into(), network_acls(&na.spec));
-    }
-    if let Some(o) = &c.outbound {
-        props.insert(
-            "restrictOutboundNetworkAccess".into(),
-            o.spec.restrict.into(),
-        );
-        props.insert("allowedFqdnList".into(), json_strs(&o.spec.allowed_fqdns));
-    }
-    if let Some(la) = &c.local_auth {
-        props.insert("disableLocalAuth".into(), la.spec.disabled.into());
-    }
-    if restore {
-        props.insert("restore".into(), true.into());
-    }
-    let mut body = json!({
-        "location": inst.location,
-        "kind": inst.kind,
-        "sku": {"name": inst.sku},
-        "tags": tags,
-        "properties": props,
-    });
-    if let Some(id) = &c.identity {
-        body["identity"] = identity_body(&id.spec);
-    }
-    body
-}
-
-fn network_acls(na: &crate::blueprint::resolved::NetworkAccess) -> Value {
-    json!({
-        "defaultAction": na.default_action,
-        "bypass": na.bypass,
-        "ipRules": na.ip_rules.iter().map(|r| json!({"value": r})).collect::<Vec<_>>(),
-        "virtualNetworkRules": na.virtual_network_rules.iter().map(|r| json!({"id": r})).collect::<Vec<_>>(),
-    })
-}
-
-fn identity_body(spec: &crate::blueprint::resolved::Identity) -> Value {
-    let mut v = json!({"type": spec.r#type});
-    if !spec.user_assigned.is_empty() {
-        let m: Map<String, Value> = spec
-            .user_assigned
-            .iter()
-            .map(|id| (id.clone(), json!({})))
-            .collect();
-        v["userAssignedIdentities"] = Value::Object(m);
-    }
-    v
-}
-
-/// A plain IP written as `1.2.3.4/32` is the same rule as `1.2.3.4`.
-fn norm_ip_rule(r: &str) -> String {
-    r.trim().trim_end_matches("/32").to_ascii_lowercase()
-}
+use crate::model::{Action, Change, FieldChange, Write};
+use crate::resources::{
+    enum_eq, field, fingerprint, get, get_bool, get_str, json_strs, location_eq, set_eq_ci,
+    str_list,
+};
 
 /// Checks that make the plan fail instead of writing: account kind / location / subdomain.
 pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
@@ -245,7 +126,7 @@ impl Stage {
             )
             .with_fields(self.fields);
         }
-        let action = super::outcome(mode, true, !self.fields.is_empty());
+        let action = crate::resources::outcome(mode, true, !self.fields.is_empty());
         let mut c = Change::new(address(inst, stage), KIND, &id, action, reason, fp)
             .with_fields(self.fields);
         if action == Action::Update {
@@ -305,8 +186,8 @@ pub fn identity_stage(inst: &Instance, observed: &Value) -> Option<Change> {
                 path: "identity".into(),
                 before: get(observed, "identity").map(|v| {
                     let mut v = v.clone();
-                    super::remove(&mut v, "principalId");
-                    super::remove(&mut v, "tenantId");
+                    crate::resources::remove(&mut v, "principalId");
+                    crate::resources::remove(&mut v, "tenantId");
                     v
                 }),
                 after: Some(identity_body(want)),
@@ -366,7 +247,7 @@ pub fn identity_stage(inst: &Instance, observed: &Value) -> Option<Change> {
                 before: live.cloned(),
                 after: Some(want_body.clone()),
             });
-            super::set(&mut s.body, "properties.encryption", want_body);
+            crate::resources::set(&mut s.body, "properties.encryption", want_body);
         }
     }
     Some(s.into_change(
@@ -430,7 +311,7 @@ pub fn network_stage(inst: &Instance, observed: &Value) -> Option<Change> {
                     s.fields.push(f);
                 }
             }
-            super::set(&mut s.body, "properties.networkAcls", desired);
+            crate::resources::set(&mut s.body, "properties.networkAcls", desired);
             if !same_default && want.default_action.eq_ignore_ascii_case("Allow") {
                 s.weakening(
                     inst,
@@ -464,7 +345,7 @@ pub fn network_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             live_restrict == want.restrict,
         ) {
             s.fields.push(f);
-            super::set(
+            crate::resources::set(
                 &mut s.body,
                 "properties.restrictOutboundNetworkAccess",
                 want.restrict.into(),
@@ -489,7 +370,7 @@ pub fn network_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             set_eq_ci(&live_fqdns, &want.allowed_fqdns),
         ) {
             s.fields.push(f);
-            super::set(
+            crate::resources::set(
                 &mut s.body,
                 "properties.allowedFqdnList",
                 json_strs(&want.allowed_fqdns),
@@ -518,7 +399,7 @@ pub fn public_access_stage(inst: &Instance, observed: &Value) -> Option<Change> 
         enum_eq(live, want),
     ) {
         s.fields.push(f);
-        super::set(
+        crate::resources::set(
             &mut s.body,
             "properties.publicNetworkAccess",
             want.clone().into(),
@@ -558,7 +439,7 @@ pub fn local_auth_stage(inst: &Instance, observed: &Value) -> Option<Change> {
         live == want,
     ) {
         s.fields.push(f);
-        super::set(&mut s.body, "properties.disableLocalAuth", want.into());
+        crate::resources::set(&mut s.body, "properties.disableLocalAuth", want.into());
         if want {
             s.risks.push(
                 "disables key auth: callers using API keys will get 401 (keys can keep working at the gateway for a while after the change)"
@@ -583,60 +464,6 @@ pub fn local_auth_stage(inst: &Instance, observed: &Value) -> Option<Change> {
         },
         observed,
     ))
-}
-
-/// The greenfield PUT (or a blocked change when moat may not create the account).
-pub fn create(inst: &Instance, restore: bool) -> Change {
-    let id = inst.account_id();
-    if !inst.create_if_missing {
-        return Change::blocked(
-            address(inst, ""),
-            KIND,
-            id,
-            "the account does not exist and the blueprint does not allow moat to create it (set `createIfMissing: true`)",
-            "absent".into(),
-        );
-    }
-    if inst.custom_subdomain.is_none() {
-        return Change::blocked(
-            address(inst, ""),
-            KIND,
-            id,
-            "a new account needs a custom subdomain (private endpoints and Entra ID auth require one, and it cannot be added safely later)",
-            "absent".into(),
-        );
-    }
-    let body = create_body(inst, restore);
-    let reason = if restore {
-        "restore the soft-deleted account, already hardened (restore: true)"
-    } else {
-        "create the account with every hardened property in its first request"
-    };
-    let fields = body
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| FieldChange {
-                    path: format!("properties.{k}"),
-                    before: None,
-                    after: Some(v.clone()),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut w = Write::new(Method::Put, &id, API_VERSION, Some(body));
-    w.if_none_match = false;
-    Change::new(
-        address(inst, ""),
-        KIND,
-        id,
-        Action::Create,
-        reason,
-        "absent".into(),
-    )
-    .with_fields(fields)
-    .with_write(w)
 }
 
 /// An existing account whose last operation ended `Failed` or `Canceled` stays in that state
@@ -680,150 +507,4 @@ pub fn repair_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             Some(serde_json::json!({ "tags": tags })),
         )),
     )
-}
-
-/// The blueprint's custom subdomain is already used by another account (live, or soft-deleted
-/// and still holding it): ARM would refuse the create with CustomDomainInUse, so the plan does.
-pub fn subdomain_in_use(inst: &Instance, holder: &Value) -> Change {
-    let sub = inst.custom_subdomain.as_deref().unwrap_or_default();
-    let holder_id = get_str(holder, "id").unwrap_or("another account");
-    let deleted = get_str(holder, "type")
-        .is_some_and(|t| t.to_ascii_lowercase().ends_with("/deletedaccounts"))
-        || get(holder, "properties.deletionDate").is_some();
-    let why = if deleted {
-        let name = get_str(holder, "name").unwrap_or("NAME");
-        let loc = get_str(holder, "location").unwrap_or("LOCATION");
-        let rg = holder_id
-            .split('/')
-            .skip_while(|s| !s.eq_ignore_ascii_case("resourceGroups"))
-            .nth(1)
-            .unwrap_or("RESOURCE_GROUP");
-        format!(
-            "CustomDomainInUse: the custom subdomain {sub} is held by the soft-deleted account {holder_id}; \
-             hint: choose another `customSubdomain`, or free the name by purging that account \
-             (`az cognitiveservices account purge --name {name} --resource-group {rg} --location {loc}`)"
-        )
-    } else {
-        format!(
-            "CustomDomainInUse: the custom subdomain {sub} is already used by the account {holder_id}; \
-             hint: a custom subdomain is globally unique, choose another `customSubdomain` for this instance"
-        )
-    };
-    Change::blocked(
-        address(inst, ""),
-        KIND,
-        inst.account_id(),
-        why,
-        "absent".into(),
-    )
-}
-
-pub const KIND: KindId = KindId::new("account");
-
-/// The account kind. Its changes are the account's stages (identity, network, public access,
-/// key auth) and its creation; see the file header.
-pub struct Account;
-
-static META: Meta = Meta {
-    label: "account",
-    arm_type: "Microsoft.CognitiveServices/accounts",
-    api_version: API_VERSION,
-    shared: false,
-    managed: &[
-        "identity.type",
-        "identity.userAssignedIdentities",
-        "properties.encryption",
-        "properties.networkAcls",
-        "properties.restrictOutboundNetworkAccess",
-        "properties.allowedFqdnList",
-        "properties.publicNetworkAccess",
-        "properties.disableLocalAuth",
-        "properties.customSubDomainName",
-        "kind",
-        "location",
-        "sku",
-        "tags",
-    ],
-    ignored: READ_ONLY,
-    first_on_lock: false,
-};
-
-impl Kind for Account {
-    fn meta(&self) -> &'static Meta {
-        &META
-    }
-
-    fn lock(&self, change: &Change) -> Option<String> {
-        lock_of(&change.id)
-    }
-
-    fn resend(&self, change: &Change) -> Option<Resend> {
-        resend_when_busy(&change.id)
-    }
-
-    fn ready(&self, ids: &[String], seen: &Reads) -> Ready {
-        let Some(id) = ids.first() else {
-            return Ready::Yes;
-        };
-        let acct = match Ready::read(seen, Read::get(id.clone(), API_VERSION)) {
-            Ok(v) => v,
-            Err(need) => return need,
-        };
-        let state = acct
-            .and_then(|a| get_str(a, "properties.provisioningState"))
-            .unwrap_or("absent");
-        if state.eq_ignore_ascii_case("Succeeded") {
-            Ready::Yes
-        } else if terminal_failure(state) {
-            Ready::Never(format!("account provisioningState {state}"))
-        } else {
-            Ready::Wait(format!("account provisioningState {state}"))
-        }
-    }
-
-    fn describe_gate(&self, ids: &[String]) -> String {
-        format!(
-            "{} in provisioningState Succeeded",
-            short(ids.first().map(String::as_str).unwrap_or(""))
-        )
-    }
-}
-
-const ACCOUNTS: &str = "/providers/microsoft.cognitiveservices/accounts/";
-
-/// The account an id is, or is a child of (`.../accounts/a/deployments/d` → `.../accounts/a`),
-/// in the id's own casing.
-pub fn account_of(id: &str) -> Option<&str> {
-    let lower = id.to_ascii_lowercase();
-    let i = lower.find(ACCOUNTS)? + ACCOUNTS.len();
-    let end = lower[i..].find('/').map_or(lower.len(), |j| i + j);
-    Some(id[..end].trim_end_matches('/'))
-}
-
-/// The lock of writes to an account and its children (ARM answers concurrent ones with
-/// RequestConflict).
-pub fn lock_of(id: &str) -> Option<String> {
-    account_of(id).map(|a| format!("account:{}", super::norm_id(a)))
-}
-
-/// Waits for the account to be Succeeded.
-pub fn succeeded_gate(account_id: &str) -> Gate {
-    Gate {
-        kind: KIND,
-        ids: vec![account_id.to_string()],
-    }
-}
-
-/// How often a write ARM refused because its account was not Succeeded (an update by someone
-/// else in flight) is re-sent after waiting for the account again.
-const ACCOUNT_STATE_RESENDS: u32 = 5;
-
-/// Writes to an account or its children that ARM refuses while the account is busy
-/// (`AccountProvisioningStateInvalid`: the write did not land) wait for it and are re-sent.
-pub fn resend_when_busy(id: &str) -> Option<Resend> {
-    account_of(id).map(|a| Resend {
-        code: "AccountProvisioningStateInvalid".into(),
-        gate: succeeded_gate(a),
-        times: ACCOUNT_STATE_RESENDS,
-    })
 }

@@ -1,6 +1,8 @@
 //! The plan: plain, versioned, serialisable data. Renderers draw it; apply carries it out; nothing
 //! in here talks to ARM.
 
+pub mod observed;
+
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,196 @@
+//! `Microsoft.CognitiveServices/accounts`: I1, I2, I3, N5, N6, D1.
+//!
+//! An existing account is never re-PUT: moat PATCHes only the managed properties, in stages that
+//! follow the no-lockout cutover order (identity first; network tightening after the private path
+//! exists; public access off after that; key auth off last). A missing account is created by one
+//! PUT that already carries every hardened property (issue 10).
+//!
+//! Managed: `identity`, `properties.encryption`, `properties.networkAcls` (defaultAction, bypass,
+//! ipRules, virtualNetworkRules), `properties.restrictOutboundNetworkAccess`,
+//! `properties.allowedFqdnList`, `properties.publicNetworkAccess`, `properties.disableLocalAuth`.
+//! Checked, never changed: `kind`, `location`, `properties.customSubDomainName` (immutable).
+//! Ignored: everything else, including the read-only fields in [`READ_ONLY`].
+
+mod create;
+mod lifecycle;
+mod stages;
+
+pub use create::{create, create_body, subdomain_in_use};
+pub use lifecycle::{deleted_read, read, subscription_reads};
+pub use stages::{
+    blocked_checks, identity_stage, local_auth_stage, network_stage, public_access_stage,
+    repair_stage,
+};
+
+use super::get_str;
+use super::kind::{short, terminal_failure, InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
+use crate::blueprint::resolved::Instance;
+use crate::model::{Change, Gate, KindId, Resend};
+
+pub const API_VERSION: &str = "2024-10-01";
+
+/// Server-owned properties, never written back.
+pub const READ_ONLY: &[&str] = &[
+    "properties.provisioningState",
+    "properties.endpoint",
+    "properties.endpoints",
+    "properties.internalId",
+    "properties.capabilities",
+    "properties.isMigrated",
+    "properties.skuChangeInfo",
+    "properties.privateEndpointConnections",
+    "properties.dateCreated",
+    "properties.callRateLimit",
+    "properties.quotaLimit",
+    "properties.deletionDate",
+    "properties.scheduledPurgeDate",
+    "properties.commitmentPlanAssociations",
+    "properties.abusePenalty",
+    "identity.principalId",
+    "identity.tenantId",
+];
+
+pub fn address(inst: &Instance, stage: &str) -> String {
+    if stage.is_empty() {
+        format!("{}/account", inst.name)
+    } else {
+        format!("{}/account/{stage}", inst.name)
+    }
+}
+
+fn exception_for(inst: &Instance, allows: &str) -> Option<String> {
+    inst.exceptions
+        .iter()
+        .find(|e| e.allows == allows)
+        .map(|e| format!("{}: {}", e.allows, e.reason))
+}
+
+pub const KIND: KindId = KindId::new("account");
+
+/// The account kind. Its changes are the account's stages (identity, network, public access,
+/// key auth) and its creation; see the file header.
+pub struct Account;
+
+static META: Meta = Meta {
+    label: "account",
+    arm_type: "Microsoft.CognitiveServices/accounts",
+    api_version: API_VERSION,
+    shared: false,
+    managed: &[
+        "identity.type",
+        "identity.userAssignedIdentities",
+        "properties.encryption",
+        "properties.networkAcls",
+        "properties.restrictOutboundNetworkAccess",
+        "properties.allowedFqdnList",
+        "properties.publicNetworkAccess",
+        "properties.disableLocalAuth",
+        "properties.customSubDomainName",
+        "kind",
+        "location",
+        "sku",
+        "tags",
+    ],
+    ignored: READ_ONLY,
+    first_on_lock: false,
+};
+
+impl Kind for Account {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    fn reads(&self, inst: &Instance, seen: &Reads) -> Vec<Read> {
+        lifecycle::reads(inst, seen)
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        lifecycle::changes(inst, seen)
+    }
+
+    fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
+        lifecycle::destroy(inst, seen)
+    }
+
+    /// What follows a created account waits for it to be Succeeded.
+    fn gate(&self, inst: &Instance, stage: Stage, changes: &[&Change]) -> Option<Gate> {
+        changes
+            .iter()
+            .any(|c| stage == Stage::Create && c.kind == KIND && c.action.is_write())
+            .then(|| succeeded_gate(&inst.account_id()))
+    }
+
+    fn lock(&self, change: &Change) -> Option<String> {
+        lock_of(&change.id)
+    }
+
+    fn resend(&self, change: &Change) -> Option<Resend> {
+        resend_when_busy(&change.id)
+    }
+
+    fn ready(&self, ids: &[String], seen: &Reads) -> Ready {
+        let Some(id) = ids.first() else {
+            return Ready::Yes;
+        };
+        let acct = match Ready::read(seen, Read::get(id.clone(), API_VERSION)) {
+            Ok(v) => v,
+            Err(need) => return need,
+        };
+        let state = acct
+            .and_then(|a| get_str(a, "properties.provisioningState"))
+            .unwrap_or("absent");
+        if state.eq_ignore_ascii_case("Succeeded") {
+            Ready::Yes
+        } else if terminal_failure(state) {
+            Ready::Never(format!("account provisioningState {state}"))
+        } else {
+            Ready::Wait(format!("account provisioningState {state}"))
+        }
+    }
+
+    fn describe_gate(&self, ids: &[String]) -> String {
+        format!(
+            "{} in provisioningState Succeeded",
+            short(ids.first().map(String::as_str).unwrap_or(""))
+        )
+    }
+}
+
+const ACCOUNTS: &str = "/providers/microsoft.cognitiveservices/accounts/";
+
+/// The account an id is, or is a child of (`.../accounts/a/deployments/d` → `.../accounts/a`),
+/// in the id's own casing.
+pub fn account_of(id: &str) -> Option<&str> {
+    let lower = id.to_ascii_lowercase();
+    let i = lower.find(ACCOUNTS)? + ACCOUNTS.len();
+    let end = lower[i..].find('/').map_or(lower.len(), |j| i + j);
+    Some(id[..end].trim_end_matches('/'))
+}
+
+/// The lock of writes to an account and its children (ARM answers concurrent ones with
+/// RequestConflict).
+pub fn lock_of(id: &str) -> Option<String> {
+    account_of(id).map(|a| format!("account:{}", super::norm_id(a)))
+}
+
+/// Waits for the account to be Succeeded.
+pub fn succeeded_gate(account_id: &str) -> Gate {
+    Gate {
+        kind: KIND,
+        ids: vec![account_id.to_string()],
+    }
+}
+
+/// How often a write ARM refused because its account was not Succeeded (an update by someone
+/// else in flight) is re-sent after waiting for the account again.
+const ACCOUNT_STATE_RESENDS: u32 = 5;
+
+/// Writes to an account or its children that ARM refuses while the account is busy
+/// (`AccountProvisioningStateInvalid`: the write did not land) wait for it and are re-sent.
+pub fn resend_when_busy(id: &str) -> Option<Resend> {
+    account_of(id).map(|a| Resend {
+        code: "AccountProvisioningStateInvalid".into(),
+        gate: succeeded_gate(a),
+        times: ACCOUNT_STATE_RESENDS,
+    })
+}
