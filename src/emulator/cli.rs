@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::config::EmulatorConfig;
 use super::config::{FailOutcome, FailRule};
-use super::{load_seed_file, EmulatorConfig, EmulatorHandle};
+use super::handle::{load_seed_file, EmulatorHandle};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct EmulatorArgs {

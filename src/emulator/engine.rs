@@ -1,43 +1,19 @@
 //! The generic ARM resource behaviour every type shares: scope and parent checks, conditional
 //! requests, conflicts, the envelope (`id`/`name`/`type`/`etag`/`systemData`), the three write
-//! styles and their operations, cascading deletes. Type-specific rules live in the family
-//! modules, reached through [`hooks`].
-
-use std::time::Duration;
+//! styles and their operations, cascading deletes. Type-specific rules live in the providers,
+//! reached through the [`provider`](super::provider) registry.
 
 use serde_json::{json, Value};
 
-use super::clock::rfc3339;
-use super::config::{EmulatorConfig, FaultConfig, LroStyle};
+use super::config::{EmulatorConfig, LroStyle};
+pub use super::cx::Cx;
 use super::error::{ApiError, HResult, Reply};
-use super::hooks;
-use super::ids::{normalize_location, Kind, ResId};
-pub use super::lro::{advance, start_op_raw, start_purge, OpTarget};
+use super::ids::{normalize_location, ResId};
 use super::lro::{start_op, Effect, Operation};
-pub use super::spec::{spec, Cond, Spec};
-use super::store::{props, provisioning_state, State};
-
-/// Everything a handler may touch while the state lock is held.
-pub struct Cx<'a> {
-    pub st: &'a mut State,
-    pub cfg: &'a EmulatorConfig,
-    pub faults: &'a mut FaultConfig,
-    pub now: Duration,
-    pub base: &'a str,
-    /// Hash of the caller's bearer token (never the token).
-    pub principal: &'a str,
-    pub api_version: &'a str,
-}
-
-impl Cx<'_> {
-    pub fn now_ns(&self) -> u64 {
-        self.now.as_nanos() as u64
-    }
-
-    pub fn timestamp(&self) -> String {
-        rfc3339(self.now)
-    }
-}
+use super::provider::{self, Provider, Write};
+pub use super::spec::{Cond, Spec};
+use super::spec::{Lock, Placement};
+use super::store::{props, State};
 
 pub fn check_subscription(cfg: &EmulatorConfig, sub: &str) -> Result<(), ApiError> {
     let well_formed = uuid::Uuid::parse_str(sub).is_ok();
@@ -69,53 +45,31 @@ pub fn rg_not_found(rg: &str) -> ApiError {
     )
 }
 
-/// Subscription, resource group, and parent (or extension scope) must exist.
-pub fn check_scope(cx: &Cx, id: &ResId) -> Result<(), ApiError> {
+/// The subscription and the resource group (if any) of `id` must exist.
+pub fn check_rg(cx: &Cx, id: &ResId) -> Result<(), ApiError> {
     check_subscription(cx.cfg, &id.sub)?;
     if let (Some(rg), Some(rg_id)) = (&id.rg, id.rg_id()) {
         if !cx.st.exists(&rg_id) {
             return Err(rg_not_found(rg));
         }
     }
-    if id.kind.is_extension() {
-        if id.scope_is_resource() && !cx.st.exists(&id.scope) {
-            return Err(ApiError::not_found(&id.scope));
-        }
-    } else if id.types.len() > 1 && !id.kind.is_subscription_level() {
-        if let Some(parent) = id.parent() {
-            if !cx.st.exists(&parent.key()) {
-                return Err(ApiError::parent_not_found(&parent.display()));
-            }
-        }
-    }
     Ok(())
 }
 
-/// The account an account-family id belongs to.
-fn account_key(id: &ResId) -> Option<String> {
-    match id.kind {
-        Kind::Account | Kind::Deployment | Kind::RaiPolicy | Kind::PrivateEndpointConnection => {
-            let mut a = id.clone();
-            a.types.truncate(1);
-            a.names.truncate(1);
-            a.kind = Kind::Account;
-            a.full_type = "Microsoft.CognitiveServices/accounts".into();
-            Some(a.key())
+/// Subscription, resource group, and parent (or extension scope) must exist.
+pub fn check_scope(cx: &Cx, id: &ResId) -> Result<(), ApiError> {
+    check_rg(cx, id)?;
+    match id.placement() {
+        Placement::Extension if id.scope_is_resource() && !cx.st.exists(&id.scope) => {
+            Err(ApiError::not_found(&id.scope))
         }
-        _ => None,
-    }
-}
-
-fn vnet_key(id: &ResId) -> Option<String> {
-    match id.kind {
-        Kind::VirtualNetwork | Kind::Subnet => {
-            let mut v = id.clone();
-            v.types.truncate(1);
-            v.names.truncate(1);
-            v.full_type = "Microsoft.Network/virtualNetworks".into();
-            Some(v.key())
-        }
-        _ => None,
+        Placement::Resource if id.types.len() > 1 => match id.parent() {
+            Some(parent) if !cx.st.exists(&parent.key()) => {
+                Err(ApiError::parent_not_found(&parent.display()))
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
     }
 }
 
@@ -127,51 +81,46 @@ pub fn op_in_flight_under<'s>(st: &'s State, key: &str) -> Option<&'s Operation>
         .find(|o| o.running() && (o.resource_key == key || o.resource_key.starts_with(&prefix)))
 }
 
-/// A private endpoint being created or changed holds a lock on the account it connects to
-/// (its connection is being written there).
-fn endpoint_op_targets(st: &State, acct_key: &str) -> bool {
+/// A running PUT elsewhere holds a lock on `root_key` (a private endpoint being created or
+/// changed locks the account it connects to: its connection is being written there).
+fn locked_by_other_op(st: &State, root_key: &str) -> bool {
     st.ops
         .values()
         .filter(|o| o.running() && o.method == "PUT")
         .any(|o| {
-            o.full_type
-                .eq_ignore_ascii_case("Microsoft.Network/privateEndpoints")
-                && st.get(&o.resource_key).is_some_and(|pe| {
-                    [
-                        "privateLinkServiceConnections",
-                        "manualPrivateLinkServiceConnections",
-                    ]
-                    .iter()
-                    .flat_map(|l| pe["properties"][l].as_array().cloned().unwrap_or_default())
-                    .any(|c| {
-                        c.pointer("/properties/privateLinkServiceId")
-                            .and_then(Value::as_str)
-                            .is_some_and(|t| t.eq_ignore_ascii_case(acct_key))
-                    })
-                })
+            let body = st.get(&o.resource_key);
+            let p = super::spec::lookup(&o.full_type).and_then(provider::of_type);
+            match (body, p) {
+                (Some(b), Some(p)) => p.locks(st, b).iter().any(|k| k == root_key),
+                _ => false,
+            }
         })
 }
 
 /// Azure's serialisation conflicts (RequestConflict, AnotherOperationInProgress).
 pub fn check_conflicts(cx: &Cx, id: &ResId) -> Result<(), ApiError> {
-    if cx.cfg.conflicts.request_conflict {
-        if let Some(acct) = account_key(id) {
-            if op_in_flight_under(cx.st, &acct).is_some() || endpoint_op_targets(cx.st, &acct) {
-                let display = cx
-                    .st
-                    .get(&acct)
-                    .and_then(|a| a["id"].as_str())
-                    .unwrap_or(&acct);
-                return Err(ApiError::conflict(
-                    "RequestConflict",
-                    format!("Another operation is being performed on the parent resource '{display}'. Please try again later."),
-                ));
-            }
+    let Some(lock) = id.ty.and_then(|t| t.lock) else {
+        return Ok(());
+    };
+    let root = id.root().key();
+    match lock {
+        Lock::RequestConflict
+            if cx.cfg.conflicts.request_conflict
+                && (op_in_flight_under(cx.st, &root).is_some()
+                    || locked_by_other_op(cx.st, &root)) =>
+        {
+            let display = cx
+                .st
+                .get(&root)
+                .and_then(|a| a["id"].as_str())
+                .unwrap_or(&root);
+            return Err(ApiError::conflict(
+                "RequestConflict",
+                format!("Another operation is being performed on the parent resource '{display}'. Please try again later."),
+            ));
         }
-    }
-    if cx.cfg.conflicts.another_operation_in_progress {
-        if let Some(vnet) = vnet_key(id) {
-            if let Some(op) = op_in_flight_under(cx.st, &vnet) {
+        Lock::AnotherOperationInProgress if cx.cfg.conflicts.another_operation_in_progress => {
+            if let Some(op) = op_in_flight_under(cx.st, &root) {
                 return Err(ApiError::conflict(
                     "AnotherOperationInProgress",
                     format!(
@@ -181,8 +130,27 @@ pub fn check_conflicts(cx: &Cx, id: &ResId) -> Result<(), ApiError> {
                 ));
             }
         }
+        _ => {}
     }
     Ok(())
+}
+
+/// The spec of a type (generic types: synchronous, read-only).
+pub fn spec_of(id: &ResId) -> Spec {
+    id.ty.map_or(Spec::SYNC, |t| t.spec)
+}
+
+/// The provider of a registered type; writes to anything else are refused.
+fn provider_of(id: &ResId) -> Result<&'static dyn Provider, ApiError> {
+    id.ty.and_then(provider::of_type).ok_or_else(|| {
+        ApiError::bad_request(
+            "NoRegisteredProviderFound",
+            format!(
+                "The emulator does not implement writes of resource type '{}'.",
+                id.full_type
+            ),
+        )
+    })
 }
 
 fn style_for(cx: &Cx, method: &str, id: &ResId, documented: LroStyle) -> LroStyle {
@@ -194,7 +162,7 @@ fn style_for(cx: &Cx, method: &str, id: &ResId, documented: LroStyle) -> LroStyl
         .unwrap_or(documented)
 }
 
-pub(crate) fn set_state(body: &mut Value, sp: &Spec, state: &str) {
+pub fn set_state(body: &mut Value, sp: &Spec, state: &str) {
     if sp.has_state {
         props(body).insert("provisioningState".into(), json!(state));
     }
@@ -240,7 +208,9 @@ fn envelope(cx: &mut Cx, id: &ResId, body: &mut Value, existing: Option<&Value>,
 /// Store a final body and run the type's side effects.
 pub fn commit(cx: &mut Cx, id: &ResId, body: Value) {
     cx.st.insert(body.clone());
-    hooks::after_commit(cx, id, &body);
+    if let Some(p) = id.ty.and_then(provider::of_type) {
+        p.after_commit(cx, id, &body);
+    }
 }
 
 fn with_headers(mut r: Reply, headers: Vec<(String, String)>) -> Reply {
@@ -274,9 +244,16 @@ pub fn put(cx: &mut Cx, id: &ResId, mut body: Value, cond: &Cond) -> HResult {
     let existing = cx.st.get(&key).cloned();
     cond.check(existing.as_ref(), "PUT")?;
     check_conflicts(cx, id)?;
-    let sp = spec(id.kind);
+    let sp = spec_of(id);
     strip_read_only(&mut body);
-    let mut body = hooks::prepare(cx, id, body, existing.as_ref())?;
+    let mut body = provider_of(id)?.prepare(
+        cx,
+        Write {
+            id,
+            body,
+            existing: existing.as_ref(),
+        },
+    )?;
     envelope(cx, id, &mut body, existing.as_ref(), &sp);
     let created = existing.is_none();
     let loc = location_of(&body)
@@ -287,7 +264,7 @@ pub fn put(cx: &mut Cx, id: &ResId, mut body: Value, cond: &Cond) -> HResult {
             set_state(&mut body, &sp, "Succeeded");
             commit(cx, id, body);
             let status = if created { sp.create_status } else { 200 };
-            Ok(Reply::json(status, hooks::render(cx.st, cx.cfg, &key)))
+            Ok(Reply::json(status, provider::render(cx.st, cx.cfg, &key)))
         }
         LroStyle::AsyncBody => {
             set_state(
@@ -299,7 +276,7 @@ pub fn put(cx: &mut Cx, id: &ResId, mut body: Value, cond: &Cond) -> HResult {
             let h = start_op(cx, id, "PUT", Effect::Finish, loc.as_deref());
             let status = if created { 201 } else { 200 };
             Ok(with_headers(
-                Reply::json(status, hooks::render(cx.st, cx.cfg, &key)),
+                Reply::json(status, provider::render(cx.st, cx.cfg, &key)),
                 h,
             ))
         }
@@ -340,7 +317,7 @@ pub fn patch(cx: &mut Cx, id: &ResId, patch: Value, cond: &Cond) -> HResult {
         return Err(ApiError::not_found(&id.display()));
     };
     cond.check(Some(&existing), "PATCH")?;
-    let sp = spec(id.kind);
+    let sp = spec_of(id);
     let Some(documented) = sp.patch else {
         return Err(ApiError::new(
             405,
@@ -349,23 +326,31 @@ pub fn patch(cx: &mut Cx, id: &ResId, patch: Value, cond: &Cond) -> HResult {
         ));
     };
     check_conflicts(cx, id)?;
-    let mut body = hooks::apply_patch(cx.st, cx.cfg, id.kind, &existing, &patch)?;
+    let p = provider_of(id)?;
+    let mut body = p.patch_body(cx, &existing, &patch)?;
     strip_read_only(&mut body);
-    let mut body = hooks::prepare(cx, id, body, Some(&existing))?;
+    let mut body = p.prepare(
+        cx,
+        Write {
+            id,
+            body,
+            existing: Some(&existing),
+        },
+    )?;
     envelope(cx, id, &mut body, Some(&existing), &sp);
     let loc = location_of(&body).or_else(|| ancestor_location(cx.st, id));
     match style_for(cx, "PATCH", id, documented) {
         LroStyle::Sync => {
             set_state(&mut body, &sp, "Succeeded");
             commit(cx, id, body);
-            Ok(Reply::json(200, hooks::render(cx.st, cx.cfg, &key)))
+            Ok(Reply::json(200, provider::render(cx.st, cx.cfg, &key)))
         }
         LroStyle::AsyncBody | LroStyle::Accepted => {
             set_state(&mut body, &sp, sp.updating);
             commit(cx, id, body);
             let h = start_op(cx, id, "PATCH", Effect::Finish, loc.as_deref());
             let r = if sp.accepted_body {
-                Reply::json(202, hooks::render(cx.st, cx.cfg, &key))
+                Reply::json(202, provider::render(cx.st, cx.cfg, &key))
             } else {
                 Reply::empty(202)
             };
@@ -376,25 +361,22 @@ pub fn patch(cx: &mut Cx, id: &ResId, patch: Value, cond: &Cond) -> HResult {
 
 /// DELETE (idempotent: 204 when absent).
 pub fn delete(cx: &mut Cx, id: &ResId, cond: &Cond) -> HResult {
-    check_subscription(cx.cfg, &id.sub)?;
-    if let (Some(rg), Some(rg_id)) = (&id.rg, id.rg_id()) {
-        if !cx.st.exists(&rg_id) {
-            return Err(rg_not_found(rg));
-        }
-    }
+    check_rg(cx, id)?;
     let key = id.key();
     let Some(existing) = cx.st.get(&key).cloned() else {
         return Ok(Reply::empty(204));
     };
     cond.check(Some(&existing), "DELETE")?;
     check_conflicts(cx, id)?;
-    hooks::before_delete(cx, id, &existing)?;
-    let sp = spec(id.kind);
+    if let Some(p) = id.ty.and_then(provider::of_type) {
+        p.before_delete(cx, id, &existing)?;
+    }
+    let sp = spec_of(id);
     match style_for(cx, "DELETE", id, sp.delete) {
         LroStyle::Sync => {
-            let shown = hooks::render(cx.st, cx.cfg, &key);
+            let shown = provider::render(cx.st, cx.cfg, &key);
             remove_resource(cx, &key);
-            if id.kind == Kind::RoleAssignment {
+            if sp.delete_body {
                 Ok(Reply::json(200, shown))
             } else {
                 Ok(Reply::empty(200))
@@ -416,7 +398,8 @@ pub fn delete(cx: &mut Cx, id: &ResId, cond: &Cond) -> HResult {
     }
 }
 
-/// Remove a resource and everything below it, with side effects (soft-delete for accounts).
+/// Remove a resource and everything below it, with side effects. Soft-deleted types take their
+/// own subtree into the deleted record (a resource group deletion soft-deletes its accounts).
 pub fn remove_resource(cx: &mut Cx, key: &str) {
     if cx.st.deleted.remove(&key.to_ascii_lowercase()).is_some() {
         cx.st.dirty = true;
@@ -425,38 +408,31 @@ pub fn remove_resource(cx: &mut Cx, key: &str) {
     let Some(body) = cx.st.get(key).cloned() else {
         return;
     };
-    // Accounts below (resource group deletion) are soft-deleted with their own subtree.
     for k in cx.st.descendants(key) {
-        if let Some(b) = cx.st.get(&k).cloned() {
-            if is_type(&b, "Microsoft.CognitiveServices/accounts") {
-                hooks::after_delete(cx, &b);
-            }
+        if let Some(b) = cx.st.get(&k).cloned().filter(is_soft_deleted) {
+            provider::after_delete(cx, &b);
         }
     }
-    if is_type(&body, "Microsoft.CognitiveServices/accounts") {
-        hooks::after_delete(cx, &body);
+    if is_soft_deleted(&body) {
+        provider::after_delete(cx, &body);
         return;
     }
     let mut keys = cx.st.descendants(key);
     keys.sort_by_key(|k| std::cmp::Reverse(k.matches('/').count()));
     for k in keys {
         if let Some(b) = cx.st.remove(&k) {
-            hooks::after_delete(cx, &b);
+            provider::after_delete(cx, &b);
         }
     }
     cx.st.remove(key);
-    hooks::after_delete(cx, &body);
+    provider::after_delete(cx, &body);
 }
 
-pub fn is_type(body: &Value, t: &str) -> bool {
+fn is_soft_deleted(body: &Value) -> bool {
     body["type"]
         .as_str()
-        .is_some_and(|x| x.eq_ignore_ascii_case(t))
-}
-
-/// `provisioningState` of a stored resource is Succeeded (or absent).
-pub fn is_settled(body: &Value) -> bool {
-    provisioning_state(body).map_or(true, |s| s.eq_ignore_ascii_case("Succeeded"))
+        .and_then(super::spec::lookup)
+        .is_some_and(|t| t.soft_delete)
 }
 
 /// A page of a list, with `nextLink` when paging is configured.

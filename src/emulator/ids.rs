@@ -2,162 +2,28 @@
 //! segments and type names, and the lower-cased store key (ARM matches ids case-insensitively but
 //! preserves the casing of the names the caller last wrote).
 
-/// The resource kinds the emulator implements. `Generic` is anything seeded whose type the
-/// emulator does not model (readable, not writable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Account,
-    Deployment,
-    RaiPolicy,
-    PrivateEndpointConnection,
-    VirtualNetwork,
-    Subnet,
-    Nsg,
-    SecurityRule,
-    PrivateEndpoint,
-    ZoneGroup,
-    DnsZone,
-    VnetLink,
-    RecordSet,
-    RoleAssignment,
-    RoleDefinition,
-    DiagnosticSetting,
-    DiagnosticCategory,
-    Workspace,
-    DeletedAccount,
-    OperationStatus,
-    OperationResult,
-    PrivateLinkResource,
-    DefaultSecurityRule,
-    Generic,
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::spec::{lookup, Placement, TypeDef};
+
+/// Which polling resource of a long-running operation a path addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpPoll {
+    /// `.../locations/{l}/operationStatuses/{id}` (Azure-AsyncOperation).
+    Status,
+    /// `.../locations/{l}/operationResults/{id}` (Location).
+    Result,
 }
 
-/// Record types of private DNS zones.
-pub const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME", "MX", "PTR", "SOA", "SRV", "TXT"];
-
-/// Canonical full type names.
-const TYPES: &[(&str, Kind)] = &[
-    ("Microsoft.CognitiveServices/accounts", Kind::Account),
-    (
-        "Microsoft.CognitiveServices/accounts/deployments",
-        Kind::Deployment,
-    ),
-    (
-        "Microsoft.CognitiveServices/accounts/raiPolicies",
-        Kind::RaiPolicy,
-    ),
-    (
-        "Microsoft.CognitiveServices/accounts/privateEndpointConnections",
-        Kind::PrivateEndpointConnection,
-    ),
-    (
-        "Microsoft.CognitiveServices/accounts/privateLinkResources",
-        Kind::PrivateLinkResource,
-    ),
-    (
-        "Microsoft.CognitiveServices/locations/resourceGroups/deletedAccounts",
-        Kind::DeletedAccount,
-    ),
-    (
-        "Microsoft.CognitiveServices/deletedAccounts",
-        Kind::DeletedAccount,
-    ),
-    ("Microsoft.Network/virtualNetworks", Kind::VirtualNetwork),
-    ("Microsoft.Network/virtualNetworks/subnets", Kind::Subnet),
-    ("Microsoft.Network/networkSecurityGroups", Kind::Nsg),
-    (
-        "Microsoft.Network/networkSecurityGroups/securityRules",
-        Kind::SecurityRule,
-    ),
-    (
-        "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
-        Kind::DefaultSecurityRule,
-    ),
-    ("Microsoft.Network/privateEndpoints", Kind::PrivateEndpoint),
-    (
-        "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
-        Kind::ZoneGroup,
-    ),
-    ("Microsoft.Network/privateDnsZones", Kind::DnsZone),
-    (
-        "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
-        Kind::VnetLink,
-    ),
-    (
-        "Microsoft.Authorization/roleAssignments",
-        Kind::RoleAssignment,
-    ),
-    (
-        "Microsoft.Authorization/roleDefinitions",
-        Kind::RoleDefinition,
-    ),
-    (
-        "Microsoft.Insights/diagnosticSettings",
-        Kind::DiagnosticSetting,
-    ),
-    (
-        "Microsoft.Insights/diagnosticSettingsCategories",
-        Kind::DiagnosticCategory,
-    ),
-    ("Microsoft.OperationalInsights/workspaces", Kind::Workspace),
-];
-
-impl Kind {
-    /// Extension resources hang off any scope (`{scope}/providers/{ns}/{type}/{name}`).
-    pub fn is_extension(self) -> bool {
-        matches!(
-            self,
-            Kind::RoleAssignment
-                | Kind::RoleDefinition
-                | Kind::DiagnosticSetting
-                | Kind::DiagnosticCategory
-        )
-    }
-
-    /// Kinds living under `/subscriptions/{s}/providers/...` rather than in a resource group.
-    pub fn is_subscription_level(self) -> bool {
-        matches!(
-            self,
-            Kind::DeletedAccount | Kind::OperationStatus | Kind::OperationResult
-        )
-    }
-}
-
-/// Kind and canonical type name for a namespace and its type segments.
-pub fn classify(ns: &str, types: &[String]) -> (Kind, String) {
+/// Registered type and canonical type name for a namespace and its type segments. Unregistered
+/// types keep the caller's casing and have no type (generic: readable when seeded, not writable).
+pub fn classify(ns: &str, types: &[String]) -> (Option<&'static TypeDef>, String) {
     let full = format!("{ns}/{}", types.join("/"));
-    for (name, kind) in TYPES {
-        if name.eq_ignore_ascii_case(&full) {
-            return (*kind, name.to_string());
-        }
+    match lookup(&full) {
+        Some(t) => (Some(t), t.name.to_string()),
+        None => (None, full),
     }
-    if types.len() == 2
-        && ns.eq_ignore_ascii_case("Microsoft.Network")
-        && types[0].eq_ignore_ascii_case("privateDnsZones")
-    {
-        if let Some(rt) = RECORD_TYPES
-            .iter()
-            .find(|t| t.eq_ignore_ascii_case(&types[1]))
-        {
-            return (
-                Kind::RecordSet,
-                format!("Microsoft.Network/privateDnsZones/{rt}"),
-            );
-        }
-    }
-    if types.len() == 2
-        && types[0].eq_ignore_ascii_case("locations")
-        && (types[1].eq_ignore_ascii_case("operationStatuses")
-            || types[1].eq_ignore_ascii_case("operationResults"))
-    {
-        let kind = if types[1].eq_ignore_ascii_case("operationStatuses") {
-            Kind::OperationStatus
-        } else {
-            Kind::OperationResult
-        };
-        return (kind, full);
-    }
-    (Kind::Generic, full)
 }
 
 /// A parsed resource path: scope, provider namespace, type segments and names. An *instance*
@@ -172,7 +38,8 @@ pub struct ResId {
     pub ns: String,
     pub types: Vec<String>,
     pub names: Vec<String>,
-    pub kind: Kind,
+    /// The registered type (`None`: not modelled).
+    pub ty: Option<&'static TypeDef>,
     /// Canonical `{ns}/{type}[/{child}]`.
     pub full_type: String,
 }
@@ -180,6 +47,40 @@ pub struct ResId {
 impl ResId {
     pub fn is_instance(&self) -> bool {
         self.names.len() == self.types.len()
+    }
+
+    /// Whether this is a registered type of that canonical name.
+    pub fn is(&self, full_type: &str) -> bool {
+        self.ty.is_some_and(|t| t.name == full_type)
+    }
+
+    pub fn placement(&self) -> Placement {
+        self.ty.map_or(Placement::Resource, |t| t.placement)
+    }
+
+    /// An operation's polling resource (any provider namespace).
+    pub fn op_poll(&self) -> Option<OpPoll> {
+        if self.types.len() != 2 || !self.types[0].eq_ignore_ascii_case("locations") {
+            return None;
+        }
+        if self.types[1].eq_ignore_ascii_case("operationStatuses") {
+            Some(OpPoll::Status)
+        } else if self.types[1].eq_ignore_ascii_case("operationResults") {
+            Some(OpPoll::Result)
+        } else {
+            None
+        }
+    }
+
+    /// The top-level resource this id belongs to (`accounts/a/deployments/d` → `accounts/a`).
+    pub fn root(&self) -> ResId {
+        let mut r = self.clone();
+        r.types.truncate(1);
+        r.names.truncate(1);
+        let (ty, full) = classify(&r.ns, &r.types);
+        r.ty = ty;
+        r.full_type = full;
+        r
     }
 
     /// The id with canonical literal and type casing and the caller's name casing.
@@ -221,8 +122,8 @@ impl ResId {
             p.names.pop();
         }
         p.types.pop();
-        let (kind, full) = classify(&p.ns, &p.types);
-        p.kind = kind;
+        let (ty, full) = classify(&p.ns, &p.types);
+        p.ty = ty;
         p.full_type = full;
         Some(p)
     }
@@ -254,10 +155,9 @@ pub enum Route {
         rg: String,
     },
     Provider(ResId),
-    /// Built-in role definitions are also readable at `/providers/Microsoft.Authorization/...`.
-    TenantRoleDefinition {
-        name: String,
-    },
+    /// `/providers/{ns}/{type}/{name}` of a type registered as tenant-readable (built-in role
+    /// definitions); `sub` and `scope` are empty.
+    Tenant(ResId),
     Unknown,
 }
 
@@ -289,14 +189,21 @@ fn canon_scope(segs: &[&str]) -> Option<(String, String, Option<String>)> {
 /// Parse a request path (no query string).
 pub fn parse(path: &str) -> Route {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    if segs.len() == 4
-        && segs[0].eq_ignore_ascii_case("providers")
-        && segs[1].eq_ignore_ascii_case("Microsoft.Authorization")
-        && segs[2].eq_ignore_ascii_case("roleDefinitions")
-    {
-        return Route::TenantRoleDefinition {
-            name: segs[3].to_string(),
-        };
+    if segs.len() == 4 && segs[0].eq_ignore_ascii_case("providers") {
+        let types = vec![segs[2].to_string()];
+        let (ty, full_type) = classify(segs[1], &types);
+        if ty.is_some_and(|t| t.tenant) {
+            return Route::Tenant(ResId {
+                sub: String::new(),
+                rg: None,
+                scope: String::new(),
+                ns: segs[1].to_string(),
+                types,
+                names: vec![segs[3].to_string()],
+                ty,
+                full_type,
+            });
+        }
     }
     if segs.len() < 2 || !segs[0].eq_ignore_ascii_case("subscriptions") {
         return Route::Unknown;
@@ -328,7 +235,7 @@ pub fn parse(path: &str) -> Route {
         .step_by(2)
         .map(|s| s.to_string())
         .collect();
-    let (kind, full_type) = classify(&ns, &types);
+    let (ty, full_type) = classify(&ns, &types);
     Route::Provider(ResId {
         sub,
         rg,
@@ -336,7 +243,7 @@ pub fn parse(path: &str) -> Route {
         ns,
         types,
         names,
-        kind,
+        ty,
         full_type,
     })
 }
@@ -357,59 +264,22 @@ pub fn normalize_location(loc: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// The location of a write (or of the stored body it replaces), normalised; ARM's 400
+/// LocationRequired when neither has one.
+pub fn required_location(body: &Value, existing: Option<&Value>) -> Result<String, ApiError> {
+    body.get("location")
+        .or_else(|| existing.and_then(|e| e.get("location")))
+        .and_then(Value::as_str)
+        .map(normalize_location)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "LocationRequired",
+                "The location property is required for this definition.",
+            )
+        })
+}
+
 /// Resource group id in canonical casing.
 pub fn rg_display(sub: &str, rg: &str) -> String {
     format!("/subscriptions/{sub}/resourceGroups/{rg}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_child_and_extension_ids() {
-        let Route::Provider(r) = parse(
-            "/SUBSCRIPTIONS/s1/resourcegroups/RG/providers/microsoft.cognitiveservices/ACCOUNTS/Acc/deployments/d1",
-        ) else {
-            panic!("not a provider route")
-        };
-        assert_eq!(r.kind, Kind::Deployment);
-        assert_eq!(
-            r.display(),
-            "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.CognitiveServices/accounts/Acc/deployments/d1"
-        );
-        assert_eq!(r.parent().unwrap().kind, Kind::Account);
-
-        let Route::Provider(ra) = parse(
-            "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a/providers/Microsoft.Authorization/roleAssignments/g",
-        ) else {
-            panic!()
-        };
-        assert_eq!(ra.kind, Kind::RoleAssignment);
-        assert!(ra.scope_is_resource());
-        assert_eq!(ra.rg.as_deref(), Some("rg"));
-    }
-
-    #[test]
-    fn parses_record_sets_lists_and_groups() {
-        let Route::Provider(r) =
-            parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/privateDnsZones/z.com/a/rec")
-        else {
-            panic!()
-        };
-        assert_eq!(r.kind, Kind::RecordSet);
-        assert_eq!(r.full_type, "Microsoft.Network/privateDnsZones/A");
-        assert_eq!(
-            parse("/subscriptions/s/resourcegroups"),
-            Route::ResourceGroups { sub: "s".into() }
-        );
-        assert_eq!(
-            parse("/subscriptions/s/resourcegroups/x"),
-            Route::ResourceGroup {
-                sub: "s".into(),
-                rg: "x".into()
-            }
-        );
-        assert_eq!(normalize_location("West US"), "westus");
-    }
 }

@@ -1,102 +1,18 @@
-//! Long-running operations: the record kept per operation, the polling URLs handed out
-//! (absolute, on the emulator's own origin), and the two polling protocols: the
-//! Azure-AsyncOperation status resource (always 200 with `status`) and the Location result
-//! (202 while running, then the synchronous answer).
+//! Long-running operations: starting one (with the fault rules that force its outcome), and the
+//! two polling protocols: the Azure-AsyncOperation status resource (always 200 with `status`)
+//! and the Location result (202 while running, then the synchronous answer). Completing
+//! operations changes resources, so it lives with the engine.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::clock::rfc3339;
 use super::config::{FailOutcome, FaultConfig};
-use super::engine::{commit, remove_resource, set_state, Cx};
+use super::cx::Cx;
 use super::error::{ApiError, HResult, Reply};
-use super::hooks;
-use super::ids::{normalize_location, Kind, ResId};
-use super::spec::{spec, Spec};
-
-/// What happens to the store when the operation completes successfully.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub enum Effect {
-    /// The resource is already stored with a non-terminal provisioningState: mark it Succeeded.
-    Finish,
-    /// 202-create/update: the body becomes visible only now.
-    Commit { body: Value, created: bool },
-    /// Remove the resource (soft-delete for accounts).
-    Delete,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub enum OpState {
-    Running,
-    Succeeded,
-    Failed,
-    Canceled,
-}
-
-impl OpState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpState::Running => "InProgress",
-            OpState::Succeeded => "Succeeded",
-            OpState::Failed => "Failed",
-            OpState::Canceled => "Canceled",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Operation {
-    pub id: String,
-    pub sub: String,
-    pub ns: String,
-    pub location: String,
-    pub api_version: String,
-    pub method: String,
-    pub resource_key: String,
-    pub resource_id: String,
-    pub full_type: String,
-    pub start_ns: u64,
-    pub done_ns: u64,
-    pub effect: Effect,
-    /// Set by a fault rule: the operation ends in this state with this error.
-    pub forced: Option<(FailOutcome, String, String)>,
-    pub state: OpState,
-    pub error: Option<(String, String)>,
-    /// What the Location URL answers once done.
-    pub result_status: u16,
-    pub result_body: Option<Value>,
-}
-
-impl Operation {
-    pub fn running(&self) -> bool {
-        self.state == OpState::Running
-    }
-
-    fn path(&self, kind: &str) -> String {
-        format!(
-            "/subscriptions/{}/providers/{}/locations/{}/{kind}/{}",
-            self.sub, self.ns, self.location, self.id
-        )
-    }
-
-    pub fn status_url(&self, base: &str) -> String {
-        format!(
-            "{base}{}?api-version={}",
-            self.path("operationStatuses"),
-            self.api_version
-        )
-    }
-
-    pub fn result_url(&self, base: &str) -> String {
-        format!(
-            "{base}{}?api-version={}",
-            self.path("operationResults"),
-            self.api_version
-        )
-    }
-}
+use super::ids::{normalize_location, ResId};
+pub use super::ops::{Effect, OpState, Operation};
 
 /// `Retry-After` (whole seconds, rounded up, at least 1 so old clients never spin) and
 /// `retry-after-ms` for a wait.
@@ -176,7 +92,7 @@ pub struct OpTarget {
 }
 
 /// Start an operation on `id`; returns its first-response headers.
-pub(crate) fn start_op(
+pub fn start_op(
     cx: &mut Cx,
     id: &ResId,
     method: &'static str,
@@ -257,106 +173,6 @@ fn take_fail_rule(
         *t -= 1;
     }
     Some((rule.outcome, rule.code.clone(), rule.message.clone()))
-}
-
-/// Complete every operation whose time has come, in completion order.
-pub fn advance(cx: &mut Cx) {
-    let now = cx.now_ns();
-    loop {
-        let next = cx
-            .st
-            .ops
-            .iter()
-            .filter(|(_, o)| o.running() && o.done_ns <= now)
-            .min_by_key(|(_, o)| o.done_ns)
-            .map(|(k, _)| k.clone());
-        let Some(k) = next else { break };
-        complete(cx, &k);
-    }
-}
-
-fn complete(cx: &mut Cx, op_key: &str) {
-    let Some(op) = cx.st.ops.get(op_key).cloned() else {
-        return;
-    };
-    let id = super::ids::parse_id(&op.resource_id);
-    let sp = match &id {
-        Some(i) => spec(i.kind),
-        None => Spec {
-            has_state: true,
-            ..spec(Kind::Generic)
-        },
-    };
-    let key = op.resource_key.clone();
-    let (state, error, status, body) = match &op.forced {
-        None => match &op.effect {
-            Effect::Finish => {
-                if let Some(mut b) = cx.st.get(&key).cloned() {
-                    set_state(&mut b, &sp, "Succeeded");
-                    if let Some(e) = cx.st.etag(sp.etag, cx.now) {
-                        b["etag"] = json!(e);
-                    }
-                    cx.st.insert(b);
-                }
-                let status = if op.method == "PUT" || op.method == "PATCH" {
-                    200
-                } else {
-                    204
-                };
-                (
-                    OpState::Succeeded,
-                    None,
-                    status,
-                    Some(hooks::render(cx.st, cx.cfg, &key)),
-                )
-            }
-            Effect::Commit { body, created } => {
-                if let Some(id) = &id {
-                    commit(cx, id, body.clone());
-                }
-                let status = if *created { 201 } else { 200 };
-                (
-                    OpState::Succeeded,
-                    None,
-                    status,
-                    Some(hooks::render(cx.st, cx.cfg, &key)),
-                )
-            }
-            Effect::Delete => {
-                remove_resource(cx, &key);
-                (OpState::Succeeded, None, 204, None)
-            }
-        },
-        Some((outcome, code, message)) => {
-            let (state, label, status) = match outcome {
-                FailOutcome::Failed => (OpState::Failed, "Failed", 400),
-                FailOutcome::Canceled => (OpState::Canceled, "Canceled", 409),
-            };
-            match &op.effect {
-                Effect::Finish | Effect::Delete => {
-                    if let Some(mut b) = cx.st.get(&key).cloned() {
-                        set_state(&mut b, &sp, label);
-                        cx.st.insert(b);
-                    }
-                }
-                Effect::Commit { created: false, .. } => {
-                    if let Some(mut b) = cx.st.get(&key).cloned() {
-                        set_state(&mut b, &sp, "Succeeded");
-                        cx.st.insert(b);
-                    }
-                }
-                Effect::Commit { created: true, .. } => {}
-            }
-            (state, Some((code.clone(), message.clone())), status, None)
-        }
-    };
-    if let Some(o) = cx.st.ops.get_mut(op_key) {
-        o.state = state;
-        o.error = error;
-        o.result_status = status;
-        o.result_body = body.filter(|b| !b.is_null());
-    }
-    cx.st.dirty = true;
 }
 
 #[cfg(test)]

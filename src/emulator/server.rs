@@ -13,14 +13,28 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::config::{EmulatorConfig, FaultConfig};
-use super::engine::{self, Cond, Cx};
+use super::cx::Cx;
 use super::error::{ApiError, HResult};
-use super::ids::{self, Kind, Route};
+use super::ids::{self, Route};
+use super::lro;
+use super::provider::{self, param};
+use super::settle::advance;
+use super::spec::Cond;
 use super::store::State;
 use super::throttle::{Class, Take, Throttle};
-use super::{lro, RequestLogEntry};
 
-pub(crate) struct Shared {
+/// One line of the request log (never headers or bodies).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RequestLogEntry {
+    pub time: String,
+    pub method: String,
+    pub path: String,
+    pub api_version: Option<String>,
+    pub status: u16,
+    pub duration_ms: f64,
+}
+
+pub struct Shared {
     pub cfg: EmulatorConfig,
     pub state: Mutex<State>,
     pub faults: Mutex<FaultConfig>,
@@ -38,6 +52,33 @@ impl Shared {
             .unwrap_or("http://127.0.0.1")
     }
 
+    /// Run `f` on the emulated world under the lock, after completing the operations whose
+    /// time has come, and persist what changed.
+    pub fn locked<T>(
+        &self,
+        now: std::time::Duration,
+        principal: &str,
+        api_version: &str,
+        f: impl FnOnce(&mut Cx) -> T,
+    ) -> T {
+        let mut st = self.state.lock().expect("state lock");
+        let mut faults = self.faults.lock().expect("faults lock");
+        let mut cx = Cx {
+            st: &mut st,
+            cfg: &self.cfg,
+            faults: &mut faults,
+            now,
+            base: self.base(),
+            principal,
+            api_version,
+        };
+        advance(&mut cx);
+        let out = f(&mut cx);
+        drop(faults);
+        self.persist(&mut st);
+        out
+    }
+
     /// Persist when something changed and a state file is configured.
     pub fn persist(&self, st: &mut State) {
         if st.dirty {
@@ -51,93 +92,11 @@ impl Shared {
     }
 }
 
-fn api_versions(ns: &str, full_type: &str) -> Option<&'static [&'static str]> {
-    let ns = ns.to_ascii_lowercase();
-    Some(match ns.as_str() {
-        "microsoft.resources" => &[
-            "2019-10-01",
-            "2020-06-01",
-            "2021-01-01",
-            "2021-04-01",
-            "2022-09-01",
-            "2023-07-01",
-            "2024-03-01",
-            "2024-07-01",
-            "2024-11-01",
-            "2025-03-01",
-            "2025-04-01",
-        ],
-        "microsoft.cognitiveservices" => &[
-            "2017-04-18",
-            "2021-04-30",
-            "2021-10-01",
-            "2022-03-01",
-            "2022-10-01",
-            "2022-12-01",
-            "2023-05-01",
-            "2024-10-01",
-            "2025-06-01",
-            "2025-09-01",
-            "2026-03-01",
-        ],
-        "microsoft.network"
-            if full_type
-                .to_ascii_lowercase()
-                .starts_with("microsoft.network/privatednszones") =>
-        {
-            &["2018-09-01", "2020-01-01", "2020-06-01", "2024-06-01"]
-        }
-        "microsoft.network" => &[
-            "2022-07-01",
-            "2022-09-01",
-            "2022-11-01",
-            "2023-02-01",
-            "2023-04-01",
-            "2023-05-01",
-            "2023-06-01",
-            "2023-09-01",
-            "2023-11-01",
-            "2024-01-01",
-            "2024-03-01",
-            "2024-05-01",
-            "2024-07-01",
-            "2024-10-01",
-            "2025-01-01",
-            "2025-03-01",
-            "2025-05-01",
-            "2025-07-01",
-            "2025-09-01",
-        ],
-        "microsoft.authorization" => &[
-            "2015-07-01",
-            "2018-01-01-preview",
-            "2018-09-01-preview",
-            "2020-04-01-preview",
-            "2020-10-01-preview",
-            "2022-04-01",
-            "2022-05-01-preview",
-        ],
-        "microsoft.insights" => &["2017-05-01-preview", "2021-05-01-preview"],
-        "microsoft.operationalinsights" => &[
-            "2020-08-01",
-            "2020-10-01",
-            "2021-06-01",
-            "2022-10-01",
-            "2023-09-01",
-            "2025-02-01",
-        ],
-        _ => return None,
-    })
-}
-
 fn check_api_version(cfg: &EmulatorConfig, route: &Route, v: Option<&str>) -> Result<(), ApiError> {
-    let (ns, full) = match route {
-        Route::Provider(id) if matches!(id.kind, Kind::OperationStatus | Kind::OperationResult) => {
-            return Ok(())
-        }
-        Route::Provider(id) => (id.ns.clone(), id.full_type.clone()),
-        Route::TenantRoleDefinition { .. } => ("Microsoft.Authorization".into(), String::new()),
-        _ => ("Microsoft.Resources".into(), String::new()),
+    let (ns, id) = match route {
+        Route::Provider(id) if id.op_poll().is_some() => return Ok(()),
+        Route::Provider(id) | Route::Tenant(id) => (id.ns.as_str(), Some(id)),
+        _ => ("Microsoft.Resources", None),
     };
     let Some(v) = v else {
         return Err(ApiError::bad_request(
@@ -148,7 +107,7 @@ fn check_api_version(cfg: &EmulatorConfig, route: &Route, v: Option<&str>) -> Re
     if cfg.accept_any_api_version || cfg.extra_api_versions.iter().any(|x| x == v) {
         return Ok(());
     }
-    match api_versions(&ns, &full) {
+    match provider::for_namespace(ns, id).map(|p| p.api_versions()) {
         Some(list) if !list.contains(&v) => Err(ApiError::bad_request(
             "InvalidApiVersionParameter",
             format!(
@@ -190,17 +149,17 @@ fn query_params(uri: &Uri) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-pub(crate) fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    q.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+/// Whether errors on this route use the flat `{code, message}` envelope.
+fn flat_errors(route: &Route) -> bool {
+    match route {
+        Route::Provider(id) => {
+            provider::for_namespace(&id.ns, None).is_some_and(|p| p.flat_errors())
+        }
+        _ => false,
+    }
 }
 
-fn is_insights(route: &Route) -> bool {
-    matches!(route, Route::Provider(id) if id.ns.eq_ignore_ascii_case("Microsoft.Insights"))
-}
-
-pub(crate) async fn handle(
+pub async fn handle(
     AxState(shared): AxState<Arc<Shared>>,
     method: Method,
     uri: Uri,
@@ -224,7 +183,7 @@ pub(crate) async fn handle(
         )
     };
     let route = ids::parse(&path);
-    let flat = is_insights(&route);
+    let flat = flat_errors(&route);
     let mut extra: Vec<(String, String)> = Vec::new();
     let outcome: Option<HResult> = if reset {
         None
@@ -423,20 +382,7 @@ fn process(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
     };
-    let mut st = shared.state.lock().expect("state lock");
-    let mut faults = shared.faults.lock().expect("faults lock");
-    let mut cx = Cx {
-        st: &mut st,
-        cfg: &shared.cfg,
-        faults: &mut faults,
-        now,
-        base: shared.base(),
-        principal: &principal,
-        api_version: api_version.unwrap_or(""),
-    };
-    engine::advance(&mut cx);
-    let result = super::routes::dispatch(&mut cx, method.as_str(), path, route, query, body, &cond);
-    drop(faults);
-    shared.persist(&mut st);
-    result
+    shared.locked(now, &principal, api_version.unwrap_or(""), |cx| {
+        super::routes::dispatch(cx, method.as_str(), path, route, query, body, &cond)
+    })
 }

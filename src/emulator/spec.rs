@@ -1,15 +1,16 @@
-//! Static behaviour per resource kind (write styles, status codes, etag format) and ARM's
-//! conditional-request rules.
+//! Static behaviour per resource type (write styles, status codes, etag format, placement), the
+//! table of registered types id parsing consults, and ARM's conditional-request rules.
+
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
 use super::config::LroStyle;
 use super::error::ApiError;
-use super::ids::Kind;
 use super::store::EtagStyle;
 
 /// Static behaviour of a resource kind.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spec {
     pub put: LroStyle,
     /// `None`: PATCH not supported. `Some(Sync)` on tag-only kinds means UpdateTags.
@@ -25,141 +26,97 @@ pub struct Spec {
     /// Status of a synchronous create (diagnostic settings answer 200, not 201).
     pub create_status: u16,
     pub system_data: bool,
+    /// A synchronous DELETE answers 200 with the deleted body (role assignments).
+    pub delete_body: bool,
 }
 
-const NET: Spec = Spec {
-    put: LroStyle::AsyncBody,
-    patch: Some(LroStyle::Sync),
-    delete: LroStyle::Accepted,
-    etag: EtagStyle::Network,
-    has_state: true,
-    creating: "Updating",
-    updating: "Updating",
-    accepted_body: false,
-    create_status: 201,
-    system_data: false,
-};
+impl Spec {
+    /// Synchronous everything, no etag, no provisioningState: the behaviour of simple types.
+    pub const SYNC: Spec = Spec {
+        put: LroStyle::Sync,
+        patch: None,
+        delete: LroStyle::Sync,
+        etag: EtagStyle::None,
+        has_state: false,
+        creating: "",
+        updating: "",
+        accepted_body: false,
+        create_status: 201,
+        system_data: false,
+        delete_body: false,
+    };
+}
 
-pub fn spec(kind: Kind) -> Spec {
-    use LroStyle::*;
-    match kind {
-        Kind::Account => Spec {
-            put: AsyncBody,
-            patch: Some(Accepted),
-            delete: Accepted,
-            etag: EtagStyle::CognitiveServices,
-            has_state: true,
-            creating: "Creating",
-            updating: "Accepted",
-            accepted_body: true,
-            create_status: 201,
-            system_data: true,
-        },
-        Kind::Deployment => Spec {
-            put: AsyncBody,
-            patch: Some(Accepted),
-            delete: Accepted,
-            etag: EtagStyle::CognitiveServices,
-            has_state: true,
-            creating: "Accepted",
-            updating: "Accepted",
-            accepted_body: false,
-            create_status: 201,
-            system_data: true,
-        },
-        Kind::RaiPolicy => Spec {
-            put: Sync,
-            patch: None,
-            delete: Accepted,
-            etag: EtagStyle::CognitiveServices,
-            has_state: false,
-            creating: "",
-            updating: "",
-            accepted_body: false,
-            create_status: 201,
-            system_data: true,
-        },
-        Kind::PrivateEndpointConnection => Spec {
-            put: Accepted,
-            patch: None,
-            delete: Accepted,
-            etag: EtagStyle::CognitiveServices,
-            has_state: true,
-            creating: "Creating",
-            updating: "Creating",
-            accepted_body: true,
-            create_status: 200,
-            system_data: false,
-        },
-        Kind::VirtualNetwork | Kind::Nsg => NET,
-        Kind::Subnet | Kind::SecurityRule | Kind::PrivateEndpoint | Kind::ZoneGroup => {
-            Spec { patch: None, ..NET }
-        }
-        Kind::DnsZone | Kind::VnetLink => Spec {
-            put: Accepted,
-            patch: Some(Accepted),
-            delete: Accepted,
-            etag: EtagStyle::PrivateDns,
-            has_state: true,
-            creating: "Creating",
-            updating: "Updating",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-        Kind::RecordSet => Spec {
-            put: Sync,
-            patch: Some(Sync),
-            delete: Sync,
-            etag: EtagStyle::PrivateDns,
-            has_state: false,
-            creating: "",
-            updating: "",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-        Kind::RoleAssignment => Spec {
-            put: Sync,
-            patch: None,
-            delete: Sync,
-            etag: EtagStyle::None,
-            has_state: false,
-            creating: "",
-            updating: "",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-        Kind::DiagnosticSetting => Spec {
-            create_status: 200,
-            ..spec(Kind::RoleAssignment)
-        },
-        Kind::Workspace => Spec {
-            put: AsyncBody,
-            patch: Some(Sync),
-            delete: Accepted,
-            etag: EtagStyle::None,
-            has_state: true,
-            creating: "Creating",
-            updating: "Updating",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-        _ => Spec {
-            put: Sync,
-            patch: None,
-            delete: Sync,
-            etag: EtagStyle::None,
-            has_state: false,
-            creating: "",
-            updating: "",
-            accepted_body: false,
-            create_status: 201,
-            system_data: false,
-        },
-    }
+/// Where instances of a type live, which decides the scope checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// In a resource group, below their parent resource if they have one.
+    Resource,
+    /// Extension resources hang off any scope (`{scope}/providers/{ns}/{type}/{name}`).
+    Extension,
+    /// Under `/subscriptions/{s}/providers/...` rather than in a resource group.
+    Subscription,
+}
+
+/// Azure's serialisation conflicts: a write on a resource whose top-level resource has an
+/// operation running (on itself or anything below it) is refused with this error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// 409 RequestConflict (CognitiveServices accounts and their children).
+    RequestConflict,
+    /// 409 AnotherOperationInProgress (virtual networks and subnets).
+    AnotherOperationInProgress,
+}
+
+/// One resource type a provider serves: its canonical name and static behaviour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TypeDef {
+    /// Canonical `{ns}/{type}[/{child}]`.
+    pub name: &'static str,
+    pub spec: Spec,
+    pub placement: Placement,
+    /// Also readable at `/providers/{ns}/{type}/{name}` (built-in role definitions).
+    pub tenant: bool,
+    pub lock: Option<Lock>,
+    /// Seeding order: lower first (things referenced before things referencing them).
+    pub seed_rank: u8,
+    /// Lists page with `nextLink` when a page size is configured.
+    pub pageable: bool,
+    /// ARM stores the instance name lower-cased (record sets).
+    pub lowercase_name: bool,
+    /// Deleting takes the whole subtree into a soft-deleted record (accounts).
+    pub soft_delete: bool,
+}
+
+impl TypeDef {
+    /// A synchronous, resource-group type with default behaviour; change fields with `..`.
+    pub const BASE: TypeDef = TypeDef {
+        name: "",
+        spec: Spec::SYNC,
+        placement: Placement::Resource,
+        tenant: false,
+        lock: None,
+        seed_rank: 11,
+        pageable: true,
+        lowercase_name: false,
+        soft_delete: false,
+    };
+}
+
+static TYPES: OnceLock<Vec<&'static TypeDef>> = OnceLock::new();
+
+/// Make the registered types known to id parsing (once; later calls are ignored).
+pub fn install_types(types: Vec<&'static TypeDef>) {
+    let _ = TYPES.set(types);
+}
+
+/// The registered type of a canonical name (case-insensitive).
+pub fn lookup(full_type: &str) -> Option<&'static TypeDef> {
+    TYPES
+        .get()?
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(full_type))
+        .copied()
 }
 
 /// `If-Match` / `If-None-Match` of a request.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::clock::rfc3339;
-use super::lro::Operation;
+use super::ops::Operation;
 
 /// A soft-deleted account with everything that lived under it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +168,17 @@ pub fn prop_str<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
 
 pub fn provisioning_state(body: &Value) -> Option<&str> {
     prop_str(body, "provisioningState")
+}
+
+pub fn is_type(body: &Value, t: &str) -> bool {
+    body["type"]
+        .as_str()
+        .is_some_and(|x| x.eq_ignore_ascii_case(t))
+}
+
+/// `provisioningState` of a stored resource is Succeeded (or absent).
+pub fn is_settled(body: &Value) -> bool {
+    provisioning_state(body).map_or(true, |s| s.eq_ignore_ascii_case("Succeeded"))
 }
 
 /// RFC 7396 JSON merge patch.

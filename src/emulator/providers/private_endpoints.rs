@@ -8,17 +8,94 @@ use std::net::Ipv4Addr;
 use serde_json::{json, Value};
 
 use super::cognitive::{required_zones, ACCOUNT_TYPE};
-use super::engine::{self, Cx};
-use super::error::ApiError;
-use super::ids::{parse_id, ResId};
-use super::store::{prop_str, props, provisioning_state, EtagStyle, State};
+use super::cognitive_connections::{conn_state, CONN_LISTS, PEC_TYPE};
+use super::network::{API_VERSIONS, NET};
+use crate::emulator::cx::Cx;
+use crate::emulator::error::ApiError;
+use crate::emulator::ids::ResId;
+use crate::emulator::provider::{Info, Provider, Write};
+use crate::emulator::spec::{Spec, TypeDef};
+use crate::emulator::store::{
+    is_settled, is_type, prop_str, props, provisioning_state, EtagStyle, State,
+};
 
 const PE_TYPE: &str = "Microsoft.Network/privateEndpoints";
-const PEC_TYPE: &str = "Microsoft.CognitiveServices/accounts/privateEndpointConnections";
-const CONN_LISTS: [&str; 2] = [
-    "privateLinkServiceConnections",
-    "manualPrivateLinkServiceConnections",
+const ZONE_GROUP_TYPE: &str = "Microsoft.Network/privateEndpoints/privateDnsZoneGroups";
+
+const TYPES: &[TypeDef] = &[
+    TypeDef {
+        name: PE_TYPE,
+        spec: Spec { patch: None, ..NET },
+        seed_rank: 9,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: ZONE_GROUP_TYPE,
+        spec: Spec { patch: None, ..NET },
+        seed_rank: 10,
+        ..TypeDef::BASE
+    },
 ];
+
+const INFO: Info = Info {
+    namespace: "Microsoft.Network",
+    api_versions: API_VERSIONS,
+    types: TYPES,
+};
+
+pub struct PrivateEndpoints;
+
+impl Provider for PrivateEndpoints {
+    fn info(&self) -> &'static Info {
+        &INFO
+    }
+
+    fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
+        let Write { id, body, existing } = w;
+        if id.is(PE_TYPE) {
+            prepare_pe(cx, id, body, existing)
+        } else {
+            prepare_zone_group(cx, id, body, existing)
+        }
+    }
+
+    fn after_commit(&self, cx: &mut Cx, id: &ResId, body: &Value) {
+        if id.is(PE_TYPE) {
+            after_commit_pe(cx, id, body);
+        } else {
+            after_commit_zone_group(cx, body);
+        }
+    }
+
+    fn after_delete(&self, cx: &mut Cx, id: &ResId, body: &Value) {
+        if id.is(PE_TYPE) {
+            after_delete_pe(cx, body);
+        } else {
+            after_delete_zone_group(cx, body);
+        }
+    }
+
+    /// A private endpoint being written locks the accounts it connects to.
+    fn locks(&self, _st: &State, body: &Value) -> Vec<String> {
+        if !is_type(body, PE_TYPE) {
+            return Vec::new();
+        }
+        CONN_LISTS
+            .iter()
+            .flat_map(|l| {
+                body["properties"][l]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|c| {
+                c.pointer("/properties/privateLinkServiceId")
+                    .and_then(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+            })
+            .collect()
+    }
+}
 
 fn cidr(prefix: &str) -> Option<(u32, u32)> {
     let (ip, len) = prefix.split_once('/')?;
@@ -30,7 +107,7 @@ fn cidr(prefix: &str) -> Option<(u32, u32)> {
 }
 
 /// The private IP of a stored private endpoint.
-pub fn pe_ip(pe: &Value) -> Option<String> {
+fn pe_ip(pe: &Value) -> Option<String> {
     pe.pointer("/properties/customDnsConfigs/0/ipAddresses/0")
         .or_else(|| pe.pointer("/properties/ipConfigurations/0/properties/privateIPAddress"))
         .and_then(Value::as_str)
@@ -74,11 +151,7 @@ fn allocate_ip(st: &State, subnet: &Value, subnet_id: &str) -> Result<String, Ap
         })
 }
 
-fn conn_state(status: &str, description: &str) -> Value {
-    json!({ "status": status, "description": description, "actionsRequired": "None" })
-}
-
-pub fn prepare_pe(
+fn prepare_pe(
     cx: &mut Cx,
     id: &ResId,
     mut body: Value,
@@ -96,7 +169,7 @@ pub fn prepare_pe(
         .get(&subnet_id)
         .cloned()
         .ok_or_else(|| ApiError::invalid_reference(&id.display(), &subnet_id))?;
-    if !engine::is_settled(&subnet) {
+    if !is_settled(&subnet) {
         return Err(ApiError::new(
             429,
             "RetryableError",
@@ -159,8 +232,8 @@ pub fn prepare_pe(
                 .and_then(Value::as_str)
                 .unwrap_or("default")
                 .to_string();
-            if engine::is_type(&tbody, ACCOUNT_TYPE) {
-                if cx.cfg.conflicts.account_state_check && !engine::is_settled(&tbody) {
+            if is_type(&tbody, ACCOUNT_TYPE) {
+                if cx.cfg.conflicts.account_state_check && !is_settled(&tbody) {
                     return Err(ApiError::new(cx.cfg.conflicts.account_state_status, "AccountProvisioningStateInvalid", format!("Account {target} is in state {} and cannot accept private endpoint connections.", provisioning_state(&tbody).unwrap_or("?"))));
                 }
                 let Some(sub) = prop_str(&tbody, "customSubDomainName") else {
@@ -239,7 +312,7 @@ fn pec_name(pe_key: &str, pe_name: &str) -> String {
     format!("{pe_name}.{}", &g[..8])
 }
 
-pub fn after_commit_pe(cx: &mut Cx, id: &ResId, body: &Value) {
+fn after_commit_pe(cx: &mut Cx, id: &ResId, body: &Value) {
     let display = id.display();
     for list in CONN_LISTS {
         for c in body
@@ -258,7 +331,7 @@ pub fn after_commit_pe(cx: &mut Cx, id: &ResId, body: &Value) {
                 .st
                 .get(target)
                 .cloned()
-                .filter(|t| engine::is_type(t, ACCOUNT_TYPE))
+                .filter(|t| is_type(t, ACCOUNT_TYPE))
             else {
                 continue;
             };
@@ -311,7 +384,7 @@ pub fn after_commit_pe(cx: &mut Cx, id: &ResId, body: &Value) {
     }
 }
 
-pub fn after_delete_pe(cx: &mut Cx, body: &Value) {
+fn after_delete_pe(cx: &mut Cx, body: &Value) {
     let display = body["id"].as_str().unwrap_or_default();
     let pecs: Vec<String> = cx
         .st
@@ -332,65 +405,6 @@ pub fn after_delete_pe(cx: &mut Cx, body: &Value) {
     {
         cx.st.remove(nic);
     }
-}
-
-/// Mirror a connection's state into the private endpoint that owns it.
-fn set_pe_state(cx: &mut Cx, pec: &Value, state: Value) {
-    let Some(pe_id) = pec
-        .pointer("/properties/privateEndpoint/id")
-        .and_then(Value::as_str)
-    else {
-        return;
-    };
-    let acct = pec["id"]
-        .as_str()
-        .unwrap_or_default()
-        .split("/privateEndpointConnections/")
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let Some(mut pe) = cx.st.get(pe_id).cloned() else {
-        return;
-    };
-    for list in CONN_LISTS {
-        if let Some(arr) = pe
-            .pointer_mut(&format!("/properties/{list}"))
-            .and_then(Value::as_array_mut)
-        {
-            for c in arr {
-                let t = c
-                    .pointer("/properties/privateLinkServiceId")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                if t == acct {
-                    c["properties"]["privateLinkServiceConnectionState"] = state.clone();
-                }
-            }
-        }
-    }
-    cx.st.insert(pe);
-}
-
-/// A connection was approved/rejected through the account.
-pub fn after_commit_pec(cx: &mut Cx, body: &Value) {
-    let state = body
-        .pointer("/properties/privateLinkServiceConnectionState")
-        .cloned()
-        .unwrap_or(Value::Null);
-    set_pe_state(cx, body, state);
-}
-
-/// A connection was deleted on the account side: the endpoint shows Disconnected.
-pub fn pec_removed(cx: &mut Cx, body: &Value) {
-    set_pe_state(
-        cx,
-        body,
-        conn_state(
-            "Disconnected",
-            "The connection was removed by the resource owner.",
-        ),
-    );
 }
 
 /// A records (label, ip) a zone group writes for its endpoint.
@@ -418,7 +432,7 @@ fn records_for(pe: &Value) -> Vec<(String, String)> {
     out
 }
 
-pub fn prepare_zone_group(
+fn prepare_zone_group(
     cx: &mut Cx,
     id: &ResId,
     mut body: Value,
@@ -505,7 +519,7 @@ fn zone_configs(group: &Value) -> Vec<(String, Vec<(String, String)>)> {
         .collect()
 }
 
-pub fn after_commit_zone_group(cx: &mut Cx, body: &Value) {
+fn after_commit_zone_group(cx: &mut Cx, body: &Value) {
     for (zone_id, sets) in zone_configs(body) {
         let Some(zone) = cx.st.get(&zone_id).cloned() else {
             continue;
@@ -534,7 +548,7 @@ pub fn after_commit_zone_group(cx: &mut Cx, body: &Value) {
 }
 
 /// Remove the A records a zone group wrote (an emptied record set is deleted).
-pub fn after_delete_zone_group(cx: &mut Cx, body: &Value) {
+fn after_delete_zone_group(cx: &mut Cx, body: &Value) {
     for (zone_id, sets) in zone_configs(body) {
         for (label, ip) in sets {
             let rid = format!("{zone_id}/A/{label}");
@@ -554,20 +568,4 @@ pub fn after_delete_zone_group(cx: &mut Cx, body: &Value) {
             cx.st.insert(rec);
         }
     }
-}
-
-/// Private endpoints placed in a subnet (back-references shown on the subnet).
-pub fn endpoints_in_subnet(st: &State, subnet_id: &str) -> Vec<Value> {
-    st.of_type(PE_TYPE)
-        .filter(|pe| {
-            pe.pointer("/properties/subnet/id")
-                .and_then(Value::as_str)
-                .is_some_and(|s| s.eq_ignore_ascii_case(subnet_id))
-        })
-        .map(|pe| json!({ "id": pe["id"] }))
-        .collect()
-}
-
-pub fn is_pe_id(id: &str) -> bool {
-    parse_id(id).is_some_and(|r| r.full_type == PE_TYPE)
 }

@@ -3,12 +3,87 @@
 
 use serde_json::{json, Value};
 
-use super::engine::Cx;
-use super::error::{ApiError, HResult, Reply};
-use super::ids::ResId;
-use super::store::{prop_str, props, State};
+use crate::emulator::cx::Cx;
+use crate::emulator::engine::list_reply;
+use crate::emulator::error::{ApiError, HResult, Reply};
+use crate::emulator::ids::{ResId, Route};
+use crate::emulator::provider::{Info, Provider, Request, Write};
+use crate::emulator::routes::list_start;
+use crate::emulator::spec::{Placement, Spec, TypeDef};
+use crate::emulator::store::{prop_str, props, State};
 
 const RA_TYPE: &str = "Microsoft.Authorization/roleAssignments";
+const RD_TYPE: &str = "Microsoft.Authorization/roleDefinitions";
+
+const INFO: Info = Info {
+    namespace: "Microsoft.Authorization",
+    api_versions: &[
+        "2015-07-01",
+        "2018-01-01-preview",
+        "2018-09-01-preview",
+        "2020-04-01-preview",
+        "2020-10-01-preview",
+        "2022-04-01",
+        "2022-05-01-preview",
+    ],
+    types: TYPES,
+};
+
+pub struct Authorization;
+
+const TYPES: &[TypeDef] = &[
+    TypeDef {
+        name: RA_TYPE,
+        spec: Spec {
+            delete_body: true,
+            ..Spec::SYNC
+        },
+        placement: Placement::Extension,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: RD_TYPE,
+        placement: Placement::Extension,
+        tenant: true,
+        ..TypeDef::BASE
+    },
+];
+
+impl Provider for Authorization {
+    fn info(&self) -> &'static Info {
+        &INFO
+    }
+
+    fn serve(&self, cx: &mut Cx, req: &Request) -> Option<HResult> {
+        let filter = req.param("$filter");
+        match req.route {
+            Route::Tenant(id) if id.is(RD_TYPE) => {
+                Some(role_definitions(None, None, Some(id.name()), None))
+            }
+            Route::Provider(id) if id.is(RD_TYPE) => {
+                Some(role_definitions(Some(&id.sub), Some(id), None, filter))
+            }
+            Route::Provider(id) if id.is(RA_TYPE) && !id.is_instance() && req.method == "GET" => {
+                Some(list_assignments(cx, req, id))
+            }
+            _ => None,
+        }
+    }
+
+    fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
+        let Write { id, body, existing } = w;
+        prepare(cx, id, body, existing)
+    }
+}
+
+fn list_assignments(cx: &Cx, req: &Request, id: &ResId) -> HResult {
+    let skip = list_start(cx, id, req.query)?;
+    if id.scope_is_resource() && !cx.st.exists(&id.scope) {
+        return Err(ApiError::not_found(&id.scope));
+    }
+    let items = list(cx.st, &id.scope, req.param("$filter"));
+    Ok(list_reply(cx, req.path, items, skip, true))
+}
 
 /// (GUID, name, description, actions, data actions)
 type RoleDef = (
@@ -63,7 +138,7 @@ fn definition(sub: Option<&str>, r: &RoleDef) -> Value {
 }
 
 /// GET role definitions (one by GUID, or the list; `$filter=roleName eq '…'` honoured).
-pub fn role_definitions(
+fn role_definitions(
     sub: Option<&str>,
     id: Option<&ResId>,
     name: Option<&str>,
@@ -104,7 +179,7 @@ fn quoted_after(filter: &str, key: &str) -> Option<String> {
     Some(rest[start..end].to_string())
 }
 
-pub fn prepare(
+fn prepare(
     cx: &mut Cx,
     id: &ResId,
     mut body: Value,
@@ -210,7 +285,7 @@ pub fn prepare(
 
 /// List at `scope` with ARM's inheritance: `atScope()` → at or above; `principalId eq` → at,
 /// above or below, for that principal; no filter → at, above and below.
-pub fn list(st: &State, scope: &str, filter: Option<&str>) -> Vec<Value> {
+fn list(st: &State, scope: &str, filter: Option<&str>) -> Vec<Value> {
     let target = scope.to_ascii_lowercase();
     let f = filter.unwrap_or("").to_ascii_lowercase();
     let at_scope = f.contains("atscope()");

@@ -2,10 +2,128 @@
 
 use serde_json::{json, Value};
 
-use super::engine::Cx;
-use super::error::ApiError;
-use super::ids::{normalize_location, ResId, RECORD_TYPES};
-use super::store::{props, State};
+use crate::emulator::config::{EmulatorConfig, LroStyle};
+use crate::emulator::cx::Cx;
+use crate::emulator::engine::list_reply;
+use crate::emulator::error::{ApiError, HResult};
+use crate::emulator::ids::{normalize_location, ResId};
+use crate::emulator::provider::{Info, Provider, Request, Write};
+use crate::emulator::routes::list_start;
+use crate::emulator::spec::{Spec, TypeDef};
+use crate::emulator::store::{is_type, props, EtagStyle, State};
+
+const ZONE_TYPE: &str = "Microsoft.Network/privateDnsZones";
+const LINK_TYPE: &str = "Microsoft.Network/privateDnsZones/virtualNetworkLinks";
+
+/// Record types of private DNS zones.
+const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME", "MX", "PTR", "SOA", "SRV", "TXT"];
+
+const ZONE_SPEC: Spec = Spec {
+    put: LroStyle::Accepted,
+    patch: Some(LroStyle::Accepted),
+    delete: LroStyle::Accepted,
+    etag: EtagStyle::PrivateDns,
+    has_state: true,
+    creating: "Creating",
+    updating: "Updating",
+    ..Spec::SYNC
+};
+
+const fn record(name: &'static str) -> TypeDef {
+    TypeDef {
+        name,
+        spec: Spec {
+            patch: Some(LroStyle::Sync),
+            etag: EtagStyle::PrivateDns,
+            ..Spec::SYNC
+        },
+        seed_rank: 5,
+        lowercase_name: true,
+        ..TypeDef::BASE
+    }
+}
+
+const TYPES: &[TypeDef] = &[
+    TypeDef {
+        name: ZONE_TYPE,
+        spec: ZONE_SPEC,
+        seed_rank: 5,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: LINK_TYPE,
+        spec: ZONE_SPEC,
+        seed_rank: 5,
+        ..TypeDef::BASE
+    },
+    record("Microsoft.Network/privateDnsZones/A"),
+    record("Microsoft.Network/privateDnsZones/AAAA"),
+    record("Microsoft.Network/privateDnsZones/CNAME"),
+    record("Microsoft.Network/privateDnsZones/MX"),
+    record("Microsoft.Network/privateDnsZones/PTR"),
+    record("Microsoft.Network/privateDnsZones/SOA"),
+    record("Microsoft.Network/privateDnsZones/SRV"),
+    record("Microsoft.Network/privateDnsZones/TXT"),
+];
+
+const INFO: Info = Info {
+    namespace: "Microsoft.Network",
+    api_versions: &["2018-09-01", "2020-01-01", "2020-06-01", "2024-06-01"],
+    types: TYPES,
+};
+
+pub struct PrivateDns;
+
+impl Provider for PrivateDns {
+    fn info(&self) -> &'static Info {
+        &INFO
+    }
+
+    /// Record set lists: `{zone}/ALL` or `{zone}/{type}`.
+    fn serve(&self, cx: &mut Cx, req: &Request) -> Option<HResult> {
+        let id = req.id()?;
+        let is_record_list = id.types.len() == 2
+            && id.names.len() == 1
+            && id.types[0].eq_ignore_ascii_case("privateDnsZones")
+            && (id.ty.is_some_and(|t| t.lowercase_name) || id.types[1].eq_ignore_ascii_case("ALL"));
+        if !is_record_list || req.method != "GET" {
+            return None;
+        }
+        Some(list_record_sets(cx, req, id))
+    }
+
+    fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
+        let Write { id, body, existing } = w;
+        match id.full_type.as_str() {
+            ZONE_TYPE => prepare_zone(cx, body, existing),
+            LINK_TYPE => prepare_link(cx, id, body),
+            _ => prepare_record(cx, id, body),
+        }
+    }
+
+    fn before_delete(&self, cx: &mut Cx, id: &ResId, _body: &Value) -> Result<(), ApiError> {
+        if id.is(ZONE_TYPE) {
+            before_delete_zone(cx.st, &id.key())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn render(&self, st: &State, _cfg: &EmulatorConfig, key: &str, body: &mut Value) {
+        if is_type(body, ZONE_TYPE) {
+            render_zone(st, key, body);
+        }
+    }
+}
+
+fn list_record_sets(cx: &Cx, req: &Request, id: &ResId) -> HResult {
+    let skip = list_start(cx, id, req.query)?;
+    let mut zone = id.clone();
+    zone.types.truncate(1);
+    zone.full_type = ZONE_TYPE.into();
+    let items = list_records(cx.st, &zone, &id.types[1])?;
+    Ok(list_reply(cx, req.path, items, skip, true))
+}
 
 fn global_location(body: &mut Value) -> Result<(), ApiError> {
     let loc = body
@@ -23,12 +141,7 @@ fn global_location(body: &mut Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn prepare_zone(
-    cx: &mut Cx,
-    _id: &ResId,
-    mut body: Value,
-    existing: Option<&Value>,
-) -> Result<Value, ApiError> {
+fn prepare_zone(cx: &mut Cx, mut body: Value, existing: Option<&Value>) -> Result<Value, ApiError> {
     global_location(&mut body)?;
     let internal = existing
         .and_then(|e| e.pointer("/properties/internalId").cloned())
@@ -52,7 +165,7 @@ fn record_sets(st: &State, zone_key: &str) -> Vec<Value> {
 }
 
 /// Counters are derived from the children, never stored.
-pub fn render_zone(st: &State, key: &str, body: &mut Value) {
+fn render_zone(st: &State, key: &str, body: &mut Value) {
     let links = st.children(key, "virtualNetworkLinks");
     let with_reg = links
         .iter()
@@ -70,7 +183,7 @@ pub fn render_zone(st: &State, key: &str, body: &mut Value) {
     );
 }
 
-pub fn before_delete_zone(st: &State, key: &str) -> Result<(), ApiError> {
+fn before_delete_zone(st: &State, key: &str) -> Result<(), ApiError> {
     if st.children(key, "virtualNetworkLinks").is_empty() {
         Ok(())
     } else {
@@ -81,7 +194,7 @@ pub fn before_delete_zone(st: &State, key: &str) -> Result<(), ApiError> {
     }
 }
 
-pub fn prepare_link(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiError> {
+fn prepare_link(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiError> {
     global_location(&mut body)?;
     let vnet = body
         .pointer("/properties/virtualNetwork/id")
@@ -126,7 +239,7 @@ pub fn prepare_link(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, A
     Ok(body)
 }
 
-pub fn prepare_record(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiError> {
+fn prepare_record(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiError> {
     let zone = id.parent().expect("record sets have a parent");
     let zone_name = cx
         .st
@@ -153,7 +266,7 @@ pub fn prepare_record(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value,
 }
 
 /// GET `{zone}/ALL` or `{zone}/{type}`.
-pub fn list_records(st: &State, zone: &ResId, rtype: &str) -> Result<Vec<Value>, ApiError> {
+fn list_records(st: &State, zone: &ResId, rtype: &str) -> Result<Vec<Value>, ApiError> {
     let key = zone.key();
     if !st.exists(&key) {
         return Err(ApiError::not_found(&zone.display()));

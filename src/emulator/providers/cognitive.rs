@@ -1,22 +1,138 @@
-//! Microsoft.CognitiveServices: accounts (soft-delete, restore, purge, keys, private link
-//! resources), deployments, RAI policies, private endpoint connections.
+//! Microsoft.CognitiveServices accounts: soft-delete, restore and purge (the deleted-accounts
+//! collection), keys, private link resources. Deployments, RAI policies and private endpoint
+//! connections have their own provider files.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::clock::rfc3339;
-use super::engine::{self, Cx};
-use super::error::{ApiError, HResult, Reply};
-use super::ids::{normalize_location, ResId};
-use super::store::{default_prop, prop_str, props, DeletedAccount, State};
+use crate::emulator::clock::rfc3339;
+use crate::emulator::config::{EmulatorConfig, LroStyle};
+use crate::emulator::cx::Cx;
+use crate::emulator::engine;
+use crate::emulator::error::{ApiError, HResult, Reply};
+use crate::emulator::ids::{normalize_location, parse_id, ResId};
+use crate::emulator::lro::start_purge;
+use crate::emulator::provider::{self, Info, Provider, Request, Write};
+use crate::emulator::spec::{Lock, Placement, Spec, TypeDef};
+use crate::emulator::store::{is_type, prop_str, props, DeletedAccount, EtagStyle, State};
 
 pub const ACCOUNT_TYPE: &str = "Microsoft.CognitiveServices/accounts";
+const PLR_TYPE: &str = "Microsoft.CognitiveServices/accounts/privateLinkResources";
+const DELETED_TYPE: &str = "Microsoft.CognitiveServices/deletedAccounts";
+const DELETED_IN_RG_TYPE: &str =
+    "Microsoft.CognitiveServices/locations/resourceGroups/deletedAccounts";
 
-/// System-managed content filter policies every account has.
-pub const SYSTEM_RAI_POLICIES: &[&str] = &["Microsoft.Default", "Microsoft.DefaultV2"];
+pub const API_VERSIONS: &[&str] = &[
+    "2017-04-18",
+    "2021-04-30",
+    "2021-10-01",
+    "2022-03-01",
+    "2022-10-01",
+    "2022-12-01",
+    "2023-05-01",
+    "2024-10-01",
+    "2025-06-01",
+    "2025-09-01",
+    "2026-03-01",
+];
 
-fn bad(message: impl Into<String>) -> ApiError {
+/// What every CognitiveServices type has: `W/"datetime'…'"` etags and systemData.
+pub const COGNITIVE: Spec = Spec {
+    etag: EtagStyle::CognitiveServices,
+    system_data: true,
+    ..Spec::SYNC
+};
+
+const TYPES: &[TypeDef] = &[
+    TypeDef {
+        name: ACCOUNT_TYPE,
+        spec: Spec {
+            put: LroStyle::AsyncBody,
+            patch: Some(LroStyle::Accepted),
+            delete: LroStyle::Accepted,
+            has_state: true,
+            creating: "Creating",
+            updating: "Accepted",
+            accepted_body: true,
+            ..COGNITIVE
+        },
+        lock: Some(Lock::RequestConflict),
+        seed_rank: 6,
+        soft_delete: true,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: PLR_TYPE,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: DELETED_IN_RG_TYPE,
+        placement: Placement::Subscription,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: DELETED_TYPE,
+        placement: Placement::Subscription,
+        ..TypeDef::BASE
+    },
+];
+
+const INFO: Info = Info {
+    namespace: "Microsoft.CognitiveServices",
+    api_versions: API_VERSIONS,
+    types: TYPES,
+};
+
+pub struct Accounts;
+
+impl Provider for Accounts {
+    fn info(&self) -> &'static Info {
+        &INFO
+    }
+
+    fn serve(&self, cx: &mut Cx, req: &Request) -> Option<HResult> {
+        let id = req.id()?;
+        if id.is(DELETED_TYPE) || id.is(DELETED_IN_RG_TYPE) {
+            return Some(deleted_accounts(cx, req.method, id));
+        }
+        if id.is(PLR_TYPE) {
+            return Some(private_link_resources(cx, id));
+        }
+        let on_account = id.parent().is_some_and(|p| p.is(ACCOUNT_TYPE));
+        if req.method != "POST" || id.is_instance() || !on_account {
+            return None;
+        }
+        match id.types.last()?.to_ascii_lowercase().as_str() {
+            "listkeys" => Some(list_keys(cx, id)),
+            "regeneratekey" => Some(regenerate_key(cx, id, req.body)),
+            _ => None,
+        }
+    }
+
+    fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
+        let Write { id, body, existing } = w;
+        prepare_account(cx, id, body, existing)
+    }
+
+    fn after_commit(&self, cx: &mut Cx, id: &ResId, _body: &Value) {
+        ensure_keys(cx, id);
+    }
+
+    fn after_delete(&self, cx: &mut Cx, _id: &ResId, body: &Value) {
+        soft_delete(cx, body);
+    }
+
+    /// Account bodies show their private endpoint connections inline.
+    fn render(&self, st: &State, _cfg: &EmulatorConfig, key: &str, body: &mut Value) {
+        if is_type(body, ACCOUNT_TYPE) {
+            let pecs = st.children(key, "privateEndpointConnections");
+            props(body).insert("privateEndpointConnections".into(), json!(pecs));
+        }
+    }
+}
+
+pub fn bad(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("BadRequest", message)
 }
 
@@ -60,7 +176,7 @@ fn find_deleted(st: &State, sub: &str, rg: &str, name: &str) -> Option<String> {
 fn subdomain_taken(st: &State, key: &str, deleted_key: Option<&str>, sub: &str) -> bool {
     let live = st.resources.iter().any(|(k, v)| {
         k != key
-            && engine::is_type(v, ACCOUNT_TYPE)
+            && is_type(v, ACCOUNT_TYPE)
             && prop_str(v, "customSubDomainName").is_some_and(|s| s.eq_ignore_ascii_case(sub))
     });
     let deleted = st.deleted.iter().any(|(k, d)| {
@@ -71,7 +187,7 @@ fn subdomain_taken(st: &State, key: &str, deleted_key: Option<&str>, sub: &str) 
     live || deleted
 }
 
-pub fn prepare_account(
+fn prepare_account(
     cx: &mut Cx,
     id: &ResId,
     mut body: Value,
@@ -216,7 +332,7 @@ pub fn prepare_account(
     Ok(body)
 }
 
-pub fn after_commit_account(cx: &mut Cx, id: &ResId) {
+fn ensure_keys(cx: &mut Cx, id: &ResId) {
     let key = id.key();
     if !cx.st.keys.contains_key(&key) {
         let k1 = cx.st.new_guid("key1").replace('-', "");
@@ -225,15 +341,9 @@ pub fn after_commit_account(cx: &mut Cx, id: &ResId) {
     }
 }
 
-/// Account bodies show their private endpoint connections inline.
-pub fn render_account(st: &State, key: &str, body: &mut Value) {
-    let pecs = st.children(key, "privateEndpointConnections");
-    props(body).insert("privateEndpointConnections".into(), json!(pecs));
-}
-
 /// Deleting an account soft-deletes it with everything below it.
-pub fn soft_delete(cx: &mut Cx, body: &Value) {
-    let Some(id) = body["id"].as_str().and_then(super::ids::parse_id) else {
+fn soft_delete(cx: &mut Cx, body: &Value) {
+    let Some(id) = body["id"].as_str().and_then(parse_id) else {
         return;
     };
     let key = id.key();
@@ -245,12 +355,7 @@ pub fn soft_delete(cx: &mut Cx, body: &Value) {
         .filter_map(|k| cx.st.remove(&k).map(|v| (k, v)))
         .collect();
     for (_, c) in &children {
-        if engine::is_type(
-            c,
-            "Microsoft.CognitiveServices/accounts/privateEndpointConnections",
-        ) {
-            super::endpoints::pec_removed(cx, c);
-        }
+        provider::after_delete(cx, c);
     }
     cx.st.remove(&key);
     cx.st.keys.remove(&key);
@@ -274,7 +379,7 @@ pub fn soft_delete(cx: &mut Cx, body: &Value) {
 
 fn deleted_view(key: &str, d: &DeletedAccount) -> Value {
     let mut b = d.account.clone();
-    let id = super::ids::parse_id(b["id"].as_str().unwrap_or_default());
+    let id = parse_id(b["id"].as_str().unwrap_or_default());
     if let Some(id) = id {
         b["id"] = json!(deleted_id(
             &id.sub,
@@ -300,7 +405,7 @@ fn deleted_view(key: &str, d: &DeletedAccount) -> Value {
 }
 
 /// GET/DELETE `/subscriptions/{s}/providers/Microsoft.CognitiveServices/...deletedAccounts...`.
-pub fn deleted_accounts(cx: &mut Cx, method: &str, id: &ResId) -> HResult {
+fn deleted_accounts(cx: &mut Cx, method: &str, id: &ResId) -> HResult {
     engine::check_subscription(cx.cfg, &id.sub)?;
     if !id.is_instance() {
         let prefix = format!("/subscriptions/{}/", id.sub).to_ascii_lowercase();
@@ -328,7 +433,7 @@ pub fn deleted_accounts(cx: &mut Cx, method: &str, id: &ResId) -> HResult {
                 cx.st.dirty = true;
                 return Ok(Reply::empty(200));
             }
-            let h = engine::start_purge(cx, id, &key);
+            let h = start_purge(cx, id, &key);
             Ok(Reply {
                 status: 202,
                 headers: h,
@@ -367,15 +472,15 @@ fn account_for_keys(cx: &Cx, id: &ResId) -> Result<(String, Value), ApiError> {
 }
 
 /// POST `{acct}/listKeys`.
-pub fn list_keys(cx: &mut Cx, id: &ResId) -> HResult {
+fn list_keys(cx: &mut Cx, id: &ResId) -> HResult {
     let (key, _) = account_for_keys(cx, id)?;
-    after_commit_account(cx, id.parent().as_ref().expect("checked"));
+    ensure_keys(cx, id.parent().as_ref().expect("checked"));
     let [k1, k2] = cx.st.keys.get(&key).cloned().expect("just ensured");
     Ok(Reply::json(200, json!({ "key1": k1, "key2": k2 })))
 }
 
 /// POST `{acct}/regenerateKey` with `{"keyName": "Key1" | "Key2"}`.
-pub fn regenerate_key(cx: &mut Cx, id: &ResId, body: &Value) -> HResult {
+fn regenerate_key(cx: &mut Cx, id: &ResId, body: &Value) -> HResult {
     let (key, _) = account_for_keys(cx, id)?;
     let which = match body
         .get("keyName")
@@ -387,7 +492,7 @@ pub fn regenerate_key(cx: &mut Cx, id: &ResId, body: &Value) -> HResult {
         Some("key2") => 1,
         _ => return Err(bad("keyName must be 'Key1' or 'Key2'.")),
     };
-    after_commit_account(cx, id.parent().as_ref().expect("checked"));
+    ensure_keys(cx, id.parent().as_ref().expect("checked"));
     let fresh = cx.st.new_guid("regenerated").replace('-', "");
     let keys = cx.st.keys.get_mut(&key).expect("just ensured");
     keys[which] = fresh;
@@ -397,7 +502,7 @@ pub fn regenerate_key(cx: &mut Cx, id: &ResId, body: &Value) -> HResult {
 }
 
 /// GET `{acct}/privateLinkResources`.
-pub fn private_link_resources(cx: &Cx, id: &ResId) -> HResult {
+fn private_link_resources(cx: &Cx, id: &ResId) -> HResult {
     let acct = id
         .parent()
         .ok_or_else(|| ApiError::not_found(&id.display()))?;
@@ -417,146 +522,4 @@ pub fn private_link_resources(cx: &Cx, id: &ResId) -> HResult {
             "properties": { "groupId": "account", "requiredMembers": ["default"], "requiredZoneNames": zones }
         }]}),
     ))
-}
-
-pub fn prepare_deployment(
-    cx: &mut Cx,
-    id: &ResId,
-    mut body: Value,
-    _existing: Option<&Value>,
-) -> Result<Value, ApiError> {
-    let model = body
-        .pointer("/properties/model")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let Some(name) = model
-        .get("name")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
-        return Err(bad("properties.model.name is required."));
-    };
-    if model.get("format").and_then(Value::as_str).is_none() {
-        return Err(bad("properties.model.format is required."));
-    }
-    if model.get("version").and_then(Value::as_str).is_none() {
-        let v = match name.as_str() {
-            "gpt-4o" => "2024-11-20",
-            "gpt-4o-mini" => "2024-07-18",
-            "text-embedding-3-large" | "text-embedding-3-small" => "1",
-            _ => "1",
-        };
-        body["properties"]["model"]["version"] = json!(v);
-    }
-    if body.pointer("/sku/name").and_then(Value::as_str).is_none() {
-        body["sku"] = json!({ "name": "Standard", "capacity": 1 });
-    }
-    if body.pointer("/sku/capacity").is_none() {
-        body["sku"]["capacity"] = json!(1);
-    }
-    let capacity = body["sku"]["capacity"].clone();
-    default_prop(&mut body, "raiPolicyName", json!("Microsoft.DefaultV2"));
-    let rai = prop_str(&body, "raiPolicyName")
-        .unwrap_or_default()
-        .to_string();
-    if !SYSTEM_RAI_POLICIES
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(&rai))
-    {
-        let acct = id.parent().expect("deployments have a parent");
-        if !cx.st.exists(&format!(
-            "{}/raipolicies/{}",
-            acct.key(),
-            rai.to_ascii_lowercase()
-        )) {
-            return Err(ApiError::bad_request(
-                "RaiPolicyNotFound",
-                format!(
-                    "The RAI policy '{rai}' does not exist on account '{}'.",
-                    acct.name()
-                ),
-            ));
-        }
-    }
-    default_prop(
-        &mut body,
-        "versionUpgradeOption",
-        json!("OnceNewDefaultVersionAvailable"),
-    );
-    default_prop(&mut body, "deploymentState", json!("Running"));
-    default_prop(&mut body, "serviceTier", json!("Default"));
-    let p = props(&mut body);
-    p.insert("currentCapacity".into(), capacity);
-    p.entry("capabilities").or_insert(json!({}));
-    p.entry("rateLimits").or_insert(json!([]));
-    Ok(body)
-}
-
-pub fn prepare_rai_policy(_cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiError> {
-    if SYSTEM_RAI_POLICIES
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(id.name()))
-    {
-        return Err(bad(format!(
-            "'{}' is a system-managed policy and cannot be changed.",
-            id.name()
-        )));
-    }
-    let filters = body
-        .pointer("/properties/contentFilters")
-        .cloned()
-        .unwrap_or(json!([]));
-    for f in filters.as_array().into_iter().flatten() {
-        if f.get("name").and_then(Value::as_str).is_none()
-            || f.get("source").and_then(Value::as_str).is_none()
-        {
-            return Err(bad("Each content filter needs a name and a source."));
-        }
-        if let Some(t) = f.get("severityThreshold").and_then(Value::as_str) {
-            if !["Low", "Medium", "High"].contains(&t) {
-                return Err(bad(format!("Invalid severityThreshold '{t}'.")));
-            }
-        }
-    }
-    default_prop(&mut body, "contentFilters", json!([]));
-    default_prop(&mut body, "mode", json!("Default"));
-    default_prop(&mut body, "basePolicyName", json!("Microsoft.Default"));
-    props(&mut body).insert("type".into(), json!("UserManaged"));
-    Ok(body)
-}
-
-/// The built-in policies, readable on every account.
-pub fn system_rai_policy(acct_display: &str, name: &str) -> Value {
-    json!({
-        "id": format!("{acct_display}/raiPolicies/{name}"),
-        "name": name,
-        "type": "Microsoft.CognitiveServices/accounts/raiPolicies",
-        "properties": { "type": "SystemManaged", "mode": "Blocking", "contentFilters": [] }
-    })
-}
-
-pub fn prepare_pec(
-    _cx: &mut Cx,
-    id: &ResId,
-    body: Value,
-    existing: Option<&Value>,
-) -> Result<Value, ApiError> {
-    let Some(existing) = existing else {
-        return Err(ApiError::new(404, "PrivateEndpointConnectionNotFound", format!("Private endpoint connection '{}' does not exist; connections are created by private endpoints.", id.name())));
-    };
-    let state = body
-        .pointer("/properties/privateLinkServiceConnectionState")
-        .cloned()
-        .ok_or_else(|| bad("properties.privateLinkServiceConnectionState is required."))?;
-    let status = state.get("status").and_then(Value::as_str).unwrap_or("");
-    if !["Pending", "Approved", "Rejected"].contains(&status) {
-        return Err(bad(format!("Invalid connection status '{status}'.")));
-    }
-    let mut out = existing.clone();
-    let mut st = state.clone();
-    if st.get("actionsRequired").is_none() {
-        st["actionsRequired"] = json!("None");
-    }
-    props(&mut out).insert("privateLinkServiceConnectionState".into(), st);
-    Ok(out)
 }

@@ -4,32 +4,186 @@
 
 use serde_json::{json, Value};
 
-use super::endpoints::endpoints_in_subnet;
-use super::engine::Cx;
-use super::error::ApiError;
-use super::ids::{parse_id, ResId};
-use super::store::{prop_str, props, EtagStyle, State};
+use crate::emulator::config::{EmulatorConfig, LroStyle};
+use crate::emulator::cx::Cx;
+use crate::emulator::error::{ApiError, HResult, Reply};
+use crate::emulator::ids::{required_location, ResId};
+use crate::emulator::provider::{Info, Provider, Request, Write};
+use crate::emulator::spec::{Lock, Spec, TypeDef};
+use crate::emulator::store::{is_type, prop_str, props, EtagStyle, State};
 
+const VNET_TYPE: &str = "Microsoft.Network/virtualNetworks";
 const SUBNET_TYPE: &str = "Microsoft.Network/virtualNetworks/subnets";
+const NSG_TYPE: &str = "Microsoft.Network/networkSecurityGroups";
 const RULE_TYPE: &str = "Microsoft.Network/networkSecurityGroups/securityRules";
+const DEFAULT_RULE_TYPE: &str = "Microsoft.Network/networkSecurityGroups/defaultSecurityRules";
+/// Private endpoints (served by the private endpoint provider) sit in subnets.
+const PE_TYPE: &str = "Microsoft.Network/privateEndpoints";
+
+/// Microsoft.Network's writes: 201/200 with `Updating` and Azure-AsyncOperation, 202 deletes,
+/// `W/"guid"` etags; PATCH is UpdateTags.
+pub const NET: Spec = Spec {
+    put: LroStyle::AsyncBody,
+    patch: Some(LroStyle::Sync),
+    delete: LroStyle::Accepted,
+    etag: EtagStyle::Network,
+    has_state: true,
+    creating: "Updating",
+    updating: "Updating",
+    ..Spec::SYNC
+};
+
+pub const API_VERSIONS: &[&str] = &[
+    "2022-07-01",
+    "2022-09-01",
+    "2022-11-01",
+    "2023-02-01",
+    "2023-04-01",
+    "2023-05-01",
+    "2023-06-01",
+    "2023-09-01",
+    "2023-11-01",
+    "2024-01-01",
+    "2024-03-01",
+    "2024-05-01",
+    "2024-07-01",
+    "2024-10-01",
+    "2025-01-01",
+    "2025-03-01",
+    "2025-05-01",
+    "2025-07-01",
+    "2025-09-01",
+];
+
+const TYPES: &[TypeDef] = &[
+    TypeDef {
+        name: VNET_TYPE,
+        spec: NET,
+        lock: Some(Lock::AnotherOperationInProgress),
+        seed_rank: 4,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: SUBNET_TYPE,
+        spec: Spec { patch: None, ..NET },
+        lock: Some(Lock::AnotherOperationInProgress),
+        seed_rank: 4,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: NSG_TYPE,
+        spec: NET,
+        seed_rank: 3,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: RULE_TYPE,
+        spec: Spec { patch: None, ..NET },
+        seed_rank: 3,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: DEFAULT_RULE_TYPE,
+        ..TypeDef::BASE
+    },
+];
+
+const INFO: Info = Info {
+    namespace: "Microsoft.Network",
+    api_versions: API_VERSIONS,
+    types: TYPES,
+};
+
+pub struct Network;
+
+impl Provider for Network {
+    fn info(&self) -> &'static Info {
+        &INFO
+    }
+
+    /// GET `{nsg}/defaultSecurityRules[/{name}]`.
+    fn serve(&self, cx: &mut Cx, req: &Request) -> Option<HResult> {
+        let id = req.id().filter(|id| id.is(DEFAULT_RULE_TYPE))?;
+        Some(default_rule_reply(cx.st, id).map(|b| Reply::json(200, b)))
+    }
+
+    fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
+        let Write { id, body, existing } = w;
+        match id.full_type.as_str() {
+            VNET_TYPE => prepare_vnet(cx, id, body, existing),
+            SUBNET_TYPE => prepare_subnet(cx, id, body),
+            NSG_TYPE => prepare_nsg(cx, body, existing),
+            _ => prepare_rule(cx, id, body),
+        }
+    }
+
+    /// UpdateTags: only tags change; inline children must survive the re-validation.
+    fn patch_body(&self, cx: &Cx, existing: &Value, patch: &Value) -> Result<Value, ApiError> {
+        let key = existing["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let mut out = crate::emulator::provider::render(cx.st, cx.cfg, &key);
+        if let Some(t) = patch.get("tags") {
+            out["tags"] = t.clone();
+        }
+        if let Some(p) = out.get_mut("properties").and_then(Value::as_object_mut) {
+            p.remove("defaultSecurityRules");
+        }
+        Ok(out)
+    }
+
+    fn after_commit(&self, cx: &mut Cx, id: &ResId, body: &Value) {
+        match id.full_type.as_str() {
+            VNET_TYPE => replace_children(cx, body, "subnets", SUBNET_TYPE),
+            NSG_TYPE => replace_children(cx, body, "securityRules", RULE_TYPE),
+            _ => {}
+        }
+    }
+
+    fn before_delete(&self, cx: &mut Cx, id: &ResId, body: &Value) -> Result<(), ApiError> {
+        match id.full_type.as_str() {
+            SUBNET_TYPE => check_subnet_free(cx.st, body),
+            VNET_TYPE => {
+                for s in cx.st.children(&id.key(), "subnets") {
+                    check_subnet_free(cx.st, &s)?;
+                }
+                Ok(())
+            }
+            NSG_TYPE => before_delete_nsg(cx.st, body),
+            _ => Ok(()),
+        }
+    }
+
+    fn render(&self, st: &State, _cfg: &EmulatorConfig, key: &str, body: &mut Value) {
+        if is_type(body, VNET_TYPE) {
+            render_vnet(st, key, body);
+        } else if is_type(body, SUBNET_TYPE) {
+            render_subnet(st, body);
+        } else if is_type(body, NSG_TYPE) {
+            render_nsg(st, key, body);
+        }
+    }
+}
+
+/// Private endpoints placed in a subnet (back-references shown on the subnet).
+pub fn endpoints_in_subnet(st: &State, subnet_id: &str) -> Vec<Value> {
+    st.of_type(PE_TYPE)
+        .filter(|pe| {
+            pe.pointer("/properties/subnet/id")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case(subnet_id))
+        })
+        .map(|pe| json!({ "id": pe["id"] }))
+        .collect()
+}
 
 fn bad(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::bad_request(code, message)
 }
 
 fn require_location(body: &mut Value, existing: Option<&Value>) -> Result<(), ApiError> {
-    let loc = body
-        .get("location")
-        .or_else(|| existing.and_then(|e| e.get("location")))
-        .and_then(Value::as_str)
-        .map(super::ids::normalize_location)
-        .ok_or_else(|| {
-            bad(
-                "LocationRequired",
-                "The location property is required for this definition.",
-            )
-        })?;
-    body["location"] = json!(loc);
+    body["location"] = json!(required_location(body, existing)?);
     Ok(())
 }
 
@@ -100,7 +254,7 @@ fn check_subnet_free(st: &State, subnet: &Value) -> Result<(), ApiError> {
     }
 }
 
-pub fn prepare_vnet(
+fn prepare_vnet(
     cx: &mut Cx,
     id: &ResId,
     mut body: Value,
@@ -191,17 +345,13 @@ fn replace_children(cx: &mut Cx, parent: &Value, list: &str, child_type: &str) {
     cx.st.insert(p);
 }
 
-pub fn after_commit_vnet(cx: &mut Cx, body: &Value) {
-    replace_children(cx, body, "subnets", SUBNET_TYPE);
-}
-
-pub fn prepare_subnet(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiError> {
+fn prepare_subnet(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiError> {
     let vnet = id.parent().expect("subnets have a parent").key();
     let loc = vnet_location(cx.st, &vnet);
     subnet_body(cx.st, &loc, body)
 }
 
-pub fn render_vnet(st: &State, key: &str, body: &mut Value) {
+fn render_vnet(st: &State, key: &str, body: &mut Value) {
     let subnets: Vec<Value> = st
         .children(key, "subnets")
         .into_iter()
@@ -213,22 +363,11 @@ pub fn render_vnet(st: &State, key: &str, body: &mut Value) {
     props(body).insert("subnets".into(), json!(subnets));
 }
 
-pub fn render_subnet(st: &State, body: &mut Value) {
+fn render_subnet(st: &State, body: &mut Value) {
     let pes = endpoints_in_subnet(st, body["id"].as_str().unwrap_or_default());
     if !pes.is_empty() {
         props(body).insert("privateEndpoints".into(), json!(pes));
     }
-}
-
-pub fn before_delete_subnet(st: &State, body: &Value) -> Result<(), ApiError> {
-    check_subnet_free(st, body)
-}
-
-pub fn before_delete_vnet(st: &State, key: &str) -> Result<(), ApiError> {
-    for s in st.children(key, "subnets") {
-        check_subnet_free(st, &s)?;
-    }
-    Ok(())
 }
 
 fn rule_body(mut body: Value) -> Result<Value, ApiError> {
@@ -280,12 +419,7 @@ fn check_unique_priorities(rules: &[Value]) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn prepare_nsg(
-    cx: &mut Cx,
-    _id: &ResId,
-    mut body: Value,
-    existing: Option<&Value>,
-) -> Result<Value, ApiError> {
+fn prepare_nsg(cx: &mut Cx, mut body: Value, existing: Option<&Value>) -> Result<Value, ApiError> {
     require_location(&mut body, existing)?;
     let rules = body
         .pointer("/properties/securityRules")
@@ -312,11 +446,7 @@ pub fn prepare_nsg(
     Ok(body)
 }
 
-pub fn after_commit_nsg(cx: &mut Cx, body: &Value) {
-    replace_children(cx, body, "securityRules", RULE_TYPE);
-}
-
-pub fn prepare_rule(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiError> {
+fn prepare_rule(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiError> {
     let body = rule_body(body)?;
     let nsg = id.parent().expect("rules have a parent").key();
     let mut all: Vec<Value> = cx
@@ -337,71 +467,26 @@ pub fn prepare_rule(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiEr
     Ok(body)
 }
 
-/// The six rules every NSG has.
-pub fn default_rules(nsg_id: &str) -> Vec<Value> {
-    let rules = [
-        (
-            "AllowVnetInBound",
-            65000,
-            "Inbound",
-            "Allow",
-            "VirtualNetwork",
-            "VirtualNetwork",
-            "Allow inbound traffic from all VMs in VNET",
-        ),
-        (
-            "AllowAzureLoadBalancerInBound",
-            65001,
-            "Inbound",
-            "Allow",
-            "AzureLoadBalancer",
-            "*",
-            "Allow inbound traffic from azure load balancer",
-        ),
-        (
-            "DenyAllInBound",
-            65500,
-            "Inbound",
-            "Deny",
-            "*",
-            "*",
-            "Deny all inbound traffic",
-        ),
-        (
-            "AllowVnetOutBound",
-            65000,
-            "Outbound",
-            "Allow",
-            "VirtualNetwork",
-            "VirtualNetwork",
-            "Allow outbound traffic from all VMs to all VMs in VNET",
-        ),
-        (
-            "AllowInternetOutBound",
-            65001,
-            "Outbound",
-            "Allow",
-            "*",
-            "Internet",
-            "Allow outbound traffic from all VMs to Internet",
-        ),
-        (
-            "DenyAllOutBound",
-            65500,
-            "Outbound",
-            "Deny",
-            "*",
-            "*",
-            "Deny all outbound traffic",
-        ),
-    ];
-    rules
+/// The six rules every NSG has: (name, priority, direction, access, source, destination,
+/// description).
+#[rustfmt::skip]
+const DEFAULT_RULES: &[(&str, u32, &str, &str, &str, &str, &str)] = &[
+    ("AllowVnetInBound", 65000, "Inbound", "Allow", "VirtualNetwork", "VirtualNetwork", "Allow inbound traffic from all VMs in VNET"),
+    ("AllowAzureLoadBalancerInBound", 65001, "Inbound", "Allow", "AzureLoadBalancer", "*", "Allow inbound traffic from azure load balancer"),
+    ("DenyAllInBound", 65500, "Inbound", "Deny", "*", "*", "Deny all inbound traffic"),
+    ("AllowVnetOutBound", 65000, "Outbound", "Allow", "VirtualNetwork", "VirtualNetwork", "Allow outbound traffic from all VMs to all VMs in VNET"),
+    ("AllowInternetOutBound", 65001, "Outbound", "Allow", "*", "Internet", "Allow outbound traffic from all VMs to Internet"),
+    ("DenyAllOutBound", 65500, "Outbound", "Deny", "*", "*", "Deny all outbound traffic"),
+];
+
+fn default_rules(nsg_id: &str) -> Vec<Value> {
+    DEFAULT_RULES
         .iter()
         .map(|(name, prio, dir, access, src, dst, desc)| {
             json!({
                 "name": name,
                 "id": format!("{nsg_id}/defaultSecurityRules/{name}"),
-                "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
+                "type": DEFAULT_RULE_TYPE,
                 "properties": {
                     "provisioningState": "Succeeded", "description": desc, "protocol": "*",
                     "sourcePortRange": "*", "destinationPortRange": "*",
@@ -426,7 +511,7 @@ fn subnets_using(st: &State, nsg_id: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn render_nsg(st: &State, key: &str, body: &mut Value) {
+fn render_nsg(st: &State, key: &str, body: &mut Value) {
     let id = body["id"].as_str().unwrap_or_default().to_string();
     let subnets = subnets_using(st, &id);
     let p = props(body);
@@ -440,7 +525,7 @@ pub fn render_nsg(st: &State, key: &str, body: &mut Value) {
     }
 }
 
-pub fn before_delete_nsg(st: &State, body: &Value) -> Result<(), ApiError> {
+fn before_delete_nsg(st: &State, body: &Value) -> Result<(), ApiError> {
     if subnets_using(st, body["id"].as_str().unwrap_or_default()).is_empty() {
         Ok(())
     } else {
@@ -455,7 +540,7 @@ pub fn before_delete_nsg(st: &State, body: &Value) -> Result<(), ApiError> {
 }
 
 /// GET `{nsg}/defaultSecurityRules[/{name}]`.
-pub fn default_rule_reply(st: &State, id: &ResId) -> Result<Value, ApiError> {
+fn default_rule_reply(st: &State, id: &ResId) -> Result<Value, ApiError> {
     let nsg = id
         .parent()
         .ok_or_else(|| ApiError::not_found(&id.display()))?;
@@ -474,8 +559,4 @@ pub fn default_rule_reply(st: &State, id: &ResId) -> Result<Value, ApiError> {
                 .is_some_and(|n| n.eq_ignore_ascii_case(id.name()))
         })
         .ok_or_else(|| ApiError::not_found(&id.display()))
-}
-
-pub fn is_subnet_id(id: &str) -> bool {
-    parse_id(id).is_some_and(|r| r.full_type == SUBNET_TYPE)
 }

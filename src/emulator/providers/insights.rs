@@ -3,10 +3,85 @@
 
 use serde_json::{json, Value};
 
-use super::engine::Cx;
-use super::error::ApiError;
-use super::ids::ResId;
-use super::store::{props, State};
+use crate::emulator::config::EmulatorConfig;
+use crate::emulator::cx::Cx;
+use crate::emulator::error::{ApiError, HResult, Reply};
+use crate::emulator::ids::ResId;
+use crate::emulator::provider::{Info, Provider, Request, Write};
+use crate::emulator::routes::rendered;
+use crate::emulator::spec::{Placement, Spec, TypeDef};
+use crate::emulator::store::{props, State};
+
+const SETTING_TYPE: &str = "Microsoft.Insights/diagnosticSettings";
+const CATEGORY_TYPE: &str = "Microsoft.Insights/diagnosticSettingsCategories";
+
+const INFO: Info = Info {
+    namespace: "Microsoft.Insights",
+    api_versions: &["2017-05-01-preview", "2021-05-01-preview"],
+    types: TYPES,
+};
+
+pub struct Insights;
+
+const TYPES: &[TypeDef] = &[
+    TypeDef {
+        name: SETTING_TYPE,
+        spec: Spec {
+            create_status: 200,
+            ..Spec::SYNC
+        },
+        placement: Placement::Extension,
+        ..TypeDef::BASE
+    },
+    TypeDef {
+        name: CATEGORY_TYPE,
+        placement: Placement::Extension,
+        ..TypeDef::BASE
+    },
+];
+
+impl Provider for Insights {
+    fn info(&self) -> &'static Info {
+        &INFO
+    }
+
+    fn flat_errors(&self) -> bool {
+        true
+    }
+
+    fn serve(&self, cx: &mut Cx, req: &Request) -> Option<HResult> {
+        let id = req.id()?;
+        if id.is(CATEGORY_TYPE) {
+            return Some(categories(cx.st, id).map(|b| Reply::json(200, b)));
+        }
+        if id.is(SETTING_TYPE) && !id.is_instance() && req.method == "GET" {
+            return Some(list_settings(cx, req, id));
+        }
+        None
+    }
+
+    fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
+        let Write { id, body, .. } = w;
+        prepare(cx, id, body)
+    }
+
+    fn render(&self, _st: &State, cfg: &EmulatorConfig, _key: &str, body: &mut Value) {
+        render(body, cfg.insights_lowercase_ids);
+    }
+}
+
+fn list_settings(cx: &Cx, req: &Request, id: &ResId) -> HResult {
+    crate::emulator::routes::list_start(cx, id, req.query)?;
+    if id.scope_is_resource() && !cx.st.exists(&id.scope) {
+        return Err(ApiError::not_found(&id.scope));
+    }
+    let items = cx.st.children(
+        &format!("{}/providers/Microsoft.Insights", id.scope),
+        "diagnosticSettings",
+    );
+    let items = rendered(cx, items);
+    Ok(Reply::json(200, json!({ "value": items })))
+}
 
 /// (name, Logs|Metrics, category groups) for Cognitive Services accounts.
 const ACCOUNT_CATEGORIES: &[(&str, &str, &[&str])] = &[
@@ -40,7 +115,7 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("BadRequest", message)
 }
 
-pub fn prepare(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiError> {
+fn prepare(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiError> {
     let p = body.get("properties").cloned().unwrap_or(json!({}));
     let nonempty = |f: &str| {
         p.get(f)
@@ -114,7 +189,7 @@ pub fn prepare(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiErr
 }
 
 /// Insights reports ids lower-cased up to the setting name.
-pub fn render(body: &mut Value, lowercase: bool) {
+fn render(body: &mut Value, lowercase: bool) {
     if !lowercase {
         return;
     }
@@ -131,7 +206,7 @@ pub fn render(body: &mut Value, lowercase: bool) {
 }
 
 /// GET `{scope}/providers/Microsoft.Insights/diagnosticSettingsCategories[/{name}]`.
-pub fn categories(st: &State, id: &ResId) -> Result<Value, ApiError> {
+fn categories(st: &State, id: &ResId) -> Result<Value, ApiError> {
     if id.scope_is_resource() && !st.exists(&id.scope) {
         return Err(ApiError::not_found(&id.scope));
     }

@@ -1,12 +1,63 @@
-//! Microsoft.Resources (subscriptions, resource groups) and Microsoft.OperationalInsights
-//! workspaces (enough to exist and be referenced).
+//! Microsoft.Resources: subscriptions and resource groups. They are not provider resources
+//! (no `/providers/` segment), so everything here is reached through [`Provider::serve`].
 
 use serde_json::{json, Value};
 
-use super::engine::{self, Cx};
-use super::error::{ApiError, HResult, Reply};
-use super::ids::{normalize_location, rg_display, ResId};
-use super::store::{prop_str, props};
+use crate::emulator::engine::{self, Cx};
+use crate::emulator::error::{ApiError, HResult, Reply};
+use crate::emulator::ids::{required_location, rg_display, Route};
+use crate::emulator::lro::{start_op_raw, Effect, OpTarget};
+use crate::emulator::provider::{Info, Provider, Request};
+
+use crate::emulator::store::prop_str;
+
+const INFO: Info = Info {
+    namespace: "Microsoft.Resources",
+    api_versions: &[
+        "2019-10-01",
+        "2020-06-01",
+        "2021-01-01",
+        "2021-04-01",
+        "2022-09-01",
+        "2023-07-01",
+        "2024-03-01",
+        "2024-07-01",
+        "2024-11-01",
+        "2025-03-01",
+        "2025-04-01",
+    ],
+    types: &[],
+};
+
+pub struct Resources;
+
+impl Provider for Resources {
+    fn info(&self) -> &'static Info {
+        &INFO
+    }
+
+    fn serve(&self, cx: &mut Cx, req: &Request) -> Option<HResult> {
+        let body = req.body.clone();
+        Some(match (req.route, req.method) {
+            (Route::Subscription { sub }, "GET") => get_subscription(cx, sub),
+            (Route::ResourceGroups { sub }, "GET") => list_rgs(cx, sub),
+            (Route::ResourceGroup { sub, rg }, "GET") => get_rg(cx, sub, rg),
+            // `az group exists`: 204 when present.
+            (Route::ResourceGroup { sub, rg }, "HEAD") => {
+                get_rg(cx, sub, rg).map(|_| Reply::empty(204))
+            }
+            (Route::ResourceGroup { sub, rg }, "PUT") => put_rg(cx, sub, rg, body),
+            (Route::ResourceGroup { sub, rg }, "PATCH") => patch_rg(cx, sub, rg, body),
+            (Route::ResourceGroup { sub, rg }, "DELETE") => delete_rg(cx, sub, rg),
+            (Route::ResourceGroup { .. }, method) => Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                format!("The requested method {method} is not allowed for this resource."),
+            )),
+            _ => return None,
+        })
+    }
+}
 
 pub const RG_TYPE: &str = "Microsoft.Resources/resourceGroups";
 
@@ -18,7 +69,7 @@ fn valid_rg_name(n: &str) -> bool {
             .all(|c| c.is_alphanumeric() || "-_().".contains(c))
 }
 
-pub fn get_subscription(cx: &Cx, sub: &str) -> HResult {
+fn get_subscription(cx: &Cx, sub: &str) -> HResult {
     engine::check_subscription(cx.cfg, sub)?;
     Ok(Reply::json(
         200,
@@ -29,23 +80,14 @@ pub fn get_subscription(cx: &Cx, sub: &str) -> HResult {
     ))
 }
 
-pub fn put_rg(cx: &mut Cx, sub: &str, rg: &str, body: Value) -> HResult {
+fn put_rg(cx: &mut Cx, sub: &str, rg: &str, body: Value) -> HResult {
     engine::check_subscription(cx.cfg, sub)?;
     if !valid_rg_name(rg) {
         return Err(ApiError::bad_request("InvalidResourceGroup", format!("The provided resource group name '{rg}' has these invalid characters or is too long.")));
     }
     let id = rg_display(sub, rg);
     let existing = cx.st.get(&id).cloned();
-    let loc = body
-        .get("location")
-        .and_then(Value::as_str)
-        .map(normalize_location)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "LocationRequired",
-                "The location property is required for this definition.",
-            )
-        })?;
+    let loc = required_location(&body, None)?;
     if let Some(e) = &existing {
         if e["location"].as_str() != Some(loc.as_str()) {
             return Err(ApiError::conflict("InvalidResourceGroupLocation", format!("Invalid resource group location '{loc}'. The Resource group already exists in location '{}'.", e["location"].as_str().unwrap_or(""))));
@@ -63,7 +105,7 @@ pub fn put_rg(cx: &mut Cx, sub: &str, rg: &str, body: Value) -> HResult {
     Ok(Reply::json(if existing.is_some() { 200 } else { 201 }, out))
 }
 
-pub fn get_rg(cx: &Cx, sub: &str, rg: &str) -> HResult {
+fn get_rg(cx: &Cx, sub: &str, rg: &str) -> HResult {
     engine::check_subscription(cx.cfg, sub)?;
     cx.st
         .get(&rg_display(sub, rg))
@@ -72,7 +114,7 @@ pub fn get_rg(cx: &Cx, sub: &str, rg: &str) -> HResult {
         .ok_or_else(|| engine::rg_not_found(rg))
 }
 
-pub fn patch_rg(cx: &mut Cx, sub: &str, rg: &str, body: Value) -> HResult {
+fn patch_rg(cx: &mut Cx, sub: &str, rg: &str, body: Value) -> HResult {
     engine::check_subscription(cx.cfg, sub)?;
     let mut e = cx
         .st
@@ -86,7 +128,7 @@ pub fn patch_rg(cx: &mut Cx, sub: &str, rg: &str, body: Value) -> HResult {
     Ok(Reply::json(200, e))
 }
 
-pub fn list_rgs(cx: &Cx, sub: &str) -> HResult {
+fn list_rgs(cx: &Cx, sub: &str) -> HResult {
     engine::check_subscription(cx.cfg, sub)?;
     let items: Vec<Value> = cx
         .st
@@ -103,7 +145,7 @@ pub fn list_rgs(cx: &Cx, sub: &str) -> HResult {
 }
 
 /// DELETE a resource group: 202 + Location; everything in it goes when the operation ends.
-pub fn delete_rg(cx: &mut Cx, sub: &str, rg: &str) -> HResult {
+fn delete_rg(cx: &mut Cx, sub: &str, rg: &str) -> HResult {
     engine::check_subscription(cx.cfg, sub)?;
     let id = rg_display(sub, rg);
     let Some(mut e) = cx.st.get(&id).cloned() else {
@@ -116,9 +158,9 @@ pub fn delete_rg(cx: &mut Cx, sub: &str, rg: &str) -> HResult {
     e["properties"]["provisioningState"] = json!("Deleting");
     let loc = e["location"].as_str().map(str::to_string);
     cx.st.insert(e);
-    let h = engine::start_op_raw(
+    let h = start_op_raw(
         cx,
-        engine::OpTarget {
+        OpTarget {
             sub: sub.to_string(),
             ns: "Microsoft.Resources".into(),
             full_type: RG_TYPE.into(),
@@ -126,51 +168,11 @@ pub fn delete_rg(cx: &mut Cx, sub: &str, rg: &str) -> HResult {
             method: "DELETE",
             location: loc,
         },
-        super::lro::Effect::Delete,
+        Effect::Delete,
     );
     Ok(Reply {
         status: 202,
         headers: h,
         body: None,
     })
-}
-
-pub fn prepare_workspace(
-    cx: &mut Cx,
-    _id: &ResId,
-    mut body: Value,
-    existing: Option<&Value>,
-) -> Result<Value, ApiError> {
-    let loc = body
-        .get("location")
-        .or_else(|| existing.and_then(|e| e.get("location")))
-        .and_then(Value::as_str)
-        .map(normalize_location)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "LocationRequired",
-                "The location property is required for this definition.",
-            )
-        })?;
-    body["location"] = json!(loc);
-    let customer = existing
-        .and_then(|e| prop_str(e, "customerId"))
-        .map(str::to_string)
-        .unwrap_or_else(|| cx.st.new_guid("workspace"));
-    let created = existing
-        .and_then(|e| prop_str(e, "createdDate"))
-        .map(str::to_string)
-        .unwrap_or_else(|| cx.timestamp());
-    let now = cx.timestamp();
-    let p = props(&mut body);
-    p.insert("customerId".into(), json!(customer));
-    p.entry("sku").or_insert(json!({ "name": "PerGB2018" }));
-    p.entry("retentionInDays").or_insert(json!(30));
-    p.entry("publicNetworkAccessForIngestion")
-        .or_insert(json!("Enabled"));
-    p.entry("publicNetworkAccessForQuery")
-        .or_insert(json!("Enabled"));
-    p.insert("createdDate".into(), json!(created));
-    p.insert("modifiedDate".into(), json!(now));
-    Ok(body)
 }
