@@ -1,7 +1,7 @@
 //! Identity, access, encryption, monitoring and content controls: I1, I3, I4, D1, M1, C1, C2.
 
+use super::context::{at, control, declared, flag, items, text, texts, val, value_at, Ctx};
 use super::formats::{is_guid, suggest};
-use super::resolve::{at, control, declared, flag, items, text, texts, val, value_at, Ctx};
 use super::resolved::{self as r, Instance};
 use super::roles;
 use super::schema::{

@@ -7,6 +7,7 @@
 //! → `resolved::Blueprint`. Every finding is a [`Diagnostic`] with file, line and column.
 
 mod check;
+mod context;
 mod controls;
 mod diag;
 pub mod formats;
@@ -19,6 +20,7 @@ pub mod resolved;
 pub mod roles;
 pub mod schema;
 mod schema_controls;
+mod shape;
 pub mod yaml;
 
 use std::io::Write;

@@ -1,8 +1,8 @@
 //! Network controls N1–N6: private endpoint, private DNS, zone group, NSG rules, account firewall,
 //! outbound restriction.
 
+use super::context::{at, control, declared, flag, items, text, texts, val, value_at, Ctx};
 use super::formats::{parse_arm_id, ArmKind};
-use super::resolve::{at, control, declared, flag, items, text, texts, val, value_at, Ctx};
 use super::resolved::{self as r, Instance};
 use super::schema::{
     DNS_ZONES, DNS_ZONE_GROUP, EXISTING, NETWORK_ACCESS, NSG, NSG_RULE, OUTBOUND, PRIVATE_DNS,

@@ -1,9 +1,26 @@
 //! The shapes of the controls (the `controls:` mapping of an instance); see schema.rs.
 
 use super::formats::{ArmKind, Fmt};
-use super::schema::{
-    f, Obj, Ty, BOOL, FILTER_NAMES, GUID, LABEL, LOG_CATEGORIES, MODE, MODE_DOC, NAME, TEXT,
-};
+use super::shape::{f, Obj, Ty, BOOL, GUID, LABEL, MODE, MODE_DOC, NAME, TEXT};
+
+pub const LOG_CATEGORIES: &[&str] = &[
+    "Audit",
+    "RequestResponse",
+    "Trace",
+    "AzureOpenAIRequestUsage",
+];
+pub const HARM_FILTERS: &[&str] = &["Hate", "Sexual", "Violence", "Selfharm"];
+pub const FILTER_NAMES: &[&str] = &[
+    "Hate",
+    "Sexual",
+    "Violence",
+    "Selfharm",
+    "Jailbreak",
+    "Indirect Attack",
+    "Protected Material Text",
+    "Protected Material Code",
+    "Profanity",
+];
 
 pub static PRIVATE_ENDPOINT: Obj = Obj {
     title: "privateEndpoint",
