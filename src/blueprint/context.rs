@@ -5,7 +5,7 @@
 use super::check::fits;
 use super::diag::Diagnostic;
 use super::resolved::{self, Exception};
-use super::schema::{self, Obj, Ty};
+use super::schema::{self, ExceptionKind, Obj, Ty};
 use super::yaml::{Kind, Loc, Node};
 
 /// An exception the instance declares, and whether anything relied on it.
@@ -86,7 +86,7 @@ pub fn items<'n>(n: &'n Node, obj: &Obj, key: &str) -> Vec<&'n Node> {
     }
 }
 
-pub fn exception_hint(kind: &str) -> String {
+pub fn exception_hint(kind: ExceptionKind) -> String {
     format!("if this is intended, add to the instance `exceptions: [{{allows: {kind}, reason: \"...\"}}]`")
 }
 
@@ -115,7 +115,13 @@ impl Ctx<'_> {
 
     /// A setting weaker than the strict baseline: an error unless an exception of `kind` (for
     /// `principal`, when it names one) allows it, then a warning that says so.
-    pub fn weak(&mut self, kind: &str, loc: &Loc, message: String, principal: Option<&str>) {
+    pub fn weak(
+        &mut self,
+        kind: ExceptionKind,
+        loc: &Loc,
+        message: String,
+        principal: Option<&str>,
+    ) {
         let found = self.granted.iter_mut().find(|g| {
             g.exception.allows == kind
                 && match (&g.principal, principal) {

@@ -9,7 +9,7 @@ use super::check::fits;
 use super::context::{flag, items, text, val, Ctx, Granted};
 use super::diag::Diagnostic;
 use super::resolved::{self, Exception, SoftDeleteAction};
-use super::schema::{self, EXCEPTION, INSTANCE};
+use super::schema::{self, ExceptionKind, EXCEPTION, INSTANCE};
 use super::yaml::{Kind, Loc, Node};
 
 /// How many days before an exception expires validation starts warning.
@@ -18,7 +18,7 @@ const EXPIRY_WARNING_DAYS: i64 = 30;
 fn exceptions(ctx: &mut Ctx, m: &Node) {
     for item in items(m, &INSTANCE, "exceptions") {
         let (Some(allows), Some(reason)) = (
-            text(item, &EXCEPTION, "allows"),
+            text(item, &EXCEPTION, "allows").and_then(|a| ExceptionKind::from_name(&a)),
             text(item, &EXCEPTION, "reason"),
         ) else {
             continue;
@@ -32,7 +32,7 @@ fn exceptions(ctx: &mut Ctx, m: &Node) {
             );
         }
         let principal = text(item, &EXCEPTION, "principalId").map(|p| p.to_lowercase());
-        if principal.is_some() && allows != "privileged-role" {
+        if principal.is_some() && allows != ExceptionKind::PrivilegedRole {
             ctx.error(
                 item.key_loc("principalId"),
                 "`principalId` only narrows a `privileged-role` exception",
@@ -98,7 +98,7 @@ pub fn instance(
         Some("purge") => {
             let loc = m.get("softDelete").map_or(&m.loc, |n| &n.loc).clone();
             ctx.weak(
-                "soft-delete-purge",
+                ExceptionKind::SoftDeletePurge,
                 &loc,
                 "`softDelete: purge` permanently destroys a soft-deleted account and its data"
                     .into(),
@@ -154,11 +154,11 @@ pub fn instance(
     }
     super::network::resolve(&mut ctx, &mut inst, controls, existing);
     super::controls::resolve(&mut ctx, &mut inst, controls, existing);
-    let unused: Vec<(Loc, String)> = ctx
+    let unused: Vec<(Loc, ExceptionKind)> = ctx
         .granted
         .iter()
-        .filter(|g| !g.used && g.exception.allows != "delete-diagnostic-setting")
-        .map(|g| (g.loc.clone(), g.exception.allows.clone()))
+        .filter(|g| !g.used && g.exception.allows != ExceptionKind::DeleteDiagnosticSetting)
+        .map(|g| (g.loc.clone(), g.exception.allows))
         .collect();
     for (loc, allows) in unused {
         let message = format!(

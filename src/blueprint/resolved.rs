@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::schema::ExceptionKind;
+
 /// A validated, resolved blueprint document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blueprint {
@@ -310,9 +312,8 @@ pub struct Deployment {
 /// A documented weakening of the strict baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exception {
-    /// What it allows (e.g. `public-network-access`, `local-auth`, `content-filter`,
-    /// `privileged-role`, `delete-diagnostic-setting`).
-    pub allows: String,
+    /// What it allows.
+    pub allows: ExceptionKind,
     pub reason: String,
     /// Optional expiry date (YYYY-MM-DD), after which validation fails.
     pub expires: Option<String>,
@@ -327,7 +328,7 @@ impl Instance {
         )
     }
 
-    pub fn has_exception(&self, allows: &str) -> bool {
+    pub fn has_exception(&self, allows: ExceptionKind) -> bool {
         self.exceptions.iter().any(|e| e.allows == allows)
     }
 }

@@ -9,20 +9,6 @@ pub use super::schema_controls::*;
 use super::shape::{f, BOOL, GUID, LABEL, NAME, TEXT};
 pub use super::shape::{Field, Obj, Ty};
 
-pub const EXCEPTION_KINDS: &[&str] = &[
-    "public-network-access",
-    "network-bypass",
-    "nsg-open-inbound",
-    "outbound-unrestricted",
-    "local-auth",
-    "no-managed-identity",
-    "privileged-role",
-    "reduced-logging",
-    "content-filter",
-    "soft-delete-purge",
-    "delete-diagnostic-setting",
-];
-
 pub static DNS_ZONES: Obj = Obj {
     title: "dnsZones",
     doc: "Where the privatelink DNS zones live.",
@@ -106,7 +92,7 @@ pub static EXCEPTION: Obj = Obj {
             "allows",
             &Ty::Enum {
                 what: "exception",
-                values: EXCEPTION_KINDS,
+                values: ExceptionKind::NAMES,
             },
             "What it allows.",
         )

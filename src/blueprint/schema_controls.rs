@@ -1,7 +1,77 @@
-//! The shapes of the controls (the `controls:` mapping of an instance); see schema.rs.
+//! The shapes of the controls (the `controls:` mapping of an instance) and the exceptions that
+//! allow weakening them; see schema.rs.
+
+use serde::{Deserialize, Serialize};
 
 use super::formats::{ArmKind, Fmt};
 use super::shape::{f, Obj, Ty, BOOL, GUID, LABEL, MODE, MODE_DOC, NAME, TEXT};
+
+/// Declares [`ExceptionKind`] from one line per kind, so the variant, its name in blueprints
+/// (`allows:`), its serde name and the schema's enum values cannot disagree.
+macro_rules! exception_kinds {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// What an exception allows: one kind of weakening of the strict baseline.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum ExceptionKind {
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)*
+        }
+
+        impl ExceptionKind {
+            /// Every kind, in the order of the schema's enum values.
+            pub const ALL: &'static [ExceptionKind] = &[$(ExceptionKind::$variant,)*];
+            /// Their names as written in `allows:`, in the same order.
+            pub const NAMES: &'static [&'static str] = &[$($name,)*];
+
+            /// The name written in `allows:` (kebab-case).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ExceptionKind::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+exception_kinds! {
+    /// N5: public network access, an `Allow` firewall default, an IP rule for every address.
+    PublicNetworkAccess = "public-network-access",
+    /// N5: `bypass: AzureServices`.
+    NetworkBypass = "network-bypass",
+    /// N4: an inbound Allow rule from anywhere.
+    NsgOpenInbound = "nsg-open-inbound",
+    /// N6: `outbound.restrict: false`.
+    OutboundUnrestricted = "outbound-unrestricted",
+    /// I1: API keys stay enabled.
+    LocalAuth = "local-auth",
+    /// I3: `identity.type: None`.
+    NoManagedIdentity = "no-managed-identity",
+    /// I4: a privileged role (narrowed to one principal by `principalId`).
+    PrivilegedRole = "privileged-role",
+    /// M1: a diagnostic setting without the Audit log.
+    ReducedLogging = "reduced-logging",
+    /// C1, C2: a content filter weaker than the baseline, or deployments left unbound.
+    ContentFilter = "content-filter",
+    /// `softDelete: purge`.
+    SoftDeletePurge = "soft-delete-purge",
+    /// Lets apply delete a conflicting diagnostic setting (used by the planner only).
+    DeleteDiagnosticSetting = "delete-diagnostic-setting",
+}
+
+impl ExceptionKind {
+    /// The kind named `name` (as written in `allows:`).
+    pub fn from_name(name: &str) -> Option<ExceptionKind> {
+        ExceptionKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ExceptionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 pub const LOG_CATEGORIES: &[&str] = &[
     "Audit",
@@ -377,3 +447,24 @@ pub static CONTROLS: Obj = Obj {
         f("deployments", &Ty::Obj(&DEPLOYMENTS), "C2."),
     ],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::ExceptionKind;
+
+    #[test]
+    fn exception_kinds_serialise_as_their_names() {
+        for kind in ExceptionKind::ALL {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.as_str());
+            assert_eq!(
+                serde_json::from_value::<ExceptionKind>(json).unwrap(),
+                *kind
+            );
+            assert_eq!(ExceptionKind::from_name(kind.as_str()), Some(*kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(ExceptionKind::NAMES.len(), ExceptionKind::ALL.len());
+        assert_eq!(ExceptionKind::from_name("local_auth"), None);
+    }
+}

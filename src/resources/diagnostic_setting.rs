@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::{fingerprint, get_str, id_eq, set_eq_ci};
 use crate::arm::diagnostics::{parse_setting, setting_path, DiagnosticSetting};
 use crate::arm::Method;
-use crate::blueprint::resolved::{Diagnostics, Instance};
+use crate::blueprint::resolved::{Diagnostics, ExceptionKind, Instance};
 use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
 
 pub const API_VERSION: &str = crate::arm::diagnostics::API_VERSION;
@@ -176,7 +176,7 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
             let allowed = inst
                 .exceptions
                 .iter()
-                .find(|e| e.allows == "delete-diagnostic-setting");
+                .find(|e| e.allows == ExceptionKind::DeleteDiagnosticSetting);
             let Some(exception) = allowed else {
                 return vec![Change::blocked(
                     c.address,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{fingerprint, get_str, last_segment, OWNER_MARKER};
 use crate::arm::Method;
-use crate::blueprint::resolved::{Instance, Mode, RoleAssignment};
+use crate::blueprint::resolved::{ExceptionKind, Instance, Mode, RoleAssignment};
 use crate::plan::model::{Action, Change, FieldChange, ResourceKind, Write};
 
 pub const API_VERSION: &str = "2022-04-01";
@@ -149,7 +149,7 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
             );
             if privileged_name(&want.role_definition_guid).is_some()
                 && (want.principal_type != "Group" || broad)
-                && !inst.has_exception("privileged-role")
+                && !inst.has_exception(ExceptionKind::PrivilegedRole)
             {
                 out.push(Change::blocked(
                     c.address,
@@ -171,7 +171,7 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
                 c.exception = inst
                     .exceptions
                     .iter()
-                    .find(|e| e.allows == "privileged-role")
+                    .find(|e| e.allows == ExceptionKind::PrivilegedRole)
                     .map(|e| format!("{}: {}", e.allows, e.reason));
             }
         }
