@@ -11,6 +11,7 @@ mod context;
 mod controls;
 mod diag;
 pub mod formats;
+mod generic;
 mod json_schema;
 mod load;
 mod network;

@@ -154,6 +154,7 @@ pub fn instance(
     }
     super::network::resolve(&mut ctx, &mut inst, controls, existing);
     super::controls::resolve(&mut ctx, &mut inst, controls, existing);
+    super::generic::resolve(&mut ctx, &mut inst, controls);
     let unused: Vec<(Loc, ExceptionKind)> = ctx
         .granted
         .iter()

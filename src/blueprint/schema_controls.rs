@@ -73,6 +73,33 @@ impl std::fmt::Display for ExceptionKind {
     }
 }
 
+/// A control that needs no code of its own in the loader: declaring it here (its `Obj`, its
+/// field in [`CONTROLS`], an entry in [`GENERIC_CONTROLS`]) is enough. It resolves to
+/// `resolved::Controls::generic[key]`: its fields as JSON, keys as in YAML, with the table's
+/// defaults for the fields not written (so every default must be a literal YAML value), and
+/// `mode` taken out into `Control::mode`. Profiles, defaults and `~` apply as to any control.
+#[derive(Debug)]
+pub struct GenericControl {
+    /// Its key in `controls:`; the field of [`CONTROLS`] with that name gives its `Obj`.
+    pub key: &'static str,
+    /// Values weaker than the strict baseline, each refused unless its exception is given.
+    pub weak_when: &'static [Weakening],
+}
+
+/// `field: value` weakens the baseline; allowed only by an exception of kind `allows`.
+#[derive(Debug)]
+pub struct Weakening {
+    pub field: &'static str,
+    /// The weak value as YAML writes it (`Disabled`, `false`).
+    pub value: &'static str,
+    pub allows: ExceptionKind,
+    /// The finding, e.g. "Defender for AI is off".
+    pub message: &'static str,
+}
+
+/// The controls resolved from this table alone.
+pub static GENERIC_CONTROLS: &[GenericControl] = &[];
+
 pub const LOG_CATEGORIES: &[&str] = &[
     "Audit",
     "RequestResponse",
