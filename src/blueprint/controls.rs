@@ -1,12 +1,13 @@
 //! Identity, access, encryption, monitoring and content controls: I1, I3, I4, D1, M1, C1, C2.
 
+use super::context::{at, control, declared, flag, items, text, texts, val, value_at, Ctx};
 use super::formats::{is_guid, suggest};
-use super::resolve::{at, control, declared, flag, items, text, texts, val, value_at, Ctx};
 use super::resolved::{self as r, Instance};
 use super::roles;
 use super::schema::{
-    CONTENT_FILTER, DEPLOYMENT, DEPLOYMENTS, DIAGNOSTICS, ENCRYPTION, EXISTING, HARM_FILTERS,
-    IDENTITY, KEY_VAULT_KEY, LOCAL_AUTH, RAI_POLICY, ROLE_ASSIGNMENT, ROLE_ASSIGNMENTS,
+    ExceptionKind, CONTENT_FILTER, DEPLOYMENT, DEPLOYMENTS, DIAGNOSTICS, ENCRYPTION, EXISTING,
+    HARM_FILTERS, IDENTITY, KEY_VAULT_KEY, LOCAL_AUTH, RAI_POLICY, ROLE_ASSIGNMENT,
+    ROLE_ASSIGNMENTS,
 };
 use super::yaml::{Kind, Node};
 
@@ -15,7 +16,7 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node, existing: &N
         let disabled = flag(la, &LOCAL_AUTH, "disabled").unwrap_or(true);
         if !disabled {
             ctx.weak(
-                "local-auth",
+                ExceptionKind::LocalAuth,
                 &value_at(la, "disabled"),
                 "key (local) authentication stays enabled".into(),
                 None,
@@ -51,7 +52,7 @@ fn identity(ctx: &mut Ctx, id: &Node) -> Option<r::Control<r::Identity>> {
     let user = texts(id, &IDENTITY, "userAssigned");
     if kind == "None" {
         ctx.weak(
-            "no-managed-identity",
+            ExceptionKind::NoManagedIdentity,
             &value_at(id, "type"),
             "the account has no managed identity (`type: None`)".into(),
             None,
@@ -131,7 +132,12 @@ fn role_assignments(ctx: &mut Ctx, ra: &Node) -> Option<r::Control<r::RoleAssign
                 "`{role_name}` for {who} ({principal}) breaks least privilege: it can read keys and change network settings; prefer {}",
                 roles::least_privilege_alternative(&ptype)
             );
-            ctx.weak("privileged-role", &role_loc, message, Some(&principal));
+            ctx.weak(
+                ExceptionKind::PrivilegedRole,
+                &role_loc,
+                message,
+                Some(&principal),
+            );
         }
         out.push(r::RoleAssignment {
             principal_id: principal,
@@ -247,7 +253,7 @@ fn diagnostics(ctx: &mut Ctx, diag: &Node, existing: &Node) -> Option<r::Control
         && !groups.iter().any(|g| g == "allLogs" || g == "audit")
     {
         ctx.weak(
-            "reduced-logging",
+            ExceptionKind::ReducedLogging,
             &diag.loc,
             "the diagnostic setting does not send the Audit log".into(),
             None,
@@ -282,7 +288,7 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
     let mode = text(rai, &RAI_POLICY, "policyMode").unwrap_or_else(|| "Blocking".into());
     if mode == "Deferred" || mode == "Asynchronous_filter" {
         ctx.weak(
-            "content-filter",
+            ExceptionKind::ContentFilter,
             &value_at(rai, "policyMode"),
             format!("RAI policy mode `{mode}` lets content stream before it is filtered"),
             None,
@@ -345,14 +351,14 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
         if !enabled || !blocking {
             let what = if !enabled { "disabled" } else { "not blocking" };
             ctx.weak(
-                "content-filter",
+                ExceptionKind::ContentFilter,
                 &item.loc,
                 format!("content filter `{fname}` ({source}) is {what}"),
                 None,
             );
         } else if harm && severity.as_deref().is_some_and(|s| s != "Low") {
             let s = severity.clone().unwrap_or_default();
-            ctx.weak("content-filter", &value_at(item, "severityThreshold"), format!("content filter `{fname}` ({source}) only filters from `{s}` up (baseline: `Low`)"), None);
+            ctx.weak(ExceptionKind::ContentFilter, &value_at(item, "severityThreshold"), format!("content filter `{fname}` ({source}) only filters from `{s}` up (baseline: `Low`)"), None);
         }
         filters.push(r::ContentFilter {
             name: fname,
@@ -375,7 +381,7 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
             && val(rai, &RAI_POLICY, "contentFilters").is_some()
         {
             ctx.weak(
-                "content-filter",
+                ExceptionKind::ContentFilter,
                 &list_at,
                 format!("the RAI policy has no `{fname}` filter for `{source}`"),
                 None,
@@ -395,7 +401,7 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
 fn deployments(ctx: &mut Ctx, dep: &Node) -> Option<r::Control<r::Deployments>> {
     let bind_all = flag(dep, &DEPLOYMENTS, "bindAllToRaiPolicy").unwrap_or(true);
     if !bind_all {
-        ctx.weak("content-filter", &value_at(dep, "bindAllToRaiPolicy"), "deployments not declared here keep whatever content filter they have (`bindAllToRaiPolicy: false`)".into(), None);
+        ctx.weak(ExceptionKind::ContentFilter, &value_at(dep, "bindAllToRaiPolicy"), "deployments not declared here keep whatever content filter they have (`bindAllToRaiPolicy: false`)".into(), None);
     }
     let mut declared_list = Vec::new();
     if let Some(entries) = val(dep, &DEPLOYMENTS, "declared").and_then(Node::as_map) {

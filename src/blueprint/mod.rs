@@ -7,9 +7,11 @@
 //! → `resolved::Blueprint`. Every finding is a [`Diagnostic`] with file, line and column.
 
 mod check;
+mod context;
 mod controls;
 mod diag;
 pub mod formats;
+mod generic;
 mod json_schema;
 mod load;
 mod network;
@@ -19,6 +21,7 @@ pub mod resolved;
 pub mod roles;
 pub mod schema;
 mod schema_controls;
+mod shape;
 pub mod yaml;
 
 use std::io::Write;

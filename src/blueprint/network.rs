@@ -1,12 +1,12 @@
 //! Network controls N1–N6: private endpoint, private DNS, zone group, NSG rules, account firewall,
 //! outbound restriction.
 
+use super::context::{at, control, declared, flag, items, text, texts, val, value_at, Ctx};
 use super::formats::{parse_arm_id, ArmKind};
-use super::resolve::{at, control, declared, flag, items, text, texts, val, value_at, Ctx};
 use super::resolved::{self as r, Instance};
 use super::schema::{
-    DNS_ZONES, DNS_ZONE_GROUP, EXISTING, NETWORK_ACCESS, NSG, NSG_RULE, OUTBOUND, PRIVATE_DNS,
-    PRIVATE_ENDPOINT,
+    ExceptionKind, DNS_ZONES, DNS_ZONE_GROUP, EXISTING, NETWORK_ACCESS, NSG, NSG_RULE, OUTBOUND,
+    PRIVATE_DNS, PRIVATE_ENDPOINT,
 };
 use super::yaml::Node;
 
@@ -138,7 +138,7 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node, existing: &N
         let fqdns = texts(ob, &OUTBOUND, "allowedFqdns");
         if !restrict {
             ctx.weak(
-                "outbound-unrestricted",
+                ExceptionKind::OutboundUnrestricted,
                 &value_at(ob, "restrict"),
                 "outbound access is not restricted (`restrict: false`)".into(),
                 None,
@@ -204,7 +204,7 @@ fn nsg_rules(ctx: &mut Ctx, nsg: &Node, subnet_prefix: Option<&str>) -> Vec<r::N
         if access == "Allow" && direction == "Inbound" {
             if let Some(open) = source.iter().find(|s| OPEN_SOURCES.contains(&s.as_str())) {
                 ctx.weak(
-                    "nsg-open-inbound",
+                    ExceptionKind::NsgOpenInbound,
                     &value_at(rule, "source"),
                     format!(
                         "NSG rule `{}` allows inbound traffic from `{open}`",
@@ -248,7 +248,7 @@ fn network_access(ctx: &mut Ctx, na: &Node) -> Option<r::Control<r::NetworkAcces
     let vnet_rules = texts(na, &NETWORK_ACCESS, "virtualNetworkRules");
     if public == "Enabled" {
         ctx.weak(
-            "public-network-access",
+            ExceptionKind::PublicNetworkAccess,
             &value_at(na, "publicNetworkAccess"),
             "public network access is enabled".into(),
             None,
@@ -256,7 +256,7 @@ fn network_access(ctx: &mut Ctx, na: &Node) -> Option<r::Control<r::NetworkAcces
     }
     if default_action == "Allow" {
         ctx.weak(
-            "public-network-access",
+            ExceptionKind::PublicNetworkAccess,
             &value_at(na, "defaultAction"),
             "the account firewall allows all networks (`defaultAction: Allow`)".into(),
             None,
@@ -264,7 +264,7 @@ fn network_access(ctx: &mut Ctx, na: &Node) -> Option<r::Control<r::NetworkAcces
     }
     if bypass == "AzureServices" {
         ctx.weak(
-            "network-bypass",
+            ExceptionKind::NetworkBypass,
             &value_at(na, "bypass"),
             "trusted Azure services bypass the firewall (`bypass: AzureServices`)".into(),
             None,
@@ -282,7 +282,7 @@ fn network_access(ctx: &mut Ctx, na: &Node) -> Option<r::Control<r::NetworkAcces
         if let Some(s) = item.as_str() {
             if s == "0.0.0.0/0" || s == "::/0" {
                 ctx.weak(
-                    "public-network-access",
+                    ExceptionKind::PublicNetworkAccess,
                     &item.loc,
                     format!("IP rule `{s}` allows every address"),
                     None,

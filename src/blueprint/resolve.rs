@@ -1,159 +1,24 @@
 //! From one merged instance (profile ⊕ defaults ⊕ instance, already structurally checked) to a
 //! `resolved::Instance`: defaults filled in, names resolved, cross-field rules and the strict
 //! baseline's exceptions enforced. Network controls are in `network.rs`, the others in
-//! `controls.rs`.
+//! `controls.rs`; the helpers they share are in `context.rs`.
 
 use std::collections::BTreeMap;
 
 use super::check::fits;
+use super::context::{flag, items, text, val, Ctx, Granted};
 use super::diag::Diagnostic;
 use super::resolved::{self, Exception, SoftDeleteAction};
-use super::schema::{self, Obj, Ty, EXCEPTION, INSTANCE};
+use super::schema::{self, ExceptionKind, EXCEPTION, INSTANCE};
 use super::yaml::{Kind, Loc, Node};
 
 /// How many days before an exception expires validation starts warning.
 const EXPIRY_WARNING_DAYS: i64 = 30;
 
-struct Granted {
-    exception: Exception,
-    principal: Option<String>,
-    loc: Loc,
-    used: bool,
-}
-
-pub struct Ctx<'a> {
-    pub out: &'a mut Vec<Diagnostic>,
-    pub today: time::Date,
-    /// Logical name of the instance, for messages.
-    pub instance: String,
-    /// Where the instance was written (for "missing ..." findings).
-    pub at: Loc,
-    granted: Vec<Granted>,
-    /// `existing` fields that are written but invalid (already reported): not "missing" too.
-    bad_existing: Vec<String>,
-}
-
-/// The value of `key` when present, not null, and of the right shape (anything else has been
-/// reported by the structural check already).
-pub fn val<'n>(n: &'n Node, obj: &Obj, key: &str) -> Option<&'n Node> {
-    let v = n.get(key)?;
-    let field = obj.field(key)?;
-    // Containers are checked shallowly, so one bad item does not hide its siblings (each item
-    // is read, and skipped when bad, on its own).
-    let ok = match (field.ty, &v.kind) {
-        (Ty::Obj(_) | Ty::Map { .. }, Kind::Map(_)) => true,
-        (Ty::List(_), Kind::Seq(_)) => true,
-        (Ty::OneOrMany(item), Kind::Seq(items)) => items.iter().all(|i| fits(i, item)),
-        (Ty::Obj(_) | Ty::Map { .. } | Ty::List(_), _) => false,
-        (ty, _) => fits(v, ty),
-    };
-    (v.kind != Kind::Null && ok).then_some(v)
-}
-
-pub fn text(n: &Node, obj: &Obj, key: &str) -> Option<String> {
-    val(n, obj, key).and_then(Node::scalar_text)
-}
-
-pub fn flag(n: &Node, obj: &Obj, key: &str) -> Option<bool> {
-    match val(n, obj, key)?.kind {
-        Kind::Bool(b) => Some(b),
-        _ => None,
-    }
-}
-
-/// A list (or one-or-many) of strings; empty when absent.
-pub fn texts(n: &Node, obj: &Obj, key: &str) -> Vec<String> {
-    match val(n, obj, key) {
-        Some(v) => match &v.kind {
-            Kind::Seq(items) => {
-                let item_ty = match obj.field(key).map(|f| f.ty) {
-                    Some(Ty::List(t) | Ty::OneOrMany(t)) => Some(*t),
-                    _ => None,
-                };
-                items
-                    .iter()
-                    .filter(|i| item_ty.map_or(true, |t| fits(i, t)))
-                    .filter_map(Node::scalar_text)
-                    .collect()
-            }
-            _ => v.scalar_text().into_iter().collect(),
-        },
-        None => Vec::new(),
-    }
-}
-
-/// The nodes of a list field with their values (for per-item positions).
-pub fn items<'n>(n: &'n Node, obj: &Obj, key: &str) -> Vec<&'n Node> {
-    match val(n, obj, key).map(|v| &v.kind) {
-        Some(Kind::Seq(items)) => items.iter().collect(),
-        Some(_) => val(n, obj, key).into_iter().collect(),
-        None => Vec::new(),
-    }
-}
-
-pub fn exception_hint(kind: &str) -> String {
-    format!("if this is intended, add to the instance `exceptions: [{{allows: {kind}, reason: \"...\"}}]`")
-}
-
-impl Ctx<'_> {
-    pub fn error(&mut self, loc: &Loc, message: impl Into<String>, hint: Option<String>) {
-        self.out.push(Diagnostic::error(loc, message, hint));
-    }
-
-    pub fn warning(&mut self, loc: &Loc, message: impl Into<String>, hint: Option<String>) {
-        self.out.push(Diagnostic::warning(loc, message, hint));
-    }
-
-    /// Something the instance needs but does not have: reported at the instance.
-    pub fn missing(&mut self, message: impl Into<String>, hint: impl Into<String>) {
-        let at = self.at.clone();
-        let message = format!("instance `{}`: {}", self.instance, message.into());
-        self.error(&at, message, Some(hint.into()));
-    }
-
-    /// Like [`Ctx::missing`] for a field of `existing`, unless it is written but invalid.
-    pub fn missing_existing(&mut self, key: &str, message: &str, hint: &str) {
-        if !self.bad_existing.iter().any(|k| k == key) {
-            self.missing(message, hint);
-        }
-    }
-
-    /// A setting weaker than the strict baseline: an error unless an exception of `kind` (for
-    /// `principal`, when it names one) allows it, then a warning that says so.
-    pub fn weak(&mut self, kind: &str, loc: &Loc, message: String, principal: Option<&str>) {
-        let found = self.granted.iter_mut().find(|g| {
-            g.exception.allows == kind
-                && match (&g.principal, principal) {
-                    (Some(p), Some(q)) => p.eq_ignore_ascii_case(q),
-                    (Some(_), None) => false,
-                    (None, _) => true,
-                }
-        });
-        match found {
-            Some(g) => {
-                g.used = true;
-                let reason = g.exception.reason.clone();
-                self.warning(
-                    loc,
-                    format!("{message} (allowed by exception `{kind}`: {reason})"),
-                    None,
-                );
-            }
-            None => {
-                let hint = match principal {
-                    Some(p) => format!("if this is intended, add to the instance `exceptions: [{{allows: {kind}, principalId: {p}, reason: \"...\"}}]`"),
-                    None => exception_hint(kind),
-                };
-                self.error(loc, message, Some(hint))
-            }
-        }
-    }
-}
-
 fn exceptions(ctx: &mut Ctx, m: &Node) {
     for item in items(m, &INSTANCE, "exceptions") {
         let (Some(allows), Some(reason)) = (
-            text(item, &EXCEPTION, "allows"),
+            text(item, &EXCEPTION, "allows").and_then(|a| ExceptionKind::from_name(&a)),
             text(item, &EXCEPTION, "reason"),
         ) else {
             continue;
@@ -167,7 +32,7 @@ fn exceptions(ctx: &mut Ctx, m: &Node) {
             );
         }
         let principal = text(item, &EXCEPTION, "principalId").map(|p| p.to_lowercase());
-        if principal.is_some() && allows != "privileged-role" {
+        if principal.is_some() && allows != ExceptionKind::PrivilegedRole {
             ctx.error(
                 item.key_loc("principalId"),
                 "`principalId` only narrows a `privileged-role` exception",
@@ -233,7 +98,7 @@ pub fn instance(
         Some("purge") => {
             let loc = m.get("softDelete").map_or(&m.loc, |n| &n.loc).clone();
             ctx.weak(
-                "soft-delete-purge",
+                ExceptionKind::SoftDeletePurge,
                 &loc,
                 "`softDelete: purge` permanently destroys a soft-deleted account and its data"
                     .into(),
@@ -289,11 +154,12 @@ pub fn instance(
     }
     super::network::resolve(&mut ctx, &mut inst, controls, existing);
     super::controls::resolve(&mut ctx, &mut inst, controls, existing);
-    let unused: Vec<(Loc, String)> = ctx
+    super::generic::resolve(&mut ctx, &mut inst, controls);
+    let unused: Vec<(Loc, ExceptionKind)> = ctx
         .granted
         .iter()
-        .filter(|g| !g.used && g.exception.allows != "delete-diagnostic-setting")
-        .map(|g| (g.loc.clone(), g.exception.allows.clone()))
+        .filter(|g| !g.used && g.exception.allows != ExceptionKind::DeleteDiagnosticSetting)
+        .map(|g| (g.loc.clone(), g.exception.allows))
         .collect();
     for (loc, allows) in unused {
         let message = format!(
@@ -308,34 +174,4 @@ pub fn instance(
     }
     inst.exceptions = ctx.granted.iter().map(|g| g.exception.clone()).collect();
     Some(inst)
-}
-
-/// Where `key` is written in `node`, else the node itself.
-pub fn at(node: &Node, key: &str) -> Loc {
-    node.key_loc(key).clone()
-}
-
-/// Where the value of `key` is written, else where the node is.
-pub fn value_at(node: &Node, key: &str) -> Loc {
-    node.get(key).map_or(&node.loc, |v| &v.loc).clone()
-}
-
-/// The control mode (default managed).
-pub fn mode(node: &Node, obj: &Obj) -> resolved::Mode {
-    match text(node, obj, "mode").as_deref() {
-        Some("verify") => resolved::Mode::Verify,
-        _ => resolved::Mode::Managed,
-    }
-}
-
-pub fn control<T>(node: &Node, obj: &Obj, spec: T) -> Option<resolved::Control<T>> {
-    Some(resolved::Control {
-        mode: mode(node, obj),
-        spec,
-    })
-}
-
-/// The control's node when the instance declares it.
-pub fn declared<'n>(controls: &'n Node, key: &str) -> Option<&'n Node> {
-    val(controls, &schema::CONTROLS, key)
 }

@@ -8,7 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+pub use super::schema::ExceptionKind;
+use super::schema::CONTROLS;
 
 /// A validated, resolved blueprint document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,12 +104,48 @@ pub struct Controls {
     pub rai_policy: Option<Control<RaiPolicy>>,
     /// C2 (+ greenfield deployments, issue 10)
     pub deployments: Option<Control<Deployments>>,
+    /// The controls declared by the schema table alone (`GENERIC_CONTROLS`), by their key in
+    /// `controls:`; read them with [`Controls::generic`].
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "generic_controls"
+    )]
+    pub generic: BTreeMap<&'static str, Control<Value>>,
+}
+
+impl Controls {
+    /// A generic control by its key in `controls:` (e.g. `defenderForAI`), when declared: its
+    /// fields as JSON with the table's defaults filled in, keys as in YAML, without `mode`.
+    pub fn generic(&self, key: &str) -> Option<&Control<Value>> {
+        self.generic.get(key)
+    }
+}
+
+/// Generic controls are keyed by the schema's own names, so a key must be a known control.
+fn generic_controls<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<&'static str, Control<Value>>, D::Error> {
+    BTreeMap::<String, Control<Value>>::deserialize(d)?
+        .into_iter()
+        .map(|(k, v)| match CONTROLS.field(&k) {
+            Some(f) => Ok((f.name, v)),
+            None => Err(serde::de::Error::custom(format!("unknown control `{k}`"))),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Control<T> {
     pub mode: Mode,
     pub spec: T,
+}
+
+impl Control<Value> {
+    /// A string field of a generic control (`state`), defaults applied.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.spec.get(key)?.as_str()
+    }
 }
 
 /// N1: a private endpoint for group `account`.
@@ -310,9 +350,8 @@ pub struct Deployment {
 /// A documented weakening of the strict baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exception {
-    /// What it allows (e.g. `public-network-access`, `local-auth`, `content-filter`,
-    /// `privileged-role`, `delete-diagnostic-setting`).
-    pub allows: String,
+    /// What it allows.
+    pub allows: ExceptionKind,
     pub reason: String,
     /// Optional expiry date (YYYY-MM-DD), after which validation fails.
     pub expires: Option<String>,
@@ -327,7 +366,7 @@ impl Instance {
         )
     }
 
-    pub fn has_exception(&self, allows: &str) -> bool {
+    pub fn has_exception(&self, allows: ExceptionKind) -> bool {
         self.exceptions.iter().any(|e| e.allows == allows)
     }
 }

@@ -1,9 +1,133 @@
-//! The shapes of the controls (the `controls:` mapping of an instance); see schema.rs.
+//! The shapes of the controls (the `controls:` mapping of an instance) and the exceptions that
+//! allow weakening them; see schema.rs.
+
+use serde::{Deserialize, Serialize};
 
 use super::formats::{ArmKind, Fmt};
-use super::schema::{
-    f, Obj, Ty, BOOL, FILTER_NAMES, GUID, LABEL, LOG_CATEGORIES, MODE, MODE_DOC, NAME, TEXT,
-};
+use super::shape::{f, Obj, Ty, BOOL, GUID, LABEL, MODE, MODE_DOC, NAME, TEXT};
+
+/// Declares [`ExceptionKind`] from one line per kind, so the variant, its name in blueprints
+/// (`allows:`), its serde name and the schema's enum values cannot disagree.
+macro_rules! exception_kinds {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// What an exception allows: one kind of weakening of the strict baseline.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum ExceptionKind {
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)*
+        }
+
+        impl ExceptionKind {
+            /// Every kind, in the order of the schema's enum values.
+            pub const ALL: &'static [ExceptionKind] = &[$(ExceptionKind::$variant,)*];
+            /// Their names as written in `allows:`, in the same order.
+            pub const NAMES: &'static [&'static str] = &[$($name,)*];
+
+            /// The name written in `allows:` (kebab-case).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ExceptionKind::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+exception_kinds! {
+    /// N5: public network access, an `Allow` firewall default, an IP rule for every address.
+    PublicNetworkAccess = "public-network-access",
+    /// N5: `bypass: AzureServices`.
+    NetworkBypass = "network-bypass",
+    /// N4: an inbound Allow rule from anywhere.
+    NsgOpenInbound = "nsg-open-inbound",
+    /// N6: `outbound.restrict: false`.
+    OutboundUnrestricted = "outbound-unrestricted",
+    /// I1: API keys stay enabled.
+    LocalAuth = "local-auth",
+    /// I3: `identity.type: None`.
+    NoManagedIdentity = "no-managed-identity",
+    /// I4: a privileged role (narrowed to one principal by `principalId`).
+    PrivilegedRole = "privileged-role",
+    /// M1: a diagnostic setting without the Audit log.
+    ReducedLogging = "reduced-logging",
+    /// C1, C2: a content filter weaker than the baseline, or deployments left unbound.
+    ContentFilter = "content-filter",
+    /// `softDelete: purge`.
+    SoftDeletePurge = "soft-delete-purge",
+    /// Lets apply delete a conflicting diagnostic setting (used by the planner only).
+    DeleteDiagnosticSetting = "delete-diagnostic-setting",
+    /// D2: Defender for AI off.
+    DefenderForAiDisabled = "defender-for-ai-disabled",
+}
+
+impl ExceptionKind {
+    /// The kind named `name` (as written in `allows:`).
+    pub fn from_name(name: &str) -> Option<ExceptionKind> {
+        ExceptionKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ExceptionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A control that needs no code of its own in the loader: declaring it here (its `Obj`, its
+/// field in [`CONTROLS`], an entry in [`GENERIC_CONTROLS`]) is enough. It resolves to
+/// `resolved::Controls::generic[key]`: its fields as JSON, keys as in YAML, with the table's
+/// defaults for the fields not written (so every default must be a literal YAML value), and
+/// `mode` taken out into `Control::mode`. Profiles, defaults and `~` apply as to any control.
+#[derive(Debug)]
+pub struct GenericControl {
+    /// Its key in `controls:`; the field of [`CONTROLS`] with that name gives its `Obj`.
+    pub key: &'static str,
+    /// Values weaker than the strict baseline, each refused unless its exception is given.
+    pub weak_when: &'static [Weakening],
+}
+
+/// `field: value` weakens the baseline; allowed only by an exception of kind `allows`.
+#[derive(Debug)]
+pub struct Weakening {
+    pub field: &'static str,
+    /// The weak value as YAML writes it (`Disabled`, `false`).
+    pub value: &'static str,
+    pub allows: ExceptionKind,
+    /// The finding, e.g. "Defender for AI is off".
+    pub message: &'static str,
+}
+
+/// The controls resolved from this table alone.
+pub static GENERIC_CONTROLS: &[GenericControl] = &[GenericControl {
+    key: "defenderForAI",
+    weak_when: &[Weakening {
+        field: "state",
+        value: "Disabled",
+        allows: ExceptionKind::DefenderForAiDisabled,
+        message: "Defender for AI threat protection is off (`state: Disabled`)",
+    }],
+}];
+
+pub const LOG_CATEGORIES: &[&str] = &[
+    "Audit",
+    "RequestResponse",
+    "Trace",
+    "AzureOpenAIRequestUsage",
+];
+pub const HARM_FILTERS: &[&str] = &["Hate", "Sexual", "Violence", "Selfharm"];
+pub const FILTER_NAMES: &[&str] = &[
+    "Hate",
+    "Sexual",
+    "Violence",
+    "Selfharm",
+    "Jailbreak",
+    "Indirect Attack",
+    "Protected Material Text",
+    "Protected Material Code",
+    "Profanity",
+];
 
 pub static PRIVATE_ENDPOINT: Obj = Obj {
     title: "privateEndpoint",
@@ -204,6 +328,25 @@ pub static ENCRYPTION: Obj = Obj {
     ],
 };
 
+pub static DEFENDER_FOR_AI: Obj = Obj {
+    title: "defenderForAI",
+    doc: "D2: Microsoft Defender for AI threat protection on the account (prompt attacks, data leakage, credential theft alerts).",
+    nullable: false,
+    fields: &[
+        f("mode", &MODE, MODE_DOC).def("managed"),
+        f(
+            "state",
+            &Ty::Enum {
+                what: "Defender for AI state",
+                values: &["Enabled", "Disabled"],
+            },
+            "`Disabled` needs the `defender-for-ai-disabled` exception.",
+        )
+        .def("Enabled")
+        .arm("accounts/defenderForAISettings properties.state"),
+    ],
+};
+
 pub static DIAGNOSTICS: Obj = Obj {
     title: "diagnostics",
     doc: "M1: a diagnostic setting sending logs and metrics to `existing.logAnalyticsWorkspace`.",
@@ -355,8 +498,30 @@ pub static CONTROLS: Obj = Obj {
         f("identity", &Ty::Obj(&IDENTITY), "I3."),
         f("roleAssignments", &Ty::Obj(&ROLE_ASSIGNMENTS), "I4."),
         f("encryption", &Ty::Obj(&ENCRYPTION), "D1."),
+        f("defenderForAI", &Ty::Obj(&DEFENDER_FOR_AI), "D2."),
         f("diagnostics", &Ty::Obj(&DIAGNOSTICS), "M1."),
         f("raiPolicy", &Ty::Obj(&RAI_POLICY), "C1."),
         f("deployments", &Ty::Obj(&DEPLOYMENTS), "C2."),
     ],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::ExceptionKind;
+
+    #[test]
+    fn exception_kinds_serialise_as_their_names() {
+        for kind in ExceptionKind::ALL {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.as_str());
+            assert_eq!(
+                serde_json::from_value::<ExceptionKind>(json).unwrap(),
+                *kind
+            );
+            assert_eq!(ExceptionKind::from_name(kind.as_str()), Some(*kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(ExceptionKind::NAMES.len(), ExceptionKind::ALL.len());
+        assert_eq!(ExceptionKind::from_name("local_auth"), None);
+    }
+}

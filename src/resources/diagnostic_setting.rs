@@ -14,7 +14,7 @@ use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get_str, id_eq, set_eq_ci};
 use crate::arm::diagnostics::{parse_setting, setting_path, DiagnosticSetting};
 use crate::arm::Method;
-use crate::blueprint::resolved::{Diagnostics, Instance};
+use crate::blueprint::resolved::{Diagnostics, ExceptionKind, Instance};
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = crate::arm::diagnostics::API_VERSION;
@@ -177,7 +177,7 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
             let allowed = inst
                 .exceptions
                 .iter()
-                .find(|e| e.allows == "delete-diagnostic-setting");
+                .find(|e| e.allows == ExceptionKind::DeleteDiagnosticSetting);
             let Some(exception) = allowed else {
                 return vec![Change::blocked(
                     c.address,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::kind::{short, Kind, Meta, Planned, Read, Reads, Ready, Stage};
 use super::{enum_eq, fingerprint, get, get_str, writable_copy, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
-use crate::blueprint::resolved::{ContentFilter, Instance, RaiPolicy};
+use crate::blueprint::resolved::{ContentFilter, ExceptionKind, Instance, RaiPolicy};
 use crate::model::{Action, Change, FieldChange, Gate, KindId, Write};
 
 pub const API_VERSION: &str = super::account::API_VERSION;
@@ -187,7 +187,7 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
         }
         c.write = Some(Write::new(Method::Put, &id, API_VERSION, Some(body)));
         if !risks.is_empty() {
-            let allowed = inst.has_exception("content-filter");
+            let allowed = inst.has_exception(ExceptionKind::ContentFilter);
             if !allowed {
                 return Some(Change::blocked(
                     c.address,
@@ -204,7 +204,7 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
             c.exception = inst
                 .exceptions
                 .iter()
-                .find(|e| e.allows == "content-filter")
+                .find(|e| e.allows == ExceptionKind::ContentFilter)
                 .map(|e| format!("{}: {}", e.allows, e.reason));
         }
     }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
 use super::{fingerprint, get_str, last_segment, OWNER_MARKER};
 use crate::arm::Method;
-use crate::blueprint::resolved::{Instance, Mode, RoleAssignment};
+use crate::blueprint::resolved::{ExceptionKind, Instance, Mode, RoleAssignment};
 use crate::model::{Action, Adopt, Change, Compare, FieldChange, Gate, KindId, Match, Write};
 
 pub const API_VERSION: &str = "2022-04-01";
@@ -150,7 +150,7 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
             );
             if privileged_name(&want.role_definition_guid).is_some()
                 && (want.principal_type != "Group" || broad)
-                && !inst.has_exception("privileged-role")
+                && !inst.has_exception(ExceptionKind::PrivilegedRole)
             {
                 out.push(Change::blocked(
                     c.address,
@@ -172,7 +172,7 @@ pub fn plan(inst: &Instance, direct: &[Value]) -> (Vec<Change>, Vec<String>) {
                 c.exception = inst
                     .exceptions
                     .iter()
-                    .find(|e| e.allows == "privileged-role")
+                    .find(|e| e.allows == ExceptionKind::PrivilegedRole)
                     .map(|e| format!("{}: {}", e.allows, e.reason));
             }
         }

@@ -26,7 +26,7 @@ fn the_field_reference_matches_the_code() {
 #[test]
 fn every_field_and_exception_is_documented() {
     let doc = std::fs::read_to_string("docs/blueprint.md").unwrap();
-    for kind in moat::blueprint::schema::EXCEPTION_KINDS {
+    for kind in moat::blueprint::schema::ExceptionKind::NAMES {
         assert!(
             doc.contains(&format!("| `{kind}` |")),
             "exception {kind} is not in the table"

@@ -20,6 +20,7 @@ mod arm_lro;
 mod blueprint_corpus;
 mod blueprint_docs;
 mod blueprint_fuzz;
+mod blueprint_generic;
 mod blueprint_schema;
 mod blueprint_semantics;
 mod blueprint_shipped;

@@ -222,7 +222,7 @@ fn weakening_without_exception_is_blocked_and_with_exception_is_a_risk() {
     assert!(p.is_failed());
 
     inst.exceptions.push(Exception {
-        allows: "local-auth".into(),
+        allows: ExceptionKind::LocalAuth,
         reason: "legacy batch job".into(),
         expires: None,
     });
@@ -440,7 +440,7 @@ fn conflicting_diagnostic_setting_is_deleted_only_with_its_exception() {
     assert!(!p.changes().any(|c| c.action == Action::Delete));
 
     inst.exceptions.push(Exception {
-        allows: "delete-diagnostic-setting".into(),
+        allows: ExceptionKind::DeleteDiagnosticSetting,
         reason: "legacy-audit duplicated by the SOC's own export".into(),
         expires: None,
     });

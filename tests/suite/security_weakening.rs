@@ -6,7 +6,7 @@
 
 use crate::support;
 
-use moat::blueprint::resolved::{Exception, Instance, RoleAssignment};
+use moat::blueprint::resolved::{Exception, ExceptionKind, Instance, RoleAssignment};
 use moat::observe::{Observed, ObservedInstance};
 use moat::plan::model::{Action, Change, Plan};
 use serde_json::json;
@@ -14,7 +14,7 @@ use support::*;
 
 struct Weakening {
     name: &'static str,
-    allows: &'static str,
+    allows: ExceptionKind,
     kind: moat::model::KindId,
     weaken: fn(&mut Instance),
     /// The write carries the weak value.
@@ -25,7 +25,7 @@ fn matrix() -> Vec<Weakening> {
     vec![
         Weakening {
             name: "enable public network access",
-            allows: "public-network-access",
+            allows: ExceptionKind::PublicNetworkAccess,
             kind: moat::resources::account::KIND,
             weaken: |i| {
                 i.controls
@@ -39,14 +39,14 @@ fn matrix() -> Vec<Weakening> {
         },
         Weakening {
             name: "enable key auth",
-            allows: "local-auth",
+            allows: ExceptionKind::LocalAuth,
             kind: moat::resources::account::KIND,
             weaken: |i| i.controls.local_auth.as_mut().unwrap().spec.disabled = false,
             weak_write: |c| body(c)["properties"]["disableLocalAuth"] == false,
         },
         Weakening {
             name: "loosen a content filter",
-            allows: "content-filter",
+            allows: ExceptionKind::ContentFilter,
             kind: moat::resources::rai_policy::KIND,
             weaken: |i| {
                 let f = &mut i.controls.rai_policy.as_mut().unwrap().spec.content_filters;
@@ -66,14 +66,14 @@ fn matrix() -> Vec<Weakening> {
         },
         Weakening {
             name: "remove the managed identity",
-            allows: "no-managed-identity",
+            allows: ExceptionKind::NoManagedIdentity,
             kind: moat::resources::account::KIND,
             weaken: |i| i.controls.identity.as_mut().unwrap().spec.r#type = "None".into(),
             weak_write: |c| body(c)["identity"]["type"] == "None",
         },
         Weakening {
             name: "add a privileged role",
-            allows: "privileged-role",
+            allows: ExceptionKind::PrivilegedRole,
             kind: moat::resources::role_assignment::KIND,
             weaken: |i| {
                 i.controls
@@ -115,9 +115,9 @@ fn plan_one(inst: &Instance, obs: ObservedInstance) -> Plan {
     )
 }
 
-fn exception(allows: &str) -> Exception {
+fn exception(allows: ExceptionKind) -> Exception {
     Exception {
-        allows: allows.into(),
+        allows,
         reason: format!("test exception for {allows}"),
         expires: None,
     }
@@ -165,7 +165,7 @@ fn resolved_model_every_weakening_needs_its_exception_and_is_a_risk_everywhere()
         assert!(
             blocked
                 .iter()
-                .any(|c| c.blocked.as_deref().unwrap().contains(w.allows)),
+                .any(|c| c.blocked.as_deref().unwrap().contains(w.allows.as_str())),
             "{}: no blocked change naming `{}`: {:#?}",
             w.name,
             w.allows,
@@ -180,10 +180,10 @@ fn resolved_model_every_weakening_needs_its_exception_and_is_a_risk_everywhere()
         );
 
         // A different exception does not unlock it.
-        let other = if w.allows == "local-auth" {
-            "network-bypass"
+        let other = if w.allows == ExceptionKind::LocalAuth {
+            ExceptionKind::NetworkBypass
         } else {
-            "local-auth"
+            ExceptionKind::LocalAuth
         };
         let mut wrong = inst.clone();
         wrong.exceptions.push(exception(other));
@@ -210,7 +210,10 @@ fn resolved_model_every_weakening_needs_its_exception_and_is_a_risk_everywhere()
         let c = weak[0];
         assert!(c.risk.is_some(), "{}: not marked as a risk", w.name);
         assert!(
-            c.exception.as_deref().unwrap_or("").contains(w.allows),
+            c.exception
+                .as_deref()
+                .unwrap_or("")
+                .contains(w.allows.as_str()),
             "{}: the exception is not quoted: {:?}",
             w.name,
             c.exception
@@ -241,11 +244,11 @@ fn resolved_model_diagnostic_settings_are_deleted_only_with_the_exception() {
     let mut with_exc = strict.clone();
     with_exc
         .exceptions
-        .push(exception("delete-diagnostic-setting"));
+        .push(exception(ExceptionKind::DeleteDiagnosticSetting));
     let mut no_diag_exc = no_diag.clone();
     no_diag_exc
         .exceptions
-        .push(exception("delete-diagnostic-setting"));
+        .push(exception(ExceptionKind::DeleteDiagnosticSetting));
 
     let plan = plan_one(&with_exc, clash.clone());
     let deletes: Vec<_> = plan

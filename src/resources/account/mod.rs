@@ -24,7 +24,7 @@ pub use stages::{
 
 use super::get_str;
 use super::kind::{short, terminal_failure, InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
-use crate::blueprint::resolved::Instance;
+use crate::blueprint::resolved::{ExceptionKind, Instance};
 use crate::model::{Change, Gate, KindId, Resend};
 
 pub const API_VERSION: &str = "2024-10-01";
@@ -58,7 +58,7 @@ pub fn address(inst: &Instance, stage: &str) -> String {
     }
 }
 
-fn exception_for(inst: &Instance, allows: &str) -> Option<String> {
+fn exception_for(inst: &Instance, allows: ExceptionKind) -> Option<String> {
     inst.exceptions
         .iter()
         .find(|e| e.allows == allows)

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::create::{identity_body, network_acls, norm_ip_rule};
 use super::{address, exception_for, API_VERSION, KIND};
 use crate::arm::Method;
-use crate::blueprint::resolved::{Control, Instance, Mode};
+use crate::blueprint::resolved::{Control, ExceptionKind, Instance, Mode};
 use crate::model::{Action, Change, FieldChange, Write};
 use crate::resources::{
     enum_eq, field, fingerprint, get, get_bool, get_str, json_strs, location_eq, set_eq_ci,
@@ -94,7 +94,7 @@ impl Stage {
         }
     }
 
-    fn weakening(&mut self, inst: &Instance, allows: &str, what: &str) {
+    fn weakening(&mut self, inst: &Instance, allows: ExceptionKind, what: &str) {
         match exception_for(inst, allows) {
             Some(e) => {
                 self.risks.push(format!("weakens security: {what}"));
@@ -176,7 +176,7 @@ pub fn identity_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             // The loader already requires the exception; the planner refuses on its own too.
             s.weakening(
                 inst,
-                "no-managed-identity",
+                ExceptionKind::NoManagedIdentity,
                 "removes the account's managed identity (a customer-managed key or anything \
                  else that authenticates as it stops working)",
             );
@@ -235,10 +235,10 @@ pub fn identity_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             }
             want_body["keyVaultProperties"] = Value::Object(props);
         } else if live_src.eq_ignore_ascii_case("Microsoft.KeyVault") {
-            s.weakening(
-                inst,
-                "customer-managed-key",
-                "switches from a customer-managed key to Microsoft-managed keys",
+            // No exception kind allows this (a blueprint cannot write `customer-managed-key`),
+            // so it is always refused; the message is the one it has always been.
+            s.unexcused.push(
+                "switches from a customer-managed key to Microsoft-managed keys, and the blueprint has no `customer-managed-key` exception".into(),
             );
         }
         if !same {
@@ -315,7 +315,7 @@ pub fn network_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             if !same_default && want.default_action.eq_ignore_ascii_case("Allow") {
                 s.weakening(
                     inst,
-                    "public-network-access",
+                    ExceptionKind::PublicNetworkAccess,
                     "sets the network ACL default action to Allow",
                 );
             } else if !same_default {
@@ -327,7 +327,7 @@ pub fn network_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             if !same_bypass && want.bypass.eq_ignore_ascii_case("AzureServices") {
                 s.weakening(
                     inst,
-                    "network-bypass",
+                    ExceptionKind::NetworkBypass,
                     "lets trusted Azure services bypass the network ACLs",
                 );
             }
@@ -358,7 +358,7 @@ pub fn network_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             } else {
                 s.weakening(
                     inst,
-                    "outbound-unrestricted",
+                    ExceptionKind::OutboundUnrestricted,
                     "lifts the outbound network restriction",
                 );
             }
@@ -407,7 +407,7 @@ pub fn public_access_stage(inst: &Instance, observed: &Value) -> Option<Change> 
         if want.eq_ignore_ascii_case("Enabled") {
             s.weakening(
                 inst,
-                "public-network-access",
+                ExceptionKind::PublicNetworkAccess,
                 "enables public network access",
             );
         } else {
@@ -448,7 +448,7 @@ pub fn local_auth_stage(inst: &Instance, observed: &Value) -> Option<Change> {
         } else {
             s.weakening(
                 inst,
-                "local-auth",
+                ExceptionKind::LocalAuth,
                 "re-enables API key (local) authentication",
             );
         }

@@ -225,6 +225,7 @@ pub fn strict_instance() -> Instance {
                 bind_all_to_rai_policy: true,
                 declared: Vec::new(),
             }),
+            generic: BTreeMap::new(),
         },
         exceptions: Vec::new(),
     }

@@ -1,0 +1,161 @@
+//! Controls resolved from the schema table alone (`GENERIC_CONTROLS` in schema_controls.rs): a
+//! new control of that kind needs no field in `resolved::Controls` and no code here.
+
+use serde_json::{Map, Value};
+
+use super::context::{declared, mode, val, value_at, Ctx};
+use super::resolved::{Control, Instance};
+use super::schema::{Obj, Ty, Weakening, CONTROLS, GENERIC_CONTROLS};
+use super::yaml::{self, Node};
+
+/// Resolves every generic control the instance declares into `inst.controls.generic`.
+pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node) {
+    for g in GENERIC_CONTROLS {
+        let (Some(node), Some(obj)) = (declared(controls, g.key), obj_of(g.key)) else {
+            continue;
+        };
+        let resolved = control(ctx, node, obj, g.weak_when);
+        inst.controls.generic.insert(g.key, resolved);
+    }
+}
+
+/// The `Obj` of the control `key` in `controls:`.
+fn obj_of(key: &str) -> Option<&'static Obj> {
+    match CONTROLS.field(key)?.ty {
+        Ty::Obj(obj) => Some(obj),
+        _ => None,
+    }
+}
+
+fn control(ctx: &mut Ctx, node: &Node, obj: &Obj, weak_when: &[Weakening]) -> Control<Value> {
+    let mut spec = Map::new();
+    for field in obj.fields.iter().filter(|f| f.name != "mode") {
+        let value = match val(node, obj, field.name) {
+            Some(v) => Some(v.to_json()),
+            None => field.default.and_then(default_value),
+        };
+        if let Some(v) = value {
+            spec.insert(field.name.into(), v);
+        }
+    }
+    for w in weak_when {
+        if spec.get(w.field).and_then(scalar_text).as_deref() == Some(w.value) {
+            ctx.weak(w.allows, &value_at(node, w.field), w.message.into(), None);
+        }
+    }
+    Control {
+        mode: mode(node, obj),
+        spec: Value::Object(spec),
+    }
+}
+
+/// A table default read as YAML (`Enabled`, `true`, `[]`).
+fn default_value(text: &str) -> Option<Value> {
+    yaml::parse("default", text).ok().map(|n| n.to_json())
+}
+
+/// A scalar as YAML writes it, to compare with `Weakening::value`.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(_) | Value::Number(_) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blueprint::check::fits;
+    use crate::blueprint::diag::Diagnostic;
+    use crate::blueprint::schema::{ExceptionKind, Field};
+    use crate::blueprint::shape::{f, BOOL, MODE, MODE_DOC, TEXT};
+
+    /// The table promises what `control` relies on: each generic control is a mapping in
+    /// `controls:`, its defaults are literal values of its fields' types, and each weakening
+    /// names a field of it with a value that field can hold.
+    #[test]
+    fn generic_controls_are_consistent_with_their_tables() {
+        for g in GENERIC_CONTROLS {
+            let obj = obj_of(g.key).unwrap_or_else(|| panic!("`{}` is not in CONTROLS", g.key));
+            for field in obj.fields {
+                if let Some(d) = field.default {
+                    let node = yaml::parse("default", d).unwrap();
+                    assert!(
+                        fits(&node, field.ty),
+                        "{}.{}: default `{d}`",
+                        g.key,
+                        field.name
+                    );
+                }
+            }
+            for w in g.weak_when {
+                let field: &Field = obj.field(w.field).unwrap();
+                let node = yaml::parse("weak", w.value).unwrap();
+                assert!(
+                    fits(&node, field.ty),
+                    "{}.{}: `{}`",
+                    g.key,
+                    w.field,
+                    w.value
+                );
+            }
+        }
+    }
+
+    static PROBE: Obj = Obj {
+        title: "probe",
+        doc: "A control for these tests.",
+        nullable: false,
+        fields: &[
+            f("mode", &MODE, MODE_DOC).def("managed"),
+            f("on", &BOOL, "Whether it is on.").def("true"),
+            f("note", &TEXT, "Free text."),
+        ],
+    };
+    const OFF: &[Weakening] = &[Weakening {
+        field: "on",
+        value: "false",
+        allows: ExceptionKind::LocalAuth,
+        message: "the probe is off",
+    }];
+
+    fn resolve_probe(text: &str) -> (Control<Value>, Vec<Diagnostic>) {
+        let node = yaml::parse("probe.yaml", text).unwrap();
+        let mut out = Vec::new();
+        let mut ctx = Ctx {
+            out: &mut out,
+            today: time::macros::date!(2026 - 01 - 01),
+            instance: "probe".into(),
+            at: node.loc.clone(),
+            granted: Vec::new(),
+            bad_existing: Vec::new(),
+        };
+        let c = control(&mut ctx, &node, &PROBE, OFF);
+        (c, out)
+    }
+
+    #[test]
+    fn defaults_fill_what_is_not_written_and_mode_is_taken_out() {
+        let (c, out) = resolve_probe("mode: verify\n");
+        assert_eq!(c.mode, crate::blueprint::resolved::Mode::Verify);
+        assert_eq!(c.spec, serde_json::json!({"on": true}));
+        assert!(out.is_empty(), "{out:?}");
+        let (c, _) = resolve_probe("note: hello\n");
+        assert_eq!(c.mode, crate::blueprint::resolved::Mode::Managed);
+        assert_eq!(c.spec, serde_json::json!({"on": true, "note": "hello"}));
+    }
+
+    #[test]
+    fn a_weak_value_is_refused_where_it_is_written() {
+        let (c, out) = resolve_probe("note: x\non: false\n");
+        assert_eq!(c.spec["on"], false);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let shown = out[0].to_string();
+        assert!(
+            shown.starts_with("probe.yaml:2:5: error: the probe is off"),
+            "{shown}"
+        );
+        assert!(shown.contains("allows: local-auth"), "{shown}");
+    }
+}
