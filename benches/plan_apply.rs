@@ -321,7 +321,7 @@ fn lro_type(c: &Change) -> Option<&'static str> {
         }
         "role-assignment" | "diagnostic-setting" => None,
         "deleted-account" => Some("Microsoft.CognitiveServices/deletedAccounts"),
-        _ => moat::resources::registry::kind(&c.kind).map(|k| k.meta().arm_type),
+        _ => moat::resources::find(&c.kind).map(|k| k.meta().arm_type),
     }
 }
 

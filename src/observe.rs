@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use crate::arm::{ArmApi, ArmError};
 use crate::blueprint::resolved::{Blueprint, Instance};
 pub use crate::model::observed::{Observed, ObservedInstance, Read, Reads};
-use crate::resources::registry;
+use crate::resources;
 
 /// A read failed: which instance, and ARM's error.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +114,7 @@ async fn observe_instance(r: &Reader<'_>, inst: &Instance) -> Result<ObservedIns
     let mut seen = Reads::default();
     for _ in 0..MAX_ROUNDS {
         let mut keys = HashSet::new();
-        let wanted: Vec<Read> = registry::KINDS
+        let wanted: Vec<Read> = resources::KINDS
             .iter()
             .flat_map(|k| k.reads(inst, &seen))
             .filter(|read| seen.result(read).is_none() && keys.insert(read.key()))

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use crate::arm::{ArmApi, ArmError};
 use crate::model::Gate;
+use crate::resources;
 use crate::resources::kind::{Reads, Ready};
-use crate::resources::registry;
 
 /// How long and how often to wait for a gate.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +53,7 @@ const READS_PER_CHECK: usize = 64;
 /// with [`NEVER`] when it cannot come true without another write). The gate's kind decides,
 /// from reads it names; they are done here, fresh for every check.
 async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Result<(), String>, ArmError> {
-    let Some(kind) = registry::kind(&gate.kind) else {
+    let Some(kind) = resources::find(&gate.kind) else {
         return Ok(Err(format!(
             "{NEVER}moat does not know the kind {}",
             gate.kind
@@ -96,13 +96,13 @@ pub async fn wait(api: &dyn ArmApi, gate: &Gate, opts: GateOptions) -> Result<()
             Ok(Err(last)) => {
                 if let Some(seen) = last.strip_prefix(NEVER) {
                     return Err(GateError::Never {
-                        what: registry::describe(gate),
+                        what: resources::describe(gate),
                         seen: seen.to_string(),
                     });
                 }
                 if start.elapsed() >= opts.budget {
                     return Err(GateError::Timeout {
-                        what: registry::describe(gate),
+                        what: resources::describe(gate),
                         waited: start.elapsed(),
                         last,
                     });
@@ -110,7 +110,7 @@ pub async fn wait(api: &dyn ArmApi, gate: &Gate, opts: GateOptions) -> Result<()
             }
             Err(source) => {
                 return Err(GateError::Arm {
-                    what: registry::describe(gate),
+                    what: resources::describe(gate),
                     source,
                 })
             }

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use crate::arm::{ArmApi, ArmError, Precondition};
 use crate::model::{Change, Gate, Plan, Resend};
 use crate::resources::kind::adopted_id;
-use crate::resources::{norm_id, registry};
+use crate::resources::{self, norm_id};
 pub use gates::GateOptions;
 pub use progress::{Event, Progress};
 
@@ -150,7 +150,7 @@ async fn run_step(s: Step) -> Result<Outcome, StepError> {
     }
     for gate in &change.gates {
         let gate = resolve_gate(gate, &adopted);
-        let what = registry::describe(&gate);
+        let what = resources::describe(&gate);
         progress.event(&instance, &change.address, Event::Waiting { gate: &what });
         // Interrupted while waiting for a gate: nothing was written, stop waiting.
         tokio::select! {
@@ -182,9 +182,9 @@ async fn run_step(s: Step) -> Result<Outcome, StepError> {
                 tracing::info!(
                     "{}: {source}; waiting for {} and re-sending",
                     change.address,
-                    registry::describe(gate)
+                    resources::describe(gate)
                 );
-                let what = registry::describe(gate);
+                let what = resources::describe(gate);
                 progress.event(&instance, &change.address, Event::Waiting { gate: &what });
                 gates::wait(api.as_ref(), gate, opts.gates).await?;
                 progress.event(&instance, &change.address, Event::Writing);

@@ -16,7 +16,7 @@ use crate::model::observed::Observed;
 use crate::model::{InstancePlan, Plan};
 use crate::resources::cutover::{DESTROY, DESTROY_ORDER};
 use crate::resources::kind::{InUse, Stage};
-use crate::resources::{norm_id, registry};
+use crate::resources::{self, norm_id};
 
 /// The destroy plan for the instances named in `names` (all in `bp`), from their observed state.
 pub fn plan(bp: &Blueprint, names: &[String], observed: &Observed) -> Plan {
@@ -24,7 +24,7 @@ pub fn plan(bp: &Blueprint, names: &[String], observed: &Observed) -> Plan {
         .instances
         .iter()
         .filter(|i| !names.contains(&i.name))
-        .flat_map(|o| registry::KINDS.iter().flat_map(move |k| k.uses(o)))
+        .flat_map(|o| resources::KINDS.iter().flat_map(move |k| k.uses(o)))
         .map(|id| norm_id(&id))
         .collect();
     let mut instances: Vec<InstancePlan> = bp
@@ -49,7 +49,7 @@ fn plan_instance(
         notes: Vec::new(),
     };
     let mut staged: Vec<(Stage, crate::model::Change)> = Vec::new();
-    for kind in registry::KINDS {
+    for kind in resources::KINDS {
         let planned = kind.destroy(inst, seen, in_use);
         if planned.halt {
             // Nothing of an instance whose account moat did not create (or that is gone) is

@@ -19,7 +19,7 @@ use crate::blueprint::resolved::{Blueprint, Instance};
 use crate::model::observed::{Observed, ObservedInstance};
 use crate::resources::cutover;
 use crate::resources::kind::Stage;
-use crate::resources::{norm_id, registry};
+use crate::resources::{self, norm_id};
 use model::{BlueprintRef, Change, InstancePlan, Plan, PLAN_FORMAT_VERSION};
 
 /// Plan every instance. `observed.instances` is in blueprint order.
@@ -75,7 +75,7 @@ fn plan_instance(
     let mut staged: Vec<(Stage, Change)> = Vec::new();
     // Addresses of shared changes another instance owns, that this instance still waits for.
     let mut external: BTreeMap<Stage, Vec<String>> = BTreeMap::new();
-    for kind in registry::KINDS {
+    for kind in resources::KINDS {
         let planned = kind.changes(inst, &obs.reads);
         out.notes.extend(planned.notes);
         for (stage, c) in planned.changes {
@@ -109,7 +109,7 @@ fn plan_instance(
 /// on, whether it goes first on that lock, the refusal it waits out and re-sends, and the
 /// adoption of an equal resource under another name. Apply decides none of these itself.
 pub fn with_directives(c: &mut Change) {
-    let Some(kind) = crate::resources::registry::kind(&c.kind) else {
+    let Some(kind) = crate::resources::find(&c.kind) else {
         return;
     };
     let (lock, resend, adopt) = (kind.lock(c), kind.resend(c), kind.adopt(c));

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use crate::blueprint::resolved::Instance;
 use crate::model::Change;
+use crate::resources;
 use crate::resources::cutover::{Order, Wait};
 use crate::resources::kind::Stage;
-use crate::resources::registry;
 
 /// Add edges and gates to one instance's changes (in stage order) from `order`. `external`: addresses of
 /// shared changes other instances own, by stage.
@@ -31,7 +31,7 @@ pub fn wire(
     }
     let gates_of = |s: Stage| -> Vec<crate::model::Gate> {
         let of_stage = by_stage.get(&s).map(Vec::as_slice).unwrap_or(&[]);
-        registry::KINDS
+        resources::KINDS
             .iter()
             .filter_map(|k| k.gate(inst, s, of_stage))
             .collect()

@@ -114,7 +114,7 @@ pub fn load(path: &str, text: &str) -> Result<Plan, LoadError> {
             )
     });
     for k in kinds {
-        if crate::resources::registry::kind(k).is_none() {
+        if crate::resources::find(k).is_none() {
             return Err(LoadError::UnknownKind {
                 path: path.into(),
                 kind: k.to_string(),

@@ -124,11 +124,7 @@ pub fn render(plan: &Plan) -> String {
                 let _ = writeln!(out, "```\n");
             }
             for g in &c.gates {
-                let _ = writeln!(
-                    out,
-                    "- waits for: {}",
-                    crate::resources::registry::describe(g)
-                );
+                let _ = writeln!(out, "- waits for: {}", crate::resources::describe(g));
             }
             if !c.gates.is_empty() {
                 let _ = writeln!(out);

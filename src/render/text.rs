@@ -118,7 +118,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
                     "      {}",
                     p.paint(
                         dim,
-                        &format!("waits for: {}", crate::resources::registry::describe(g))
+                        &format!("waits for: {}", crate::resources::describe(g))
                     )
                 );
             }

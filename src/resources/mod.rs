@@ -1,9 +1,12 @@
-//! One file per ARM resource kind: its id and api-version, the body moat wants, the fields it
-//! manages (and, explicitly, those it ignores), and how values are normalised before comparing.
+//! One file per ARM resource kind behind one interface ([`kind::Kind`]), and this file, their
+//! registry: the one list of kinds ([`KINDS`]). A new kind is one file here and one line in
+//! that list; the observer, the planner, destroy and apply reach kinds only through it, and
+//! tests iterate it, so a registered kind is covered without being listed again.
 //!
 //! Everything here is pure: functions of the resolved blueprint and observed JSON.
 
 pub mod account;
+mod common;
 pub mod cutover;
 pub mod deleted_account;
 pub mod deployment;
@@ -13,85 +16,58 @@ pub mod kind;
 pub mod private_dns_zone;
 pub mod private_endpoint;
 pub mod rai_policy;
-pub mod registry;
 pub mod role_assignment;
 pub mod security_rule;
 pub mod subnet;
 pub mod vnet_link;
 
-use serde_json::Value;
-
 pub use crate::values::*;
+pub use common::*;
 
-use crate::model::FieldChange;
+use crate::model::{Gate, KindId};
+use kind::Kind;
 
-/// Tag moat puts on resources it creates, where the type has tags: the mark of ownership that
-/// allows it to delete them later.
-pub const OWNER_TAG: &str = "managed-by";
-pub const OWNER_VALUE: &str = "moat";
-/// Marker moat writes into `description` where a type has no tags (role assignments, NSG rules).
-pub const OWNER_MARKER: &str = "[managed by moat]";
+/// Every kind, in the order the planner asks them (the account first: nothing else is planned
+/// against an account moat refuses to touch).
+pub static KINDS: &[&dyn Kind] = &[
+    &account::Account,
+    &deleted_account::DeletedAccountKind,
+    &role_assignment::RoleAssignmentKind,
+    &diagnostic_setting::DiagnosticSettingKind,
+    &rai_policy::RaiPolicyKind,
+    &deployment::DeploymentKind,
+    &subnet::SubnetKind,
+    &private_dns_zone::PrivateDnsZoneKind,
+    &vnet_link::VnetLinkKind,
+    &private_endpoint::PrivateEndpointKind,
+    &dns_zone_group::DnsZoneGroupKind,
+    &security_rule::SecurityRuleKind,
+];
 
-/// Whether a resource carries moat's ownership tag.
-pub fn owned_by_tag(v: &Value) -> bool {
-    get_str(v, &format!("tags.{OWNER_TAG}")).is_some_and(|t| t.eq_ignore_ascii_case(OWNER_VALUE))
+/// The kind a plan names, if moat knows it.
+pub fn find(id: &KindId) -> Option<&'static dyn Kind> {
+    KINDS.iter().copied().find(|k| k.meta().label == id.label())
 }
 
-/// A field change record, only when the values differ under `same`.
-pub fn field(
-    path: &str,
-    before: Option<Value>,
-    after: Option<Value>,
-    same: bool,
-) -> Option<FieldChange> {
-    (!same).then(|| FieldChange {
-        path: path.to_string(),
-        before,
-        after,
-    })
-}
-
-/// The action for a control given its mode, whether the resource exists and what differs.
-pub fn outcome(
-    mode: crate::blueprint::resolved::Mode,
-    exists: bool,
-    differs: bool,
-) -> crate::model::Action {
-    use crate::blueprint::resolved::Mode;
-    use crate::model::Action;
-    match (mode, exists, differs) {
-        (Mode::Verify, true, false) => Action::Verified,
-        (Mode::Verify, _, _) => Action::Drift,
-        (Mode::Managed, false, _) => Action::Create,
-        (Mode::Managed, true, true) => Action::Update,
-        (Mode::Managed, true, false) => Action::NoOp,
+/// A gate in a sentence, as its kind words it.
+pub fn describe(gate: &Gate) -> String {
+    match find(&gate.kind) {
+        Some(k) => k.describe_gate(&gate.ids),
+        None => format!("{} {}", gate.kind, gate.ids.join(", ")),
     }
 }
 
-/// A delete of a resource moat created, with what running clients will notice.
-pub fn delete_change(
-    address: String,
-    kind: crate::model::KindId,
-    id: &str,
-    api_version: &str,
-    reason: impl Into<String>,
-    risk: impl Into<String>,
-    observed: &Value,
-) -> crate::model::Change {
-    use crate::model::{Action, Change, Write};
-    Change::new(
-        address,
-        kind,
-        id,
-        Action::Delete,
-        reason,
-        fingerprint(Some(observed)),
-    )
-    .with_write(Write::new(
-        crate::arm::Method::Delete,
-        id,
-        api_version,
-        None,
-    ))
-    .with_risk(Some(risk.into()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique_and_found() {
+        let mut seen = std::collections::HashSet::new();
+        for k in KINDS {
+            assert!(seen.insert(k.meta().label), "{} twice", k.meta().label);
+            assert!(find(&KindId::new(k.meta().label)).is_some());
+        }
+        assert!(find(&KindId::new("no-such-kind")).is_none());
+    }
 }

@@ -89,7 +89,7 @@ fn scenarios_cover_every_action_and_resource_kind() {
         assert!(actions.contains(&a), "no scenario has a {a:?} change");
     }
     // Every registered kind, without listing them here.
-    for k in moat::resources::registry::KINDS {
+    for k in moat::resources::KINDS {
         let k = moat::model::KindId::new(k.meta().label);
         assert!(kinds.contains(&k), "no scenario covers {k:?}");
     }
