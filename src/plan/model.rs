@@ -342,4 +342,15 @@ impl Write {
             if_none_match: false,
         }
     }
+
+    /// Send `If-Match: <etag of observed>` (when it has one): for full-replace PUTs built from
+    /// the observed body, so a change made by someone else since the plan fails with 412
+    /// instead of being overwritten.
+    pub fn if_match(mut self, observed: &Value) -> Write {
+        self.if_match = observed
+            .get("etag")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        self
+    }
 }

@@ -438,3 +438,45 @@ fn conflicting_diagnostic_setting_is_deleted_only_with_its_exception() {
     assert_eq!(create.action, Action::Create);
     assert!(create.depends_on.contains(&del.address));
 }
+
+/// Full-replace PUTs built from the observed body carry its etag (a concurrent change fails with
+/// 412 rather than being written over); PUTs whose body is entirely the declared state (NSG
+/// rules, zone groups) and creates do not need it.
+#[test]
+fn updates_built_from_the_observed_body_send_if_match_with_its_etag() {
+    let inst = strict_instance();
+    let mut obs = brownfield_observed(&inst);
+    let tag = |v: &mut serde_json::Value, e: &str| v["etag"] = e.into();
+    tag(obs.subnet.as_mut().unwrap(), "W/\"subnet-etag\"");
+    tag(&mut obs.deployments[0], "W/\"deployment-etag\"");
+    let mut rai = hardened_observed(&inst).rai_policy.unwrap();
+    rai["properties"]["contentFilters"] = json!([]);
+    tag(&mut rai, "W/\"rai-etag\"");
+    obs.rai_policy = Some(rai);
+    let mut pe = hardened_observed(&inst).private_endpoint.unwrap();
+    pe["properties"]["provisioningState"] = "Failed".into();
+    tag(&mut pe, "W/\"pe-etag\"");
+    obs.private_endpoint = Some(pe);
+    let p = plan_one(inst, obs);
+    let if_match = |fragment: &str| {
+        let c = p
+            .changes()
+            .find(|c| c.address.contains(fragment) && c.action == Action::Update)
+            .unwrap_or_else(|| panic!("no update of {fragment} in {:#?}", writes(&p)));
+        c.write.as_ref().unwrap().if_match.clone()
+    };
+    assert_eq!(if_match("/subnet/").as_deref(), Some("W/\"subnet-etag\""));
+    assert_eq!(
+        if_match("/deployment/").as_deref(),
+        Some("W/\"deployment-etag\"")
+    );
+    assert_eq!(if_match("/rai-policy/").as_deref(), Some("W/\"rai-etag\""));
+    assert_eq!(
+        if_match("/private-endpoint/").as_deref(),
+        Some("W/\"pe-etag\"")
+    );
+    // Creates: If-None-Match or nothing, never If-Match.
+    for c in p.changes().filter(|c| c.action == Action::Create) {
+        assert_eq!(c.write.as_ref().unwrap().if_match, None, "{}", c.address);
+    }
+}
