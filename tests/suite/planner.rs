@@ -480,3 +480,46 @@ fn updates_built_from_the_observed_body_send_if_match_with_its_etag() {
         assert_eq!(c.write.as_ref().unwrap().if_match, None, "{}", c.address);
     }
 }
+
+#[test]
+fn two_vnet_links_get_a_link_each_named_after_its_vnet() {
+    for (link_name, names) in [
+        (None, ["vnet-hub-link", "vnet-prod-link"]),
+        (Some("{vnet}-dns"), ["vnet-hub-dns", "vnet-prod-dns"]),
+    ] {
+        let bp = two_vnet_quickstart(link_name);
+        let inst = bp.instances[0].clone();
+        let p = moat::plan::plan(
+            &bp,
+            &Observed {
+                instances: vec![brownfield_observed(&inst)],
+            },
+        );
+        let mut links: Vec<(String, String)> = p
+            .changes()
+            .filter(|c| c.kind == ResourceKind::VnetLink && c.action == Action::Create)
+            .map(|c| {
+                let body = c.write.as_ref().unwrap().body.as_ref().unwrap();
+                (
+                    c.id.rsplit('/').next().unwrap().to_string(),
+                    body["properties"]["virtualNetwork"]["id"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_string(),
+                )
+            })
+            .collect();
+        links.sort();
+        assert_eq!(
+            links,
+            vec![
+                (names[0].to_string(), "vnet-hub".to_string()),
+                (names[1].to_string(), "vnet-prod".to_string())
+            ],
+            "{link_name:?}"
+        );
+    }
+}
