@@ -66,7 +66,8 @@ impl ArmError {
                  choose another name"
             }
             "PreconditionFailed" => {
-                "the resource changed since moat read it; run `moat plan` again"
+                "the live resource changed since the plan was made (someone else wrote it), \
+                 so moat did not overwrite it; run `moat plan` again and review the new plan"
             }
             "SubscriptionRequestsThrottled" | "TooManyRequests" => {
                 "ARM throttled the requests; lower --parallelism or retry later"

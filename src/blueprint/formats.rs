@@ -23,6 +23,8 @@ pub enum Fmt {
     ResourceGroup,
     /// Account and other ARM resource names: 2–64 of `[a-zA-Z0-9_.-]`, starting alphanumeric.
     ResourceName,
+    /// A resource name in which `{vnet}` stands for a VNet's name (VNet link names).
+    LinkName,
     /// DNS label used as the account's custom subdomain.
     Subdomain,
     Location,
@@ -254,6 +256,9 @@ pub fn is_resource_group(s: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
 }
 
+/// In a VNet link name, stands for the name of the VNet linked.
+pub const VNET_PLACEHOLDER: &str = "{vnet}";
+
 /// Checks `value` against `fmt`; `Err` carries the message and hint.
 pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
     let ok = match fmt {
@@ -273,6 +278,7 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
         Fmt::Date => is_date(value),
         Fmt::ResourceGroup => is_resource_group(value),
         Fmt::ResourceName => is_resource_name(value),
+        Fmt::LinkName => is_resource_name(&value.replace(VNET_PLACEHOLDER, "vnet")),
         Fmt::Subdomain => is_dns_label(value, 64) && value.len() >= 2,
         Fmt::Location => {
             !value.is_empty()
@@ -343,6 +349,10 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
             format!("`{v}` is not a valid resource name"),
             "2-64 letters, digits, `_`, `.`, `-`, starting with a letter or digit",
         ),
+        Fmt::LinkName => problem(
+            format!("`{v}` is not a valid link name"),
+            "2-64 letters, digits, `_`, `.`, `-`, starting with a letter or digit; `{vnet}` stands for each VNet's name",
+        ),
         Fmt::Subdomain => problem(
             format!("`{v}` is not a valid custom subdomain"),
             "2-64 letters, digits and `-`, not starting or ending with `-`",
@@ -368,6 +378,7 @@ pub fn pattern(fmt: Fmt) -> Option<String> {
         Fmt::PortRange => "^(\\*|[0-9]{1,5}(-[0-9]{1,5})?)$".into(),
         Fmt::IpOrCidr => "^[0-9a-fA-F:.]+(/[0-9]{1,3})?$".into(),
         Fmt::ResourceName => "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,63}$".into(),
+        Fmt::LinkName => "^([a-zA-Z0-9]|\\{vnet\\})([a-zA-Z0-9_.-]|\\{vnet\\})+$".into(),
         Fmt::Subdomain => "^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}[a-zA-Z0-9]$".into(),
         Fmt::DnsZone => "^privatelink\\.".into(),
         Fmt::KeyVaultUri => "^https://".into(),

@@ -2,13 +2,68 @@
 //! outbound restriction.
 
 use super::context::{at, control, declared, flag, items, text, texts, val, value_at, Ctx};
-use super::formats::{parse_arm_id, ArmKind};
+use super::formats::{parse_arm_id, ArmKind, VNET_PLACEHOLDER};
 use super::resolved::{self as r, Instance};
 use super::schema::{
     ExceptionKind, DNS_ZONES, DNS_ZONE_GROUP, EXISTING, NETWORK_ACCESS, NSG, NSG_RULE, OUTBOUND,
     PRIVATE_DNS, PRIVATE_ENDPOINT,
 };
 use super::yaml::Node;
+
+/// The VNet link name (`{vnet}` expanded per VNet when planning). Refused when two different
+/// VNets of `links` would get links of the same name: the second would silently not be created.
+fn link_name(ctx: &mut Ctx, dns: &Node, links: &[String]) -> String {
+    let explicit = text(dns, &PRIVATE_DNS, "linkName");
+    let name = explicit
+        .clone()
+        .unwrap_or_else(|| format!("{VNET_PLACEHOLDER}-link"));
+    let mut vnets: Vec<&str> = Vec::new();
+    for l in links {
+        if !vnets.iter().any(|v| v.eq_ignore_ascii_case(l)) {
+            vnets.push(l);
+        }
+    }
+    if vnets.len() < 2 {
+        return name;
+    }
+    if explicit.is_some() && !name.contains(VNET_PLACEHOLDER) {
+        ctx.error(
+            &value_at(dns, "linkName"),
+            format!(
+                "`linkName: {name}` has no `{VNET_PLACEHOLDER}`, so the links to the {} VNets of `vnetLinks` would all get that name and only one would be created",
+                vnets.len()
+            ),
+            Some(format!("put `{VNET_PLACEHOLDER}` in the name (it stands for each VNet's name), e.g. `linkName: \"{VNET_PLACEHOLDER}-link\"`, or drop `linkName` for that default")),
+        );
+        return name;
+    }
+    let vnet_name = |id: &str| {
+        parse_arm_id(id, ArmKind::Vnet)
+            .and_then(|(_, _, names)| names.into_iter().next())
+            .unwrap_or_default()
+    };
+    for (i, id) in vnets.iter().enumerate() {
+        let same = vnets[..i]
+            .iter()
+            .find(|other| vnet_name(other).eq_ignore_ascii_case(&vnet_name(id)));
+        if let Some(other) = same {
+            let loc = items(dns, &PRIVATE_DNS, "vnetLinks")
+                .into_iter()
+                .find(|n| n.scalar_text().is_some_and(|t| t.eq_ignore_ascii_case(id)))
+                .map_or_else(|| value_at(dns, "vnetLinks"), |n| n.loc.clone());
+            ctx.error(
+                &loc,
+                format!(
+                    "VNet `{}` has the same name as `{other}`, so both links would be named `{}`",
+                    id,
+                    name.replace(VNET_PLACEHOLDER, &vnet_name(id))
+                ),
+                Some("link one of them to the zones by hand under another name and list only the other here".into()),
+            );
+        }
+    }
+    name
+}
 
 /// Prefixes that make an inbound Allow rule open to the world.
 const OPEN_SOURCES: &[&str] = &["*", "Internet", "0.0.0.0/0", "::/0"];
@@ -73,9 +128,7 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node, existing: &N
                 "set `vnetLinks` or `existing.endpointSubnet`",
             ),
             Some(resource_group) => {
-                let vnet_name = parse_arm_id(&links[0], ArmKind::Vnet)
-                    .and_then(|(_, _, names)| names.into_iter().next())
-                    .unwrap_or_default();
+                let link_name = link_name(ctx, dns, &links);
                 let spec = r::PrivateDns {
                     subscription: zones_at
                         .and_then(|z| text(z, &DNS_ZONES, "subscription"))
@@ -83,7 +136,7 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node, existing: &N
                     resource_group,
                     zones: texts(dns, &PRIVATE_DNS, "zones"),
                     vnet_links: links,
-                    link_name: text(dns, &PRIVATE_DNS, "linkName").unwrap_or_else(|| format!("{vnet_name}-link")),
+                    link_name,
                 };
                 inst.controls.private_dns = control(dns, &PRIVATE_DNS, spec);
             }

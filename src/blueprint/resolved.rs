@@ -177,7 +177,8 @@ pub struct PrivateDns {
     pub zones: Vec<String>,
     /// VNets to link every zone to (full ids); defaults to the endpoint's VNet.
     pub vnet_links: Vec<String>,
-    /// Name of the link resource in each zone (default `{vnet-name}-link`).
+    /// Name of the link resource in each zone; `{vnet}` stands for the VNet's name (default
+    /// `{vnet}-link`).
     pub link_name: String,
 }
 

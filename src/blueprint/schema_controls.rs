@@ -154,7 +154,7 @@ pub static PRIVATE_DNS: Obj = Obj {
             .def("[] (ask Azure)").arm("Microsoft.Network/privateDnsZones"),
         f("vnetLinks", &Ty::List(&Ty::Str(Fmt::ArmId(ArmKind::Vnet))), "VNets every zone is linked to (full ids).")
             .def("[the endpoint subnet's VNet]").arm("privateDnsZones/virtualNetworkLinks properties.virtualNetwork.id"),
-        f("linkName", &NAME, "Name of the link resource in each zone.").def("{vnet-name}-link").arm("virtualNetworkLinks name"),
+        f("linkName", &Ty::Str(Fmt::LinkName), "Name of the link resource in each zone; `{vnet}` stands for the VNet's name (quote it in YAML), and is required when `vnetLinks` lists two or more VNets.").def("{vnet}-link").arm("virtualNetworkLinks name"),
     ],
 };
 

@@ -321,6 +321,17 @@ impl Write {
             adopt: None,
         }
     }
+
+    /// Send `If-Match: <etag of observed>` (when it has one): for full-replace PUTs built from
+    /// the observed body, so a change made by someone else since the plan fails with 412
+    /// instead of being overwritten.
+    pub fn if_match(mut self, observed: &Value) -> Write {
+        self.if_match = observed
+            .get("etag")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        self
+    }
 }
 
 /// Re-send a write that ARM refused with `code` (the write did not land) after `gate` holds,

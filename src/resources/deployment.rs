@@ -187,7 +187,7 @@ fn update(
     )
     .with_fields(fields);
     if action == Action::Update {
-        c.write = Some(Write::new(Method::Put, &id, API_VERSION, Some(body)));
+        c.write = Some(Write::new(Method::Put, &id, API_VERSION, Some(body)).if_match(live));
         if rebinds {
             c.risk = Some(
                 "requests through this deployment are filtered by the stricter policy: content that passed before may now be blocked"

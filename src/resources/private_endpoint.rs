@@ -138,7 +138,7 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
                 before: Some(live_state.into()),
                 after: Some("Succeeded".into()),
             }])
-            .with_write(Write::new(Method::Put, &id, API_VERSION, Some(body))),
+            .with_write(Write::new(Method::Put, &id, API_VERSION, Some(body)).if_match(live)),
         );
     }
     if fields.is_empty() {

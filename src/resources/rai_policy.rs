@@ -185,7 +185,11 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
                 after: Some(Value::Array(desired_filters)),
             }];
         }
-        c.write = Some(Write::new(Method::Put, &id, API_VERSION, Some(body)));
+        let w = Write::new(Method::Put, &id, API_VERSION, Some(body));
+        c.write = Some(match observed {
+            Some(obs) => w.if_match(obs),
+            None => w,
+        });
         if !risks.is_empty() {
             let allowed = inst.has_exception(ExceptionKind::ContentFilter);
             if !allowed {

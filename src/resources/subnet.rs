@@ -74,7 +74,7 @@ pub fn plan(
             "properties.privateEndpointNetworkPolicies",
             want.into(),
         );
-        c.write = Some(Write::new(Method::Put, subnet_id, API_VERSION, Some(body)));
+        c.write = Some(Write::new(Method::Put, subnet_id, API_VERSION, Some(body)).if_match(live));
     }
     Some(c)
 }

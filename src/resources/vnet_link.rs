@@ -98,9 +98,8 @@ pub fn plan(
                     ],
                 );
                 super::set(&mut body, "properties.registrationEnabled", false.into());
-                let mut w = Write::new(Method::Put, &id, API_VERSION, Some(body));
-                w.if_match = get_str(live, "etag").map(str::to_string);
-                c.write = Some(w);
+                c.write =
+                    Some(Write::new(Method::Put, &id, API_VERSION, Some(body)).if_match(live));
             }
             c
         }

@@ -70,7 +70,8 @@ fn quickstart_resolves_with_the_documented_defaults() {
         (SUB, "rg-dns")
     );
     assert_eq!(dns.vnet_links, vec![pe.vnet_id.clone()]);
-    assert_eq!(dns.link_name, "vnet-prod-link");
+    // Expanded per VNet when planning (vnet-prod-link here).
+    assert_eq!(dns.link_name, "{vnet}-link");
     assert!(dns.zones.is_empty());
     assert_eq!(c.dns_zone_group.as_ref().unwrap().spec.name, "default");
     let nsg = &c.nsg.as_ref().unwrap().spec;
@@ -243,10 +244,10 @@ fn fleet_spans_two_subscriptions_and_merges_rules_by_name() {
     let enc = &weu.controls.encryption.as_ref().unwrap().spec;
     assert_eq!(enc.key_source, "Microsoft.KeyVault");
     assert_eq!(enc.key_name.as_deref(), Some("openai-cmk"));
-    assert_eq!(
-        weu.controls.private_dns.as_ref().unwrap().spec.link_name,
-        "vnet-weu-link"
-    );
+    let weu_dns = &weu.controls.private_dns.as_ref().unwrap().spec;
+    // `{vnet}` is expanded per VNet when planning: vnet-weu-link.
+    assert_eq!(weu_dns.link_name, "{vnet}-link");
+    assert!(weu_dns.vnet_links[0].ends_with("/virtualNetworks/vnet-weu"));
     assert_eq!(
         weu.controls.private_dns.as_ref().unwrap().spec.subscription,
         SUB

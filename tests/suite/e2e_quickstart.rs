@@ -1,5 +1,6 @@
 //! The quickstart end to end against the emulator: brownfield → plan → apply → plan (empty), with
-//! the request log proving the cutover order, and a second apply that writes nothing.
+//! the request log proving the cutover order, and a second apply that writes nothing; and the
+//! quickstart linking its DNS zone to two VNets.
 
 use crate::support;
 
@@ -157,5 +158,52 @@ async fn observe_reads_each_resource_once_with_a_fixed_request_count() {
     paths.sort();
     paths.dedup();
     assert_eq!(paths.len(), n, "a read was repeated");
+    emu.shutdown().await;
+}
+
+/// Two VNets linked to the zone: a link each (not one shared name with the second dropped), and
+/// the second plan is empty.
+#[tokio::test]
+async fn two_vnet_links_converge_with_a_link_each_and_stay_converged() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    emu.seed(&[serde_json::json!({
+        "id": support::hub_vnet_id(),
+        "location": "eastus",
+        "properties": {"addressSpace": {"addressPrefixes": ["10.20.0.0/16"]}}
+    })])
+    .expect("seed the hub VNet");
+    let api = connect(&emu);
+    let bp = support::two_vnet_quickstart(None);
+
+    let p = plan(api.as_ref(), &bp).await;
+    assert!(!p.is_failed());
+    let report = apply(api.clone(), &p).await;
+    assert!(report.ok(), "{report:#?}");
+    let zone = moat::resources::private_dns_zone::id(
+        &bp.instances[0].controls.private_dns.as_ref().unwrap().spec,
+        "privatelink.openai.azure.com",
+    );
+    for (link, vnet) in [
+        ("vnet-prod-link", support::vnet_id()),
+        ("vnet-hub-link", support::hub_vnet_id()),
+    ] {
+        let l = emu
+            .resource(&format!("{zone}/virtualNetworkLinks/{link}"))
+            .unwrap_or_else(|| panic!("no link {link}"));
+        assert!(
+            l["properties"]["virtualNetwork"]["id"]
+                .as_str()
+                .is_some_and(|v| v.eq_ignore_ascii_case(&vnet)),
+            "{l:#}"
+        );
+    }
+
+    let again = plan(api.as_ref(), &bp).await;
+    let pending: Vec<_> = again
+        .changes()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| format!("{} {:?}", c.address, c.action))
+        .collect();
+    assert!(pending.is_empty(), "{pending:#?}");
     emu.shutdown().await;
 }

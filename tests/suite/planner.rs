@@ -453,3 +453,96 @@ fn conflicting_diagnostic_setting_is_deleted_only_with_its_exception() {
     assert_eq!(create.action, Action::Create);
     assert!(create.depends_on.contains(&del.address));
 }
+
+/// Full-replace PUTs built from the observed body carry its etag (a concurrent change fails with
+/// 412 rather than being written over); PUTs whose body is entirely the declared state (NSG
+/// rules, zone groups) and creates do not need it.
+#[test]
+fn updates_built_from_the_observed_body_send_if_match_with_its_etag() {
+    let inst = strict_instance();
+    let mut obs = brownfield_observed(&inst);
+    let tag = |v: &mut serde_json::Value, e: &str| v["etag"] = e.into();
+    use moat::resources as res;
+    tag(
+        live(&mut obs, res::subnet::read(&inst)),
+        "W/\"subnet-etag\"",
+    );
+    tag(
+        &mut live(&mut obs, res::deployment::read(&inst))[0],
+        "W/\"deployment-etag\"",
+    );
+    let mut hardened = hardened_observed(&inst);
+    let mut rai = live(&mut hardened, res::rai_policy::read(&inst)).clone();
+    rai["properties"]["contentFilters"] = json!([]);
+    tag(&mut rai, "W/\"rai-etag\"");
+    set_live(&mut obs, res::rai_policy::read(&inst), Some(rai));
+    let mut pe = live(&mut hardened, res::private_endpoint::read(&inst)).clone();
+    pe["properties"]["provisioningState"] = "Failed".into();
+    tag(&mut pe, "W/\"pe-etag\"");
+    set_live(&mut obs, res::private_endpoint::read(&inst), Some(pe));
+    let p = plan_one(inst, obs);
+    let if_match = |fragment: &str| {
+        let c = p
+            .changes()
+            .find(|c| c.address.contains(fragment) && c.action == Action::Update)
+            .unwrap_or_else(|| panic!("no update of {fragment} in {:#?}", writes(&p)));
+        c.write.as_ref().unwrap().if_match.clone()
+    };
+    assert_eq!(if_match("/subnet/").as_deref(), Some("W/\"subnet-etag\""));
+    assert_eq!(
+        if_match("/deployment/").as_deref(),
+        Some("W/\"deployment-etag\"")
+    );
+    assert_eq!(if_match("/rai-policy/").as_deref(), Some("W/\"rai-etag\""));
+    assert_eq!(
+        if_match("/private-endpoint/").as_deref(),
+        Some("W/\"pe-etag\"")
+    );
+    // Creates: If-None-Match or nothing, never If-Match.
+    for c in p.changes().filter(|c| c.action == Action::Create) {
+        assert_eq!(c.write.as_ref().unwrap().if_match, None, "{}", c.address);
+    }
+}
+
+#[test]
+fn two_vnet_links_get_a_link_each_named_after_its_vnet() {
+    for (link_name, names) in [
+        (None, ["vnet-hub-link", "vnet-prod-link"]),
+        (Some("{vnet}-dns"), ["vnet-hub-dns", "vnet-prod-dns"]),
+    ] {
+        let bp = two_vnet_quickstart(link_name);
+        let inst = bp.instances[0].clone();
+        let p = moat::plan::plan(
+            &bp,
+            &Observed {
+                instances: vec![brownfield_observed(&inst)],
+            },
+        );
+        let mut links: Vec<(String, String)> = p
+            .changes()
+            .filter(|c| c.kind == moat::resources::vnet_link::KIND && c.action == Action::Create)
+            .map(|c| {
+                let body = c.write.as_ref().unwrap().body.as_ref().unwrap();
+                (
+                    c.id.rsplit('/').next().unwrap().to_string(),
+                    body["properties"]["virtualNetwork"]["id"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_string(),
+                )
+            })
+            .collect();
+        links.sort();
+        assert_eq!(
+            links,
+            vec![
+                (names[0].to_string(), "vnet-hub".to_string()),
+                (names[1].to_string(), "vnet-prod".to_string())
+            ],
+            "{link_name:?}"
+        );
+    }
+}

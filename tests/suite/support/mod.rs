@@ -50,6 +50,28 @@ pub fn vnet_id() -> String {
     )
 }
 
+/// A second VNet next to vnet-prod (`vnet_id()` with another name).
+pub fn hub_vnet_id() -> String {
+    vnet_id().replace("vnet-prod", "vnet-hub")
+}
+
+/// examples/quickstart.yaml with `privateDns` linking vnet-prod and vnet-hub (and `linkName`
+/// when given), loaded like a user's file.
+pub fn two_vnet_quickstart(link_name: Option<&str>) -> moat::blueprint::resolved::Blueprint {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("examples/quickstart.yaml")).unwrap();
+    let dns = format!(
+        "      privateDns:\n        vnetLinks: [\"{}\", \"{}\"]\n{}",
+        vnet_id(),
+        hub_vnet_id(),
+        link_name.map_or(String::new(), |n| format!("        linkName: \"{n}\"\n"))
+    );
+    let text = text
+        .replace("../blueprints/", &format!("{}/blueprints/", root.display()))
+        .replace("    controls:\n", &format!("    controls:\n{dns}"));
+    moat::blueprint::load_str("two-vnets.yaml", &text).unwrap_or_else(|d| panic!("{d}"))
+}
+
 pub fn nsg_id() -> String {
     format!(
         "{}/providers/Microsoft.Network/networkSecurityGroups/nsg-private-endpoints",
