@@ -20,7 +20,6 @@ mod arm_lro;
 mod blueprint_corpus;
 mod blueprint_docs;
 mod blueprint_fuzz;
-mod blueprint_generic;
 mod blueprint_schema;
 mod blueprint_semantics;
 mod blueprint_shipped;
