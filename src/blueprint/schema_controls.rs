@@ -55,6 +55,8 @@ exception_kinds! {
     SoftDeletePurge = "soft-delete-purge",
     /// Lets apply delete a conflicting diagnostic setting (used by the planner only).
     DeleteDiagnosticSetting = "delete-diagnostic-setting",
+    /// D2: Defender for AI off.
+    DefenderForAiDisabled = "defender-for-ai-disabled",
 }
 
 impl ExceptionKind {
@@ -98,7 +100,15 @@ pub struct Weakening {
 }
 
 /// The controls resolved from this table alone.
-pub static GENERIC_CONTROLS: &[GenericControl] = &[];
+pub static GENERIC_CONTROLS: &[GenericControl] = &[GenericControl {
+    key: "defenderForAI",
+    weak_when: &[Weakening {
+        field: "state",
+        value: "Disabled",
+        allows: ExceptionKind::DefenderForAiDisabled,
+        message: "Defender for AI threat protection is off (`state: Disabled`)",
+    }],
+}];
 
 pub const LOG_CATEGORIES: &[&str] = &[
     "Audit",
@@ -318,6 +328,25 @@ pub static ENCRYPTION: Obj = Obj {
     ],
 };
 
+pub static DEFENDER_FOR_AI: Obj = Obj {
+    title: "defenderForAI",
+    doc: "D2: Microsoft Defender for AI threat protection on the account (prompt attacks, data leakage, credential theft alerts).",
+    nullable: false,
+    fields: &[
+        f("mode", &MODE, MODE_DOC).def("managed"),
+        f(
+            "state",
+            &Ty::Enum {
+                what: "Defender for AI state",
+                values: &["Enabled", "Disabled"],
+            },
+            "`Disabled` needs the `defender-for-ai-disabled` exception.",
+        )
+        .def("Enabled")
+        .arm("accounts/defenderForAISettings properties.state"),
+    ],
+};
+
 pub static DIAGNOSTICS: Obj = Obj {
     title: "diagnostics",
     doc: "M1: a diagnostic setting sending logs and metrics to `existing.logAnalyticsWorkspace`.",
@@ -469,6 +498,7 @@ pub static CONTROLS: Obj = Obj {
         f("identity", &Ty::Obj(&IDENTITY), "I3."),
         f("roleAssignments", &Ty::Obj(&ROLE_ASSIGNMENTS), "I4."),
         f("encryption", &Ty::Obj(&ENCRYPTION), "D1."),
+        f("defenderForAI", &Ty::Obj(&DEFENDER_FOR_AI), "D2."),
         f("diagnostics", &Ty::Obj(&DIAGNOSTICS), "M1."),
         f("raiPolicy", &Ty::Obj(&RAI_POLICY), "C1."),
         f("deployments", &Ty::Obj(&DEPLOYMENTS), "C2."),

@@ -8,6 +8,7 @@
 pub mod account;
 mod common;
 pub mod cutover;
+pub mod defender_for_ai;
 pub mod deleted_account;
 pub mod deployment;
 pub mod diagnostic_setting;
@@ -34,6 +35,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &deleted_account::DeletedAccountKind,
     &role_assignment::RoleAssignmentKind,
     &diagnostic_setting::DiagnosticSettingKind,
+    &defender_for_ai::DefenderForAi,
     &rai_policy::RaiPolicyKind,
     &deployment::DeploymentKind,
     &subnet::SubnetKind,

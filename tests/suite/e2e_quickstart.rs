@@ -93,13 +93,13 @@ async fn brownfield_quickstart_converges_in_cutover_order_and_stays_converged() 
     );
 
     // Live state now matches: the plan is empty. Observing the hardened instance takes exactly
-    // 12 reads (the zone group is read now that the endpoint exists), none repeated.
+    // 13 reads (the zone group is read now that the endpoint exists), none repeated.
     emu.clear_request_log();
     let again = plan(api.as_ref(), &bp).await;
     let reads = emu.request_log();
     assert_eq!(
         reads.len(),
-        12,
+        13,
         "{:#?}",
         reads
             .iter()
@@ -138,13 +138,13 @@ async fn observe_reads_each_resource_once_with_a_fixed_request_count() {
     emu.clear_request_log();
     let _ = plan(api.as_ref(), &bp).await;
     let log = emu.request_log();
-    // docs/observe.md states this number: account, privateLinkResources, deployments, RAI
-    // policy, endpoint, NSG, subnet, role assignments, diagnostic settings, deleted-account
-    // check skipped (the account exists), zone group skipped (no endpoint yet), and per zone the
-    // zone and its links.
+    // docs/architecture.md states this number: account, privateLinkResources, deployments, RAI
+    // policy, endpoint, NSG, subnet, role assignments, diagnostic settings, Defender for AI
+    // setting, deleted-account check skipped (the account exists), zone group skipped (no
+    // endpoint yet), and per zone the zone and its links.
     assert_eq!(
         log.len(),
-        11,
+        12,
         "{:#?}",
         log.iter()
             .map(|e| format!("{} {}", e.method, e.path))

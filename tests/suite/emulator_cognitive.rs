@@ -5,7 +5,7 @@
 use crate::emulator_support;
 
 use emulator_support::*;
-use moat::arm::Method;
+use moat::arm::{ArmApi, ArmRequest, Method};
 use moat::emulator::load_seed_file;
 use serde_json::{json, Value};
 
@@ -430,4 +430,61 @@ async fn the_example_seed_files_load() {
         .iter()
         .all(|r| r["type"] != "Microsoft.CognitiveServices/accounts"));
     assert!(load_seed_file(root.join("missing.json")).is_err());
+}
+
+#[tokio::test]
+async fn defender_for_ai_settings_are_synchronous_children_of_the_account() {
+    let env = start().await;
+    env.seed(json!([rg_seed("rg"), account_seed("rg", "a1", "OpenAI")]));
+    let setting = format!("{}/defenderForAISettings/Default", acct_id("rg", "a1"));
+    let enabled = json!({"properties": {"state": "Enabled"}, "tags": {"owner": "moat"}});
+
+    let created = env.put(&setting, "2026-03-01", enabled.clone()).await;
+    assert_eq!(created.status, 201);
+    let body = created.body.unwrap();
+    assert_eq!(body["id"], json!(setting));
+    assert_eq!(body["name"], "Default");
+    assert_eq!(
+        body["type"],
+        "Microsoft.CognitiveServices/accounts/defenderForAISettings"
+    );
+    assert_eq!(body["properties"]["state"], "Enabled");
+    assert_eq!(body["tags"]["owner"], "moat");
+    assert!(body["etag"].is_string() && body["systemData"]["createdAt"].is_string());
+    assert_eq!(env.put(&setting, CS, enabled.clone()).await.status, 200);
+
+    let r = env
+        .put(
+            &setting,
+            CS,
+            json!({"properties": {"state": "enabled-ish"}}),
+        )
+        .await;
+    assert_eq!((r.status, code(&r)), (400, "BadRequest".into()));
+
+    let etag = env.get(&setting, CS).await.body.unwrap()["etag"].clone();
+    let stale = ArmRequest::new(Method::Patch, &setting, CS)
+        .with_header("If-Match", "\"stale\"")
+        .with_body(json!({"properties": {"state": "Disabled"}}));
+    assert_eq!(env.arm.send(stale).await.unwrap().status, 412);
+    let patch = ArmRequest::new(Method::Patch, &setting, CS)
+        .with_header("If-Match", etag.as_str().unwrap())
+        .with_body(json!({"properties": {"state": "Disabled"}}));
+    let patched = env.arm.send(patch).await.unwrap();
+    assert_eq!(patched.status, 200);
+    assert_eq!(patched.body.unwrap()["properties"]["state"], "Disabled");
+
+    let list = env
+        .get(
+            &format!("{}/defenderForAISettings", acct_id("rg", "a1")),
+            CS,
+        )
+        .await;
+    let items = list.body.unwrap()["value"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["properties"]["state"], "Disabled");
+
+    let missing = format!("{}/defenderForAISettings/Default", acct_id("rg", "nope"));
+    assert_eq!(env.put(&missing, CS, enabled).await.status, 404);
+    assert_eq!(env.get(&missing, CS).await.status, 404);
 }

@@ -303,6 +303,27 @@ async fn every_microsoft_example_is_answered_alike() {
             PollLocation,
         ],
     ));
+    let ex_def = example("Microsoft.CognitiveServices__PutDefenderForAISetting.json");
+    let defender = sub_path("/resourceGroups/resourceGroupName/providers/Microsoft.CognitiveServices/accounts/accountName/defenderForAISettings/Default");
+    cases.push((
+        "Microsoft.CognitiveServices__PutDefenderForAISetting.json",
+        json!([
+            rg("resourceGroupName"),
+            acct("resourceGroupName", "accountName", "OpenAI")
+        ]),
+        vec![
+            Send(
+                Method::Put,
+                defender.clone(),
+                Some(ex_def["parameters"]["defenderForAISettings"].clone()),
+            ),
+            Send(
+                Method::Put,
+                defender,
+                Some(ex_def["parameters"]["defenderForAISettings"].clone()),
+            ),
+        ],
+    ));
     cases.push((
         "Microsoft.CognitiveServices__PutRaiPolicy.json",
         json!([

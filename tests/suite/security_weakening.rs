@@ -96,6 +96,19 @@ fn matrix() -> Vec<Weakening> {
                     .is_some_and(|r| r.ends_with(CONTRIBUTOR))
             },
         },
+        Weakening {
+            name: "turn Defender for AI off",
+            allows: ExceptionKind::DefenderForAiDisabled,
+            kind: moat::resources::defender_for_ai::KIND,
+            weaken: |i| {
+                i.controls
+                    .generic
+                    .get_mut("defenderForAI")
+                    .expect("the strict baseline declares defenderForAI")
+                    .spec["state"] = "Disabled".into()
+            },
+            weak_write: |c| body(c)["properties"]["state"] == "Disabled",
+        },
     ]
 }
 
@@ -337,6 +350,12 @@ fn yaml_every_weakening_is_rejected_by_the_loader_without_its_exception() {
             "public-network-access",
             format!("      networkAccess:\n        publicNetworkAccess: Enabled\n{APP_ROLE}"),
             moat::resources::account::KIND,
+        ),
+        (
+            "turn Defender for AI off",
+            "defender-for-ai-disabled",
+            format!("      defenderForAI:\n        state: Disabled\n{APP_ROLE}"),
+            moat::resources::defender_for_ai::KIND,
         ),
         (
             "enable key auth",

@@ -6,6 +6,7 @@ pub mod authorization;
 pub mod cognitive;
 pub mod cognitive_connections;
 pub mod cognitive_deployments;
+pub mod defender;
 pub mod insights;
 pub mod network;
 pub mod private_dns;
@@ -23,6 +24,7 @@ pub fn all() -> &'static [&'static dyn Provider] {
         &cognitive::Accounts,
         &cognitive_deployments::Deployments,
         &cognitive_connections::Connections,
+        &defender::DefenderForAi,
         &network::Network,
         &private_endpoints::PrivateEndpoints,
         &private_dns::PrivateDns,

@@ -23,7 +23,12 @@ pub fn shared_dir() -> PathBuf {
 
 /// The first response body of a Microsoft example file.
 pub fn example(name: &str) -> Value {
-    let p = shared_dir().join("arm-examples").join(name);
+    example_in(&shared_dir().join("arm-examples"), name)
+}
+
+/// The first response body of an example file in `dir`.
+pub fn example_in(dir: &Path, name: &str) -> Value {
+    let p = dir.join(name);
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let v: Value = serde_json::from_str(&text).expect("example is JSON");
     let responses = v["responses"].as_object().expect("responses");
@@ -247,7 +252,14 @@ pub fn strict_instance() -> Instance {
                 bind_all_to_rai_policy: true,
                 declared: Vec::new(),
             }),
-            generic: BTreeMap::new(),
+            // As the strict baseline declares it (D2).
+            generic: BTreeMap::from([(
+                "defenderForAI",
+                Control {
+                    mode: Mode::Managed,
+                    spec: json!({"state": "Enabled"}),
+                },
+            )]),
         },
         exceptions: Vec::new(),
     }
@@ -493,7 +505,22 @@ pub fn hardened_observed(inst: &Instance) -> ObservedInstance {
         Some(zone),
     );
     r.insert(&res::vnet_link::links_read(&zone_id), Some(json!([link])));
+    // Newer than ../shared/arm-examples: Microsoft's example is in the repository's copies.
+    let mut defender = example_in(
+        Path::new("tests/emulator_arm_examples"),
+        "Microsoft.CognitiveServices__PutDefenderForAISetting.json",
+    );
+    defender["id"] = format!("{acct_id}/defenderForAISettings/Default").into();
+    r.insert(&defender_read(inst), Some(defender));
     obs
+}
+
+/// The Defender for AI setting of the instance's account.
+pub fn defender_read(inst: &Instance) -> Read {
+    Read::get(
+        format!("{}/defenderForAISettings/Default", inst.account_id()),
+        res::defender_for_ai::API_VERSION,
+    )
 }
 
 /// The observed body a kind's read returned, to change in place.
