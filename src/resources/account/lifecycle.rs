@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::stages::Check;
 use super::{
     address, blocked_checks, create, create_body, identity_stage, local_auth_stage, network_stage,
     public_access_stage, repair_stage, subdomain_in_use, API_VERSION, KIND,
@@ -108,7 +109,10 @@ pub fn changes(inst: &Instance, seen: &Reads) -> Planned {
     // The account itself: existing (checked), to create, or blocked.
     let assumed = match seen.value(&read(inst)) {
         Some(acct) => {
-            let checks = blocked_checks(inst, acct);
+            let checks: Vec<Change> = blocked_checks(inst, acct)
+                .into_iter()
+                .map(|(_, c)| c)
+                .collect();
             if checks.iter().any(|c| c.action == Action::Blocked) {
                 // Nothing else is safe to plan against an account moat refuses to touch.
                 return halted(checks, Vec::new());
@@ -148,7 +152,8 @@ pub fn changes(inst: &Instance, seen: &Reads) -> Planned {
                     let shows_sub = get_str(d, "properties.customSubDomainName").is_some();
                     let wrong: Vec<Change> = blocked_checks(inst, d)
                         .into_iter()
-                        .filter(|c| shows_sub || !c.address.ends_with("/custom-subdomain"))
+                        .filter(|(check, _)| shows_sub || *check != Check::CustomSubdomain)
+                        .map(|(_, c)| c)
                         .collect();
                     if !wrong.is_empty() {
                         return halted(wrong, Vec::new());

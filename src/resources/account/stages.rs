@@ -14,14 +14,22 @@ use crate::resources::{
     str_list,
 };
 
+/// What an account check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Kind,
+    Location,
+    CustomSubdomain,
+}
+
 /// Checks that make the plan fail instead of writing: account kind / location / subdomain.
-pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
+pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<(Check, Change)> {
     let fp = fingerprint(Some(observed));
     let id = inst.account_id();
     let mut out = Vec::new();
     if let Some(kind) = get_str(observed, "kind") {
         if !kind.eq_ignore_ascii_case(&inst.kind) {
-            out.push(Change::blocked(
+            out.push((Check::Kind, Change::blocked(
                 address(inst, "kind"),
                 KIND,
                 &id,
@@ -30,27 +38,30 @@ pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
                     inst.kind
                 ),
                 fp.clone(),
-            ));
+            )));
         }
     }
     if let Some(loc) = get_str(observed, "location") {
         if !location_eq(loc, &inst.location) {
-            out.push(Change::blocked(
-                address(inst, "location"),
-                KIND,
-                &id,
-                format!(
+            out.push((
+                Check::Location,
+                Change::blocked(
+                    address(inst, "location"),
+                    KIND,
+                    &id,
+                    format!(
                     "the account is in {loc}, the blueprint says {}: location cannot be changed",
                     inst.location
                 ),
-                fp.clone(),
+                    fp.clone(),
+                ),
             ));
         }
     }
     let live_sub = get_str(observed, "properties.customSubDomainName");
     let needs_sub = inst.custom_subdomain.is_some() || inst.controls.private_endpoint.is_some();
     match (live_sub, &inst.custom_subdomain) {
-        (None, _) if needs_sub => out.push(Change::blocked(
+        (None, _) if needs_sub => out.push((Check::CustomSubdomain, Change::blocked(
             address(inst, "custom-subdomain"),
             KIND,
             &id,
@@ -58,8 +69,8 @@ pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
              adding one is irreversible and changes the endpoint URL, so moat will not do it: set it \
              yourself (`az cognitiveservices account update --custom-domain NAME`) and plan again",
             fp.clone(),
-        )),
-        (Some(live), Some(want)) if !live.eq_ignore_ascii_case(want) => out.push(Change::blocked(
+        ))),
+        (Some(live), Some(want)) if !live.eq_ignore_ascii_case(want) => out.push((Check::CustomSubdomain, Change::blocked(
             address(inst, "custom-subdomain"),
             KIND,
             &id,
@@ -67,7 +78,7 @@ pub fn blocked_checks(inst: &Instance, observed: &Value) -> Vec<Change> {
                 "the account's custom subdomain is {live}, the blueprint says {want}: a custom subdomain cannot be changed"
             ),
             fp.clone(),
-        )),
+        ))),
         _ => {}
     }
     out
