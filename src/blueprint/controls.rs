@@ -388,12 +388,22 @@ fn rai_policy(ctx: &mut Ctx, rai: &Node) -> Option<r::Control<r::RaiPolicy>> {
             );
         }
     }
+    let remove_undeclared = flag(rai, &RAI_POLICY, "removeUndeclaredFilters").unwrap_or(false);
+    if remove_undeclared {
+        ctx.weak(
+            ExceptionKind::ContentFilter,
+            &value_at(rai, "removeUndeclaredFilters"),
+            "live content filters the blueprint does not list are removed (`removeUndeclaredFilters: true`)".into(),
+            None,
+        );
+    }
     let spec = r::RaiPolicy {
         name,
         mode,
         base_policy_name: text(rai, &RAI_POLICY, "basePolicy")
             .unwrap_or_else(|| "Microsoft.DefaultV2".into()),
         content_filters: filters,
+        remove_undeclared_filters: remove_undeclared,
     };
     control(rai, &RAI_POLICY, spec)
 }

@@ -314,6 +314,9 @@ pub struct RaiPolicy {
     pub mode: String,
     pub base_policy_name: String,
     pub content_filters: Vec<ContentFilter>,
+    /// Also remove live filters not listed (otherwise they keep their live settings).
+    #[serde(default)]
+    pub remove_undeclared_filters: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

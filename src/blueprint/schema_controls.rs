@@ -389,7 +389,8 @@ pub static RAI_POLICY: Obj = Obj {
           "Streaming mode; `Deferred`/`Asynchronous_filter` need the `content-filter` exception.").def("Blocking").arm("properties.mode"),
         f("basePolicy", &Ty::Enum { what: "base policy", values: &["Microsoft.DefaultV2", "Microsoft.Default"] }, "System policy this one derives from.")
             .def("Microsoft.DefaultV2").arm("properties.basePolicyName"),
-        f("contentFilters", &Ty::List(&Ty::Obj(&CONTENT_FILTER)), "The filters.").req().arm("properties.contentFilters"),
+        f("contentFilters", &Ty::List(&Ty::Obj(&CONTENT_FILTER)), "The filters. A live filter not listed here keeps its live settings.").req().arm("properties.contentFilters"),
+        f("removeUndeclaredFilters", &BOOL, "Also remove the live filters not listed in `contentFilters` (removing one that is on weakens the policy); needs the `content-filter` exception.").def("false"),
     ],
 };
 

@@ -1,7 +1,9 @@
 //! `Microsoft.CognitiveServices/accounts/raiPolicies` (C1): the strict content filter.
 //!
 //! Managed: `properties.mode`, `properties.basePolicyName`, `properties.contentFilters` (a set
-//! keyed by (name, source), compared case-insensitively). Ignored: `properties.type`
+//! keyed by (name, source), compared case-insensitively). A live filter the blueprint does not
+//! list keeps its live settings (it is sent back as ARM returned it), unless the blueprint says
+//! `removeUndeclaredFilters: true`; removing one that is on is a weakening. Ignored: `properties.type`
 //! (read-only), `customBlocklists` and `safetyProviders` (carried over untouched), tags.
 //! `Microsoft.Default` / `Microsoft.DefaultV2` are system-managed: the blueprint cannot name them.
 
@@ -104,7 +106,7 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
     let want: &RaiPolicy = &ctl.spec;
     let id = id(inst, &want.name);
     let fp = fingerprint(observed);
-    let desired_filters: Vec<Value> = want.content_filters.iter().map(filter_json).collect();
+    let mut desired_filters: Vec<Value> = want.content_filters.iter().map(filter_json).collect();
     let mut fields = Vec::new();
     let mut risks = Vec::new();
     let exists = observed.is_some();
@@ -137,7 +139,37 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
                 ) == key(&f.name, &f.source)
             })
         };
-        let mut filters_differ = live_filters.len() != want.content_filters.len();
+        // Live filters the blueprint does not list keep their live settings, unless it says
+        // to remove them; removing one that is on is a weakening.
+        let undeclared: Vec<&Value> = live_filters
+            .iter()
+            .filter(|l| {
+                let k = key(
+                    l.get("name").and_then(Value::as_str).unwrap_or(""),
+                    l.get("source").and_then(Value::as_str).unwrap_or(""),
+                );
+                !want
+                    .content_filters
+                    .iter()
+                    .any(|f| key(&f.name, &f.source) == k)
+            })
+            .collect();
+        let mut filters_differ = false;
+        if want.remove_undeclared_filters {
+            filters_differ = !undeclared.is_empty();
+            for l in &undeclared {
+                let on = |k: &str| l.get(k).and_then(Value::as_bool).unwrap_or(false);
+                if on("enabled") {
+                    risks.push(format!(
+                        "removes the {} filter on {}",
+                        l.get("name").and_then(Value::as_str).unwrap_or("?"),
+                        l.get("source").and_then(Value::as_str).unwrap_or("?")
+                    ));
+                }
+            }
+        } else {
+            desired_filters.extend(undeclared.into_iter().cloned());
+        }
         for f in &want.content_filters {
             match find(f) {
                 Some(l) if filter_same(f, l) => {}

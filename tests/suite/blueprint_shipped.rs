@@ -150,7 +150,7 @@ fn quickstart_resolves_with_the_documented_defaults() {
             "Microsoft.DefaultV2"
         )
     );
-    assert_eq!(rai.content_filters.len(), 10);
+    assert_eq!(rai.content_filters.len(), 13);
     assert!(rai.content_filters.iter().all(|f| f.enabled && f.blocking));
     let jb = rai
         .content_filters

@@ -546,3 +546,75 @@ fn two_vnet_links_get_a_link_each_named_after_its_vnet() {
         );
     }
 }
+
+/// A live filter the blueprint does not list keeps its live settings: the plan neither shows
+/// it nor drops it from the PUT (issue 15: apply used to switch Protected Material and Profanity
+/// off silently when the blueprint listed only the seed's filters).
+#[test]
+fn unlisted_live_filters_are_kept_and_removed_only_with_the_exception() {
+    use moat::resources as res;
+    let mut inst = strict_instance();
+    let spec = &mut inst.controls.rai_policy.as_mut().unwrap().spec;
+    // The blueprint lists the seed's ten filters; live has Microsoft's three more, blocking.
+    spec.content_filters
+        .retain(|f| !f.name.starts_with("Protected Material") && f.name != "Profanity");
+    assert_eq!(spec.content_filters.len(), 10);
+    let obs = hardened_observed(&strict_instance());
+    let p = plan_one(inst.clone(), obs.clone());
+    let rai = change(&p, "quickstart/rai-policy/strict-production-filter");
+    assert_eq!(rai.action, Action::NoOp, "{rai:#?}");
+
+    // A listed filter that differs: the PUT carries the unlisted ones as they are.
+    let mut loose = obs.clone();
+    live(&mut loose, res::rai_policy::read(&inst))["properties"]["contentFilters"][0]
+        ["severityThreshold"] = "Medium".into();
+    let p = plan_one(inst.clone(), loose);
+    let rai = change(&p, "quickstart/rai-policy/strict-production-filter");
+    assert_eq!(rai.action, Action::Update);
+    assert!(rai.risk.is_none(), "tightening a filter is no risk");
+    let sent = rai.write.as_ref().unwrap().body.as_ref().unwrap()["properties"]["contentFilters"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for name in [
+        "Protected Material Text",
+        "Protected Material Code",
+        "Profanity",
+    ] {
+        let f = sent.iter().find(|f| f["name"] == name).unwrap_or_else(|| {
+            panic!("{name} was dropped from the PUT: {sent:#?}");
+        });
+        assert_eq!(
+            (f["enabled"].clone(), f["blocking"].clone()),
+            (json!(true), json!(true))
+        );
+    }
+
+    // Removing them is the blueprint's explicit choice, a weakening that needs its exception.
+    inst.controls
+        .rai_policy
+        .as_mut()
+        .unwrap()
+        .spec
+        .remove_undeclared_filters = true;
+    let p = plan_one(inst.clone(), obs.clone());
+    let rai = change(&p, "quickstart/rai-policy/strict-production-filter");
+    assert_eq!(rai.action, Action::Blocked);
+    assert!(rai
+        .blocked
+        .as_deref()
+        .unwrap()
+        .contains("removes the Profanity filter on Prompt"));
+    inst.exceptions.push(Exception {
+        allows: ExceptionKind::ContentFilter,
+        reason: "this tenant's own filters replace Microsoft's".into(),
+        expires: None,
+    });
+    let p = plan_one(inst, obs);
+    let rai = change(&p, "quickstart/rai-policy/strict-production-filter");
+    assert_eq!(rai.action, Action::Update);
+    let risk = rai.risk.as_deref().unwrap();
+    assert!(risk.starts_with("weakens security") && risk.contains("Protected Material Code"));
+    let sent = &rai.write.as_ref().unwrap().body.as_ref().unwrap()["properties"]["contentFilters"];
+    assert_eq!(sent.as_array().unwrap().len(), 10);
+}

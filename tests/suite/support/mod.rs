@@ -126,10 +126,18 @@ pub fn strict_filters() -> Vec<ContentFilter> {
             });
         }
     }
-    for name in ["Jailbreak", "Indirect Attack"] {
+    // As the strict baseline lists them: Microsoft's filters without severities, with the
+    // sources Microsoft's PutRaiPolicy.json gives them.
+    for (name, source) in [
+        ("Jailbreak", "Prompt"),
+        ("Indirect Attack", "Prompt"),
+        ("Protected Material Text", "Completion"),
+        ("Protected Material Code", "Completion"),
+        ("Profanity", "Prompt"),
+    ] {
         v.push(ContentFilter {
             name: name.into(),
-            source: "Prompt".into(),
+            source: source.into(),
             enabled: true,
             blocking: true,
             severity_threshold: None,
@@ -247,6 +255,7 @@ pub fn strict_instance() -> Instance {
                 mode: "Blocking".into(),
                 base_policy_name: "Microsoft.DefaultV2".into(),
                 content_filters: strict_filters(),
+                remove_undeclared_filters: false,
             }),
             deployments: managed(Deployments {
                 bind_all_to_rai_policy: true,
