@@ -217,7 +217,19 @@ static META: Meta = Meta {
         "properties.model.version",
         "tags",
     ],
-    ignored: READ_ONLY,
+    // READ_ONLY's server-owned fields, and the settings a full PUT sends back as ARM returned
+    // them (see the file header).
+    ignored: &[
+        "properties.provisioningState",
+        "properties.capabilities",
+        "properties.callRateLimit",
+        "properties.rateLimits",
+        "properties.dynamicThrottlingEnabled",
+        "properties.model.callRateLimit",
+        "properties.scaleSettings.activeCapacity",
+        "properties.deploymentState",
+        "properties.serviceTier",
+    ],
     first_on_lock: false,
 };
 

@@ -200,6 +200,16 @@ async fn every_microsoft_example_is_answered_alike() {
             None,
         )],
     ));
+    // A soft-deleted account: the one GetAccount shows, deleted.
+    cases.push((
+        "Microsoft.CognitiveServices__GetDeletedAccount.json",
+        json!([rg("myResourceGroup"), emo.clone()]),
+        vec![
+            Send(Method::Delete, acct_path("myResourceGroup", "myAccount"), None),
+            Finish,
+            Send(Method::Get, sub_path("/providers/Microsoft.CognitiveServices/locations/westus/resourceGroups/myResourceGroup/deletedAccounts/myAccount"), None),
+        ],
+    ));
     let dep = format!(
         "{}/deployments/deploymentName",
         acct_path("resourceGroupName", "accountName")
@@ -468,6 +478,35 @@ async fn every_microsoft_example_is_answered_alike() {
             PollLocation,
         ],
     ));
+    let link_vnet = sub_path(
+        "/resourceGroups/resourceGroup1/providers/Microsoft.Network/virtualNetworks/vnet1",
+    );
+    let link = format!("{zone}/virtualNetworkLinks/virtualNetworkLink1");
+    let mut link_seed = zone_seed.clone();
+    link_seed.as_array_mut().unwrap().extend([
+        json!({ "id": link_vnet, "location": "westus", "properties": { "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] } } }),
+        json!({ "id": link, "location": "global", "tags": { "key1": "value1" },
+            "properties": { "virtualNetwork": { "id": link_vnet }, "registrationEnabled": false } }),
+    ]);
+    cases.push((
+        "Microsoft.Network__VirtualNetworkLinkGet.json",
+        link_seed,
+        vec![Send(Method::Get, link, None)],
+    ));
+    // A zone group on an endpoint to an account, so that it holds A records.
+    let rg1 = |rest: &str| sub_path(&format!("/resourceGroups/rg1/providers/{rest}"));
+    let zg_vnet = rg1("Microsoft.Network/virtualNetworks/vnet1");
+    let zg_zone = rg1("Microsoft.Network/privateDnsZones/privatelink.openai.azure.com");
+    let zg_pe = rg1("Microsoft.Network/privateEndpoints/testPe");
+    let group = format!("{zg_pe}/privateDnsZoneGroups/testPdnsgroup");
+    cases.push(("Microsoft.Network__PrivateEndpointDnsZoneGroupGet.json", json!([rg("rg1"), acct("rg1", "acct1", "OpenAI"),
+        { "id": zg_vnet, "location": "westus", "properties": { "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] },
+          "subnets": [{ "name": "s1", "properties": { "addressPrefix": "10.0.0.0/24" } }] } },
+        { "id": zg_zone, "location": "global" },
+        { "id": zg_pe, "location": "westus", "properties": { "subnet": { "id": format!("{zg_vnet}/subnets/s1") },
+          "privateLinkServiceConnections": [{ "name": "c1", "properties": { "privateLinkServiceId": acct_path("rg1", "acct1"), "groupIds": ["account"] } }] } },
+        { "id": group, "properties": { "privateDnsZoneConfigs": [{ "properties": { "privateDnsZoneId": zg_zone } }] } }]),
+        vec![Send(Method::Get, group, None)]));
     let ex_rec = example("Microsoft.Network__RecordSetAPut.json");
     let rec = format!("{zone}/A/recordA");
     cases.push((

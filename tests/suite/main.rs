@@ -42,6 +42,7 @@ mod emulator_network;
 mod emulator_protocol;
 mod emulator_rbac;
 mod golden;
+mod kind_conformance;
 mod planner;
 mod planner_noise;
 mod reliability_crash;

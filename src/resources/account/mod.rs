@@ -91,7 +91,27 @@ static META: Meta = Meta {
         "sku",
         "tags",
     ],
-    ignored: READ_ONLY,
+    // READ_ONLY's server-owned fields, and what the account's owner sets and moat leaves alone.
+    ignored: &[
+        "properties.provisioningState",
+        "properties.endpoint",
+        "properties.endpoints",
+        "properties.internalId",
+        "properties.capabilities",
+        "properties.isMigrated",
+        "properties.skuChangeInfo",
+        "properties.privateEndpointConnections",
+        "properties.dateCreated",
+        "properties.callRateLimit",
+        "properties.quotaLimit",
+        "properties.deletionDate",
+        "properties.scheduledPurgeDate",
+        "properties.commitmentPlanAssociations",
+        "properties.abusePenalty",
+        "identity.principalId",
+        "identity.tenantId",
+        "properties.userOwnedStorage",
+    ],
     first_on_lock: false,
 };
 
