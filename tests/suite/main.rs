@@ -50,3 +50,4 @@ mod security_endpoints;
 mod security_input;
 mod security_secrets;
 mod security_weakening;
+mod structure;
