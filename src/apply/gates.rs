@@ -43,19 +43,25 @@ pub enum GateError {
     },
 }
 
-/// Marks a "not yet" description as final: waiting longer cannot help.
-const NEVER: &str = "never: ";
-
 /// Reads one gate may ask for in one check (a zone group's A records: one per zone).
 const READS_PER_CHECK: usize = 64;
 
-/// Whether the gate holds now; `Err(description of what is missing)` when it does not (starting
-/// with [`NEVER`] when it cannot come true without another write). The gate's kind decides,
-/// from reads it names; they are done here, fresh for every check.
-async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Result<(), String>, ArmError> {
+/// What one check of a gate found.
+#[derive(Debug)]
+enum Check {
+    Holds,
+    /// Not yet: what is missing (waiting may help).
+    NotYet(String),
+    /// Cannot come true without another write: waiting longer cannot help.
+    Never(String),
+}
+
+/// Whether the gate holds now. The gate's kind decides, from reads it names; they are done here,
+/// fresh for every check.
+async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Check, ArmError> {
     let Some(kind) = resources::find(&gate.kind) else {
-        return Ok(Err(format!(
-            "{NEVER}moat does not know the kind {}",
+        return Ok(Check::Never(format!(
+            "moat does not know the kind {}",
             gate.kind
         )));
     };
@@ -63,15 +69,15 @@ async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Result<(), String>, ArmE
     let mut done = 0;
     loop {
         match kind.ready(&gate.ids, &seen) {
-            Ready::Yes => return Ok(Ok(())),
-            Ready::Wait(why) => return Ok(Err(why)),
-            Ready::Never(why) => return Ok(Err(format!("{NEVER}{why}"))),
+            Ready::Yes => return Ok(Check::Holds),
+            Ready::Wait(why) => return Ok(Check::NotYet(why)),
+            Ready::Never(why) => return Ok(Check::Never(why)),
             Ready::Need(reads) => {
                 for read in reads {
                     done += 1;
                     if done > READS_PER_CHECK {
-                        return Ok(Err(format!(
-                            "{NEVER}the {} gate asked for more than {READS_PER_CHECK} reads",
+                        return Ok(Check::Never(format!(
+                            "the {} gate asked for more than {READS_PER_CHECK} reads",
                             gate.kind
                         )));
                     }
@@ -92,14 +98,14 @@ pub async fn wait(api: &dyn ArmApi, gate: &Gate, opts: GateOptions) -> Result<()
     let start = Instant::now();
     loop {
         match check(api, gate).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(last)) => {
-                if let Some(seen) = last.strip_prefix(NEVER) {
-                    return Err(GateError::Never {
-                        what: resources::describe(gate),
-                        seen: seen.to_string(),
-                    });
-                }
+            Ok(Check::Holds) => return Ok(()),
+            Ok(Check::Never(seen)) => {
+                return Err(GateError::Never {
+                    what: resources::describe(gate),
+                    seen,
+                })
+            }
+            Ok(Check::NotYet(last)) => {
                 if start.elapsed() >= opts.budget {
                     return Err(GateError::Timeout {
                         what: resources::describe(gate),
@@ -116,5 +122,69 @@ pub async fn wait(api: &dyn ArmApi, gate: &Gate, opts: GateOptions) -> Result<()
             }
         }
         tokio::time::sleep(opts.interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::{ArmRequest, ArmResponse};
+    use crate::model::KindId;
+
+    /// Answers every GET with an account in `state`.
+    struct Account(&'static str);
+
+    #[async_trait::async_trait]
+    impl ArmApi for Account {
+        async fn send(&self, _req: ArmRequest) -> Result<ArmResponse, ArmError> {
+            Ok(ArmResponse {
+                status: 200,
+                headers: Default::default(),
+                body: Some(serde_json::json!({"properties": {"provisioningState": self.0}})),
+            })
+        }
+    }
+
+    fn gate(kind: &'static str) -> Gate {
+        Gate {
+            kind: KindId::new(kind),
+            ids: vec!["/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a".into()],
+        }
+    }
+
+    const NOW: GateOptions = GateOptions {
+        budget: Duration::ZERO,
+        interval: Duration::ZERO,
+    };
+
+    #[tokio::test]
+    async fn each_outcome_keeps_its_error() {
+        assert!(wait(&Account("Succeeded"), &gate("account"), NOW)
+            .await
+            .is_ok());
+        let never = wait(&Account("Failed"), &gate("account"), NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&never, GateError::Never { seen, .. } if seen == "account provisioningState Failed"),
+            "{never:?}"
+        );
+        assert!(
+            never.to_string().ends_with(
+                " will not happen without another write: account provisioningState Failed"
+            ),
+            "{never}"
+        );
+        let unknown = wait(&Account("Succeeded"), &gate("no-such-kind"), NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.to_string(), "no-such-kind /subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a will not happen without another write: moat does not know the kind no-such-kind");
+        let late = wait(&Account("Creating"), &gate("account"), NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&late, GateError::Timeout { last, .. } if last.contains("Creating")),
+            "{late:?}"
+        );
     }
 }
