@@ -43,19 +43,25 @@ pub enum GateError {
     },
 }
 
-/// Marks a "not yet" description as final: waiting longer cannot help.
-const NEVER: &str = "never: ";
-
 /// Reads one gate may ask for in one check (a zone group's A records: one per zone).
 const READS_PER_CHECK: usize = 64;
 
-/// Whether the gate holds now; `Err(description of what is missing)` when it does not (starting
-/// with [`NEVER`] when it cannot come true without another write). The gate's kind decides,
-/// from reads it names; they are done here, fresh for every check.
-async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Result<(), String>, ArmError> {
+/// What one check of a gate found.
+#[derive(Debug)]
+enum Check {
+    Holds,
+    /// Not yet: what is missing (waiting may help).
+    NotYet(String),
+    /// Cannot come true without another write: waiting longer cannot help.
+    Never(String),
+}
+
+/// Whether the gate holds now. The gate's kind decides, from reads it names; they are done here,
+/// fresh for every check.
+async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Check, ArmError> {
     let Some(kind) = resources::find(&gate.kind) else {
-        return Ok(Err(format!(
-            "{NEVER}moat does not know the kind {}",
+        return Ok(Check::Never(format!(
+            "moat does not know the kind {}",
             gate.kind
         )));
     };
@@ -63,15 +69,15 @@ async fn check(api: &dyn ArmApi, gate: &Gate) -> Result<Result<(), String>, ArmE
     let mut done = 0;
     loop {
         match kind.ready(&gate.ids, &seen) {
-            Ready::Yes => return Ok(Ok(())),
-            Ready::Wait(why) => return Ok(Err(why)),
-            Ready::Never(why) => return Ok(Err(format!("{NEVER}{why}"))),
+            Ready::Yes => return Ok(Check::Holds),
+            Ready::Wait(why) => return Ok(Check::NotYet(why)),
+            Ready::Never(why) => return Ok(Check::Never(why)),
             Ready::Need(reads) => {
                 for read in reads {
                     done += 1;
                     if done > READS_PER_CHECK {
-                        return Ok(Err(format!(
-                            "{NEVER}the {} gate asked for more than {READS_PER_CHECK} reads",
+                        return Ok(Check::Never(format!(
+                            "the {} gate asked for more than {READS_PER_CHECK} reads",
                             gate.kind
                         )));
                     }
@@ -92,14 +98,14 @@ pub async fn wait(api: &dyn ArmApi, gate: &Gate, opts: GateOptions) -> Result<()
     let start = Instant::now();
     loop {
         match check(api, gate).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(last)) => {
-                if let Some(seen) = last.strip_prefix(NEVER) {
-                    return Err(GateError::Never {
-                        what: resources::describe(gate),
-                        seen: seen.to_string(),
-                    });
-                }
+            Ok(Check::Holds) => return Ok(()),
+            Ok(Check::Never(seen)) => {
+                return Err(GateError::Never {
+                    what: resources::describe(gate),
+                    seen,
+                })
+            }
+            Ok(Check::NotYet(last)) => {
                 if start.elapsed() >= opts.budget {
                     return Err(GateError::Timeout {
                         what: resources::describe(gate),

@@ -10,8 +10,7 @@
 //! Layout: [`config`] (clouds, endpoint checks, [`connect`]), [`http`] (transport, tokens,
 //! logging), [`retry`] (which failures are retried and how long to wait), [`limiter`] (ARM's
 //! request buckets, mirrored locally), [`lro`] (polling), [`error`] and [`hint`] (what went
-//! wrong and what to do), [`diagnostics`] (diagnostic-settings calls the monitor crate cannot
-//! make).
+//! wrong and what to do).
 
 // `ArmError` carries everything the user needs to act on a failure (resource, method, ARM's code,
 // message and details, request and correlation ids, retry count); its size is irrelevant next to
@@ -19,7 +18,6 @@
 #![allow(clippy::result_large_err)]
 
 pub mod config;
-pub mod diagnostics;
 pub mod error;
 pub mod hint;
 pub mod http;
@@ -48,6 +46,15 @@ pub struct Stats {
     pub polls: u64,
     pub retries: u64,
     pub throttled: u64,
+}
+
+/// Path of an extension resource type (`Microsoft.Insights/diagnosticSettings`) on any resource:
+/// `/{resource_id}/providers/{provider_type}`, whatever slashes the id came with.
+pub fn extension_path(resource_id: &str, provider_type: &str) -> String {
+    format!(
+        "/{}/providers/{provider_type}",
+        resource_id.trim_matches('/')
+    )
 }
 
 /// HTTP verbs ARM uses.

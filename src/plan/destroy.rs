@@ -41,13 +41,7 @@ fn plan_instance(
     seen: &crate::model::observed::Reads,
     in_use: &InUse,
 ) -> InstancePlan {
-    let mut out = InstancePlan {
-        name: inst.name.clone(),
-        subscription: inst.subscription.clone(),
-        account_id: inst.account_id(),
-        changes: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut out = super::instance_plan(inst);
     let mut staged: Vec<(Stage, crate::model::Change)> = Vec::new();
     for kind in resources::KINDS {
         let planned = kind.destroy(inst, seen, in_use);

@@ -65,13 +65,7 @@ fn plan_instance(
     obs: &ObservedInstance,
     shared: &mut HashMap<String, String>,
 ) -> InstancePlan {
-    let mut out = InstancePlan {
-        name: inst.name.clone(),
-        subscription: inst.subscription.clone(),
-        account_id: inst.account_id(),
-        changes: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut out = instance_plan(inst);
     let mut staged: Vec<(Stage, Change)> = Vec::new();
     // Addresses of shared changes another instance owns, that this instance still waits for.
     let mut external: BTreeMap<Stage, Vec<String>> = BTreeMap::new();
@@ -103,6 +97,17 @@ fn plan_instance(
     order::wire(&cutover::CUTOVER, inst, &mut staged, &external);
     out.changes = staged.into_iter().map(|(_, c)| c).collect();
     out
+}
+
+/// An instance's plan, before any change or note.
+fn instance_plan(inst: &Instance) -> InstancePlan {
+    InstancePlan {
+        name: inst.name.clone(),
+        subscription: inst.subscription.clone(),
+        account_id: inst.account_id(),
+        changes: Vec::new(),
+        notes: Vec::new(),
+    }
 }
 
 /// Write the apply directives the change's kind decides into its write: the lock it serialises

@@ -100,6 +100,12 @@ pub fn is_multiline(f: &FieldChange) -> bool {
     show_value(&f.before).contains('\n') || show_value(&f.after).contains('\n')
 }
 
+/// Line diff of a multi-line field's values (an absent side is empty).
+pub fn field_diff(f: &FieldChange) -> Vec<(char, String)> {
+    let side = |v: &Option<Value>| v.as_ref().map_or_else(String::new, |_| show_value(v));
+    line_diff(&side(&f.before), &side(&f.after))
+}
+
 /// Line diff of two multi-line values: `(marker, line)` with `-`, `+` or ` `.
 pub fn line_diff(before: &str, after: &str) -> Vec<(char, String)> {
     let diff = similar::TextDiff::from_lines(before, after);

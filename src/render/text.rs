@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::{action_word, is_multiline, line_diff, show_value, summary_line, visible};
+use super::{action_word, field_diff, is_multiline, show_value, summary_line, visible};
 use crate::model::{Action, Plan};
 
 struct Palette {
@@ -78,17 +78,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             for f in &c.fields {
                 if is_multiline(f) {
                     let _ = writeln!(out, "      {}:", f.path);
-                    let before = if f.before.is_some() {
-                        show_value(&f.before)
-                    } else {
-                        String::new()
-                    };
-                    let after = if f.after.is_some() {
-                        show_value(&f.after)
-                    } else {
-                        String::new()
-                    };
-                    for (m, line) in line_diff(&before, &after) {
+                    for (m, line) in field_diff(f) {
                         let s = match m {
                             '+' => p.action(Action::Create),
                             '-' => p.action(Action::Delete),

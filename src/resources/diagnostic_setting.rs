@@ -1,30 +1,145 @@
 //! `Microsoft.Insights/diagnosticSettings` on the account (M1).
 //!
-//! The azure_mgmt_monitor 0.21 crate's diagnostic settings do not compile (DEPENDENCIES.md), so
-//! this kind reads through moat's own typed model in [`crate::arm::diagnostics`] and writes raw
-//! JSON through the generic `ArmApi` calls (api-version 2021-05-01-preview).
+//! The azure_mgmt_monitor 0.21 crate's diagnostic settings do not compile: in its 0.21 release
+//! only the `package-preview-2023-09` feature has `diagnostic_settings`, and that package fails
+//! with 6 errors (`Resource: Default` not satisfied; DEPENDENCIES.md). So this kind reads through
+//! its own small typed model (below) and writes raw JSON through the generic `ArmApi` calls
+//! (api-version 2021-05-01-preview), with the same client, retry policy and budget as every
+//! other call.
 //! Managed: `workspaceId` (case-insensitive), enabled log categories / category groups and
 //! metric categories (as sets), `logAnalyticsDestinationType` (absent ≡ null ≡ AzureDiagnostics).
 //! Ignored: `retentionPolicy` (deprecated; servers echo `{enabled:false, days:0}`), disabled
 //! entries the server echoes, `systemData`, other destinations of settings moat does not own.
+//!
+//! Protocol notes (ARM-PROTOCOL.md §2.10): PUT answers 200 only and is synchronous; DELETE 200 or
+//! 204; the list is a single `{value}` page; errors use the flat `{code,message}` envelope
+//! (handled by `arm::error::parse_error_body`); ids come back partly lower-cased.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get_str, id_eq, set_eq_ci};
-use crate::arm::diagnostics::{parse_setting, setting_path, DiagnosticSetting};
-use crate::arm::Method;
+use crate::arm::{extension_path, Method};
 use crate::blueprint::resolved::{Diagnostics, ExceptionKind, Instance};
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
-pub const API_VERSION: &str = crate::arm::diagnostics::API_VERSION;
+pub const API_VERSION: &str = "2021-05-01-preview";
 
-pub fn id(account_id: &str, name: &str) -> String {
-    setting_path(account_id, name)
+/// One log entry of a setting: a `category` or a `categoryGroup` (e.g. `allLogs`, `audit`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_group: Option<String>,
+    pub enabled: bool,
+    /// Fields moat does not model (retentionPolicy…), kept for round trips.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
 }
 
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub enabled: bool,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticSettingProperties {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_hub_authorization_rule_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_hub_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_analytics_destination_type: Option<String>,
+    #[serde(default)]
+    pub logs: Vec<LogSettings>,
+    #[serde(default)]
+    pub metrics: Vec<MetricSettings>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// A diagnostic setting as ARM returns it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DiagnosticSetting {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub properties: DiagnosticSettingProperties,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// Parse a setting body.
+pub fn parse_setting(v: &Value) -> Result<DiagnosticSetting, serde_json::Error> {
+    serde_json::from_value(v.clone())
+}
+
+/// A category a resource offers (`diagnosticSettingsCategories`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Category {
+    pub name: String,
+    /// `Logs` or `Metrics`.
+    pub category_type: String,
+    pub category_groups: Vec<String>,
+}
+
+/// Path of the categories `resource_id` offers (a list, at [`API_VERSION`]).
+pub fn categories_path(resource_id: &str) -> String {
+    extension_path(
+        resource_id,
+        "Microsoft.Insights/diagnosticSettingsCategories",
+    )
+}
+
+/// The log and metric categories in a list of `diagnosticSettingsCategories`.
+pub fn categories(items: &[Value]) -> Vec<Category> {
+    items
+        .iter()
+        .filter_map(|v| {
+            let props = v.get("properties");
+            let s = |k: &str| props.and_then(|p| p.get(k)).and_then(Value::as_str);
+            Some(Category {
+                name: v.get("name")?.as_str()?.to_string(),
+                category_type: s("categoryType").unwrap_or_default().to_string(),
+                category_groups: props
+                    .and_then(|p| p.get("categoryGroups"))
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Path of one setting on `account_id` (any resource id).
+pub fn id(account_id: &str, name: &str) -> String {
+    format!("{}/{name}", list_path(account_id))
+}
+
+/// Path of the list of settings on `account_id` (any resource id).
 pub fn list_path(account_id: &str) -> String {
-    format!("{account_id}/providers/Microsoft.Insights/diagnosticSettings")
+    extension_path(account_id, META.arm_type)
 }
 
 pub fn address(inst: &Instance, name: &str) -> String {
@@ -58,7 +173,7 @@ fn enabled(s: &DiagnosticSetting) -> [Vec<String>; 3] {
 
 fn typed(v: &Value) -> DiagnosticSetting {
     // A body that does not parse compares as empty, so the plan rewrites it.
-    parse_setting("", v).unwrap_or_default()
+    parse_setting(v).unwrap_or_default()
 }
 
 fn norm_dest(v: Option<&str>) -> String {
@@ -300,4 +415,41 @@ pub fn read(inst: &Instance) -> Option<Read> {
         .diagnostics
         .as_ref()
         .map(|_| Read::list(list_path(&inst.account_id()), API_VERSION))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_view_round_trips_without_loss() {
+        // Shape of Microsoft's example (createOrUpdateDiagnosticSettingCategory); the full
+        // examples are exercised in tests/suite/arm_diagnostics.rs.
+        let body = serde_json::json!({
+            "id": "/subscriptions/s/resourcegroups/rg/providers/microsoft.logic/workflows/w/providers/microsoft.insights/diagnosticSettings/mysetting",
+            "type": "Microsoft.Insights/diagnosticSettings",
+            "name": "mysetting",
+            "properties": {"workspaceId": "", "marketplacePartnerId": "/x",
+                "logs": [{"categoryGroup": "allLogs", "enabled": true,
+                          "retentionPolicy": {"enabled": false, "days": 0}}],
+                "metrics": [{"category": "AllMetrics", "enabled": false}],
+                "logAnalyticsDestinationType": "Dedicated"}
+        });
+        let typed = parse_setting(&body).unwrap();
+        assert_eq!(typed.name.as_deref(), Some("mysetting"));
+        assert_eq!(
+            typed.properties.logs[0].category_group.as_deref(),
+            Some("allLogs")
+        );
+        assert_eq!(serde_json::to_value(&typed).unwrap(), body);
+        assert!(parse_setting(&serde_json::json!({"properties": []})).is_err());
+    }
+
+    #[test]
+    fn paths_are_built_on_the_resource_id() {
+        assert_eq!(
+            id("subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a/", "moat"),
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a/providers/Microsoft.Insights/diagnosticSettings/moat"
+        );
+    }
 }

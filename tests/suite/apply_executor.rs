@@ -315,3 +315,61 @@ async fn a_failed_endpoint_does_not_hold_back_the_steps_that_gave_way() {
     assert_eq!(report.applied.len(), 2, "{report:#?}");
     assert!(!api.0.lock().unwrap().iter().any(|p| p.contains("endpoint")));
 }
+
+/// Answers every request with an account in `state`.
+struct AccountIn(&'static str);
+
+#[async_trait::async_trait]
+impl ArmApi for AccountIn {
+    async fn send(&self, _req: ArmRequest) -> Result<ArmResponse, ArmError> {
+        Ok(ArmResponse {
+            status: 200,
+            headers: Default::default(),
+            body: Some(json!({"properties": {"provisioningState": self.0}})),
+        })
+    }
+}
+
+#[tokio::test]
+async fn each_gate_outcome_keeps_its_error() {
+    use moat::apply::gates::{wait, GateError};
+    use moat::model::Gate;
+    let gate = |kind| Gate {
+        kind: KindId::new(kind),
+        ids: vec![ACCT.to_string()],
+    };
+    let now = GateOptions {
+        budget: std::time::Duration::ZERO,
+        interval: std::time::Duration::ZERO,
+    };
+    assert!(wait(&AccountIn("Succeeded"), &gate("account"), now)
+        .await
+        .is_ok());
+    let never = wait(&AccountIn("Failed"), &gate("account"), now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&never, GateError::Never { seen, .. } if seen == "account provisioningState Failed"),
+        "{never:?}"
+    );
+    assert!(
+        never
+            .to_string()
+            .ends_with(" will not happen without another write: account provisioningState Failed"),
+        "{never}"
+    );
+    let unknown = wait(&AccountIn("Succeeded"), &gate("no-such-kind"), now)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        format!("no-such-kind {ACCT} will not happen without another write: moat does not know the kind no-such-kind")
+    );
+    let late = wait(&AccountIn("Creating"), &gate("account"), now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&late, GateError::Timeout { last, .. } if last.contains("Creating")),
+        "{late:?}"
+    );
+}

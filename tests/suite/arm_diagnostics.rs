@@ -1,11 +1,12 @@
 //! Diagnostic settings through the generic client (azure_mgmt_monitor 0.21 cannot make these
-//! calls), against a scripted server answering with Microsoft's example bodies.
+//! calls), at the diagnostic-setting kind's paths, against a scripted server answering with
+//! Microsoft's example bodies.
 
 use crate::arm_support;
 
 use arm_support::{fast_lro, Reply, Server};
-use moat::arm::diagnostics::{self, API_VERSION};
-use moat::arm::{connect, ArmApi, ConnectOptions, RetryPolicy};
+use moat::arm::{connect, ArmApi, ConnectOptions, Precondition, RetryPolicy};
+use moat::resources::diagnostic_setting::{self as diagnostics, API_VERSION};
 use serde_json::{json, Value};
 
 const ACCT: &str =
@@ -46,16 +47,21 @@ async fn put_get_list_delete_and_categories() {
     let api = api(&s);
 
     let body = json!({"properties": {"workspaceId": "/w", "logs": [{"categoryGroup": "allLogs", "enabled": true}]}});
-    let out = diagnostics::put(api.as_ref(), ACCT, "moat", &body)
+    let setting_path = diagnostics::id(ACCT, "moat");
+    let out = api
+        .put(&setting_path, API_VERSION, &body, Precondition::None)
         .await
         .unwrap();
     assert_eq!(out, Some(setting.clone()));
-    let got = diagnostics::get(api.as_ref(), ACCT, "moat")
+    let got = api.get(&setting_path, API_VERSION).await.unwrap().unwrap();
+    assert_eq!(got, setting);
+    let typed: Vec<_> = api
+        .list(&diagnostics::list_path(ACCT), API_VERSION)
         .await
         .unwrap()
-        .unwrap();
-    assert_eq!(got, setting);
-    let typed = diagnostics::list_typed(api.as_ref(), ACCT).await.unwrap();
+        .iter()
+        .map(|v| diagnostics::parse_setting(v).unwrap())
+        .collect();
     assert_eq!(typed.len(), 1);
     assert_eq!(
         typed[0].properties.event_hub_name.as_deref(),
@@ -66,10 +72,14 @@ async fn put_get_list_delete_and_categories() {
         setting,
         "nothing lost"
     );
-    diagnostics::delete(api.as_ref(), ACCT, "moat")
+    api.delete(&setting_path, API_VERSION, Precondition::None)
         .await
         .unwrap();
-    let cats = diagnostics::categories(api.as_ref(), ACCT).await.unwrap();
+    let cats = diagnostics::categories(
+        &api.list(&diagnostics::categories_path(ACCT), API_VERSION)
+            .await
+            .unwrap(),
+    );
     assert_eq!(cats.len(), 2);
     assert_eq!(cats[0].name, "WorkflowRuntime");
     assert_eq!(cats[0].category_type, "Logs");
@@ -107,7 +117,13 @@ async fn flat_insights_errors_are_understood() {
         json!({"code": "BadRequest", "message": "Category 'Nope' is not supported."}),
     ));
     let api = api(&s);
-    let err = diagnostics::put(api.as_ref(), ACCT, "moat", &json!({}))
+    let err = api
+        .put(
+            &diagnostics::id(ACCT, "moat"),
+            API_VERSION,
+            &json!({}),
+            Precondition::None,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("BadRequest"));

@@ -52,3 +52,4 @@ mod security_endpoints;
 mod security_input;
 mod security_secrets;
 mod security_weakening;
+mod structure;
