@@ -14,7 +14,11 @@ Examples:
   moat plan examples/quickstart.yaml --emulator
   moat plan fleet.yaml --format markdown --out plan.json --detailed-exitcode
   moat apply fleet.yaml --instance prod-eastus --auto-approve
-  moat apply --plan plan.json --auto-approve";
+  moat apply --plan plan.json --auto-approve
+
+Exit codes (every command): 0 success; 1 error, refusal, blocked change, verify-only drift, or a
+usage error (unknown flag, bad value, missing argument); 2 only from `moat plan
+--detailed-exitcode`, when there are changes; 130 interrupted (Ctrl-C).";
 
 #[derive(Debug, Parser)]
 #[command(

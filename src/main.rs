@@ -3,7 +3,16 @@
 use clap::Parser;
 
 fn main() {
-    let cli = moat::cli::Cli::parse();
+    let cli = match moat::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap exits 2 on a usage error, and 2 is `plan --detailed-exitcode`'s "changes": a
+            // mistyped flag must never pass for a plan with changes. Usage errors exit 1; help
+            // and version (printed to stdout) exit 0.
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     moat::report::init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -26,6 +26,7 @@ mod blueprint_semantics;
 mod blueprint_shipped;
 mod blueprint_unknown_keys;
 mod cli_docs;
+mod cli_exit_codes;
 mod cli_quickstart;
 mod e2e_apply;
 mod e2e_apply_cli;
