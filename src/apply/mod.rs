@@ -313,12 +313,25 @@ pub async fn execute(
     }
     let mut state: HashMap<String, State> =
         order.iter().map(|a| (a.clone(), State::Pending)).collect();
+    let mut report = ApplyReport::default();
+    // An instance with a blocked change or verify-only drift is held back whole: none of its
+    // writes start, and what depends on them is skipped; the rest of the fleet goes on.
+    for inst in plan.instances.iter() {
+        let Some(why) = inst.held_back() else {
+            continue;
+        };
+        for c in inst.changes.iter().filter(|c| c.action.is_write()) {
+            progress.event(&inst.name, &c.address, Event::Skipped { because: &why });
+            report.skipped.push((c.address.clone(), why.clone()));
+            state.insert(c.address.clone(), State::Skipped);
+        }
+    }
     let mut locks: HashMap<String, Arc<locks::KeyLock>> = HashMap::new();
     // The private endpoint is the cutover's critical path: it goes first on its account's lock.
     // Its reservation stands from now until it holds the lock (or fails, or is skipped); the
     // steps on that account that it does not itself wait for give way meanwhile.
     let mut reserved: HashMap<String, locks::Preferred> = HashMap::new();
-    for addr in &order {
+    for addr in order.iter().filter(|a| state[*a] == State::Pending) {
         let change = &steps[addr].1;
         if let Some(w) = change.write.as_ref().filter(|w| w.first_on_lock) {
             if let Some(k) = &w.lock {
@@ -328,7 +341,6 @@ pub async fn execute(
     }
     let prerequisites = ancestors(reserved.keys(), &steps);
     let sem = Arc::new(Semaphore::new(opts.parallelism.max(1)));
-    let mut report = ApplyReport::default();
     let mut running: JoinSet<(String, Result<Outcome, StepError>)> = JoinSet::new();
     let adopted: Adopted = Arc::default();
 

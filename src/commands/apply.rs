@@ -88,10 +88,24 @@ async fn apply_with(
         None => fresh,
     };
     print!("{}", render::text::render(&plan, out.color));
-    if plan.is_failed() {
+    // A blocked change or verify-only drift holds back its own instance (and what depends on
+    // it), not the fleet; apply still exits 1 so the pipeline knows.
+    let held: Vec<(String, String)> = plan
+        .instances
+        .iter()
+        .filter_map(|i| i.held_back().map(|why| (i.name.clone(), why)))
+        .collect();
+    let others_write = plan
+        .instances
+        .iter()
+        .any(|i| !i.is_failed() && i.changes.iter().any(|c| c.action.is_write()));
+    if !held.is_empty() && !others_write {
         return Err(MoatError::Refused(
-            "the plan has blocked changes or drift on verify-only controls (see above)".into(),
+            "the plan has blocked changes or drift on verify-only controls (see above), and no other instance has changes to apply".into(),
         ));
+    }
+    for (_, why) in &held {
+        eprintln!("warning: {why}; the other instances are applied, and apply exits 1");
     }
     if !plan.has_changes() {
         return Ok(0);
@@ -145,20 +159,45 @@ async fn apply_with(
         println!("Interrupted. Run apply again to converge.");
         return Ok(130);
     }
-    if !report.ok() {
+    let held_only = report.failed.is_empty()
+        && report.not_started.is_empty()
+        && !held.is_empty()
+        && report.skipped.iter().all(|(a, _)| {
+            plan_instance_of(&plan, a).is_some_and(|i| held.iter().any(|(h, _)| *h == i))
+        });
+    if !report.ok() && !held_only {
         println!("Apply did not finish. Run apply again once the cause is fixed: it converges from any state.");
         return Ok(1);
     }
-    // Prove convergence: read everything again and plan.
+    // Prove convergence: read everything again and plan (the instances held back excepted).
     let after = crate::observe::observe(api.as_ref(), bp).await?;
-    let replan = crate::plan::plan(bp, &after);
+    let mut replan = crate::plan::plan(bp, &after);
+    replan
+        .instances
+        .retain(|i| !held.iter().any(|(h, _)| *h == i.name));
     if replan.has_changes() || replan.is_failed() {
         println!("Apply did not converge: live state still differs from the blueprint:");
         print!("{}", render::text::render(&replan, out.color));
         return Ok(1);
     }
+    if !held.is_empty() {
+        let names: Vec<&str> = held.iter().map(|(n, _)| n.as_str()).collect();
+        println!(
+            "Apply complete for the other instances; held back: {} (see the blocked changes and drift above, fix them and apply again).",
+            names.join(", ")
+        );
+        return Ok(1);
+    }
     println!("Apply complete: live state matches the blueprint.");
     Ok(0)
+}
+
+/// The instance a change address belongs to.
+fn plan_instance_of<'a>(plan: &'a Plan, address: &str) -> Option<&'a str> {
+    plan.instances
+        .iter()
+        .find(|i| i.changes.iter().any(|c| c.address == address))
+        .map(|i| i.name.as_str())
 }
 
 fn indent(s: &str, n: usize) -> String {

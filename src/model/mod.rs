@@ -28,6 +28,29 @@ pub struct BlueprintRef {
     pub digest: String,
 }
 
+impl InstancePlan {
+    /// True when this instance must not be applied: a blocked change or drift on a
+    /// verify-only control. Apply holds its writes back (and what depends on them), not the
+    /// fleet's.
+    pub fn is_failed(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| matches!(c.action, Action::Blocked | Action::Drift))
+    }
+
+    /// Why apply holds this instance back, when it does.
+    pub fn held_back(&self) -> Option<String> {
+        let count = |a: Action| self.changes.iter().filter(|c| c.action == a).count();
+        let (blocked, drift) = (count(Action::Blocked), count(Action::Drift));
+        self.is_failed().then(|| {
+            format!(
+                "held back: instance {} has {blocked} blocked change(s) and {drift} drift(s) on verify-only controls",
+                self.name
+            )
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstancePlan {
     /// The instance's logical name in the blueprint.
@@ -228,8 +251,7 @@ impl Plan {
 
     /// True when the plan must fail (blocked changes, drift on verify-only controls).
     pub fn is_failed(&self) -> bool {
-        self.changes()
-            .any(|c| matches!(c.action, Action::Blocked | Action::Drift))
+        self.instances.iter().any(InstancePlan::is_failed)
     }
 }
 

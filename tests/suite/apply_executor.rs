@@ -373,3 +373,63 @@ async fn each_gate_outcome_keeps_its_error() {
         "{late:?}"
     );
 }
+
+/// Fleet isolation (issue 15): an instance with a blocked change (or verify-only drift) is held
+/// back whole, with what depends on its writes; the rest of the fleet is applied.
+#[tokio::test]
+async fn a_failed_instance_is_held_back_with_its_dependents_and_the_rest_applies() {
+    let w = |addr: &str, path: &str| {
+        Change::new(
+            addr,
+            KindId::new("test"),
+            path,
+            Action::Update,
+            "t",
+            "absent".into(),
+        )
+        .with_write(Write::new(Method::Put, path, "v", Some(json!({}))))
+    };
+    let blocked = Change::blocked(
+        "a/x/blocked",
+        KindId::new("test"),
+        "/a/b",
+        "no",
+        "absent".into(),
+    );
+    let shared = w("a/x/shared", "/shared");
+    let mut dependent = w("b/x/dependent", "/dependent");
+    dependent.depends_on.push(shared.address.clone());
+    let free = w("b/x/free", "/free");
+    let mut p = plan_of(vec![blocked, shared]);
+    p.instances.push(moat::model::InstancePlan {
+        name: "b".into(),
+        changes: vec![dependent, free],
+        ..p.instances[0].clone()
+    });
+    p.instances[0].name = "a".into();
+    let api = Arc::new(Recording::default());
+    let report = execute(
+        api.clone(),
+        &p,
+        ApplyOptions::default(),
+        Arc::new(progress::Silent),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await;
+    assert_eq!(report.applied, vec!["b/x/free".to_string()], "{report:#?}");
+    assert!(report.failed.is_empty());
+    let why = |a: &str| {
+        report
+            .skipped
+            .iter()
+            .find(|(x, _)| x == a)
+            .map(|(_, w)| w.clone())
+    };
+    assert!(why("a/x/shared")
+        .unwrap()
+        .starts_with("held back: instance a has 1 blocked"));
+    assert!(why("b/x/dependent")
+        .unwrap()
+        .contains("depends on a/x/shared"));
+    assert_eq!(*api.0.lock().unwrap(), vec!["/free".to_string()]);
+}

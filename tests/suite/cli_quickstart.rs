@@ -239,3 +239,54 @@ fn help_version_completions_and_validate() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("nothing was sent to Azure"));
 }
+
+/// Fleet isolation (issue 15): one instance with a blocked change is held back; the others are
+/// applied and converge, and apply exits 1 naming what it held back and why.
+#[test]
+fn a_blocked_instance_is_held_back_and_the_rest_of_the_fleet_applies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&root.join("examples"), &tmp.path().join("examples"));
+    copy_dir(&root.join("blueprints"), &tmp.path().join("blueprints"));
+    // A second instance whose account does not exist and may not be created: blocked.
+    let fleet = std::fs::read_to_string(root.join("examples/quickstart.yaml")).unwrap()
+        + "  - name: contoso-openai-missing\n    subscription: 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10\n    resourceGroup: rg-ai-prod\n    accountName: contoso-openai-missing\n    location: eastus\n    kind: OpenAI\n    controls:\n      localAuth: {}\n";
+    std::fs::write(tmp.path().join("examples/fleet-held.yaml"), fleet).unwrap();
+
+    let o = moat(
+        tmp.path(),
+        &[
+            "apply",
+            "examples/fleet-held.yaml",
+            "--emulator",
+            "--auto-approve",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("held back: instance contoso-openai-missing has 1 blocked change(s)"),
+        "{err}"
+    );
+    assert!(
+        out.contains("Applied 17 change(s), 0 failed, 0 skipped."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Apply complete for the other instances; held back: contoso-openai-missing"),
+        "{out}"
+    );
+    let o = moat(
+        tmp.path(),
+        &[
+            "plan",
+            "examples/fleet-held.yaml",
+            "--emulator",
+            "--instance",
+            "contoso-openai-prod",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("No changes."), "{out}");
+}

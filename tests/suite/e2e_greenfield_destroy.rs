@@ -361,9 +361,9 @@ async fn cli_destroy_needs_named_instances_confirmation_and_ownership() {
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
-    // No instance named: refused by the command line itself.
+    // No instance named: refused by the command line itself (a usage error: exit 1).
     let (code, _, err) = run(args(&[])).await;
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("--instance"), "{err}");
     // An unknown instance.
     let (code, _, err) = run(args(&["--instance", "nope"])).await;
