@@ -19,6 +19,8 @@ pub struct Granted {
 pub struct Ctx<'a> {
     pub out: &'a mut Vec<Diagnostic>,
     pub today: time::Date,
+    /// Whether an expired exception is an error (see `load::Options`).
+    pub expired_are_errors: bool,
     /// Logical name of the instance, for messages.
     pub instance: String,
     /// Where the instance was written (for "missing ..." findings).

@@ -126,6 +126,7 @@ mod tests {
         let mut ctx = Ctx {
             out: &mut out,
             today: time::macros::date!(2026 - 01 - 01),
+            expired_are_errors: true,
             instance: "probe".into(),
             at: node.loc.clone(),
             granted: Vec::new(),

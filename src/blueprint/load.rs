@@ -17,16 +17,21 @@ use super::yaml::{self, Kind, Loc, Node};
 /// Imports nested deeper than this are refused (they are certainly a mistake).
 const MAX_IMPORT_DEPTH: usize = 16;
 
-/// What validation knows about "now"; tests pin it.
+/// What validation knows about "now" (tests pin it), and how strict it is about time.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub today: time::Date,
+    /// An expired exception is an error (`validate`, and loading for tests). Plan and apply
+    /// set this to false: the exception is then a warning, and the planner holds back only the
+    /// instance it belongs to, so one expired exception cannot stop a whole fleet.
+    pub expired_exceptions_are_errors: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             today: time::OffsetDateTime::now_utc().date(),
+            expired_exceptions_are_errors: true,
         }
     }
 }
@@ -258,7 +263,7 @@ impl Loader {
         }
     }
 
-    fn instances(&mut self, root: &Node, today: time::Date) -> Vec<Instance> {
+    fn instances(&mut self, root: &Node, opts: &Options) -> Vec<Instance> {
         let defaults = root.get("defaults").filter(|d| d.as_map().is_some());
         let mut resolved = Vec::new();
         let mut seen: Vec<(Instance, Loc)> = Vec::new();
@@ -305,7 +310,12 @@ impl Loader {
             if self.out[before..].iter().any(Diagnostic::is_error) {
                 continue;
             }
-            let Some(inst) = resolve::instance(&merged, &mut self.out, today) else {
+            let Some(inst) = resolve::instance(
+                &merged,
+                &mut self.out,
+                opts.today,
+                opts.expired_exceptions_are_errors,
+            ) else {
                 continue;
             };
             self.cross_check(&inst, &item.loc, &seen);
@@ -364,7 +374,7 @@ pub fn load_text(name: &str, text: &str, dir: &Path, opts: &Options) -> Report {
     };
     let root = loader.file(name, text, dir, false);
     let instances = match &root {
-        Some(root) => loader.instances(root, opts.today),
+        Some(root) => loader.instances(root, opts),
         None => Vec::new(),
     };
     let digest = hex::encode(loader.hasher.finalize());

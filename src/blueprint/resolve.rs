@@ -40,18 +40,25 @@ fn exceptions(ctx: &mut Ctx, m: &Node) {
             );
         }
         let expires = text(item, &EXCEPTION, "expires");
+        let mut days_left = None;
         if let (Some(date), Some(node)) = (&expires, item.get("expires")) {
             let format = time::macros::format_description!("[year]-[month]-[day]");
             if let Ok(d) = time::Date::parse(date, &format) {
                 let days = (d - ctx.today).whole_days();
-                if days < 0 {
+                days_left = Some(days);
+                let hint = "renew it with a new date and reason, or remove the setting it allows";
+                if days < 0 && ctx.expired_are_errors {
                     ctx.error(
                         &node.loc,
                         format!("exception `{allows}` expired on {date}"),
-                        Some(
-                            "renew it with a new date and reason, or remove the setting it allows"
-                                .into(),
-                        ),
+                        Some(hint.into()),
+                    );
+                } else if days < 0 {
+                    let instance = ctx.instance.clone();
+                    ctx.warning(
+                        &node.loc,
+                        format!("exception `{allows}` expired on {date}: instance {instance} is held back until it is renewed"),
+                        Some(hint.into()),
                     );
                 } else if days <= EXPIRY_WARNING_DAYS {
                     ctx.warning(
@@ -67,6 +74,7 @@ fn exceptions(ctx: &mut Ctx, m: &Node) {
                 allows,
                 reason,
                 expires,
+                days_left,
             },
             principal,
             loc: item.loc.clone(),
@@ -81,12 +89,14 @@ pub fn instance(
     m: &Node,
     out: &mut Vec<Diagnostic>,
     today: time::Date,
+    expired_are_errors: bool,
 ) -> Option<resolved::Instance> {
     let account_name = text(m, &INSTANCE, "accountName")?;
     let name = text(m, &INSTANCE, "name").unwrap_or_else(|| account_name.clone());
     let mut ctx = Ctx {
         out,
         today,
+        expired_are_errors,
         instance: name.clone(),
         at: m.loc.clone(),
         granted: Vec::new(),

@@ -357,8 +357,12 @@ pub struct Exception {
     /// What it allows.
     pub allows: ExceptionKind,
     pub reason: String,
-    /// Optional expiry date (YYYY-MM-DD), after which validation fails.
+    /// Optional expiry date (YYYY-MM-DD), after which validation fails and plan and apply hold
+    /// the instance back.
     pub expires: Option<String>,
+    /// Days from the day the blueprint was loaded to `expires` (negative: expired).
+    #[serde(default)]
+    pub days_left: Option<i64>,
 }
 
 impl Instance {

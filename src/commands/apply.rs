@@ -238,6 +238,7 @@ mod tests {
                 account_id: "/a".into(),
                 changes,
                 notes: vec![],
+                exceptions: vec![],
             }],
         }
     }

@@ -195,13 +195,25 @@ pub fn progress_for(out: Output) -> std::sync::Arc<dyn crate::apply::Progress> {
 
 /// Load and validate a blueprint; diagnostics go to stderr.
 pub fn load_blueprint(path: &Path) -> Result<Blueprint, MoatError> {
-    match crate::blueprint::load(path) {
-        Ok(bp) => Ok(bp),
-        Err(diags) => {
-            eprintln!("{diags}");
+    // An expired exception holds back its own instance (the planner says so), not the fleet.
+    let opts = crate::blueprint::Options {
+        expired_exceptions_are_errors: false,
+        ..Default::default()
+    };
+    let report = crate::blueprint::load_with(path, &opts);
+    match report.blueprint {
+        Some(bp) => {
+            // Warnings (an exception in force, one about to expire) are shown every run.
+            for d in &report.diagnostics.0 {
+                eprintln!("{d}");
+            }
+            Ok(bp)
+        }
+        None => {
+            eprintln!("{}", report.diagnostics);
             Err(MoatError::InvalidBlueprint {
                 file: path.display().to_string(),
-                count: diags.0.len(),
+                count: report.diagnostics.0.len(),
             })
         }
     }

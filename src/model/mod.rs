@@ -36,18 +36,30 @@ impl InstancePlan {
         self.changes
             .iter()
             .any(|c| matches!(c.action, Action::Blocked | Action::Drift))
+            || self.exceptions.iter().any(StandingException::expired)
     }
 
     /// Why apply holds this instance back, when it does.
     pub fn held_back(&self) -> Option<String> {
         let count = |a: Action| self.changes.iter().filter(|c| c.action == a).count();
         let (blocked, drift) = (count(Action::Blocked), count(Action::Drift));
-        self.is_failed().then(|| {
-            format!(
-                "held back: instance {} has {blocked} blocked change(s) and {drift} drift(s) on verify-only controls",
-                self.name
-            )
-        })
+        let expired: Vec<&str> = self
+            .exceptions
+            .iter()
+            .filter(|e| e.expired())
+            .map(|e| e.allows.as_str())
+            .collect();
+        let mut why = format!(
+            "held back: instance {} has {blocked} blocked change(s) and {drift} drift(s) on verify-only controls",
+            self.name
+        );
+        if !expired.is_empty() {
+            why.push_str(&format!(
+                ", and expired exception(s): {}",
+                expired.join(", ")
+            ));
+        }
+        self.is_failed().then_some(why)
     }
 }
 
@@ -62,6 +74,55 @@ pub struct InstancePlan {
     /// Findings that are not changes (e.g. a privileged role moat leaves alone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The blueprint's standing exceptions for this instance, shown in every rendering.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<StandingException>,
+}
+
+/// How many days before its expiry an exception is flagged in every plan.
+pub const EXCEPTION_WARNING_DAYS: i64 = 30;
+
+/// A documented weakening the blueprint grants an instance, as every plan shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StandingException {
+    /// The exception kind (`local-auth`, `content-filter`, …).
+    pub allows: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Days left on the day the blueprint was read (negative: expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+}
+
+impl StandingException {
+    pub fn expired(&self) -> bool {
+        self.days_left.is_some_and(|d| d < 0)
+    }
+
+    /// Expires within [`EXCEPTION_WARNING_DAYS`] (and has not yet).
+    pub fn expiring(&self) -> bool {
+        self.days_left
+            .is_some_and(|d| (0..=EXCEPTION_WARNING_DAYS).contains(&d))
+    }
+
+    /// One line: kind, reason and expiry.
+    pub fn describe(&self) -> String {
+        let when = match (&self.expires, self.days_left) {
+            (Some(date), Some(d)) if d < 0 => {
+                format!(" (EXPIRED on {date}: this instance is held back until it is renewed)")
+            }
+            (Some(date), Some(d)) if d <= EXCEPTION_WARNING_DAYS => {
+                format!(
+                    " (expires on {date}, in {d} day(s): renew it or remove the setting it allows)"
+                )
+            }
+            (Some(date), Some(d)) => format!(" (expires on {date}, in {d} days)"),
+            (Some(date), None) => format!(" (expires on {date})"),
+            (None, _) => " (no expiry)".to_string(),
+        };
+        format!("{}: {}{when}", self.allows, self.reason)
+    }
 }
 
 /// What apply will do to one resource (or one group of fields of a resource).

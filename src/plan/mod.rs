@@ -107,6 +107,16 @@ fn instance_plan(inst: &Instance) -> InstancePlan {
         account_id: inst.account_id(),
         changes: Vec::new(),
         notes: Vec::new(),
+        exceptions: inst
+            .exceptions
+            .iter()
+            .map(|e| model::StandingException {
+                allows: e.allows.to_string(),
+                reason: e.reason.clone(),
+                expires: e.expires.clone(),
+                days_left: e.days_left,
+            })
+            .collect(),
     }
 }
 

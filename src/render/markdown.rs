@@ -16,12 +16,14 @@ pub fn render(plan: &Plan) -> String {
     let _ = writeln!(out, "## moat plan: `{}`\n", plan.blueprint.path);
     if !plan.has_changes() && !plan.is_failed() {
         let _ = writeln!(out, "**No changes.** Live state matches the blueprint.");
+        exceptions(&mut out, plan);
         return out;
     }
     let _ = writeln!(out, "**{}**\n", summary_line(&s));
     if plan.is_failed() {
-        let _ = writeln!(out, "> [!CAUTION]\n> The plan has blocked changes or drift on verify-only controls: apply will refuse it.\n");
+        let _ = writeln!(out, "> [!CAUTION]\n> {}\n", super::FAILED_LINE);
     }
+    exceptions(&mut out, plan);
     let risky: Vec<_> = plan
         .instances
         .iter()
@@ -126,4 +128,41 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "</details>\n");
     }
     out
+}
+
+/// Every standing exception, every run (with its expiry), as a table.
+fn exceptions(out: &mut String, plan: &Plan) {
+    let all: Vec<_> = plan
+        .instances
+        .iter()
+        .flat_map(|i| i.exceptions.iter().map(move |e| (i, e)))
+        .collect();
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n### Standing exceptions\n");
+    let _ = writeln!(
+        out,
+        "| instance | allows | reason | expires |\n|---|---|---|---|"
+    );
+    for (i, e) in all {
+        let when = match (&e.expires, e.days_left) {
+            (Some(d), Some(n)) if e.expired() => {
+                format!("**expired** on {d} ({} day(s) ago): instance held back", -n)
+            }
+            (Some(d), Some(n)) if e.expiring() => format!("⚠️ {d}, in {n} day(s)"),
+            (Some(d), Some(n)) => format!("{d}, in {n} days"),
+            (Some(d), None) => d.clone(),
+            (None, _) => "never".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} |",
+            esc(&i.name),
+            e.allows,
+            esc(&e.reason),
+            when
+        );
+    }
+    let _ = writeln!(out);
 }

@@ -25,6 +25,9 @@ pub fn render(plan: &Plan, format: Format, color: bool) -> String {
     }
 }
 
+/// What every rendering says of a plan that fails.
+pub const FAILED_LINE: &str = "The plan has blocked changes, drift on verify-only controls or expired exceptions: apply holds back the instances that have them (and what depends on them) and applies the others.";
+
 /// "N to create, M to update, K to delete" (+ blocked / drift when any).
 pub fn summary_line(s: &Summary) -> String {
     let mut line = format!(

@@ -116,6 +116,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
         for note in &inst.notes {
             let _ = writeln!(out, "  {} {note}", p.paint(risk, "note:"));
         }
+        for e in &inst.exceptions {
+            let label = if e.expired() || e.expiring() {
+                p.paint(p.action(Action::Blocked), "exception:")
+            } else {
+                p.paint(dim, "exception:")
+            };
+            let _ = writeln!(out, "  {label} {}", e.describe());
+        }
     }
     let _ = writeln!(out);
     let s = plan.summary();
@@ -134,7 +142,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             let _ = writeln!(
                 out,
                 "{}",
-                p.paint(p.action(Action::Blocked), "The plan has blocked changes or drift on verify-only controls: apply will refuse it.")
+                p.paint(p.action(Action::Blocked), super::FAILED_LINE)
             );
         }
     }

@@ -123,6 +123,7 @@ fn plan_of(changes: Vec<Change>) -> Plan {
             account_id: ACCT.into(),
             changes,
             notes: vec![],
+            exceptions: vec![],
         }],
     }
 }

@@ -61,6 +61,7 @@ fn fleet_of_endpoints(n: usize) -> Plan {
                 account_id: format!("/acct/{i}"),
                 changes: vec![change],
                 notes: Vec::new(),
+                exceptions: Vec::new(),
             }
         })
         .collect();

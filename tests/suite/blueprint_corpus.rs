@@ -10,6 +10,7 @@ use moat::blueprint::{self, Options};
 fn options() -> Options {
     Options {
         today: time::macros::date!(2026 - 11 - 22),
+        expired_exceptions_are_errors: true,
     }
 }
 

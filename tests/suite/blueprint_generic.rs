@@ -20,6 +20,7 @@ fn doc(body: &str) -> String {
 fn load(body: &str) -> (Option<Blueprint>, Vec<String>) {
     let opts = Options {
         today: time::macros::date!(2026 - 11 - 22),
+        expired_exceptions_are_errors: true,
     };
     let report = blueprint::load_str_with("d.yaml", &doc(body), &opts);
     let shown = report.diagnostics.0.iter().map(ToString::to_string);

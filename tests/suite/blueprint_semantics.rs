@@ -8,6 +8,7 @@ const SUB: &str = "6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10";
 fn opts() -> Options {
     Options {
         today: time::macros::date!(2026 - 11 - 22),
+        expired_exceptions_are_errors: true,
     }
 }
 

@@ -8,6 +8,7 @@ use moat::blueprint::{self, resolved::Mode, Options};
 fn today() -> Options {
     Options {
         today: time::macros::date!(2026 - 11 - 22),
+        expired_exceptions_are_errors: true,
     }
 }
 

@@ -87,6 +87,7 @@ fn shipped() -> Vec<PathBuf> {
 fn options() -> Options {
     Options {
         today: time::macros::date!(2026 - 11 - 22),
+        expired_exceptions_are_errors: true,
     }
 }
 

@@ -87,6 +87,7 @@ async fn defender_goes_off_only_with_its_exception_and_then_as_a_risk() {
         allows: ExceptionKind::DefenderForAiDisabled,
         reason: "load test against a sandbox; SOC informed".into(),
         expires: None,
+        days_left: None,
     });
     let p = plan(api.as_ref(), &bp).await;
     let c = p.changes().find(|c| c.address == ADDRESS).unwrap();

@@ -225,6 +225,7 @@ fn weakening_without_exception_is_blocked_and_with_exception_is_a_risk() {
         allows: ExceptionKind::LocalAuth,
         reason: "legacy batch job".into(),
         expires: None,
+        days_left: None,
     });
     let p = plan_one(inst, obs);
     let c = change(&p, "quickstart/account/local-auth");
@@ -443,6 +444,7 @@ fn conflicting_diagnostic_setting_is_deleted_only_with_its_exception() {
         allows: ExceptionKind::DeleteDiagnosticSetting,
         reason: "legacy-audit duplicated by the SOC's own export".into(),
         expires: None,
+        days_left: None,
     });
     let p = plan_one(inst, obs);
     let del = change(&p, "quickstart/diagnostic-setting/legacy-audit");
@@ -609,6 +611,7 @@ fn unlisted_live_filters_are_kept_and_removed_only_with_the_exception() {
         allows: ExceptionKind::ContentFilter,
         reason: "this tenant's own filters replace Microsoft's".into(),
         expires: None,
+        days_left: None,
     });
     let p = plan_one(inst, obs);
     let rai = change(&p, "quickstart/rai-policy/strict-production-filter");
@@ -617,4 +620,92 @@ fn unlisted_live_filters_are_kept_and_removed_only_with_the_exception() {
     assert!(risk.starts_with("weakens security") && risk.contains("Protected Material Code"));
     let sent = &rai.write.as_ref().unwrap().body.as_ref().unwrap()["properties"]["contentFilters"];
     assert_eq!(sent.as_array().unwrap().len(), 10);
+}
+
+/// Standing exceptions appear in every rendering of every plan, with their expiry and days left
+/// (flagged from 30 days before); an expired one holds back only its own instance (issue 15).
+#[test]
+fn exceptions_are_shown_every_run_and_an_expired_one_holds_back_only_its_instance() {
+    let mut soon = strict_instance();
+    soon.exceptions.push(Exception {
+        allows: ExceptionKind::NetworkBypass,
+        reason: "backup vault reads the account through trusted services".into(),
+        expires: Some("2026-12-13".into()),
+        days_left: Some(10),
+    });
+    let mut gone = strict_instance();
+    gone.name = "second".into();
+    gone.exceptions.push(Exception {
+        allows: ExceptionKind::ContentFilter,
+        reason: "pilot of the crime-fiction drafting tool".into(),
+        expires: Some("2026-11-30".into()),
+        days_left: Some(-3),
+    });
+    let (obs_soon, mut obs_gone) = (hardened_observed(&soon), hardened_observed(&gone));
+    obs_gone.name = "second".into();
+    let p = moat::plan::plan(
+        &blueprint(vec![soon, gone]),
+        &Observed {
+            instances: vec![obs_soon, obs_gone],
+        },
+    );
+    assert!(
+        !p.instances[0].is_failed(),
+        "an exception in force holds nothing back"
+    );
+    assert!(p.instances[1].is_failed());
+    assert!(p.instances[1]
+        .held_back()
+        .unwrap()
+        .contains("expired exception(s): content-filter"));
+    let text = moat::render::text::render(&p, false);
+    assert!(text.contains("exception: network-bypass: backup vault reads the account through trusted services (expires on 2026-12-13, in 10 day(s): renew it"), "{text}");
+    assert!(
+        text.contains(
+            "content-filter: pilot of the crime-fiction drafting tool (EXPIRED on 2026-11-30"
+        ),
+        "{text}"
+    );
+    let md = moat::render::markdown::render(&p);
+    assert!(md.contains("### Standing exceptions"), "{md}");
+    assert!(md.contains("| quickstart | `network-bypass` | backup vault reads the account through trusted services | ⚠️ 2026-12-13, in 10 day(s) |"), "{md}");
+    assert!(
+        md.contains("**expired** on 2026-11-30 (3 day(s) ago): instance held back"),
+        "{md}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&moat::render::json::render(&p)).unwrap();
+    let e = &json["plan"]["instances"][0]["exceptions"][0];
+    assert_eq!(
+        (
+            e["allows"].as_str(),
+            e["days_left"].as_i64(),
+            e["expires"].as_str()
+        ),
+        (Some("network-bypass"), Some(10), Some("2026-12-13"))
+    );
+    assert_eq!(json["failed"], true);
+}
+
+/// `validate` fails on an expired exception; plan and apply load the blueprint, warn, and the
+/// planner holds back that instance only.
+#[test]
+fn an_expired_exception_is_an_error_for_validate_and_a_warning_for_plan() {
+    let path = std::path::Path::new("tests/blueprints/broken/exception-expired.yaml");
+    let opts = |strict: bool| moat::blueprint::Options {
+        today: time::macros::date!(2026 - 11 - 22),
+        expired_exceptions_are_errors: strict,
+    };
+    let strict = moat::blueprint::load_with(path, &opts(true));
+    assert!(strict.blueprint.is_none());
+    let lenient = moat::blueprint::load_with(path, &opts(false));
+    let bp = lenient
+        .blueprint
+        .expect("loads, the instance held back by the planner");
+    assert!(lenient
+        .diagnostics
+        .0
+        .iter()
+        .any(|d| d.to_string().contains("expired on 2026-01-31: instance")));
+    let e = &bp.instances[0].exceptions[0];
+    assert!(e.days_left.unwrap() < 0);
 }

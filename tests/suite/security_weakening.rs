@@ -133,6 +133,7 @@ fn exception(allows: ExceptionKind) -> Exception {
         allows,
         reason: format!("test exception for {allows}"),
         expires: None,
+        days_left: None,
     }
 }
 
