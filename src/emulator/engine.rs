@@ -435,21 +435,44 @@ fn is_soft_deleted(body: &Value) -> bool {
         .is_some_and(|t| t.soft_delete)
 }
 
-/// A page of a list, with `nextLink` when paging is configured.
-pub fn list_reply(cx: &Cx, path: &str, items: Vec<Value>, skip: usize, pageable: bool) -> Reply {
-    let Some(size) = cx.cfg.page_size.filter(|_| pageable) else {
+/// A page of a list, with `nextLink` when paging is configured or the caller asked for `$top`.
+/// The `nextLink` repeats the request's own query (`$filter`, `$top`, api-version...) with the
+/// next `$skipToken`, on the origin the request came to: page 2 is page 2 of the same list.
+pub fn list_reply(
+    cx: &Cx,
+    path: &str,
+    query: &[(String, String)],
+    items: Vec<Value>,
+    skip: usize,
+    pageable: bool,
+) -> Reply {
+    let top = provider::param(query, "$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|t| *t > 0);
+    let Some(size) = top.or(cx.cfg.page_size).filter(|_| pageable) else {
         return Reply::json(200, json!({ "value": items }));
     };
     let page: Vec<Value> = items.iter().skip(skip).take(size).cloned().collect();
     let mut body = json!({ "value": page });
     if skip + size < items.len() {
-        body["nextLink"] = json!(format!(
-            "{}{}?api-version={}&$skipToken={}",
-            cx.base,
-            path,
-            cx.api_version,
-            skip + size
-        ));
+        body["nextLink"] = json!(next_link(cx, path, query, skip + size));
     }
     Reply::json(200, body)
+}
+
+fn next_link(cx: &Cx, path: &str, query: &[(String, String)], skip: usize) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut q: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("$skipToken"))
+        .map(|(k, v)| format!("{}={}", enc(k).replace("%24", "$"), enc(v)))
+        .collect();
+    if !query
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("api-version"))
+    {
+        q.insert(0, format!("api-version={}", enc(cx.api_version)));
+    }
+    q.push(format!("$skipToken={skip}"));
+    format!("{}{path}?{}", cx.base, q.join("&"))
 }

@@ -82,7 +82,7 @@ fn list_assignments(cx: &Cx, req: &Request, id: &ResId) -> HResult {
         return Err(ApiError::not_found(&id.scope));
     }
     let items = list(cx.st, &id.scope, req.param("$filter"));
-    Ok(list_reply(cx, req.path, items, skip, true))
+    Ok(list_reply(cx, req.path, req.query, items, skip, true))
 }
 
 /// (GUID, name, description, actions, data actions)

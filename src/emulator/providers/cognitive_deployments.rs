@@ -117,7 +117,7 @@ fn list_rai_policies(cx: &Cx, req: &Request, id: &ResId) -> HResult {
     for p in SYSTEM_RAI_POLICIES {
         items.insert(0, system_rai_policy(&display, p));
     }
-    Ok(list_reply(cx, req.path, items, skip, true))
+    Ok(list_reply(cx, req.path, req.query, items, skip, true))
 }
 
 fn prepare_deployment(

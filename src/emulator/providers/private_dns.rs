@@ -122,7 +122,7 @@ fn list_record_sets(cx: &Cx, req: &Request, id: &ResId) -> HResult {
     zone.types.truncate(1);
     zone.full_type = ZONE_TYPE.into();
     let items = list_records(cx.st, &zone, &id.types[1])?;
-    Ok(list_reply(cx, req.path, items, skip, true))
+    Ok(list_reply(cx, req.path, req.query, items, skip, true))
 }
 
 fn global_location(body: &mut Value) -> Result<(), ApiError> {

@@ -1,0 +1,175 @@
+//! Faults found by driving the emulator with Microsoft's Python SDK (tests/python_sdk): each
+//! test here failed before its fix. The SDK suite itself runs from `.ci/run`.
+
+use crate::emulator_support;
+
+use emulator_support::*;
+use moat::emulator::EmulatorConfig;
+use serde_json::{json, Value};
+
+const ROLE_USER: &str = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd";
+
+fn assignment(principal: &str) -> Value {
+    json!({"properties": {
+        "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_USER}"),
+        "principalId": principal, "principalType": "ServicePrincipal" }})
+}
+
+#[tokio::test]
+async fn next_link_keeps_the_filter_of_the_first_page() {
+    let env = start_with(EmulatorConfig {
+        page_size: Some(2),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    env.seed(json!([rg_seed("rg"), account_seed("rg", "aa", "OpenAI")]));
+    let a = acct_id("rg", "aa");
+    // Three assignments of the principal we filter on, three of another.
+    for (i, p) in [
+        "11111111-1111-1111-1111-111111111111",
+        "22222222-2222-2222-2222-222222222222",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for j in 0..3 {
+            let path = format!(
+                "{a}/providers/Microsoft.Authorization/roleAssignments/aaaaaaaa-0000-0000-000{i}-00000000000{j}"
+            );
+            let mut body = assignment(p);
+            body["properties"]["description"] = json!(format!("{j}"));
+            // One role per principal and scope: vary the scope-independent description only,
+            // with distinct roles so none is a duplicate.
+            body["properties"]["roleDefinitionId"] = json!(format!(
+                "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                [
+                    "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
+                    "a001fd3d-188f-4b5d-821b-7da978bf7442",
+                    "a97b65f3-24c7-4388-baec-2e87135dc908"
+                ][j]
+            ));
+            assert_eq!(env.put(&path, AUTH, body).await.status, 201);
+        }
+    }
+    let filter = "principalId eq '11111111-1111-1111-1111-111111111111'";
+    let first = env
+        .follow(&format!(
+            "{}{a}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTH}&$filter={}",
+            env.emu.base_url(),
+            url::form_urlencoded::byte_serialize(filter.as_bytes()).collect::<String>()
+        ))
+        .await
+        .body
+        .unwrap();
+    assert_eq!(first["value"].as_array().unwrap().len(), 2);
+    let next = first["nextLink"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
+    assert!(next.contains("$filter="), "{next}");
+    let second = env.follow(&next).await.body.unwrap();
+    let principals: Vec<&str> = second["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["properties"]["principalId"].as_str().unwrap())
+        .collect();
+    assert_eq!(principals, vec!["11111111-1111-1111-1111-111111111111"]);
+    assert!(second.get("nextLink").is_none(), "{second}");
+}
+
+#[tokio::test]
+async fn top_pages_a_list_and_next_link_keeps_it() {
+    let env = start().await;
+    env.seed(json!([rg_seed("rg")]));
+    for i in 0..5 {
+        env.seed(json!([{"id": net_id("rg", &format!("networkSecurityGroups/n{i}")), "location": "eastus"}]));
+    }
+    let list = net_id("rg", "networkSecurityGroups");
+    let first = env
+        .follow(&format!(
+            "{}{list}?api-version={NET}&$top=3",
+            env.emu.base_url()
+        ))
+        .await
+        .body
+        .unwrap();
+    assert_eq!(first["value"].as_array().unwrap().len(), 3);
+    let next = first["nextLink"].as_str().unwrap();
+    assert!(next.contains("$top=3"), "{next}");
+    let second = env.follow(next).await.body.unwrap();
+    assert_eq!(second["value"].as_array().unwrap().len(), 2);
+}
+
+/// Raw request through a "proxy": the client addressed `Host: proxy.local:9443`.
+async fn via_proxy(env: &Env, method: &str, path: &str, body: &str, extra: &str) -> String {
+    raw(
+        &env.emu.base_url(),
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: proxy.local:9443\r\n{extra}Authorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+    .1
+}
+
+fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[tokio::test]
+async fn polling_urls_and_next_links_use_the_host_the_request_came_to() {
+    let env = start_with(EmulatorConfig {
+        page_size: Some(1),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    env.seed(network_seed());
+    let nsg = net_id("rg-net", "networkSecurityGroups/n1");
+    let text = via_proxy(
+        &env,
+        "PUT",
+        &format!("{nsg}?api-version={NET}"),
+        r#"{"location":"eastus"}"#,
+        "",
+    )
+    .await;
+    let op = header(&text, "azure-asyncoperation").expect("an LRO");
+    assert!(
+        op.starts_with("http://proxy.local:9443/subscriptions/"),
+        "{op}"
+    );
+    // A TLS-terminating proxy says so in X-Forwarded-Proto.
+    let text = via_proxy(
+        &env,
+        "DELETE",
+        &format!("{nsg}?api-version={NET}"),
+        "",
+        "X-Forwarded-Proto: https\r\n",
+    )
+    .await;
+    let loc = header(&text, "location").expect("a Location");
+    assert!(
+        loc.starts_with("https://proxy.local:9443/subscriptions/"),
+        "{loc}"
+    );
+    let text = via_proxy(
+        &env,
+        "GET",
+        &format!(
+            "{}?api-version={NET}",
+            net_id("rg-net", "virtualNetworks/vnet/subnets")
+        ),
+        "",
+        "",
+    )
+    .await;
+    assert!(
+        text.contains(r#""nextLink":"http://proxy.local:9443/subscriptions/"#),
+        "{text}"
+    );
+}
