@@ -16,6 +16,18 @@ fn assignment(principal: &str) -> Value {
 }
 
 #[tokio::test]
+async fn network_accepts_the_api_versions_azure_mgmt_network_33_sends() {
+    let env = start().await;
+    env.seed(network_seed());
+    for v in ["2026-01-01", "2026-03-01"] {
+        let r = env.get(&net_id("rg-net", "virtualNetworks/vnet"), v).await;
+        assert_eq!(r.status, 200, "{v}: {:?}", r.body);
+        let r = env.get(&net_id("rg-net", "privateEndpoints/none"), v).await;
+        assert_eq!(r.status, 404, "{v}: {:?}", r.body);
+    }
+}
+
+#[tokio::test]
 async fn next_link_keeps_the_filter_of_the_first_page() {
     let env = start_with(EmulatorConfig {
         page_size: Some(2),

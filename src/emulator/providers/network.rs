@@ -53,6 +53,9 @@ pub const API_VERSIONS: &[&str] = &[
     "2025-05-01",
     "2025-07-01",
     "2025-09-01",
+    // azure-mgmt-network 33.1.0 sends 2026-03-01 by default.
+    "2026-01-01",
+    "2026-03-01",
 ];
 
 const TYPES: &[TypeDef] = &[
