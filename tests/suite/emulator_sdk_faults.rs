@@ -185,3 +185,32 @@ async fn polling_urls_and_next_links_use_the_host_the_request_came_to() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_new_diagnostic_setting_may_not_enable_retention() {
+    let env = start().await;
+    env.seed(json!([rg_seed("rg"), account_seed("rg", "aa", "OpenAI"),
+        {"id": format!("{}/providers/Microsoft.OperationalInsights/workspaces/law", rg_id("rg")), "location": "eastus"}]));
+    let law = format!(
+        "{}/providers/Microsoft.OperationalInsights/workspaces/law",
+        rg_id("rg")
+    );
+    let path = format!(
+        "{}/providers/Microsoft.Insights/diagnosticSettings/d",
+        acct_id("rg", "aa")
+    );
+    let r = env
+        .put(&path, INS, json!({"properties": {"workspaceId": law, "logs": [{"categoryGroup": "allLogs", "enabled": true, "retentionPolicy": {"enabled": true, "days": 30}}]}}))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body.unwrap(),
+        json!({"code": "BadRequest", "message": "Diagnostic settings does not support retention for new diagnostic settings."})
+    );
+    assert_eq!(env.get(&path, INS).await.status, 404);
+    // Retention off is fine.
+    let r = env
+        .put(&path, INS, json!({"properties": {"workspaceId": law, "metrics": [{"category": "AllMetrics", "enabled": true, "retentionPolicy": {"enabled": false, "days": 0}}]}}))
+        .await;
+    assert_eq!(r.status, 200);
+}
