@@ -4,6 +4,7 @@
 use crate::emulator_support;
 
 use emulator_support::*;
+use moat::arm::Method;
 use moat::emulator::EmulatorConfig;
 use serde_json::{json, Value};
 
@@ -213,4 +214,49 @@ async fn a_new_diagnostic_setting_may_not_enable_retention() {
         .put(&path, INS, json!({"properties": {"workspaceId": law, "metrics": [{"category": "AllMetrics", "enabled": true, "retentionPolicy": {"enabled": false, "days": 0}}]}}))
         .await;
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn a_new_private_dns_zone_has_its_soa_record_set() {
+    let env = start_with(EmulatorConfig {
+        lro: moat::emulator::LroConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await;
+    env.seed(json!([rg_seed("rg")]));
+    let zone = net_id("rg", "privateDnsZones/privatelink.openai.azure.com");
+    let r = env.put(&zone, DNS, json!({"location": "global"})).await;
+    assert!(r.status == 200 || r.status == 201, "{:?}", r.body);
+    let z = env.get(&zone, DNS).await.body.unwrap();
+    assert_eq!(z["properties"]["numberOfRecordSets"], 1);
+    let all = env.get(&format!("{zone}/ALL"), DNS).await.body.unwrap();
+    let sets = all["value"].as_array().unwrap();
+    assert_eq!(sets.len(), 1, "{all}");
+    assert_eq!(sets[0]["name"], "@");
+    assert_eq!(sets[0]["type"], "Microsoft.Network/privateDnsZones/SOA");
+    assert_eq!(
+        sets[0]["properties"]["soaRecord"]["host"],
+        "azureprivatedns.net"
+    );
+    let soa = env.get(&format!("{zone}/SOA/@"), DNS).await;
+    assert_eq!(soa.status, 200);
+    assert_eq!(
+        soa.body.unwrap()["properties"]["fqdn"],
+        "privatelink.openai.azure.com."
+    );
+    // An A record set makes two.
+    let r = env
+        .put(
+            &format!("{zone}/A/acct"),
+            DNS,
+            json!({"properties": {"ttl": 10, "aRecords": [{"ipv4Address": "10.0.0.4"}]}}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let z = env.get(&zone, DNS).await.body.unwrap();
+    assert_eq!(z["properties"]["numberOfRecordSets"], 2);
+    assert_eq!(env.send(Method::Delete, &zone, DNS, None).await.status, 200);
 }
