@@ -179,6 +179,13 @@ fn strip_read_only(body: &mut Value) {
     }
 }
 
+/// Drop what the type's REST model does not define, as ARM does.
+fn drop_unknown(id: &ResId, body: &mut Value) {
+    if let Some(known) = id.ty.and_then(|t| t.known) {
+        known.retain(body);
+    }
+}
+
 fn envelope(cx: &mut Cx, id: &ResId, body: &mut Value, existing: Option<&Value>, sp: &Spec) {
     if !body.is_object() {
         *body = json!({});
@@ -246,6 +253,7 @@ pub fn put(cx: &mut Cx, id: &ResId, mut body: Value, cond: &Cond) -> HResult {
     check_conflicts(cx, id)?;
     let sp = spec_of(id);
     strip_read_only(&mut body);
+    drop_unknown(id, &mut body);
     let mut body = provider_of(id)?.prepare(
         cx,
         Write {
@@ -327,6 +335,9 @@ pub fn patch(cx: &mut Cx, id: &ResId, patch: Value, cond: &Cond) -> HResult {
     };
     check_conflicts(cx, id)?;
     let p = provider_of(id)?;
+    // Only what the caller sent is filtered: the stored body may hold what the server added.
+    let mut patch = patch;
+    drop_unknown(id, &mut patch);
     let mut body = p.patch_body(cx, &existing, &patch)?;
     strip_read_only(&mut body);
     let mut body = p.prepare(

@@ -10,6 +10,18 @@ use serde_json::{json, Value};
 
 const ROLE_USER: &str = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd";
 
+/// An emulator whose writes complete in their first answer.
+async fn start_sync() -> Env {
+    start_with(EmulatorConfig {
+        lro: moat::emulator::LroConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+}
+
 fn assignment(principal: &str) -> Value {
     json!({"properties": {
         "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_USER}"),
@@ -218,14 +230,7 @@ async fn a_new_diagnostic_setting_may_not_enable_retention() {
 
 #[tokio::test]
 async fn a_new_private_dns_zone_has_its_soa_record_set() {
-    let env = start_with(EmulatorConfig {
-        lro: moat::emulator::LroConfig {
-            enabled: false,
-            ..Default::default()
-        },
-        ..EmulatorConfig::default()
-    })
-    .await;
+    let env = start_sync().await;
     env.seed(json!([rg_seed("rg")]));
     let zone = net_id("rg", "privateDnsZones/privatelink.openai.azure.com");
     let r = env.put(&zone, DNS, json!({"location": "global"})).await;
@@ -259,4 +264,69 @@ async fn a_new_private_dns_zone_has_its_soa_record_set() {
     let z = env.get(&zone, DNS).await.body.unwrap();
     assert_eq!(z["properties"]["numberOfRecordSets"], 2);
     assert_eq!(env.send(Method::Delete, &zone, DNS, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn unknown_request_members_are_not_stored() {
+    let env = start_sync().await;
+    env.seed(network_seed());
+    env.seed(json!([rg_seed("rg")]));
+    let acct = acct_id("rg", "aa");
+    let writes = [
+        (
+            acct.clone(),
+            CS,
+            json!({"location": "eastus", "kind": "OpenAI", "sku": {"name": "S0"}, "madeUp": 1,
+                   "properties": {"customSubDomainName": "aa", "publicNetworkAccess": "Disabled", "madeUp": {"x": 1}}}),
+            "/properties/publicNetworkAccess",
+        ),
+        (
+            net_id("rg-net", "networkSecurityGroups/n1"),
+            NET,
+            json!({"location": "eastus", "madeUp": true, "properties": {"madeUp": "x"}}),
+            "/location",
+        ),
+        (
+            net_id("rg-net", "virtualNetworks/vnet/subnets/s3"),
+            NET,
+            json!({"properties": {"addressPrefix": "10.20.3.0/24", "madeUp": "x"}, "madeUp": 1}),
+            "/properties/addressPrefix",
+        ),
+        (
+            format!("{acct}/providers/Microsoft.Authorization/roleAssignments/aaaaaaaa-0000-0000-0000-000000000001"),
+            AUTH,
+            {
+                let mut b = assignment("11111111-1111-1111-1111-111111111111");
+                b["properties"]["madeUp"] = json!("x");
+                b["madeUp"] = json!(1);
+                b
+            },
+            "/properties/principalId",
+        ),
+    ];
+    for (path, api, body, kept) in writes {
+        let r = env.put(&path, api, body.clone()).await;
+        assert!(r.status == 200 || r.status == 201, "{path}: {:?}", r.body);
+        for shown in [r.body.unwrap(), env.get(&path, api).await.body.unwrap()] {
+            assert!(shown.get("madeUp").is_none(), "{path}: {shown}");
+            assert!(
+                shown["properties"].get("madeUp").is_none(),
+                "{path}: {shown}"
+            );
+            assert_eq!(shown.pointer(kept), body.pointer(kept), "{path}: {shown}");
+        }
+    }
+    // PATCH drops them too; server-owned members stay the server's.
+    let r = env
+        .send(
+            Method::Patch,
+            &acct,
+            CS,
+            Some(json!({"properties": {"madeUp": 2, "endpoint": "https://evil.example/"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let a = env.get(&acct, CS).await.body.unwrap();
+    assert!(a["properties"].get("madeUp").is_none(), "{a}");
+    assert_eq!(a["properties"]["endpoint"], "https://aa.openai.azure.com/");
 }

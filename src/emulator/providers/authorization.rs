@@ -39,6 +39,7 @@ const TYPES: &[TypeDef] = &[
             ..Spec::SYNC
         },
         placement: Placement::Extension,
+        known: Some(&super::shapes::ROLE_ASSIGNMENT),
         ..TypeDef::BASE
     },
     TypeDef {

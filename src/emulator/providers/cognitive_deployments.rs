@@ -34,6 +34,7 @@ const TYPES: &[TypeDef] = &[
         },
         lock: Some(Lock::RequestConflict),
         seed_rank: 8,
+        known: Some(&super::shapes::DEPLOYMENT),
         ..TypeDef::BASE
     },
     TypeDef {
@@ -44,6 +45,7 @@ const TYPES: &[TypeDef] = &[
         },
         lock: Some(Lock::RequestConflict),
         seed_rank: 7,
+        known: Some(&super::shapes::RAI_POLICY),
         ..TypeDef::BASE
     },
 ];

@@ -31,6 +31,7 @@ const TYPES: &[TypeDef] = &[
             ..Spec::SYNC
         },
         placement: Placement::Extension,
+        known: Some(&super::shapes::DIAGNOSTIC_SETTING),
         ..TypeDef::BASE
     },
     TypeDef {

@@ -64,6 +64,7 @@ const TYPES: &[TypeDef] = &[
         spec: NET,
         lock: Some(Lock::AnotherOperationInProgress),
         seed_rank: 4,
+        known: Some(&super::shapes::VNET),
         ..TypeDef::BASE
     },
     TypeDef {
@@ -71,18 +72,21 @@ const TYPES: &[TypeDef] = &[
         spec: Spec { patch: None, ..NET },
         lock: Some(Lock::AnotherOperationInProgress),
         seed_rank: 4,
+        known: Some(&super::shapes::SUBNET),
         ..TypeDef::BASE
     },
     TypeDef {
         name: NSG_TYPE,
         spec: NET,
         seed_rank: 3,
+        known: Some(&super::shapes::NSG),
         ..TypeDef::BASE
     },
     TypeDef {
         name: RULE_TYPE,
         spec: Spec { patch: None, ..NET },
         seed_rank: 3,
+        known: Some(&super::shapes::SECURITY_RULE),
         ..TypeDef::BASE
     },
     TypeDef {

@@ -39,6 +39,7 @@ const fn record(name: &'static str) -> TypeDef {
         },
         seed_rank: 5,
         lowercase_name: true,
+        known: Some(&super::shapes::RECORD_SET),
         ..TypeDef::BASE
     }
 }
@@ -48,12 +49,14 @@ const TYPES: &[TypeDef] = &[
         name: ZONE_TYPE,
         spec: ZONE_SPEC,
         seed_rank: 5,
+        known: Some(&super::shapes::DNS_ZONE),
         ..TypeDef::BASE
     },
     TypeDef {
         name: LINK_TYPE,
         spec: ZONE_SPEC,
         seed_rank: 5,
+        known: Some(&super::shapes::VNET_LINK),
         ..TypeDef::BASE
     },
     record("Microsoft.Network/privateDnsZones/A"),
