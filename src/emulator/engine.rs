@@ -179,6 +179,13 @@ fn strip_read_only(body: &mut Value) {
     }
 }
 
+/// Drop what the type's REST model does not define, as ARM does.
+fn drop_unknown(id: &ResId, body: &mut Value) {
+    if let Some(known) = id.ty.and_then(|t| t.known) {
+        known.retain(body);
+    }
+}
+
 fn envelope(cx: &mut Cx, id: &ResId, body: &mut Value, existing: Option<&Value>, sp: &Spec) {
     if !body.is_object() {
         *body = json!({});
@@ -246,6 +253,7 @@ pub fn put(cx: &mut Cx, id: &ResId, mut body: Value, cond: &Cond) -> HResult {
     check_conflicts(cx, id)?;
     let sp = spec_of(id);
     strip_read_only(&mut body);
+    drop_unknown(id, &mut body);
     let mut body = provider_of(id)?.prepare(
         cx,
         Write {
@@ -327,6 +335,9 @@ pub fn patch(cx: &mut Cx, id: &ResId, patch: Value, cond: &Cond) -> HResult {
     };
     check_conflicts(cx, id)?;
     let p = provider_of(id)?;
+    // Only what the caller sent is filtered: the stored body may hold what the server added.
+    let mut patch = patch;
+    drop_unknown(id, &mut patch);
     let mut body = p.patch_body(cx, &existing, &patch)?;
     strip_read_only(&mut body);
     let mut body = p.prepare(
@@ -435,21 +446,44 @@ fn is_soft_deleted(body: &Value) -> bool {
         .is_some_and(|t| t.soft_delete)
 }
 
-/// A page of a list, with `nextLink` when paging is configured.
-pub fn list_reply(cx: &Cx, path: &str, items: Vec<Value>, skip: usize, pageable: bool) -> Reply {
-    let Some(size) = cx.cfg.page_size.filter(|_| pageable) else {
+/// A page of a list, with `nextLink` when paging is configured or the caller asked for `$top`.
+/// The `nextLink` repeats the request's own query (`$filter`, `$top`, api-version...) with the
+/// next `$skipToken`, on the origin the request came to: page 2 is page 2 of the same list.
+pub fn list_reply(
+    cx: &Cx,
+    path: &str,
+    query: &[(String, String)],
+    items: Vec<Value>,
+    skip: usize,
+    pageable: bool,
+) -> Reply {
+    let top = provider::param(query, "$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|t| *t > 0);
+    let Some(size) = top.or(cx.cfg.page_size).filter(|_| pageable) else {
         return Reply::json(200, json!({ "value": items }));
     };
     let page: Vec<Value> = items.iter().skip(skip).take(size).cloned().collect();
     let mut body = json!({ "value": page });
     if skip + size < items.len() {
-        body["nextLink"] = json!(format!(
-            "{}{}?api-version={}&$skipToken={}",
-            cx.base,
-            path,
-            cx.api_version,
-            skip + size
-        ));
+        body["nextLink"] = json!(next_link(cx, path, query, skip + size));
     }
     Reply::json(200, body)
+}
+
+fn next_link(cx: &Cx, path: &str, query: &[(String, String)], skip: usize) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut q: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("$skipToken"))
+        .map(|(k, v)| format!("{}={}", enc(k).replace("%24", "$"), enc(v)))
+        .collect();
+    if !query
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("api-version"))
+    {
+        q.insert(0, format!("api-version={}", enc(cx.api_version)));
+    }
+    q.push(format!("$skipToken={skip}"));
+    format!("{}{path}?{}", cx.base, q.join("&"))
 }

@@ -168,7 +168,7 @@ impl EmulatorHandle {
 
     fn with_cx<T>(&self, f: impl FnOnce(&mut Cx) -> T) -> T {
         let now = self.shared.cfg.clock.now();
-        self.shared.locked(now, "emulator", "", f)
+        self.shared.locked(now, "emulator", "", None, f)
     }
 }
 

@@ -100,7 +100,7 @@ fn resource(
                 let skip = list_start(cx, &id, query)?;
                 let items = collection(cx, &id)?;
                 let pageable = id.ty.map_or(true, |t| t.pageable);
-                Ok(engine::list_reply(cx, path, items, skip, pageable))
+                Ok(engine::list_reply(cx, path, query, items, skip, pageable))
             }
             _ => Err(ApiError::new(
                 405,

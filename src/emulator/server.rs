@@ -53,12 +53,14 @@ impl Shared {
     }
 
     /// Run `f` on the emulated world under the lock, after completing the operations whose
-    /// time has come, and persist what changed.
+    /// time has come, and persist what changed. `base` is the origin the request came to
+    /// (`None`: the listening address); polling URLs and `nextLink`s are built on it.
     pub fn locked<T>(
         &self,
         now: std::time::Duration,
         principal: &str,
         api_version: &str,
+        base: Option<&str>,
         f: impl FnOnce(&mut Cx) -> T,
     ) -> T {
         let mut st = self.state.lock().expect("state lock");
@@ -68,7 +70,7 @@ impl Shared {
             cfg: &self.cfg,
             faults: &mut faults,
             now,
-            base: self.base(),
+            base: base.unwrap_or_else(|| self.base()),
             principal,
             api_version,
         };
@@ -117,6 +119,31 @@ fn check_api_version(cfg: &EmulatorConfig, route: &Route, v: Option<&str>) -> Re
         )),
         _ => Ok(()),
     }
+}
+
+/// The origin a request came to, as its client addressed it: the `Host` header (or the
+/// authority of an absolute request URI), with the scheme a proxy in front reports in
+/// `X-Forwarded-Proto` (the emulator itself speaks plain HTTP). `None` when the request names
+/// no usable host: then the listening address is used.
+fn request_origin(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| uri.authority().map(|a| a.to_string()))?;
+    let host = host.trim();
+    // Only a bare authority (host[:port]) may become a URL prefix.
+    if host.is_empty() || host.parse::<axum::http::uri::Authority>().is_err() || host.contains('@')
+    {
+        return None;
+    }
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| s == "http" || s == "https")
+        .unwrap_or_else(|| "http".to_string());
+    Some(format!("{scheme}://{host}"))
 }
 
 fn principal_of(headers: &HeaderMap) -> Option<String> {
@@ -206,6 +233,7 @@ pub async fn handle(
         Some(process(
             &shared,
             &method,
+            &uri,
             &path,
             &route,
             &query,
@@ -320,6 +348,7 @@ fn log_request(
 fn process(
     shared: &Shared,
     method: &Method,
+    uri: &Uri,
     path: &str,
     route: &Route,
     query: &[(String, String)],
@@ -328,6 +357,7 @@ fn process(
     body: &Bytes,
     extra: &mut Vec<(String, String)>,
 ) -> HResult {
+    let origin = request_origin(uri, headers);
     let principal = principal_of(headers).ok_or_else(|| {
         ApiError::new(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
             .with_header("WWW-Authenticate", "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\"")
@@ -382,7 +412,8 @@ fn process(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
     };
-    shared.locked(now, &principal, api_version.unwrap_or(""), |cx| {
+    let base = origin.as_deref();
+    shared.locked(now, &principal, api_version.unwrap_or(""), base, |cx| {
         super::routes::dispatch(cx, method.as_str(), path, route, query, body, &cond)
     })
 }

@@ -86,6 +86,29 @@ pub struct TypeDef {
     pub lowercase_name: bool,
     /// Deleting takes the whole subtree into a soft-deleted record (accounts).
     pub soft_delete: bool,
+    /// The members a write may carry (its REST spec shape); `None`: stored as sent.
+    pub known: Option<&'static Known>,
+}
+
+/// The members of a type's REST model at the top level and in `properties`: what ARM keeps
+/// of a write (a resource provider drops members its model does not define).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Known {
+    pub top: &'static [&'static str],
+    pub properties: &'static [&'static str],
+}
+
+impl Known {
+    /// Drop the members this shape does not define (top level and `properties`).
+    pub fn retain(&self, body: &mut Value) {
+        let Some(o) = body.as_object_mut() else {
+            return;
+        };
+        o.retain(|k, _| self.top.iter().any(|t| t.eq_ignore_ascii_case(k)));
+        if let Some(p) = o.get_mut("properties").and_then(Value::as_object_mut) {
+            p.retain(|k, _| self.properties.iter().any(|t| t.eq_ignore_ascii_case(k)));
+        }
+    }
 }
 
 impl TypeDef {
@@ -100,6 +123,7 @@ impl TypeDef {
         pageable: true,
         lowercase_name: false,
         soft_delete: false,
+        known: None,
     };
 }
 

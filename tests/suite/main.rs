@@ -42,6 +42,7 @@ mod emulator_limits;
 mod emulator_network;
 mod emulator_protocol;
 mod emulator_rbac;
+mod emulator_sdk_faults;
 mod golden;
 mod kind_conformance;
 mod planner;

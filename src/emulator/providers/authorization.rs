@@ -39,6 +39,7 @@ const TYPES: &[TypeDef] = &[
             ..Spec::SYNC
         },
         placement: Placement::Extension,
+        known: Some(&super::shapes::ROLE_ASSIGNMENT),
         ..TypeDef::BASE
     },
     TypeDef {
@@ -82,7 +83,7 @@ fn list_assignments(cx: &Cx, req: &Request, id: &ResId) -> HResult {
         return Err(ApiError::not_found(&id.scope));
     }
     let items = list(cx.st, &id.scope, req.param("$filter"));
-    Ok(list_reply(cx, req.path, items, skip, true))
+    Ok(list_reply(cx, req.path, req.query, items, skip, true))
 }
 
 /// (GUID, name, description, actions, data actions)

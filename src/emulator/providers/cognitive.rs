@@ -60,6 +60,7 @@ const TYPES: &[TypeDef] = &[
         lock: Some(Lock::RequestConflict),
         seed_rank: 6,
         soft_delete: true,
+        known: Some(&super::shapes::ACCOUNT),
         ..TypeDef::BASE
     },
     TypeDef {

@@ -36,6 +36,7 @@ const TYPES: &[TypeDef] = &[TypeDef {
     lock: Some(Lock::RequestConflict),
     seed_rank: 10,
     pageable: false,
+    known: Some(&super::shapes::ACCOUNT_PEC),
     ..TypeDef::BASE
 }];
 

@@ -34,6 +34,7 @@ const TYPES: &[TypeDef] = &[
         },
         lock: Some(Lock::RequestConflict),
         seed_rank: 8,
+        known: Some(&super::shapes::DEPLOYMENT),
         ..TypeDef::BASE
     },
     TypeDef {
@@ -44,6 +45,7 @@ const TYPES: &[TypeDef] = &[
         },
         lock: Some(Lock::RequestConflict),
         seed_rank: 7,
+        known: Some(&super::shapes::RAI_POLICY),
         ..TypeDef::BASE
     },
 ];
@@ -117,7 +119,7 @@ fn list_rai_policies(cx: &Cx, req: &Request, id: &ResId) -> HResult {
     for p in SYSTEM_RAI_POLICIES {
         items.insert(0, system_rai_policy(&display, p));
     }
-    Ok(list_reply(cx, req.path, items, skip, true))
+    Ok(list_reply(cx, req.path, req.query, items, skip, true))
 }
 
 fn prepare_deployment(

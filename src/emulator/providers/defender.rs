@@ -28,6 +28,7 @@ const INFO: Info = Info {
         },
         lock: Some(Lock::RequestConflict),
         seed_rank: 8,
+        known: Some(&super::shapes::DEFENDER_FOR_AI),
         ..TypeDef::BASE
     }],
 };

@@ -31,6 +31,7 @@ const TYPES: &[TypeDef] = &[
             ..Spec::SYNC
         },
         placement: Placement::Extension,
+        known: Some(&super::shapes::DIAGNOSTIC_SETTING),
         ..TypeDef::BASE
     },
     TypeDef {
@@ -61,7 +62,15 @@ impl Provider for Insights {
     }
 
     fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
-        let Write { id, body, .. } = w;
+        let Write { id, body, existing } = w;
+        if existing.is_none() && asks_for_retention(&body) {
+            // Azure Monitor retired storage retention in diagnostic settings: since 2023 a new
+            // setting may not enable it (existing ones keep theirs). Flat error, as all of
+            // Insights' (docs: migrate-to-azure-storage-lifecycle-policy).
+            return Err(bad(
+                "Diagnostic settings does not support retention for new diagnostic settings.",
+            ));
+        }
         prepare(cx, id, body)
     }
 
@@ -113,6 +122,19 @@ fn scope_type(st: &State, scope: &str) -> String {
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("BadRequest", message)
+}
+
+/// Some log or metric entry has `retentionPolicy.enabled: true`.
+fn asks_for_retention(body: &Value) -> bool {
+    ["logs", "metrics"].iter().any(|list| {
+        body.pointer(&format!("/properties/{list}"))
+            .and_then(Value::as_array)
+            .is_some_and(|entries| {
+                entries
+                    .iter()
+                    .any(|e| e.pointer("/retentionPolicy/enabled") == Some(&json!(true)))
+            })
+    })
 }
 
 fn prepare(cx: &mut Cx, id: &ResId, mut body: Value) -> Result<Value, ApiError> {

@@ -12,6 +12,7 @@ pub mod network;
 pub mod private_dns;
 pub mod private_endpoints;
 pub mod resources;
+pub mod shapes;
 pub mod workspaces;
 
 use crate::emulator::provider::Provider;

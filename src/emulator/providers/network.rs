@@ -53,6 +53,9 @@ pub const API_VERSIONS: &[&str] = &[
     "2025-05-01",
     "2025-07-01",
     "2025-09-01",
+    // azure-mgmt-network 33.1.0 sends 2026-03-01 by default.
+    "2026-01-01",
+    "2026-03-01",
 ];
 
 const TYPES: &[TypeDef] = &[
@@ -61,6 +64,7 @@ const TYPES: &[TypeDef] = &[
         spec: NET,
         lock: Some(Lock::AnotherOperationInProgress),
         seed_rank: 4,
+        known: Some(&super::shapes::VNET),
         ..TypeDef::BASE
     },
     TypeDef {
@@ -68,18 +72,21 @@ const TYPES: &[TypeDef] = &[
         spec: Spec { patch: None, ..NET },
         lock: Some(Lock::AnotherOperationInProgress),
         seed_rank: 4,
+        known: Some(&super::shapes::SUBNET),
         ..TypeDef::BASE
     },
     TypeDef {
         name: NSG_TYPE,
         spec: NET,
         seed_rank: 3,
+        known: Some(&super::shapes::NSG),
         ..TypeDef::BASE
     },
     TypeDef {
         name: RULE_TYPE,
         spec: Spec { patch: None, ..NET },
         seed_rank: 3,
+        known: Some(&super::shapes::SECURITY_RULE),
         ..TypeDef::BASE
     },
     TypeDef {

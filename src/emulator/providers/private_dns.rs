@@ -39,6 +39,7 @@ const fn record(name: &'static str) -> TypeDef {
         },
         seed_rank: 5,
         lowercase_name: true,
+        known: Some(&super::shapes::RECORD_SET),
         ..TypeDef::BASE
     }
 }
@@ -48,12 +49,14 @@ const TYPES: &[TypeDef] = &[
         name: ZONE_TYPE,
         spec: ZONE_SPEC,
         seed_rank: 5,
+        known: Some(&super::shapes::DNS_ZONE),
         ..TypeDef::BASE
     },
     TypeDef {
         name: LINK_TYPE,
         spec: ZONE_SPEC,
         seed_rank: 5,
+        known: Some(&super::shapes::VNET_LINK),
         ..TypeDef::BASE
     },
     record("Microsoft.Network/privateDnsZones/A"),
@@ -101,6 +104,12 @@ impl Provider for PrivateDns {
         }
     }
 
+    fn after_commit(&self, cx: &mut Cx, id: &ResId, body: &Value) {
+        if id.is(ZONE_TYPE) {
+            ensure_soa(cx, id, body);
+        }
+    }
+
     fn before_delete(&self, cx: &mut Cx, id: &ResId, _body: &Value) -> Result<(), ApiError> {
         if id.is(ZONE_TYPE) {
             before_delete_zone(cx.st, &id.key())
@@ -122,7 +131,7 @@ fn list_record_sets(cx: &Cx, req: &Request, id: &ResId) -> HResult {
     zone.types.truncate(1);
     zone.full_type = ZONE_TYPE.into();
     let items = list_records(cx.st, &zone, &id.types[1])?;
-    Ok(list_reply(cx, req.path, items, skip, true))
+    Ok(list_reply(cx, req.path, req.query, items, skip, true))
 }
 
 fn global_location(body: &mut Value) -> Result<(), ApiError> {
@@ -164,6 +173,40 @@ fn record_sets(st: &State, zone_key: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Azure creates every zone with its SOA record set `@` (Microsoft's examples: a new zone has
+/// `numberOfRecordSets: 1`, and `{zone}/ALL` lists the SOA).
+fn ensure_soa(cx: &mut Cx, zone: &ResId, body: &Value) {
+    let zone_id = body["id"].as_str().unwrap_or_default().to_string();
+    let key = format!("{}/soa/@", zone.key());
+    if zone_id.is_empty() || cx.st.exists(&key) {
+        return;
+    }
+    let etag = cx.st.etag(EtagStyle::PrivateDns, cx.now);
+    let mut soa = json!({
+        "id": format!("{zone_id}/SOA/@"),
+        "name": "@",
+        "type": "Microsoft.Network/privateDnsZones/SOA",
+        "properties": {
+            "ttl": 3600,
+            "fqdn": format!("{}.", zone.name()),
+            "isAutoRegistered": false,
+            "soaRecord": {
+                "host": "azureprivatedns.net",
+                "email": "azureprivatedns-host.microsoft.com",
+                "serialNumber": 1,
+                "refreshTime": 3600,
+                "retryTime": 300,
+                "expireTime": 2419200,
+                "minimumTtl": 10
+            }
+        }
+    });
+    if let Some(e) = etag {
+        soa["etag"] = json!(e);
+    }
+    cx.st.insert(soa);
+}
+
 /// Counters are derived from the children, never stored.
 fn render_zone(st: &State, key: &str, body: &mut Value) {
     let links = st.children(key, "virtualNetworkLinks");
@@ -174,7 +217,7 @@ fn render_zone(st: &State, key: &str, body: &mut Value) {
     let p = props(body);
     p.insert(
         "numberOfRecordSets".into(),
-        json!(1 + record_sets(st, key).len()),
+        json!(record_sets(st, key).len()),
     );
     p.insert("numberOfVirtualNetworkLinks".into(), json!(links.len()));
     p.insert(

@@ -27,12 +27,14 @@ const TYPES: &[TypeDef] = &[
         name: PE_TYPE,
         spec: Spec { patch: None, ..NET },
         seed_rank: 9,
+        known: Some(&super::shapes::PRIVATE_ENDPOINT),
         ..TypeDef::BASE
     },
     TypeDef {
         name: ZONE_GROUP_TYPE,
         spec: Spec { patch: None, ..NET },
         seed_rank: 10,
+        known: Some(&super::shapes::ZONE_GROUP),
         ..TypeDef::BASE
     },
 ];
