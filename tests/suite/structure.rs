@@ -28,15 +28,6 @@ const KNOWN_CYCLES: &[&[&str]] = &[
         "src/arm/lro.rs",
         "src/arm/mod.rs",
     ],
-    // The commands share their helpers (errors, output policy, blueprint loading) through the
-    // dispatcher that calls them.
-    &[
-        "src/commands/apply.rs",
-        "src/commands/connect.rs",
-        "src/commands/destroy.rs",
-        "src/commands/mod.rs",
-        "src/commands/plan.rs",
-    ],
     // text.rs and markdown.rs take their shared helpers from the dispatcher that calls them.
     &[
         "src/render/markdown.rs",
