@@ -28,12 +28,6 @@ const KNOWN_CYCLES: &[&[&str]] = &[
         "src/arm/lro.rs",
         "src/arm/mod.rs",
     ],
-    // text.rs and markdown.rs take their shared helpers from the dispatcher that calls them.
-    &[
-        "src/render/markdown.rs",
-        "src/render/mod.rs",
-        "src/render/text.rs",
-    ],
     // The account kind's parts and the deleted-account kind reach each other both ways.
     &[
         "src/resources/account/create.rs",
