@@ -28,14 +28,6 @@ const KNOWN_CYCLES: &[&[&str]] = &[
         "src/arm/lro.rs",
         "src/arm/mod.rs",
     ],
-    // The account kind's parts and the deleted-account kind reach each other both ways.
-    &[
-        "src/resources/account/create.rs",
-        "src/resources/account/lifecycle.rs",
-        "src/resources/account/mod.rs",
-        "src/resources/account/stages.rs",
-        "src/resources/deleted_account.rs",
-    ],
     // The private-network kinds call each other's id and address helpers both ways.
     &[
         "src/resources/dns_zone_group.rs",
