@@ -93,6 +93,7 @@ static META: Meta = Meta {
     api_version: API_VERSION,
     shared: false,
     managed: &["properties.privateDnsZoneConfigs[].properties.privateDnsZoneId"],
+    read_only: &[],
     ignored: &[
         "properties.privateDnsZoneConfigs[].name",
         "properties.privateDnsZoneConfigs[].properties.recordSets",

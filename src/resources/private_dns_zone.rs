@@ -85,6 +85,7 @@ static META: Meta = Meta {
     api_version: API_VERSION,
     shared: true,
     managed: &["location"],
+    read_only: &[],
     ignored: &[
         "tags",
         "properties.maxNumberOfRecordSets",

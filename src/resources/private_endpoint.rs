@@ -177,6 +177,7 @@ static META: Meta = Meta {
         "properties.privateLinkServiceConnections[].properties.groupIds",
         "tags",
     ],
+    read_only: &[],
     ignored: &[
         "properties.networkInterfaces",
         "properties.customDnsConfigs",

@@ -120,6 +120,7 @@ static META: Meta = Meta {
         "properties.registrationEnabled",
         "location",
     ],
+    read_only: &[],
     ignored: &[
         "properties.virtualNetworkLinkState",
         "properties.resolutionPolicy",

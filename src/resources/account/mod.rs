@@ -9,7 +9,8 @@
 //! ipRules, virtualNetworkRules), `properties.restrictOutboundNetworkAccess`,
 //! `properties.allowedFqdnList`, `properties.publicNetworkAccess`, `properties.disableLocalAuth`.
 //! Checked, never changed: `kind`, `location`, `properties.customSubDomainName` (immutable).
-//! Ignored: everything else, including the read-only fields in [`READ_ONLY`].
+//! Ignored: everything else, including the server-owned fields in `META.read_only` (never
+//! written: the account is never re-PUT).
 
 mod create;
 mod ids;
@@ -28,27 +29,6 @@ use super::get_str;
 use super::kind::{short, terminal_failure, InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
 use crate::blueprint::resolved::Instance;
 use crate::model::{Change, Gate, Resend};
-
-/// Server-owned properties, never written back.
-pub const READ_ONLY: &[&str] = &[
-    "properties.provisioningState",
-    "properties.endpoint",
-    "properties.endpoints",
-    "properties.internalId",
-    "properties.capabilities",
-    "properties.isMigrated",
-    "properties.skuChangeInfo",
-    "properties.privateEndpointConnections",
-    "properties.dateCreated",
-    "properties.callRateLimit",
-    "properties.quotaLimit",
-    "properties.deletionDate",
-    "properties.scheduledPurgeDate",
-    "properties.commitmentPlanAssociations",
-    "properties.abusePenalty",
-    "identity.principalId",
-    "identity.tenantId",
-];
 
 /// The account kind. Its changes are the account's stages (identity, network, public access,
 /// key auth) and its creation; see the file header.
@@ -74,8 +54,7 @@ static META: Meta = Meta {
         "sku",
         "tags",
     ],
-    // READ_ONLY's server-owned fields, and what the account's owner sets and moat leaves alone.
-    ignored: &[
+    read_only: &[
         "properties.provisioningState",
         "properties.endpoint",
         "properties.endpoints",
@@ -93,8 +72,9 @@ static META: Meta = Meta {
         "properties.abusePenalty",
         "identity.principalId",
         "identity.tenantId",
-        "properties.userOwnedStorage",
     ],
+    // What the account's owner sets and moat leaves alone.
+    ignored: &["properties.userOwnedStorage"],
     first_on_lock: false,
 };
 
