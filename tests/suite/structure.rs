@@ -28,13 +28,6 @@ const KNOWN_CYCLES: &[&[&str]] = &[
         "src/arm/lro.rs",
         "src/arm/mod.rs",
     ],
-    // The private-network kinds call each other's id and address helpers both ways.
-    &[
-        "src/resources/dns_zone_group.rs",
-        "src/resources/private_dns_zone.rs",
-        "src/resources/private_endpoint.rs",
-        "src/resources/vnet_link.rs",
-    ],
 ];
 
 /// The layers that must not know any kind by name.
