@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use url::{Host, Url};
 
+use super::api::ArmApi;
+use super::error::ArmError;
 use super::http::{HttpArm, TokenSource};
 use super::lro::LroOptions;
 use super::retry::RetryPolicy;
-use super::{ArmApi, ArmError};
 
 /// The Azure cloud moat talks to; decides the management endpoint, the token scope and the
 /// Entra authority host.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::retry::{retry_note, SUPERSEDED_CODE};
-use super::{ArmRequest, ArmResponse, Method};
+use super::types::{ArmRequest, ArmResponse, Method};
 
 /// An inner error from ARM's `error.details`.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,7 @@
 //! AuthorizationFailed message, which names the missing action, into the built-in role that
 //! grants it.
 
-use super::ArmError;
+use super::error::ArmError;
 
 impl ArmError {
     /// A hint for the user, for the errors where one helps.

@@ -18,11 +18,12 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 use url::Url;
 
-use super::error::resource_of;
+use super::api::ArmApi;
+use super::error::{resource_of, ArmError};
 use super::limiter::{remaining_from_headers, subscription_of, Bucket, Limiter, LimiterConfig};
 use super::lro::{retry_after, LroOptions};
 use super::retry::{classify, GiveUp, RetryClass, RetryPolicy};
-use super::{ArmApi, ArmError, ArmRequest, ArmResponse, Method, Stats};
+use super::types::{ArmRequest, ArmResponse, Method, Stats};
 
 /// Where bearer tokens come from.
 #[derive(Clone)]

@@ -2,14 +2,15 @@
 //! ../shared/DEPENDENCIES.md). Precedence follows ARM's async contract: `Azure-AsyncOperation`,
 //! else `Location`, else the resource's own `provisioningState`.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use serde_json::Value;
 
-use super::error::{parse_error_body, resource_of};
-use super::{ArmApi, ArmError, ArmRequest, ArmResponse, Method};
+use super::error::{parse_error_body, resource_of, ArmError};
+use super::types::{ArmRequest, ArmResponse, Method};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LroOptions {
@@ -123,12 +124,20 @@ fn resource_get(req: &ArmRequest) -> ArmRequest {
 /// 200 with `status`), else `Location` (202 while running, then the synchronous result), else the
 /// resource itself. Every wait honours Retry-After within [min, max] and the whole operation
 /// within `budget`.
-pub async fn poll<A: ArmApi + ?Sized>(
-    api: &A,
+///
+/// `send` is one exchange of the client's ([`super::ArmApi::send`]); `on_poll` is told before each
+/// status read.
+pub async fn poll<S, F>(
+    send: S,
+    on_poll: impl Fn(),
+    opts: LroOptions,
     req: &ArmRequest,
     first: ArmResponse,
-) -> Result<Option<Value>, ArmError> {
-    let opts = api.lro_options();
+) -> Result<Option<Value>, ArmError>
+where
+    S: Fn(ArmRequest) -> F,
+    F: Future<Output = Result<ArmResponse, ArmError>>,
+{
     let started = Instant::now();
     let async_op = first.header("azure-asyncoperation").map(str::to_string);
     let location = first.header("location").map(str::to_string);
@@ -167,11 +176,11 @@ pub async fn poll<A: ArmApi + ?Sized>(
                 waited: started.elapsed(),
             });
         }
-        api.on_poll();
+        on_poll();
 
         if let Some(url) = &async_op {
             let status_req = ArmRequest::follow(url.clone());
-            let resp = api.send(status_req.clone()).await?;
+            let resp = send(status_req.clone()).await?;
             if resp.status != 200 {
                 // Failing to read the status is not the operation failing (§1.4).
                 return Err(ArmError::from_response(&status_req, &resp));
@@ -187,12 +196,12 @@ pub async fn poll<A: ArmApi + ?Sized>(
                 if !status.eq_ignore_ascii_case("succeeded") {
                     return Err(failed(req, &status, resp.body.as_ref(), &resp));
                 }
-                return final_result(api, req, location.as_deref()).await;
+                return final_result(&send, req, location.as_deref()).await;
             }
             last = resp;
         } else if let Some(url) = &location {
             let loc_req = ArmRequest::follow(url.clone());
-            let resp = api.send(loc_req.clone()).await?;
+            let resp = send(loc_req.clone()).await?;
             match resp.status {
                 202 => last = resp,
                 200 | 201 | 204 => {
@@ -204,7 +213,7 @@ pub async fn poll<A: ArmApi + ?Sized>(
                     if resp.body.is_some() {
                         return Ok(resp.body);
                     }
-                    return final_result(api, req, None).await;
+                    return final_result(&send, req, None).await;
                 }
                 // Some RPs drop the operation record with the deleted resource.
                 404 if req.method == Method::Delete => return Ok(None),
@@ -219,7 +228,7 @@ pub async fn poll<A: ArmApi + ?Sized>(
         } else {
             // Poll the resource's own provisioningState.
             let get = resource_get(req);
-            let resp = api.send(get.clone()).await?;
+            let resp = send(get.clone()).await?;
             if resp.status == 404 && req.method == Method::Delete {
                 return Ok(None);
             }
@@ -240,11 +249,15 @@ pub async fn poll<A: ArmApi + ?Sized>(
 
 /// After an Azure-AsyncOperation succeeded: PUT/PATCH read the resource (original URI), POST reads
 /// Location when there is one, DELETE has no result.
-async fn final_result<A: ArmApi + ?Sized>(
-    api: &A,
+async fn final_result<S, F>(
+    send: S,
     req: &ArmRequest,
     location: Option<&str>,
-) -> Result<Option<Value>, ArmError> {
+) -> Result<Option<Value>, ArmError>
+where
+    S: Fn(ArmRequest) -> F,
+    F: Future<Output = Result<ArmResponse, ArmError>>,
+{
     let get = match req.method {
         Method::Delete => return Ok(None),
         Method::Post => match location {
@@ -253,7 +266,7 @@ async fn final_result<A: ArmApi + ?Sized>(
         },
         _ => resource_get(req),
     };
-    let resp = api.send(get.clone()).await?;
+    let resp = send(get.clone()).await?;
     match resp.status {
         200 | 201 => Ok(resp.body),
         204 => Ok(None),

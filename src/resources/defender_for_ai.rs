@@ -28,6 +28,7 @@ static META: Meta = Meta {
     api_version: API_VERSION,
     shared: false,
     managed: &["properties.state"],
+    read_only: &[],
     ignored: &["tags"],
     first_on_lock: false,
 };

@@ -15,6 +15,7 @@ static META: Meta = Meta {
     api_version: super::account::API_VERSION,
     shared: false,
     managed: &[],
+    read_only: &[],
     ignored: &["kind", "location", "sku", "tags", "properties", "identity"],
     first_on_lock: false,
 };

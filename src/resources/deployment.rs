@@ -20,16 +20,6 @@ use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = super::account::API_VERSION;
 
-pub const READ_ONLY: &[&str] = &[
-    "properties.provisioningState",
-    "properties.capabilities",
-    "properties.callRateLimit",
-    "properties.rateLimits",
-    "properties.dynamicThrottlingEnabled",
-    "properties.model.callRateLimit",
-    "properties.scaleSettings.activeCapacity",
-];
-
 pub fn id(inst: &Instance, name: &str) -> String {
     format!("{}/deployments/{name}", inst.account_id())
 }
@@ -135,7 +125,7 @@ fn update(
         .unwrap_or_else(|| last_segment(get_str(live, "id").unwrap_or("")).to_string());
     let id = id(inst, &name);
     let mut fields = Vec::new();
-    let mut body = writable_copy(live, READ_ONLY);
+    let mut body = writable_copy(live, META.read_only);
     if let Some(r) = rai {
         let live_rai = get_str(live, "properties.raiPolicyName");
         if !live_rai.is_some_and(|l| l.eq_ignore_ascii_case(r)) {
@@ -217,9 +207,7 @@ static META: Meta = Meta {
         "properties.model.version",
         "tags",
     ],
-    // READ_ONLY's server-owned fields, and the settings a full PUT sends back as ARM returned
-    // them (see the file header).
-    ignored: &[
+    read_only: &[
         "properties.provisioningState",
         "properties.capabilities",
         "properties.callRateLimit",
@@ -227,9 +215,9 @@ static META: Meta = Meta {
         "properties.dynamicThrottlingEnabled",
         "properties.model.callRateLimit",
         "properties.scaleSettings.activeCapacity",
-        "properties.deploymentState",
-        "properties.serviceTier",
     ],
+    // The settings a full PUT sends back as ARM returned them (see the file header).
+    ignored: &["properties.deploymentState", "properties.serviceTier"],
     first_on_lock: false,
 };
 

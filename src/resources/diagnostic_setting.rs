@@ -353,6 +353,7 @@ static META: Meta = Meta {
         "properties.metrics",
         "properties.logAnalyticsDestinationType",
     ],
+    read_only: &[],
     ignored: &[
         "properties.storageAccountId",
         "properties.eventHubAuthorizationRuleId",

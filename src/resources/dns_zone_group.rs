@@ -14,11 +14,7 @@ use crate::blueprint::resolved::Instance;
 use crate::blueprint::resolved::Mode;
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
-pub const API_VERSION: &str = super::private_endpoint::API_VERSION;
-
-pub fn id(endpoint_id: &str, name: &str) -> String {
-    format!("{endpoint_id}/privateDnsZoneGroups/{name}")
-}
+pub use super::private_network::zone_group::{id, read, API_VERSION};
 
 pub fn address(inst: &Instance, name: &str) -> String {
     format!("{}/dns-zone-group/{name}", inst.name)
@@ -93,6 +89,7 @@ static META: Meta = Meta {
     api_version: API_VERSION,
     shared: false,
     managed: &["properties.privateDnsZoneConfigs[].properties.privateDnsZoneId"],
+    read_only: &[],
     ignored: &[
         "properties.privateDnsZoneConfigs[].name",
         "properties.privateDnsZoneConfigs[].properties.recordSets",
@@ -124,7 +121,7 @@ impl Kind for DnsZoneGroupKind {
             [super::delete_change(
                 address(inst, gname),
                 KIND,
-                &id(&super::private_endpoint::id(&pe.spec), gname),
+                &id(&super::private_network::endpoint::id(&pe.spec), gname),
                 API_VERSION,
                 "the zone group moat created on the endpoint (its A records go with it)",
                 "the account's name no longer resolves to its private IP in the privatelink zones",
@@ -136,7 +133,7 @@ impl Kind for DnsZoneGroupKind {
     /// Read once the endpoint is known to exist.
     fn reads(&self, inst: &Instance, seen: &Reads) -> Vec<Read> {
         let endpoint_exists =
-            super::private_endpoint::read(inst).is_some_and(|r| seen.value(&r).is_some());
+            super::private_network::endpoint::read(inst).is_some_and(|r| seen.value(&r).is_some());
         read(inst).filter(|_| endpoint_exists).into_iter().collect()
     }
 
@@ -144,13 +141,13 @@ impl Kind for DnsZoneGroupKind {
         let Some(pe) = &inst.controls.private_endpoint else {
             return Planned::default();
         };
-        let zone_ids = super::private_dns_zone::zone_ids(inst, seen);
+        let zone_ids = super::private_network::zone::zone_ids(inst, seen);
         let live = read(inst).and_then(|r| seen.value(&r));
         Planned::of(
             Stage::EndpointDns,
             plan(
                 inst,
-                &super::private_endpoint::id(&pe.spec),
+                &super::private_network::endpoint::id(&pe.spec),
                 &zone_ids,
                 live,
             ),
@@ -187,7 +184,7 @@ pub fn records_ready(group_id: &str, seen: &Reads) -> Ready {
         let name = get_str(set, "recordSetName").unwrap_or("");
         let record = Read::get(
             format!("{zone}/A/{name}"),
-            super::private_dns_zone::API_VERSION,
+            super::private_network::zone::API_VERSION,
         );
         let rec = match Ready::read(seen, record) {
             Ok(v) => v,
@@ -202,13 +199,4 @@ pub fn records_ready(group_id: &str, seen: &Reads) -> Ready {
         }
     }
     Ready::Yes
-}
-
-pub fn read(inst: &Instance) -> Option<Read> {
-    let pe = inst.controls.private_endpoint.as_ref()?;
-    let g = inst.controls.dns_zone_group.as_ref()?;
-    Some(Read::get(
-        id(&super::private_endpoint::id(&pe.spec), &g.spec.name),
-        API_VERSION,
-    ))
 }

@@ -33,9 +33,12 @@ pub struct Meta {
     pub shared: bool,
     /// Properties moat compares and writes (dotted paths in the ARM body; `[]` marks an array).
     pub managed: &'static [&'static str],
+    /// Server-owned properties the kind names because it writes whole bodies: a PUT built from
+    /// the live body leaves them out. Never compared, like `ignored`.
+    pub read_only: &'static [&'static str],
     /// Properties moat deliberately leaves alone (server-owned, or another tool's business).
-    /// `managed` + `ignored` must cover every property of Microsoft's example bodies for the type
-    /// (tests/suite/kind_conformance.rs).
+    /// `managed` + `read_only` + `ignored` must cover every property of Microsoft's example bodies
+    /// for the type (tests/suite/kind_conformance.rs).
     pub ignored: &'static [&'static str],
     /// Whether a write to this kind goes first on its lock: the cutover's critical path (a
     /// private endpoint, ARM's longest operation, which everything network-side waits for).

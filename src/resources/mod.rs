@@ -16,6 +16,7 @@ pub mod dns_zone_group;
 pub mod kind;
 pub mod private_dns_zone;
 pub mod private_endpoint;
+mod private_network;
 pub mod rai_policy;
 pub mod role_assignment;
 pub mod security_rule;

@@ -14,31 +14,9 @@ use crate::blueprint::resolved::Instance;
 use crate::blueprint::resolved::{Mode, PrivateDns};
 use crate::model::{Change, KindId, Write};
 
-pub const API_VERSION: &str = "2024-06-01";
-
-/// The zones an account of this kind needs when ARM's `requiredZoneNames` is not available (the
-/// account does not exist yet). HARDENING.md, "DNS zones by kind".
-pub fn zones_for_kind(kind: &str) -> Vec<String> {
-    let z: &[&str] = if kind.eq_ignore_ascii_case("OpenAI") {
-        &["privatelink.openai.azure.com"]
-    } else if kind.eq_ignore_ascii_case("AIServices") {
-        &[
-            "privatelink.cognitiveservices.azure.com",
-            "privatelink.openai.azure.com",
-            "privatelink.services.ai.azure.com",
-        ]
-    } else {
-        &["privatelink.cognitiveservices.azure.com"]
-    };
-    z.iter().map(|s| s.to_string()).collect()
-}
-
-pub fn id(spec: &PrivateDns, zone: &str) -> String {
-    format!(
-        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/privateDnsZones/{zone}",
-        spec.subscription, spec.resource_group
-    )
-}
+pub use super::private_network::zone::{
+    id, link_resources_read, zone_ids, zone_names, zone_reads, zones_for_kind, API_VERSION,
+};
 
 pub fn address(instance: &str, zone: &str) -> String {
     format!("{instance}/private-dns-zone/{zone}")
@@ -85,6 +63,7 @@ static META: Meta = Meta {
     api_version: API_VERSION,
     shared: true,
     managed: &["location"],
+    read_only: &[],
     ignored: &[
         "tags",
         "properties.maxNumberOfRecordSets",
@@ -118,7 +97,7 @@ impl Kind for PrivateDnsZoneKind {
         {
             return Planned::default();
         }
-        let group = super::dns_zone_group::read(inst).and_then(|r| seen.value(&r));
+        let group = super::private_network::zone_group::read(inst).and_then(|r| seen.value(&r));
         let mut out = Planned::default();
         for (zone, r) in zone_reads(inst, seen) {
             let Some(live) = seen.value(&r) else { continue };
@@ -129,7 +108,7 @@ impl Kind for PrivateDnsZoneKind {
                 ));
                 continue;
             }
-            let links = seen.items(&super::vnet_link::links_read(&zid));
+            let links = seen.items(&super::private_network::link::links_read(&zid));
             let (ours, foreign): (Vec<&Value>, Vec<&Value>) =
                 links.iter().partition(|l| super::owned_by_tag(l));
             for l in ours {
@@ -180,79 +159,6 @@ impl Kind for PrivateDnsZoneKind {
             .map(|(z, r)| plan(&inst.name, dns.mode, &dns.spec, &z, seen.value(&r)));
         Planned::of(Stage::DnsZones, changes)
     }
-}
-
-/// `privateLinkResources` of the account, read when the blueprint lists no zones.
-pub fn link_resources_read(inst: &Instance) -> Option<Read> {
-    inst.controls
-        .private_dns
-        .as_ref()
-        .filter(|d| d.spec.zones.is_empty())
-        .map(|_| {
-            Read::get(
-                format!("{}/privateLinkResources", inst.account_id()),
-                super::account::API_VERSION,
-            )
-        })
-}
-
-/// The privatelink zones an instance needs: the blueprint's list, else what ARM's
-/// `privateLinkResources` says (`requiredZoneNames` of group `account`), else the zones for the
-/// account's kind. Lower-case, sorted.
-pub fn zone_names(inst: &Instance, seen: &Reads) -> Vec<String> {
-    let Some(dns) = &inst.controls.private_dns else {
-        return Vec::new();
-    };
-    let required: Vec<String> = link_resources_read(inst)
-        .and_then(|r| seen.value(&r))
-        .and_then(|v| v.get("value"))
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter(|i| {
-                    super::get_str(i, "properties.groupId")
-                        .is_some_and(|g| g.eq_ignore_ascii_case("account"))
-                })
-                .flat_map(|i| super::str_list(super::get(i, "properties.requiredZoneNames")))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut z = if !dns.spec.zones.is_empty() {
-        dns.spec.zones.clone()
-    } else if !required.is_empty() {
-        required
-    } else {
-        zones_for_kind(&inst.kind)
-    };
-    for name in z.iter_mut() {
-        *name = name.trim().trim_end_matches('.').to_ascii_lowercase();
-    }
-    z.sort();
-    z.dedup();
-    z
-}
-
-/// Each zone's name and read.
-pub fn zone_reads(inst: &Instance, seen: &Reads) -> Vec<(String, Read)> {
-    let Some(dns) = &inst.controls.private_dns else {
-        return Vec::new();
-    };
-    zone_names(inst, seen)
-        .into_iter()
-        .map(|z| {
-            let r = Read::get(id(&dns.spec, &z), API_VERSION);
-            (z, r)
-        })
-        .collect()
-}
-
-/// The ids of the zones the instance's zone group must name.
-pub fn zone_ids(inst: &Instance, seen: &Reads) -> Vec<String> {
-    zone_reads(inst, seen)
-        .into_iter()
-        .map(|(_, r)| r.path)
-        .collect()
 }
 
 /// Why destroy keeps a zone: another instance uses it, it holds records of other resources

@@ -13,14 +13,7 @@ use crate::arm::Method;
 use crate::blueprint::resolved::Instance;
 use crate::model::{Action, Change, FieldChange, Gate, KindId, Resend, Write};
 
-pub const API_VERSION: &str = "2024-03-01";
-
-pub fn id(spec: &crate::blueprint::resolved::PrivateEndpoint) -> String {
-    format!(
-        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/privateEndpoints/{}",
-        spec.subscription, spec.resource_group, spec.name
-    )
-}
+pub use super::private_network::endpoint::{id, read, API_VERSION};
 
 pub fn address(inst: &Instance, name: &str) -> String {
     format!("{}/private-endpoint/{name}", inst.name)
@@ -177,6 +170,7 @@ static META: Meta = Meta {
         "properties.privateLinkServiceConnections[].properties.groupIds",
         "tags",
     ],
+    read_only: &[],
     ignored: &[
         "properties.networkInterfaces",
         "properties.customDnsConfigs",
@@ -345,11 +339,4 @@ pub fn target_account(c: &Change) -> Option<&str> {
     .flatten()
     .filter_map(|conn| conn["properties"]["privateLinkServiceId"].as_str())
     .find(|t| super::account::account_of(t).is_some())
-}
-
-pub fn read(inst: &Instance) -> Option<Read> {
-    inst.controls
-        .private_endpoint
-        .as_ref()
-        .map(|p| Read::get(id(&p.spec), API_VERSION))
 }

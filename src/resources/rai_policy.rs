@@ -262,6 +262,7 @@ static META: Meta = Meta {
         "properties.contentFilters",
         "tags",
     ],
+    read_only: &[],
     ignored: &[
         "properties.type",
         "properties.customBlocklists",

@@ -250,6 +250,7 @@ static META: Meta = Meta {
         "properties.principalType",
         "properties.description",
     ],
+    read_only: &[],
     ignored: &[
         "properties.scope",
         "properties.condition",

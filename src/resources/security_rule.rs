@@ -300,6 +300,7 @@ static META: Meta = Meta {
         "properties.destinationPortRanges",
         "properties.description",
     ],
+    read_only: &[],
     ignored: &[
         "properties.provisioningState",
         "properties.sourceApplicationSecurityGroups",

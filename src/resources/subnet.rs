@@ -16,16 +16,6 @@ use crate::model::{Action, Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = super::private_endpoint::API_VERSION;
 
-pub const READ_ONLY: &[&str] = &[
-    "properties.provisioningState",
-    "properties.ipConfigurations",
-    "properties.ipConfigurationProfiles",
-    "properties.privateEndpoints",
-    "properties.purpose",
-    "properties.resourceNavigationLinks",
-    "properties.serviceAssociationLinks",
-];
-
 pub fn address(instance: &str, subnet_id: &str) -> String {
     format!("{instance}/subnet/{}", super::last_segment(subnet_id))
 }
@@ -68,7 +58,7 @@ pub fn plan(
         });
     }
     if action == Action::Update {
-        let mut body = writable_copy(live, READ_ONLY);
+        let mut body = writable_copy(live, META.read_only);
         super::set(
             &mut body,
             "properties.privateEndpointNetworkPolicies",
@@ -89,6 +79,15 @@ static META: Meta = Meta {
     api_version: API_VERSION,
     shared: true,
     managed: &["properties.privateEndpointNetworkPolicies"],
+    read_only: &[
+        "properties.provisioningState",
+        "properties.ipConfigurations",
+        "properties.ipConfigurationProfiles",
+        "properties.privateEndpoints",
+        "properties.purpose",
+        "properties.resourceNavigationLinks",
+        "properties.serviceAssociationLinks",
+    ],
     ignored: &[
         "properties.addressPrefix",
         "properties.addressPrefixes",
@@ -104,13 +103,6 @@ static META: Meta = Meta {
         "properties.defaultOutboundAccess",
         "properties.sharingScope",
         "properties.ipamPoolPrefixAllocations",
-        "properties.provisioningState",
-        "properties.ipConfigurations",
-        "properties.ipConfigurationProfiles",
-        "properties.privateEndpoints",
-        "properties.purpose",
-        "properties.resourceNavigationLinks",
-        "properties.serviceAssociationLinks",
     ],
     first_on_lock: false,
 };

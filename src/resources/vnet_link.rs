@@ -14,12 +14,12 @@ use crate::blueprint::resolved::Instance;
 use crate::blueprint::resolved::{Mode, PrivateDns};
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
-pub const API_VERSION: &str = super::private_dns_zone::API_VERSION;
+pub use super::private_network::link::{links_read, API_VERSION};
 
 pub fn id(spec: &PrivateDns, zone: &str, name: &str) -> String {
     format!(
         "{}/virtualNetworkLinks/{name}",
-        super::private_dns_zone::id(spec, zone)
+        super::private_network::zone::id(spec, zone)
     )
 }
 
@@ -120,6 +120,7 @@ static META: Meta = Meta {
         "properties.registrationEnabled",
         "location",
     ],
+    read_only: &[],
     ignored: &[
         "properties.virtualNetworkLinkState",
         "properties.resolutionPolicy",
@@ -136,11 +137,11 @@ impl Kind for VnetLinkKind {
 
     /// Every link of each zone (a link to the same VNet under another name is adopted).
     fn reads(&self, inst: &Instance, seen: &Reads) -> Vec<Read> {
-        let plr = super::private_dns_zone::link_resources_read(inst);
+        let plr = super::private_network::zone::link_resources_read(inst);
         if plr.as_ref().is_some_and(|r| seen.result(r).is_none()) {
             return Vec::new();
         }
-        super::private_dns_zone::zone_reads(inst, seen)
+        super::private_network::zone::zone_reads(inst, seen)
             .into_iter()
             .map(|(_, zone)| links_read(&zone.path))
             .collect()
@@ -160,7 +161,7 @@ impl Kind for VnetLinkKind {
             dns.spec.vnet_links.clone()
         };
         let mut changes = Vec::new();
-        for (z, zone) in super::private_dns_zone::zone_reads(inst, seen) {
+        for (z, zone) in super::private_network::zone::zone_reads(inst, seen) {
             // The links of a zone that does not exist are none.
             let links = match seen.value(&zone) {
                 Some(_) => seen.items(&links_read(&zone.path)),
@@ -172,11 +173,6 @@ impl Kind for VnetLinkKind {
         }
         Planned::of(Stage::DnsLinks, changes)
     }
-}
-
-/// The links of a zone.
-pub fn links_read(zone_id: &str) -> Read {
-    Read::list(format!("{zone_id}/virtualNetworkLinks"), API_VERSION)
 }
 
 /// The delete of a link moat created (destroy, when no other instance uses the zone).

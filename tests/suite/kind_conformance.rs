@@ -1,6 +1,7 @@
-//! Kind conformance (issue 14): each registered kind's `managed` and `ignored` lists, held to
-//! Microsoft's own example bodies for its ARM type. Every kind in `moat::resources::KINDS` is
-//! checked without being named here, so a kind merged later is held to the same rules:
+//! Kind conformance (issue 14): each registered kind's `managed`, `read_only` and `ignored` lists
+//! (its declared paths), held to Microsoft's own example bodies for its ARM type. Every kind in
+//! `moat::resources::KINDS` is checked without being named here, so a kind merged later is held
+//! to the same rules:
 //! - it has at least one example body in `emulator_arm_examples/` (add Microsoft's file there);
 //! - every property path of those bodies is covered by a declared path (a declared path covers
 //!   itself and everything below it), apart from the envelope (`id`, `name`, `type`, …);
@@ -185,11 +186,21 @@ fn envelope(path: &str) -> bool {
     ENVELOPE.iter().any(|e| below(path, e))
 }
 
+/// Every path `kind` declares: managed, read-only (ignored, and left out of the bodies it writes)
+/// and ignored.
+fn declared(kind: &dyn Kind) -> impl Iterator<Item = &'static str> {
+    let meta = kind.meta();
+    meta.managed
+        .iter()
+        .chain(meta.read_only)
+        .chain(meta.ignored)
+        .copied()
+}
+
 /// What `kind` leaves uncovered in `paths` (an empty container counts as covered when a
 /// declared path lies inside it: it has nothing else to declare).
 fn uncovered<'a>(kind: &dyn Kind, paths: &'a BTreeSet<String>) -> Vec<&'a str> {
-    let meta = kind.meta();
-    let declared: Vec<&str> = meta.managed.iter().chain(meta.ignored).copied().collect();
+    let declared: Vec<&str> = declared(kind).collect();
     paths
         .iter()
         .map(String::as_str)
@@ -224,7 +235,7 @@ fn every_kind_declares_every_property_of_microsofts_examples() {
             }
             all.extend(paths);
         }
-        for d in meta.managed.iter().chain(meta.ignored) {
+        for d in declared(*kind) {
             if !all.iter().any(|p| below(p, d) || below(d, p)) {
                 unseen.push(format!("{}: `{d}`", meta.label));
             }

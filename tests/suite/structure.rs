@@ -14,52 +14,6 @@ use moat::resources::KINDS;
 
 const MAX_LINES: usize = 600;
 
-/// Import cycles that were there when this test was written and need a design decision to break
-/// (issue 14); each is the sorted list of its files. The test fails on any other cycle, and on an
-/// entry here that no longer matches (a cycle broken, or grown): this list only shrinks.
-const KNOWN_CYCLES: &[&[&str]] = &[
-    // The `ArmApi` trait (mod.rs) and the protocol around it: its provided methods poll through
-    // lro.rs and build errors with error.rs, which use its request and response types.
-    &[
-        "src/arm/config.rs",
-        "src/arm/error.rs",
-        "src/arm/http.rs",
-        "src/arm/limiter.rs",
-        "src/arm/lro.rs",
-        "src/arm/mod.rs",
-    ],
-    // The commands share their helpers (errors, output policy, blueprint loading) through the
-    // dispatcher that calls them.
-    &[
-        "src/commands/apply.rs",
-        "src/commands/connect.rs",
-        "src/commands/destroy.rs",
-        "src/commands/mod.rs",
-        "src/commands/plan.rs",
-    ],
-    // text.rs and markdown.rs take their shared helpers from the dispatcher that calls them.
-    &[
-        "src/render/markdown.rs",
-        "src/render/mod.rs",
-        "src/render/text.rs",
-    ],
-    // The account kind's parts and the deleted-account kind reach each other both ways.
-    &[
-        "src/resources/account/create.rs",
-        "src/resources/account/lifecycle.rs",
-        "src/resources/account/mod.rs",
-        "src/resources/account/stages.rs",
-        "src/resources/deleted_account.rs",
-    ],
-    // The private-network kinds call each other's id and address helpers both ways.
-    &[
-        "src/resources/dns_zone_group.rs",
-        "src/resources/private_dns_zone.rs",
-        "src/resources/private_endpoint.rs",
-        "src/resources/vnet_link.rs",
-    ],
-];
-
 /// The layers that must not know any kind by name.
 const KIND_AGNOSTIC: &[&str] = &["src/plan", "src/observe.rs", "src/apply", "src/commands"];
 
@@ -642,30 +596,11 @@ fn src_has_no_import_cycles() {
             )
         })
         .collect();
-    let known: BTreeSet<Vec<&str>> = KNOWN_CYCLES.iter().map(|c| c.to_vec()).collect();
-    let seen: BTreeSet<Vec<&str>> = found
-        .iter()
-        .map(|scc| scc.iter().map(|&i| files[i].rel.as_str()).collect())
-        .collect();
-    let new: Vec<&String> = seen
-        .iter()
-        .zip(&report)
-        .filter(|(c, _)| !known.contains(*c))
-        .map(|(_, r)| r)
-        .collect();
     assert!(
-        new.is_empty(),
+        report.is_empty(),
         "import cycles between files of src/ (break them: what both sides need goes to a third \
          file):\n{}",
-        new.iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let gone: Vec<&Vec<&str>> = known.difference(&seen).collect();
-    assert!(
-        gone.is_empty(),
-        "KNOWN_CYCLES lists cycles that are gone or have changed: remove them: {gone:?}"
+        report.join("\n")
     );
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{address, API_VERSION, KIND};
+use super::ids::{address, API_VERSION, KIND};
 use crate::arm::Method;
 use crate::blueprint::resolved::Instance;
 use crate::model::{Action, Change, FieldChange, Write};

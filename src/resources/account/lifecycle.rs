@@ -4,10 +4,11 @@
 
 use serde_json::Value;
 
-use super::stages::Check;
-use super::{
-    address, blocked_checks, create, create_body, identity_stage, local_auth_stage, network_stage,
-    public_access_stage, repair_stage, subdomain_in_use, API_VERSION, KIND,
+use super::create::{create, create_body, subdomain_in_use};
+use super::ids::{address, API_VERSION, KIND};
+use super::stages::{
+    blocked_checks, identity_stage, local_auth_stage, network_stage, public_access_stage,
+    repair_stage, Check,
 };
 use crate::arm::Method;
 use crate::blueprint::resolved::{Instance, SoftDeleteAction};

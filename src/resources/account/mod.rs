@@ -9,13 +9,16 @@
 //! ipRules, virtualNetworkRules), `properties.restrictOutboundNetworkAccess`,
 //! `properties.allowedFqdnList`, `properties.publicNetworkAccess`, `properties.disableLocalAuth`.
 //! Checked, never changed: `kind`, `location`, `properties.customSubDomainName` (immutable).
-//! Ignored: everything else, including the read-only fields in [`READ_ONLY`].
+//! Ignored: everything else, including the server-owned fields in `META.read_only` (never
+//! written: the account is never re-PUT).
 
 mod create;
+mod ids;
 mod lifecycle;
 mod stages;
 
 pub use create::{create, create_body, subdomain_in_use};
+pub use ids::{account_of, address, lock_of, resend_when_busy, succeeded_gate, API_VERSION, KIND};
 pub use lifecycle::{deleted_read, read, subscription_reads};
 pub use stages::{
     blocked_checks, identity_stage, local_auth_stage, network_stage, public_access_stage,
@@ -24,48 +27,8 @@ pub use stages::{
 
 use super::get_str;
 use super::kind::{short, terminal_failure, InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
-use crate::blueprint::resolved::{ExceptionKind, Instance};
-use crate::model::{Change, Gate, KindId, Resend};
-
-pub const API_VERSION: &str = "2024-10-01";
-
-/// Server-owned properties, never written back.
-pub const READ_ONLY: &[&str] = &[
-    "properties.provisioningState",
-    "properties.endpoint",
-    "properties.endpoints",
-    "properties.internalId",
-    "properties.capabilities",
-    "properties.isMigrated",
-    "properties.skuChangeInfo",
-    "properties.privateEndpointConnections",
-    "properties.dateCreated",
-    "properties.callRateLimit",
-    "properties.quotaLimit",
-    "properties.deletionDate",
-    "properties.scheduledPurgeDate",
-    "properties.commitmentPlanAssociations",
-    "properties.abusePenalty",
-    "identity.principalId",
-    "identity.tenantId",
-];
-
-pub fn address(inst: &Instance, stage: &str) -> String {
-    if stage.is_empty() {
-        format!("{}/account", inst.name)
-    } else {
-        format!("{}/account/{stage}", inst.name)
-    }
-}
-
-fn exception_for(inst: &Instance, allows: ExceptionKind) -> Option<String> {
-    inst.exceptions
-        .iter()
-        .find(|e| e.allows == allows)
-        .map(|e| format!("{}: {}", e.allows, e.reason))
-}
-
-pub const KIND: KindId = KindId::new("account");
+use crate::blueprint::resolved::Instance;
+use crate::model::{Change, Gate, Resend};
 
 /// The account kind. Its changes are the account's stages (identity, network, public access,
 /// key auth) and its creation; see the file header.
@@ -91,8 +54,7 @@ static META: Meta = Meta {
         "sku",
         "tags",
     ],
-    // READ_ONLY's server-owned fields, and what the account's owner sets and moat leaves alone.
-    ignored: &[
+    read_only: &[
         "properties.provisioningState",
         "properties.endpoint",
         "properties.endpoints",
@@ -110,8 +72,9 @@ static META: Meta = Meta {
         "properties.abusePenalty",
         "identity.principalId",
         "identity.tenantId",
-        "properties.userOwnedStorage",
     ],
+    // What the account's owner sets and moat leaves alone.
+    ignored: &["properties.userOwnedStorage"],
     first_on_lock: false,
 };
 
@@ -174,43 +137,4 @@ impl Kind for Account {
             short(ids.first().map(String::as_str).unwrap_or(""))
         )
     }
-}
-
-const ACCOUNTS: &str = "/providers/microsoft.cognitiveservices/accounts/";
-
-/// The account an id is, or is a child of (`.../accounts/a/deployments/d` → `.../accounts/a`),
-/// in the id's own casing.
-pub fn account_of(id: &str) -> Option<&str> {
-    let lower = id.to_ascii_lowercase();
-    let i = lower.find(ACCOUNTS)? + ACCOUNTS.len();
-    let end = lower[i..].find('/').map_or(lower.len(), |j| i + j);
-    Some(id[..end].trim_end_matches('/'))
-}
-
-/// The lock of writes to an account and its children (ARM answers concurrent ones with
-/// RequestConflict).
-pub fn lock_of(id: &str) -> Option<String> {
-    account_of(id).map(|a| format!("account:{}", super::norm_id(a)))
-}
-
-/// Waits for the account to be Succeeded.
-pub fn succeeded_gate(account_id: &str) -> Gate {
-    Gate {
-        kind: KIND,
-        ids: vec![account_id.to_string()],
-    }
-}
-
-/// How often a write ARM refused because its account was not Succeeded (an update by someone
-/// else in flight) is re-sent after waiting for the account again.
-const ACCOUNT_STATE_RESENDS: u32 = 5;
-
-/// Writes to an account or its children that ARM refuses while the account is busy
-/// (`AccountProvisioningStateInvalid`: the write did not land) wait for it and are re-sent.
-pub fn resend_when_busy(id: &str) -> Option<Resend> {
-    account_of(id).map(|a| Resend {
-        code: "AccountProvisioningStateInvalid".into(),
-        gate: succeeded_gate(a),
-        times: ACCOUNT_STATE_RESENDS,
-    })
 }

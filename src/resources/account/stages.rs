@@ -5,7 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use super::create::{identity_body, network_acls, norm_ip_rule};
-use super::{address, exception_for, API_VERSION, KIND};
+use super::ids::{address, exception_for, API_VERSION, KIND};
 use crate::arm::Method;
 use crate::blueprint::resolved::{Control, ExceptionKind, Instance, Mode};
 use crate::model::{Action, Change, FieldChange, Write};
