@@ -83,9 +83,8 @@ pub trait ArmApi: Send + Sync {
         body: &Value,
         pre: Precondition,
     ) -> Result<Option<Value>, ArmError> {
-        let req =
-            pre.apply(ArmRequest::new(Method::Put, path, api_version).with_body(body.clone()));
-        self.write(req).await
+        self.write(body_request(Method::Put, path, api_version, body, pre))
+            .await
     }
 
     /// PATCH a resource and wait for the operation to finish.
@@ -96,9 +95,8 @@ pub trait ArmApi: Send + Sync {
         body: &Value,
         pre: Precondition,
     ) -> Result<Option<Value>, ArmError> {
-        let req =
-            pre.apply(ArmRequest::new(Method::Patch, path, api_version).with_body(body.clone()));
-        self.write(req).await
+        self.write(body_request(Method::Patch, path, api_version, body, pre))
+            .await
     }
 
     /// DELETE a resource and wait until it is gone. Deleting what does not exist succeeds.
@@ -168,4 +166,15 @@ pub trait ArmApi: Send + Sync {
         )
         .await
     }
+}
+
+/// A write with a body and its precondition.
+fn body_request(
+    method: Method,
+    path: &str,
+    api_version: &str,
+    body: &Value,
+    pre: Precondition,
+) -> ArmRequest {
+    pre.apply(ArmRequest::new(method, path, api_version).with_body(body.clone()))
 }

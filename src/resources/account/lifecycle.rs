@@ -96,6 +96,20 @@ fn purge(inst: &Instance, deleted: &Value) -> Change {
     p
 }
 
+/// The account itself refused: one blocked change, and nothing else planned.
+fn refused(inst: &Instance, why: String, observed: String) -> Planned {
+    halted(
+        vec![Change::blocked(
+            address(inst, ""),
+            KIND,
+            inst.account_id(),
+            why,
+            observed,
+        )],
+        Vec::new(),
+    )
+}
+
 fn halted(changes: Vec<Change>, notes: Vec<String>) -> Planned {
     Planned {
         changes: changes.into_iter().map(|c| (Stage::Create, c)).collect(),
@@ -128,18 +142,13 @@ pub fn changes(inst: &Instance, seen: &Reads) -> Planned {
             let restore = match (deleted, inst.soft_delete) {
                 (Some(d), SoftDeleteAction::Block) => {
                     let when = get_str(d, "properties.deletionDate").unwrap_or("recently");
-                    return halted(
-                        vec![Change::blocked(
-                            address(inst, ""),
-                            KIND,
-                            inst.account_id(),
-                            format!(
-                                "the name {} is held by a soft-deleted account (deleted {when}); choose one way out in the blueprint: `softDelete: restore` brings it back (with its keys, deployments and settings, then hardened), or `softDelete: purge` destroys it for good and creates a new one",
-                                inst.account_name
-                            ),
-                            "absent".into(),
-                        )],
-                        Vec::new(),
+                    return refused(
+                        inst,
+                        format!(
+                            "the name {} is held by a soft-deleted account (deleted {when}); choose one way out in the blueprint: `softDelete: restore` brings it back (with its keys, deployments and settings, then hardened), or `softDelete: purge` destroys it for good and creates a new one",
+                            inst.account_name
+                        ),
+                        "absent".into(),
                     );
                 }
                 (Some(d), SoftDeleteAction::Purge) => {
@@ -218,18 +227,13 @@ pub fn destroy(inst: &Instance, seen: &Reads) -> Planned {
         };
     };
     if !owned_by_tag(account) {
-        return halted(
-            vec![Change::blocked(
-                address(inst, ""),
-                KIND,
-                inst.account_id(),
-                format!(
-                    "refusing to destroy {}: it has no `{OWNER_TAG}: {OWNER_VALUE}` tag, so moat did not create it; delete it yourself if you mean to",
-                    inst.account_name
-                ),
-                fingerprint(Some(account)),
-            )],
-            Vec::new(),
+        return refused(
+            inst,
+            format!(
+                "refusing to destroy {}: it has no `{OWNER_TAG}: {OWNER_VALUE}` tag, so moat did not create it; delete it yourself if you mean to",
+                inst.account_name
+            ),
+            fingerprint(Some(account)),
         );
     }
     Planned::of(
