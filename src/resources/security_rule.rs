@@ -115,11 +115,16 @@ fn diff(rule: &NsgRule, live: &Value) -> Vec<FieldChange> {
         let l = p.get(k).and_then(Value::as_str).unwrap_or("");
         scalar(k, want.clone().into(), enum_eq(l, want));
     }
+    // The live description is the declared one with moat's marker (a rule moat wrote), or the
+    // declared one as is (the same rule written by someone else: moat adopts it as it is, with
+    // no ownership-only update; not marked, it is never deleted by moat).
     let desc = description(rule);
+    let live_desc = p.get("description").and_then(Value::as_str).unwrap_or("");
+    let declared = rule.description.as_deref().unwrap_or("");
     scalar(
         "description",
         desc.clone().into(),
-        p.get("description").and_then(Value::as_str) == Some(desc.as_str()),
+        live_desc == desc || live_desc == declared,
     );
     for (singular, plural, want) in [
         (
