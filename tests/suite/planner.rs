@@ -709,3 +709,32 @@ fn an_expired_exception_is_an_error_for_validate_and_a_warning_for_plan() {
     let e = &bp.instances[0].exceptions[0];
     assert!(e.days_left.unwrap() < 0);
 }
+
+/// No ownership-only noise (issue 15): NSG rules written by someone else (Microsoft's SDK, the
+/// portal) that match the blueprint but lack moat's marker are adopted as they are: no update
+/// that only adds the marker, no risk line for a rule already in force. Not marked, moat never
+/// deletes them.
+#[test]
+fn matching_rules_without_moats_marker_plan_no_update() {
+    use moat::resources as res;
+    let inst = strict_instance();
+    let mut obs = hardened_observed(&inst);
+    let rules = live(&mut obs, res::security_rule::read(&inst))["properties"]["securityRules"]
+        .as_array_mut()
+        .unwrap();
+    for r in rules.iter_mut() {
+        let d = r["properties"]["description"].as_str().unwrap().to_string();
+        let plain = d.replace(res::OWNER_MARKER, "").trim().to_string();
+        r["properties"]["description"] = plain.into();
+    }
+    let p = plan_one(inst, obs);
+    let rules: Vec<_> = p
+        .changes()
+        .filter(|c| c.kind == res::security_rule::KIND)
+        .collect();
+    assert_eq!(rules.len(), 3);
+    for c in rules {
+        assert_eq!(c.action, Action::NoOp, "{c:#?}");
+        assert!(c.risk.is_none());
+    }
+}
