@@ -76,26 +76,14 @@ pub trait ArmApi: Send + Sync {
     }
 
     /// PUT a resource and wait for the operation to finish; returns the final resource body.
-    async fn put(
-        &self,
-        path: &str,
-        api_version: &str,
-        body: &Value,
-        pre: Precondition,
-    ) -> Result<Option<Value>, ArmError> {
-        self.write(body_request(Method::Put, path, api_version, body, pre))
+    async fn put(&self, path: &str, v: &str, body: &Value, pre: Precondition) -> Written {
+        self.write(body_request(Method::Put, path, v, body, pre))
             .await
     }
 
-    /// PATCH a resource and wait for the operation to finish.
-    async fn patch(
-        &self,
-        path: &str,
-        api_version: &str,
-        body: &Value,
-        pre: Precondition,
-    ) -> Result<Option<Value>, ArmError> {
-        self.write(body_request(Method::Patch, path, api_version, body, pre))
+    /// PATCH a resource (api-version `v`) and wait for the operation to finish.
+    async fn patch(&self, path: &str, v: &str, body: &Value, pre: Precondition) -> Written {
+        self.write(body_request(Method::Patch, path, v, body, pre))
             .await
     }
 
@@ -167,6 +155,9 @@ pub trait ArmApi: Send + Sync {
         .await
     }
 }
+
+/// What a write returns: the final resource body, when ARM sends one.
+pub type Written = Result<Option<Value>, ArmError>;
 
 /// A write with a body and its precondition.
 fn body_request(
