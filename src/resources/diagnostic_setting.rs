@@ -223,6 +223,8 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
         .iter()
         .find(|s| get_str(s, "name").is_some_and(|n| n.eq_ignore_ascii_case(&want.name)));
     let mut fields = Vec::new();
+    // Live categories the blueprint drops: less is logged, a weakening.
+    let mut dropped: Vec<String> = Vec::new();
     if let Some(live) = observed.map(typed) {
         let p = &live.properties;
         let ws = p.workspace_id.as_deref().unwrap_or("");
@@ -247,6 +249,12 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
                 &want.metric_categories,
             ),
         ] {
+            dropped.extend(
+                live_set
+                    .iter()
+                    .filter(|l| !want_set.iter().any(|w| w.eq_ignore_ascii_case(l)))
+                    .cloned(),
+            );
             if !set_eq_ci(&live_set, want_set) {
                 fields.push(FieldChange {
                     path: path.into(),
@@ -274,6 +282,25 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
         fingerprint(observed),
     )
     .with_fields(fields);
+    if action == Action::Update && !dropped.is_empty() {
+        let what = format!("stops sending {} to the workspace", dropped.join(", "));
+        let exception = inst
+            .exceptions
+            .iter()
+            .find(|e| e.allows == ExceptionKind::ReducedLogging);
+        let Some(e) = exception else {
+            return vec![Change::blocked(
+                c.address,
+                KIND,
+                id,
+                format!("refusing to weaken security: {what}, and the blueprint has no `reduced-logging` exception"),
+                c.observed,
+            )
+            .with_fields(c.fields)];
+        };
+        c.risk = Some(format!("weakens security: {what}"));
+        c.exception = Some(format!("{}: {}", e.allows, e.reason));
+    }
     if matches!(action, Action::Create | Action::Update) {
         // Azure refuses a second setting that sends the same category to the same workspace.
         let clash = settings.iter().find(|s| {

@@ -113,6 +113,13 @@ pub fn plan(inst: &Instance, observed: Option<&Value>) -> Option<Change> {
     if let Some(obs) = observed {
         let live_mode = get_str(obs, "properties.mode").unwrap_or("Default");
         if !enum_eq(live_mode, &want.mode) {
+            let streams = |m: &str| enum_eq(m, "Deferred") || enum_eq(m, "Asynchronous_filter");
+            if streams(&want.mode) && !streams(live_mode) {
+                risks.push(format!(
+                    "lets content stream before it is filtered (policy mode {})",
+                    want.mode
+                ));
+            }
             fields.push(FieldChange {
                 path: "properties.mode".into(),
                 before: Some(live_mode.into()),

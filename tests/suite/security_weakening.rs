@@ -97,6 +97,100 @@ fn matrix() -> Vec<Weakening> {
             },
         },
         Weakening {
+            name: "let trusted Azure services through the firewall",
+            allows: ExceptionKind::NetworkBypass,
+            kind: moat::resources::account::KIND,
+            weaken: |i| {
+                i.controls.network_access.as_mut().unwrap().spec.bypass = "AzureServices".into()
+            },
+            weak_write: |c| body(c)["properties"]["networkAcls"]["bypass"] == "AzureServices",
+        },
+        Weakening {
+            name: "open the firewall by default",
+            allows: ExceptionKind::PublicNetworkAccess,
+            kind: moat::resources::account::KIND,
+            weaken: |i| {
+                i.controls
+                    .network_access
+                    .as_mut()
+                    .unwrap()
+                    .spec
+                    .default_action = "Allow".into()
+            },
+            weak_write: |c| body(c)["properties"]["networkAcls"]["defaultAction"] == "Allow",
+        },
+        Weakening {
+            name: "lift the outbound restriction",
+            allows: ExceptionKind::OutboundUnrestricted,
+            kind: moat::resources::account::KIND,
+            weaken: |i| i.controls.outbound.as_mut().unwrap().spec.restrict = false,
+            weak_write: |c| body(c)["properties"]["restrictOutboundNetworkAccess"] == false,
+        },
+        Weakening {
+            name: "let content stream before it is filtered",
+            allows: ExceptionKind::ContentFilter,
+            kind: moat::resources::rai_policy::KIND,
+            weaken: |i| i.controls.rai_policy.as_mut().unwrap().spec.mode = "Deferred".into(),
+            weak_write: |c| body(c)["properties"]["mode"] == "Deferred",
+        },
+        Weakening {
+            name: "switch a content filter off",
+            allows: ExceptionKind::ContentFilter,
+            kind: moat::resources::rai_policy::KIND,
+            weaken: |i| {
+                let f = &mut i.controls.rai_policy.as_mut().unwrap().spec.content_filters;
+                f.iter_mut()
+                    .find(|f| f.name == "Jailbreak")
+                    .unwrap()
+                    .enabled = false;
+            },
+            weak_write: |c| {
+                body(c)["properties"]["contentFilters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["name"] == "Jailbreak" && f["enabled"] == false)
+            },
+        },
+        Weakening {
+            name: "remove a content filter the blueprint does not list",
+            allows: ExceptionKind::ContentFilter,
+            kind: moat::resources::rai_policy::KIND,
+            weaken: |i| {
+                let spec = &mut i.controls.rai_policy.as_mut().unwrap().spec;
+                spec.content_filters.retain(|f| f.name != "Profanity");
+                spec.remove_undeclared_filters = true;
+            },
+            weak_write: |c| {
+                !body(c)["properties"]["contentFilters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["name"] == "Profanity")
+            },
+        },
+        Weakening {
+            name: "stop sending the Audit log",
+            allows: ExceptionKind::ReducedLogging,
+            kind: moat::resources::diagnostic_setting::KIND,
+            weaken: |i| {
+                i.controls
+                    .diagnostics
+                    .as_mut()
+                    .unwrap()
+                    .spec
+                    .log_categories
+                    .retain(|c| c != "Audit")
+            },
+            weak_write: |c| {
+                !body(c)["properties"]["logs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l["category"] == "Audit")
+            },
+        },
+        Weakening {
             name: "turn Defender for AI off",
             allows: ExceptionKind::DefenderForAiDisabled,
             kind: moat::resources::defender_for_ai::KIND,
@@ -357,6 +451,24 @@ fn yaml_every_weakening_is_rejected_by_the_loader_without_its_exception() {
             "defender-for-ai-disabled",
             format!("      defenderForAI:\n        state: Disabled\n{APP_ROLE}"),
             moat::resources::defender_for_ai::KIND,
+        ),
+        (
+            "let trusted Azure services through the firewall",
+            "network-bypass",
+            format!("      networkAccess:\n        bypass: AzureServices\n{APP_ROLE}"),
+            moat::resources::account::KIND,
+        ),
+        (
+            "lift the outbound restriction",
+            "outbound-unrestricted",
+            format!("      outbound:\n        restrict: false\n{APP_ROLE}"),
+            moat::resources::account::KIND,
+        ),
+        (
+            "stop sending the Audit log",
+            "reduced-logging",
+            format!("      diagnostics:\n        logCategories: [RequestResponse]\n{APP_ROLE}"),
+            moat::resources::diagnostic_setting::KIND,
         ),
         (
             "enable key auth",
