@@ -28,6 +28,7 @@ mod blueprint_unknown_keys;
 mod cli_docs;
 mod cli_exit_codes;
 mod cli_quickstart;
+mod docs_outputs;
 mod e2e_apply;
 mod e2e_apply_cli;
 mod e2e_defender;
