@@ -8,6 +8,51 @@ use crate::render;
 
 use super::{load_blueprint, select, MoatError, Output};
 
+/// A saved plan is the reviewer's approval of one change set, not a program: apply plans afresh
+/// from the blueprint and live state, and applies the fresh plan only when every one of its
+/// changes is the approved one — same action, same fields before and after, same write (method,
+/// target, body, preconditions and directives). Nothing from the plan file is sent to ARM, so a
+/// plan edited and re-digested (the digest is a checksum, not a signature) cannot make apply do
+/// anything the reviewer did not see.
+pub fn approval_differences(saved: &Plan, fresh: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in fresh.changes() {
+        let Some(s) = saved.changes().find(|s| s.address == f.address) else {
+            continue;
+        };
+        let mut what = Vec::new();
+        if s.action != f.action {
+            what.push(format!(
+                "action {:?} approved, {:?} now",
+                s.action, f.action
+            ));
+        }
+        if s.id != f.id {
+            what.push(format!("target {} approved, {} now", s.id, f.id));
+        }
+        if s.fields != f.fields {
+            what.push("its fields (before / after) differ from the approved ones".to_string());
+        }
+        if s.write != f.write {
+            let target = |c: &crate::model::Change| {
+                c.write
+                    .as_ref()
+                    .map(|w| format!("{} {}", w.method.as_str(), w.path))
+                    .unwrap_or_else(|| "no write".into())
+            };
+            what.push(format!(
+                "the write differs from the approved one (approved: {}; now: {})",
+                target(s),
+                target(f)
+            ));
+        }
+        if !what.is_empty() {
+            out.push(format!("  {}: {}", f.address, what.join("; ")));
+        }
+    }
+    out
+}
+
 /// Compare a saved plan with a fresh one made from live state now: every resource must have the
 /// fingerprint (etag or digest) it had at planning time.
 pub fn stale_differences(saved: &Plan, fresh: &Plan) -> Vec<String> {
@@ -83,7 +128,15 @@ async fn apply_with(
             if !diffs.is_empty() {
                 return Err(MoatError::StalePlan(diffs.join("\n")));
             }
-            s
+            let diffs = approval_differences(&s, &fresh);
+            if !diffs.is_empty() {
+                return Err(MoatError::Refused(format!(
+                    "the saved plan is not what moat would do now, so it approves nothing: plan again and review the new plan\n{}",
+                    diffs.join("\n")
+                )));
+            }
+            // The fresh plan, which equals the approved one: nothing from the file is sent.
+            fresh
         }
         None => fresh,
     };

@@ -461,3 +461,109 @@ async fn a_second_ctrl_c_stops_at_once() {
     );
     emu.shutdown().await;
 }
+
+/// Saved plans are approvals, not programs (issue 21): a plan edited and re-digested — a write
+/// body granting another principal, a retargeted write, a changed action, an extra change — is
+/// refused before any write request, naming the change; nothing from the file reaches ARM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_re_digested_saved_plan_is_refused_before_any_write() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json");
+    let saved_s = saved.to_str().expect("utf-8 temp path");
+    let out = run(moat(
+        &emu,
+        &["plan", "examples/quickstart.yaml", "--out", saved_s],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let original: moat::render::json::PlanDocument =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let role = "contoso-openai-prod/role-assignment/";
+    let tamperings: Vec<(&str, Box<dyn Fn(&mut moat::model::Plan)>)> = vec![
+        (
+            "a write body granting Owner to another principal",
+            Box::new(|p| {
+                let c = p.instances[0]
+                    .changes
+                    .iter_mut()
+                    .find(|c| c.address.starts_with(role))
+                    .unwrap();
+                let b = c.write.as_mut().unwrap().body.as_mut().unwrap();
+                b["properties"]["principalId"] = "00000000-0000-0000-0000-0000000000ff".into();
+                b["properties"]["roleDefinitionId"] = "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635".into();
+            }),
+        ),
+        (
+            "a write retargeted to another subscription",
+            Box::new(|p| {
+                let c = p.instances[0]
+                    .changes
+                    .iter_mut()
+                    .find(|c| c.address.ends_with("/account/network"))
+                    .unwrap();
+                let w = c.write.as_mut().unwrap();
+                w.path = w.path.replace(
+                    "6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10",
+                    "11111111-2222-3333-4444-555555555555",
+                );
+            }),
+        ),
+        (
+            "an update turned into a delete",
+            Box::new(|p| {
+                let c = p.instances[0]
+                    .changes
+                    .iter_mut()
+                    .find(|c| c.address.ends_with("/account/network"))
+                    .unwrap();
+                c.action = moat::model::Action::Delete;
+                c.write.as_mut().unwrap().method = moat::arm::Method::Delete;
+            }),
+        ),
+        (
+            "public access turned back on",
+            Box::new(|p| {
+                let c = p.instances[0]
+                    .changes
+                    .iter_mut()
+                    .find(|c| c.address.ends_with("/account/public-network-access"))
+                    .unwrap();
+                c.write.as_mut().unwrap().body.as_mut().unwrap()["properties"]
+                    ["publicNetworkAccess"] = "Enabled".into();
+            }),
+        ),
+    ];
+    for (what, tamper) in tamperings {
+        let mut plan = original.plan.clone();
+        tamper(&mut plan);
+        // Re-digested: anyone who can write the artifact can recompute the checksum.
+        std::fs::write(&saved, moat::render::json::render(&plan)).unwrap();
+        emu.clear_request_log();
+        let out = run(moat(&emu, &["apply", "--auto-approve", "--plan", saved_s])).await;
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        assert!(err.contains("approves nothing"), "{what}: {err}");
+        assert_eq!(writes(&emu), 0, "{what}: a tampered plan was applied");
+    }
+    // An extra change the reviewer never saw.
+    let mut plan = original.plan.clone();
+    let mut extra = plan.instances[0]
+        .changes
+        .iter()
+        .find(|c| c.address.starts_with(role))
+        .unwrap()
+        .clone();
+    extra.address = format!("{role}owner/00000000-0000-0000-0000-0000000000ff");
+    plan.instances[0].changes.push(extra);
+    std::fs::write(&saved, moat::render::json::render(&plan)).unwrap();
+    emu.clear_request_log();
+    let out = run(moat(&emu, &["apply", "--auto-approve", "--plan", saved_s])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(writes(&emu), 0, "an extra change was applied");
+    // The untouched plan still applies.
+    std::fs::write(&saved, moat::render::json::render(&original.plan)).unwrap();
+    let out = run(moat(&emu, &["apply", "--auto-approve", "--plan", saved_s])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    emu.shutdown().await;
+}
