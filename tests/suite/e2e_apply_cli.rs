@@ -462,6 +462,9 @@ async fn a_second_ctrl_c_stops_at_once() {
     emu.shutdown().await;
 }
 
+/// An edit of a saved plan.
+type Tamper = Box<dyn Fn(&mut moat::model::Plan)>;
+
 /// Saved plans are approvals, not programs (issue 21): a plan edited and re-digested — a write
 /// body granting another principal, a retargeted write, a changed action, an extra change — is
 /// refused before any write request, naming the change; nothing from the file reaches ARM.
@@ -480,7 +483,7 @@ async fn a_tampered_re_digested_saved_plan_is_refused_before_any_write() {
     let original: moat::render::json::PlanDocument =
         serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     let role = "contoso-openai-prod/role-assignment/";
-    let tamperings: Vec<(&str, Box<dyn Fn(&mut moat::model::Plan)>)> = vec![
+    let tamperings: Vec<(&str, Tamper)> = vec![
         (
             "a write body granting Owner to another principal",
             Box::new(|p| {
