@@ -30,6 +30,7 @@ mod cli_exit_codes;
 mod cli_quickstart;
 mod e2e_apply;
 mod e2e_apply_cli;
+mod e2e_cmk;
 mod e2e_defender;
 mod e2e_greenfield;
 mod e2e_greenfield_destroy;
