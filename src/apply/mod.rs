@@ -82,6 +82,9 @@ pub enum StepError {
         #[source]
         source: ArmError,
     },
+    /// A value the plan binds at apply time could not be read; nothing was sent.
+    #[error("{address}: {why}")]
+    Bind { address: String, why: String },
 }
 
 /// Resources adopted under another name at apply time (another writer created an equal one
@@ -219,7 +222,8 @@ async fn write_once(api: &dyn ArmApi, change: &Change, adopted: &Adopted) -> Res
         _ => Precondition::None,
     };
     let empty = serde_json::json!({});
-    let body = w.body.as_ref().unwrap_or(&empty);
+    let bound = bind(api, change).await?;
+    let body = bound.as_ref().or(w.body.as_ref()).unwrap_or(&empty);
     let result = match w.method {
         crate::arm::Method::Put => api
             .put(&w.path, &w.api_version, body, pre.clone())
@@ -274,6 +278,37 @@ async fn write_once(api: &dyn ArmApi, change: &Change, adopted: &Adopted) -> Res
             source,
         }),
     }
+}
+
+/// The write's body with the plan's bound values filled in (`None`: it binds nothing). Each
+/// value is read from live ARM just before sending: it did not exist when the plan was made.
+async fn bind(api: &dyn ArmApi, change: &Change) -> Result<Option<serde_json::Value>, StepError> {
+    let Some(w) = change.write.as_ref().filter(|w| !w.bind.is_empty()) else {
+        return Ok(None);
+    };
+    let mut body = w.body.clone().unwrap_or_else(|| serde_json::json!({}));
+    for b in &w.bind {
+        let failed = |why: String| StepError::Bind {
+            address: change.address.clone(),
+            why,
+        };
+        let live = api
+            .get(&b.from, &b.api_version)
+            .await
+            .map_err(|e| failed(format!("reading {} for {}: {e}", b.from, b.path)))?;
+        let value = live
+            .as_ref()
+            .and_then(|v| resources::get_str(v, &b.field))
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                failed(format!(
+                    "{} has no {} to write at {}",
+                    b.from, b.field, b.path
+                ))
+            })?;
+        resources::set(&mut body, &b.path, value.into());
+    }
+    Ok(Some(body))
 }
 
 /// Every step some step in `of` depends on, directly or not.

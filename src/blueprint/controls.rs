@@ -168,11 +168,16 @@ fn encryption(
         key_vault_uri: None,
         key_name: None,
         key_version: None,
+        key_vault_id: None,
         identity_client_id: None,
+        key_access: match text(enc, &ENCRYPTION, "keyAccess").as_deref() {
+            Some("verify") => r::KeyAccess::Verify,
+            _ => r::KeyAccess::Grant,
+        },
     };
     if source == "Microsoft.KeyVault" {
         let Some(key) = val(existing, &EXISTING, "keyVaultKey") else {
-            ctx.missing_existing("keyVaultKey", "a customer-managed key (controls.encryption) needs `existing.keyVaultKey`", "add `existing: {keyVaultKey: {vaultUri: https://NAME.vault.azure.net/, name: KEY}}`");
+            ctx.missing_existing("keyVaultKey", "a customer-managed key (controls.encryption) needs `existing.keyVaultKey`", "add `existing: {keyVaultKey: {vaultUri: https://NAME.vault.azure.net/, vaultId: /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.KeyVault/vaults/NAME, name: KEY}}`");
             return None;
         };
         match inst
@@ -196,6 +201,14 @@ fn encryption(
         spec.key_vault_uri = text(key, &KEY_VAULT_KEY, "vaultUri");
         spec.key_name = text(key, &KEY_VAULT_KEY, "name");
         spec.key_version = text(key, &KEY_VAULT_KEY, "version");
+        spec.key_vault_id = text(key, &KEY_VAULT_KEY, "vaultId");
+        if spec.key_access == r::KeyAccess::Grant && client_id.is_some() {
+            ctx.error(
+                &at(enc, "identityClientId"),
+                "moat grants key access to the system-assigned identity only; a user-assigned identity that reads the key must already have access",
+                Some("set `keyAccess: verify`".into()),
+            );
+        }
         spec.identity_client_id = client_id;
     } else if client_id.is_some() {
         ctx.error(

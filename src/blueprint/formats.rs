@@ -43,6 +43,7 @@ pub enum ArmKind {
     Nsg,
     Workspace,
     UserIdentity,
+    KeyVault,
 }
 
 impl ArmKind {
@@ -53,6 +54,7 @@ impl ArmKind {
             ArmKind::Nsg => "network security group",
             ArmKind::Workspace => "Log Analytics workspace",
             ArmKind::UserIdentity => "user-assigned identity",
+            ArmKind::KeyVault => "key vault",
         }
     }
 
@@ -64,6 +66,7 @@ impl ArmKind {
             ArmKind::Nsg => &["Microsoft.Network", "networkSecurityGroups", "*"],
             ArmKind::Workspace => &["Microsoft.OperationalInsights", "workspaces", "*"],
             ArmKind::UserIdentity => &["Microsoft.ManagedIdentity", "userAssignedIdentities", "*"],
+            ArmKind::KeyVault => &["Microsoft.KeyVault", "vaults", "*"],
         }
     }
 

@@ -285,8 +285,23 @@ pub struct Encryption {
     pub key_vault_uri: Option<String>,
     pub key_name: Option<String>,
     pub key_version: Option<String>,
+    /// Full ARM id of the vault that holds the key (the scope of the key access).
+    pub key_vault_id: Option<String>,
     /// Client id of the user-assigned identity that reads the key, when not system-assigned.
     pub identity_client_id: Option<String>,
+    /// How the identity gets access to the key: granted by moat, or only verified.
+    pub key_access: KeyAccess,
+}
+
+/// D1: how the account's identity gets access to the key (`controls.encryption.keyAccess`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyAccess {
+    /// moat grants Key Vault Crypto Service Encryption User on the vault (a role it owns).
+    #[default]
+    Grant,
+    /// moat checks that the access exists (role or access policy) and never writes it.
+    Verify,
 }
 
 /// M1

@@ -32,6 +32,13 @@ pub static KEY_VAULT_KEY: Obj = Obj {
         f("vaultUri", &Ty::Str(Fmt::KeyVaultUri), "Key Vault URI.")
             .req()
             .arm("properties.encryption.keyVaultProperties.keyVaultUri"),
+        f(
+            "vaultId",
+            &Ty::Str(Fmt::ArmId(ArmKind::KeyVault)),
+            "Full ARM id of that vault: the scope of the account's key access (`controls.encryption.keyAccess`).",
+        )
+        .req()
+        .arm("roleAssignments scope"),
         f("name", &TEXT, "Key name.")
             .req()
             .arm("keyVaultProperties.keyName"),

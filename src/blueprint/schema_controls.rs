@@ -325,6 +325,8 @@ pub static ENCRYPTION: Obj = Obj {
         f("keySource", &Ty::Enum { what: "key source", values: &["Microsoft.KeyVault", "Microsoft.CognitiveServices"] }, "`Microsoft.KeyVault` (customer-managed) or `Microsoft.CognitiveServices` (Microsoft-managed).")
             .def("Microsoft.KeyVault").arm("properties.encryption.keySource"),
         f("identityClientId", &GUID, "Client id of the user-assigned identity that reads the key (unset: the system-assigned identity).").arm("properties.encryption.keyVaultProperties.identityClientId"),
+        f("keyAccess", &Ty::Enum { what: "key access", values: &["grant", "verify"] }, "How the account's identity gets access to the key before the encryption is switched on. `grant`: moat gives the system-assigned identity *Key Vault Crypto Service Encryption User* on `existing.keyVaultKey.vaultId` (a role assignment it owns, for vaults with the Azure RBAC permission model) and waits until it is visible. `verify`: moat only checks that the identity already has access (a key role on the vault, or an access policy with get, wrapKey and unwrapKey); without it the plan shows drift and encryption is not changed. Use `verify` for vaults with access policies and for user-assigned identities.")
+            .def("grant").arm("Microsoft.Authorization/roleAssignments (vault scope)"),
     ],
 };
 

@@ -234,6 +234,21 @@ pub struct Write {
     /// Adoption of an equal resource that exists under another name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt: Option<Adopt>,
+    /// Values of the body that are not known when planning (the principal of an identity the
+    /// same apply creates): apply reads each just before sending and writes it into the body.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bind: Vec<Bind>,
+}
+
+/// One value of a write's body that apply fills in just before sending: the string at `field`
+/// (a dotted path) of the resource `from`, read with `api_version`, written at `path` (a dotted
+/// path in the body). A missing value fails the write; nothing is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bind {
+    pub path: String,
+    pub from: String,
+    pub api_version: String,
+    pub field: String,
 }
 
 /// A condition apply must see true in live ARM before starting a change (the cutover gates).
@@ -402,6 +417,7 @@ impl Write {
             first_on_lock: false,
             resend: None,
             adopt: None,
+            bind: Vec::new(),
         }
     }
 

@@ -3,7 +3,8 @@
 //! (`plan/order.rs`) turns this table into each change's `depends_on` and `gates`, so apply
 //! enforces the order by construction, not by luck:
 //!
-//! 1. a soft-deleted account purged, the account created (greenfield) / identity and CMK
+//! 1. a soft-deleted account purged, the account created (greenfield) / identity → the identity's
+//!    access to the key vault, until visible → customer-managed key
 //! 2. role assignments for every consumer            ─┐
 //! 3. diagnostic settings (the cutover is logged)      │ in parallel
 //! 4. RAI policy → deployments, one at a time          │
@@ -24,8 +25,12 @@ pub enum Stage {
     Purge,
     /// The account itself: created, or checked (kind, location, subdomain).
     Create,
-    /// Managed identity and customer-managed key.
+    /// Managed identity.
     Identity,
+    /// The identity's access to the customer-managed key's vault (granted or verified).
+    KeyAccess,
+    /// The customer-managed key, once the identity can read it.
+    Encryption,
     /// Role assignments for every consumer.
     Access,
     /// Diagnostic settings and detection: the cutover is logged.
@@ -80,6 +85,11 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
     &[
         (Create, &[(Purge, Done)]),
         (Identity, &[(Create, Ready)]),
+        (KeyAccess, &[(Create, Ready), (Identity, Done)]),
+        (
+            Encryption,
+            &[(Create, Ready), (Identity, Done), (KeyAccess, Ready)],
+        ),
         (Access, &[(Create, Ready)]),
         (Logging, &[(Create, Ready)]),
         (ContentPolicy, &[(Create, Ready)]),
@@ -87,7 +97,12 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
         (DnsLinks, &[(DnsZones, Done)]),
         (
             Endpoint,
-            &[(Create, Ready), (SubnetPolicy, Done), (Identity, Done)],
+            &[
+                (Create, Ready),
+                (SubnetPolicy, Done),
+                (Identity, Done),
+                (Encryption, Done),
+            ],
         ),
         (
             EndpointDns,
@@ -102,6 +117,7 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
                 (DnsLinks, Done),
                 (Firewall, Done),
                 (Identity, Done),
+                (Encryption, Done),
                 (Endpoint, Ready),
             ],
         ),
@@ -114,6 +130,7 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
                 (Firewall, Done),
                 (NetworkRules, Done),
                 (Identity, Done),
+                (Encryption, Done),
                 (Endpoint, Ready),
             ],
         ),
@@ -126,6 +143,7 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
                 (PublicAccess, Done),
                 (NetworkRules, Done),
                 (Identity, Done),
+                (Encryption, Done),
                 (Access, ReadyIf(disables_key_auth)),
             ],
         ),

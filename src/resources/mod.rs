@@ -13,6 +13,7 @@ pub mod deleted_account;
 pub mod deployment;
 pub mod diagnostic_setting;
 pub mod dns_zone_group;
+pub mod key_vault_grant;
 pub mod kind;
 pub mod private_dns_zone;
 pub mod private_endpoint;
@@ -34,6 +35,7 @@ use kind::Kind;
 pub static KINDS: &[&dyn Kind] = &[
     &account::Account,
     &deleted_account::DeletedAccountKind,
+    &key_vault_grant::KeyVaultGrantKind,
     &role_assignment::RoleAssignmentKind,
     &diagnostic_setting::DiagnosticSettingKind,
     &defender_for_ai::DefenderForAi,

@@ -239,28 +239,34 @@ pub const KIND: KindId = KindId::new("role-assignment");
 
 pub struct RoleAssignmentKind;
 
+/// What moat compares and writes of an assignment (any kind of assignment it makes).
+pub const MANAGED: &[&str] = &[
+    "properties.roleDefinitionId",
+    "properties.principalId",
+    "properties.principalType",
+    "properties.description",
+];
+
+/// What it leaves alone: server-owned fields and conditions.
+pub const IGNORED: &[&str] = &[
+    "properties.scope",
+    "properties.condition",
+    "properties.conditionVersion",
+    "properties.delegatedManagedIdentityResourceId",
+    "properties.createdOn",
+    "properties.updatedOn",
+    "properties.createdBy",
+    "properties.updatedBy",
+];
+
 static META: Meta = Meta {
     label: "role-assignment",
     arm_type: "Microsoft.Authorization/roleAssignments",
     api_version: API_VERSION,
     shared: false,
-    managed: &[
-        "properties.roleDefinitionId",
-        "properties.principalId",
-        "properties.principalType",
-        "properties.description",
-    ],
+    managed: MANAGED,
     read_only: &[],
-    ignored: &[
-        "properties.scope",
-        "properties.condition",
-        "properties.conditionVersion",
-        "properties.delegatedManagedIdentityResourceId",
-        "properties.createdOn",
-        "properties.updatedOn",
-        "properties.createdBy",
-        "properties.updatedBy",
-    ],
+    ignored: IGNORED,
     first_on_lock: false,
 };
 

@@ -147,6 +147,18 @@ fn scenarios_mean_what_their_names_say() {
         Some(Action::Create)
     );
 
+    // D1: the grant binds the principal the same apply creates; the key waits for the grant.
+    let cmk = p("cmk");
+    let grant = cmk
+        .changes()
+        .find(|c| c.kind == moat::resources::key_vault_grant::KIND)
+        .unwrap();
+    assert!(grant.action == Action::Create && !grant.write.as_ref().unwrap().bind.is_empty());
+    assert!(cmk
+        .changes()
+        .any(|c| c.address.ends_with("/account/encryption")
+            && c.gates.iter().any(|g| g.kind == grant.kind)));
+
     let purge = p("soft-deleted-purge");
     assert!(purge
         .changes()

@@ -31,6 +31,7 @@ mod cli_quickstart;
 mod docs_outputs;
 mod e2e_apply;
 mod e2e_apply_cli;
+mod e2e_cmk;
 mod e2e_defender;
 mod e2e_greenfield;
 mod e2e_greenfield_destroy;

@@ -330,7 +330,44 @@ fn prepare_account(
             body["identity"]["tenantId"] = json!(cx.cfg.tenant_id);
         }
     }
+    check_key_access(cx, &body, existing)?;
     Ok(body)
+}
+
+/// A write that switches the account to (or to another) customer-managed key needs its
+/// system-assigned identity to hold key access on the vault already, as on Azure. The error
+/// code and wording are **[unverified]**: the requirement is Microsoft's ("The managed identity
+/// … must have the following permissions in key vault: wrap key, unwrap key, get",
+/// learn.microsoft.com/azure/ai-services/encryption/cognitive-services-encryption-keys-portal);
+/// the message follows Key Vault's own denial. A user-assigned identity (`identityClientId`)
+/// is not checked: the emulator has no identities to map a client id to.
+fn check_key_access(cx: &Cx, body: &Value, existing: Option<&Value>) -> Result<(), ApiError> {
+    let enc = body.pointer("/properties/encryption");
+    let cmk = enc
+        .and_then(|e| e["keySource"].as_str())
+        .is_some_and(|s| s.eq_ignore_ascii_case("Microsoft.KeyVault"));
+    if !cmk || existing.and_then(|e| e.pointer("/properties/encryption")) == enc {
+        return Ok(());
+    }
+    let kv = &enc.expect("cmk")["keyVaultProperties"];
+    if kv["identityClientId"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty())
+    {
+        return Ok(());
+    }
+    let uri = kv["keyVaultUri"].as_str().unwrap_or_default();
+    let principal = body
+        .pointer("/identity/principalId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match super::key_vault::key_access_denied(cx.st, uri, principal) {
+        Some(why) => Err(ApiError::bad_request(
+            "KeyVaultAccessDenied",
+            format!("The account's managed identity cannot access the customer-managed key at '{uri}': {why} Grant it a key role (e.g. Key Vault Crypto Service Encryption User) or an access policy first."),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn ensure_keys(cx: &mut Cx, id: &ResId) {

@@ -8,6 +8,7 @@ pub mod cognitive_connections;
 pub mod cognitive_deployments;
 pub mod defender;
 pub mod insights;
+pub mod key_vault;
 pub mod network;
 pub mod private_dns;
 pub mod private_endpoints;
@@ -32,6 +33,7 @@ pub fn all() -> &'static [&'static dyn Provider] {
         &authorization::Authorization,
         &insights::Insights,
         &workspaces::Workspaces,
+        &key_vault::KeyVaults,
     ]
 }
 

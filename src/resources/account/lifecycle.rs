@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::create::{create, create_body, subdomain_in_use};
 use super::ids::{address, API_VERSION, KIND};
 use super::stages::{
-    blocked_checks, identity_stage, local_auth_stage, network_stage, public_access_stage,
-    repair_stage, Check,
+    blocked_checks, encryption_stage, identity_stage, local_auth_stage, network_stage,
+    public_access_stage, repair_stage, Check,
 };
 use crate::arm::Method;
 use crate::blueprint::resolved::{Instance, SoftDeleteAction};
@@ -204,6 +204,8 @@ pub fn changes(inst: &Instance, seen: &Reads) -> Planned {
         }
     }
     out.changes.extend(identity.map(|c| (Stage::Identity, c)));
+    out.changes
+        .extend(encryption_stage(inst, &assumed).map(|c| (Stage::Encryption, c)));
     out.changes
         .extend(network_stage(inst, &assumed).map(|c| (Stage::NetworkRules, c)));
     out.changes

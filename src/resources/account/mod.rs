@@ -21,8 +21,8 @@ pub use create::{create, create_body, subdomain_in_use};
 pub use ids::{account_of, address, lock_of, resend_when_busy, succeeded_gate, API_VERSION, KIND};
 pub use lifecycle::{deleted_read, read, subscription_reads};
 pub use stages::{
-    blocked_checks, identity_stage, local_auth_stage, network_stage, public_access_stage,
-    repair_stage,
+    blocked_checks, encryption_stage, identity_stage, local_auth_stage, network_stage,
+    public_access_stage, repair_stage,
 };
 
 use super::get_str;

@@ -168,10 +168,11 @@ fn mode_of<T>(c: &Option<Control<T>>) -> Option<Mode> {
     c.as_ref().map(|c| c.mode)
 }
 
-/// I3 + D1: identity and customer-managed key (first in the cutover order).
+/// I3: the managed identity (first in the cutover order: the key vault grant needs its
+/// principal, and the customer-managed key needs the grant).
 pub fn identity_stage(inst: &Instance, observed: &Value) -> Option<Change> {
     let c = &inst.controls;
-    let mode = merge_mode(&[mode_of(&c.identity), mode_of(&c.encryption)])?;
+    let mode = merge_mode(&[mode_of(&c.identity)])?;
     let mut s = Stage::new();
     if let Some(idc) = &c.identity {
         let want = &idc.spec;
@@ -206,7 +207,21 @@ pub fn identity_stage(inst: &Instance, observed: &Value) -> Option<Change> {
             s.body["identity"] = identity_body(want);
         }
     }
-    if let Some(enc) = &c.encryption {
+    Some(s.into_change(
+        inst,
+        "identity",
+        mode,
+        "managed identity first, before anything depends on it (I3)",
+        observed,
+    ))
+}
+
+/// D1: the customer-managed key, once the identity's access to the vault is visible (on Azure
+/// the switch fails while the identity cannot read the key).
+pub fn encryption_stage(inst: &Instance, observed: &Value) -> Option<Change> {
+    let enc = inst.controls.encryption.as_ref()?;
+    let mut s = Stage::new();
+    {
         let want = &enc.spec;
         let live = get(observed, "properties.encryption");
         let live_src = live
@@ -263,9 +278,9 @@ pub fn identity_stage(inst: &Instance, observed: &Value) -> Option<Change> {
     }
     Some(s.into_change(
         inst,
-        "identity",
-        mode,
-        "managed identity and encryption first, before anything depends on them (I3, D1)",
+        "encryption",
+        enc.mode,
+        "the customer-managed key, once the account's identity can read it (D1)",
         observed,
     ))
 }
