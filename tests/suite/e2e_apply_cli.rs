@@ -482,7 +482,7 @@ async fn a_tampered_re_digested_saved_plan_is_refused_before_any_write() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let original: moat::render::json::PlanDocument =
         serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
-    let role = "contoso-openai-prod/role-assignment/";
+    const ROLE: &str = "contoso-openai-prod/role-assignment/";
     let tamperings: Vec<(&str, Tamper)> = vec![
         (
             "a write body granting Owner to another principal",
@@ -490,7 +490,7 @@ async fn a_tampered_re_digested_saved_plan_is_refused_before_any_write() {
                 let c = p.instances[0]
                     .changes
                     .iter_mut()
-                    .find(|c| c.address.starts_with(role))
+                    .find(|c| c.address.starts_with(ROLE))
                     .unwrap();
                 let b = c.write.as_mut().unwrap().body.as_mut().unwrap();
                 b["properties"]["principalId"] = "00000000-0000-0000-0000-0000000000ff".into();
@@ -554,10 +554,10 @@ async fn a_tampered_re_digested_saved_plan_is_refused_before_any_write() {
     let mut extra = plan.instances[0]
         .changes
         .iter()
-        .find(|c| c.address.starts_with(role))
+        .find(|c| c.address.starts_with(ROLE))
         .unwrap()
         .clone();
-    extra.address = format!("{role}owner/00000000-0000-0000-0000-0000000000ff");
+    extra.address = format!("{ROLE}owner/00000000-0000-0000-0000-0000000000ff");
     plan.instances[0].changes.push(extra);
     std::fs::write(&saved, moat::render::json::render(&plan)).unwrap();
     emu.clear_request_log();
