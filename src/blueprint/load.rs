@@ -266,6 +266,7 @@ impl Loader {
     fn instances(&mut self, root: &Node, opts: &Options) -> Vec<Instance> {
         let defaults = root.get("defaults").filter(|d| d.as_map().is_some());
         let mut resolved = Vec::new();
+        let mut nodes = Vec::new();
         let mut seen: Vec<(Instance, Loc)> = Vec::new();
         for item in root
             .get("instances")
@@ -321,7 +322,11 @@ impl Loader {
             self.cross_check(&inst, &item.loc, &seen);
             seen.push((inst.clone(), item.loc.clone()));
             resolved.push(inst);
+            nodes.push(merged);
         }
+        // Before any sharding (`commands::load::select`): a shard plans shared resources as the
+        // whole blueprint declares them.
+        super::shared::merge(&mut resolved, &nodes, &mut self.out);
         resolved
     }
 

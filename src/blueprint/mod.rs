@@ -4,7 +4,8 @@
 //! Pipeline: `yaml` (positioned tree) → `check` against `schema` (types, unknown keys, formats,
 //! secrets) → `load` (imports, profile ⊕ defaults ⊕ instance merge, required fields) →
 //! `resolve` / `network` / `controls` (defaults, names, cross-field rules, baseline exceptions)
-//! → `resolved::Blueprint`. Every finding is a [`Diagnostic`] with file, line and column.
+//! → `shared` (the declarations of resources several instances share, merged across the
+//! blueprint) → `resolved::Blueprint`. Every finding is a [`Diagnostic`] with file, line and column.
 
 mod check;
 mod context;
@@ -22,6 +23,7 @@ pub mod roles;
 pub mod schema;
 mod schema_controls;
 mod shape;
+mod shared;
 pub mod yaml;
 
 use std::io::Write;

@@ -193,7 +193,7 @@ pub static NSG: Obj = Obj {
         f("mode", &MODE, MODE_DOC).def("managed"),
         f("rules", &Ty::Map { key: Fmt::ResourceName, what: "rule", value: &Ty::Obj(&NSG_RULE) }, "Rules by name. Rules merge by name across profile, defaults and instance.")
             .def("{}").arm("networkSecurityGroups/securityRules"),
-        f("removeUndeclaredRules", &BOOL, "Also delete rules on the NSG that are not declared here (otherwise only rules moat created are removed).").def("false"),
+        f("removeUndeclaredRules", &BOOL, "Also delete rules on the NSG that the blueprint does not declare on it (otherwise only rules moat created are removed). Holds for every instance that uses the NSG.").def("false"),
     ],
 };
 

@@ -236,7 +236,28 @@ fn fleet_spans_two_subscriptions_and_merges_rules_by_name() {
         .iter()
         .map(|r| r.name.as_str())
         .collect();
-    assert_eq!(names, ["Allow-App-Subnet", "Deny-All-Inbound"]);
+    // It drops the APIM rule, but shares the NSG with contoso-openai-prod, which declares it: a
+    // shared NSG gets every rule the blueprint declares on it.
+    assert_eq!(
+        names,
+        ["Allow-App-Subnet", "Allow-APIM-Subnet", "Deny-All-Inbound"]
+    );
+    let rules_of = |name: &str| {
+        bp.instances
+            .iter()
+            .find(|i| i.name == name)
+            .unwrap()
+            .controls
+            .nsg
+            .clone()
+            .unwrap()
+            .spec
+            .rules
+    };
+    assert_eq!(
+        rules_of("contoso-openai-weu"),
+        rules_of("contoso-openai-weu-batch")
+    );
     let weu = bp
         .instances
         .iter()

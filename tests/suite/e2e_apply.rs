@@ -124,8 +124,10 @@ fn fleet_with(
         }
         for k in 0..per_sub {
             let name = format!("fleet-s{s}-openai-{k}");
+            // The subnets share one NSG, and so its rules: their destination (defaulted from
+            // `endpointSubnetPrefix`) covers every endpoint subnet.
             let (subnet, prefix) = if own_subnets {
-                (format!("snet-pe-{k}"), format!("10.10.{}.0/24", 10 + k))
+                (format!("snet-pe-{k}"), "10.10.0.0/16".to_string())
             } else {
                 (
                     "snet-private-endpoints".to_string(),
