@@ -216,6 +216,30 @@ pub fn plan(instance: &str, mode: Mode, spec: &Nsg, observed_nsg: Option<&Value>
             Some(l) => diff(rule, l),
             None => Vec::new(),
         };
+        // A rule of the same name that moat did not create and that differs from the
+        // blueprint's is someone else's: never overwritten (its sources would lose access
+        // silently). An identical one is adopted as it is (no fields differ).
+        let foreign = observed.filter(|l| {
+            !get_str(l, "properties.description").is_some_and(|d| d.contains(OWNER_MARKER))
+        });
+        if let (Some(live_rule), true) = (foreign, !fields.is_empty() && mode == Mode::Managed) {
+            let what: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
+            out.push(
+                Change::blocked(
+                    addr,
+                    KIND,
+                    id,
+                    format!(
+                        "the NSG already has a rule named {} that moat did not create, and it differs from the blueprint's ({}): moat will not overwrite it; rename the blueprint's rule, or align or remove the existing one yourself",
+                        rule.name,
+                        what.join(", ")
+                    ),
+                    fingerprint(Some(live_rule)),
+                )
+                .with_fields(fields),
+            );
+            continue;
+        }
         let action = super::outcome(mode, observed.is_some(), !fields.is_empty());
         let mut c =
             Change::new(addr, KIND, &id, action, reason, fingerprint(observed)).with_fields(fields);
