@@ -58,7 +58,7 @@ async fn a_foreign_same_named_rule_is_blocked_and_left_untouched() {
     let report = apply(api.clone(), &p).await;
     assert!(report.applied.is_empty(), "{report:#?}");
     assert!(
-        !emu.request_log().iter().any(|e| is_write(e)),
+        !emu.request_log().iter().any(is_write),
         "nothing is written for a held-back instance"
     );
     let live = api
