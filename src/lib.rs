@@ -16,4 +16,5 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod resources;
+pub mod sanitize;
 pub mod values;

@@ -16,7 +16,15 @@ use crate::arm::ArmError;
 ///   ARM request id: …, correlation id: …
 /// hint: …
 /// ```
+///
+/// The report is [`clean_output`](crate::sanitize::clean_output)ed: secrets (the bearer token, URL
+/// userinfo, JWTs, secret query parameters) redacted and control characters escaped, whatever
+/// part of the chain a server or the blueprint supplied.
 pub fn render_error(err: &(dyn Error + 'static)) -> String {
+    crate::sanitize::clean_output(&render_error_raw(err)).into_owned()
+}
+
+fn render_error_raw(err: &(dyn Error + 'static)) -> String {
     let mut out = format!("error: {}\n", indent_continuation(&err.to_string(), "  "));
     let mut shown: Vec<String> = vec![err.to_string()];
     let mut arm: Option<&ArmError> = err.downcast_ref::<ArmError>();
@@ -41,7 +49,11 @@ pub fn render_error(err: &(dyn Error + 'static)) -> String {
             if d.code.is_empty() && d.message.is_empty() {
                 continue;
             }
-            let line = format!("{}: {}", d.code, d.message);
+            let line = format!(
+                "{}: {}",
+                crate::sanitize::escape_controls(&d.code),
+                crate::sanitize::escape_controls(&d.message)
+            );
             if !shown.iter().any(|s| s.contains(&line)) {
                 out.push_str(&format!(
                     "  Caused by: {}\n",
@@ -84,13 +96,17 @@ pub fn log_filter(verbosity: u8) -> &'static str {
 }
 
 /// Install a stderr subscriber for `verbosity`. Safe to call more than once (later calls are
-/// no-ops). moat logs no tokens, `Authorization` headers or bodies at any level.
+/// no-ops). moat logs no tokens, `Authorization` headers or bodies at any level, and every line
+/// passes through [`CleanWriter`](crate::sanitize::CleanWriter) (what a library logs included):
+/// secrets redacted, control characters escaped. Hence no ANSI colours in logs: the writer could
+/// not tell the formatter's escape sequences from a server's.
 pub fn init_logging(verbosity: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(verbosity)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_writer(|| crate::sanitize::CleanWriter(std::io::stderr()))
         .with_target(verbosity >= 2)
         .try_init();
 }
@@ -166,7 +182,38 @@ mod tests {
         assert_eq!(
             out,
             "error: PUT /subscriptions/s/subnets/x: operation ended Failed: InternalServerError: \
-             it broke\n  second line\n  Caused by: Inner: why\n  ARM request id: r1\n"
+             it broke\\nsecond line\n  Caused by: Inner: why\n  ARM request id: r1\n",
+            "ARM's own line breaks are escaped: only moat's break the report"
+        );
+    }
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal_or_leak_a_token() {
+        crate::sanitize::register_secret("report-test-token-31337");
+        let err = ArmError::Response {
+            method: Method::Get,
+            resource: "/subscriptions/s/x".into(),
+            status: 400,
+            code: "Bad\u{1b}[2J".into(),
+            message: "token report-test-token-31337 \u{1b}]0;pwned\u{7}".into(),
+            details: vec![crate::arm::error::ErrorDetail {
+                code: "In\u{1b}ner".into(),
+                message: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.abc\r".into(),
+            }],
+            request_id: None,
+            correlation_id: None,
+            retries: 0,
+            elapsed: Duration::ZERO,
+        };
+        let out = render_error(&err);
+        assert!(!out.contains('\u{1b}') && !out.contains('\r'), "{out:?}");
+        assert!(
+            !out.contains("report-test-token-31337") && !out.contains("eyJhbGci"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Bad\\x1b[2J") && out.contains("In\\x1bner: [redacted]\\r"),
+            "{out}"
         );
     }
 

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crate::sanitize::clean;
+
 /// What happened to a step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<'a> {
@@ -51,7 +53,7 @@ impl Progress for Lines {
             Event::Failed { error } => format!("FAILED: {error}"),
             Event::Skipped { because } => format!("skipped: {because}"),
         };
-        eprintln!("[{t:7.1}s] {address}: {what}");
+        eprintln!("[{t:7.1}s] {}: {}", clean(address), clean(&what));
     }
 }
 
@@ -92,21 +94,24 @@ impl Progress for Bars {
                 ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
-            b.set_prefix(instance.to_string());
+            b.set_prefix(clean(instance).into_owned());
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
+        let address = clean(address);
         match event {
-            Event::Waiting { gate } => bar.set_message(format!("{address}: waiting for {gate}")),
+            Event::Waiting { gate } => {
+                bar.set_message(format!("{address}: waiting for {}", clean(gate)))
+            }
             Event::Writing => bar.set_message(format!("{address}: applying")),
             Event::Done => bar.set_message(format!("{address}: done")),
             Event::Failed { error } => {
-                let _ = self.multi.println(format!("✗ {address}: {error}"));
+                let _ = self.multi.println(format!("✗ {address}: {}", clean(error)));
             }
             Event::Skipped { because } => {
                 let _ = self
                     .multi
-                    .println(format!("- {address}: skipped ({because})"));
+                    .println(format!("- {address}: skipped ({})", clean(because)));
             }
         }
     }

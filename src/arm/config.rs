@@ -276,7 +276,15 @@ pub fn authority_host_for(cloud: Cloud, env_value: Option<&str>) -> String {
 /// Build the HTTP client for `opts`: validates the endpoint and builds the credential. Nothing is
 /// sent yet (credentials are asked for a token on the first request).
 pub fn connect_http(opts: &ConnectOptions) -> Result<HttpArm, ArmError> {
-    let endpoint = endpoint_for(opts)?;
+    let mut endpoint = endpoint_for(opts)?;
+    if let Some(password) = endpoint.password() {
+        // URLs lose their userinfo in every output anyway; this also catches a bare echo.
+        crate::sanitize::register_secret(password);
+    }
+    // Userinfo never goes on the wire: reqwest would turn it into a Basic `Authorization` header
+    // that replaces the bearer token (ARM then answers 401) and hands the password to the server.
+    let _ = endpoint.set_username("");
+    let _ = endpoint.set_password(None);
     let client = super::http::build_http_client(super::http::HttpTimeouts::default())?;
     let tokens = match &opts.access_token {
         Some(t) if !t.trim().is_empty() => {

@@ -18,7 +18,8 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ArmError {
     /// ARM answered with an error status.
-    #[error("{method} {resource} failed{}: {status} {code}: {message}", retry_note(*retries, *elapsed))]
+    /// Server text (`code`, `message`) is shown with its control characters escaped, on one line.
+    #[error("{method} {resource} failed{}: {status} {}: {}", retry_note(*retries, *elapsed), one_line(code), one_line(message))]
     Response {
         method: Method,
         resource: String,
@@ -33,7 +34,12 @@ pub enum ArmError {
         elapsed: Duration,
     },
     /// A long-running operation ended `Failed` or `Canceled`.
-    #[error("{method} {resource}: operation ended {status}: {code}: {message}")]
+    #[error(
+        "{method} {resource}: operation ended {}: {}: {}",
+        one_line(status),
+        one_line(code),
+        one_line(message)
+    )]
     OperationFailed {
         method: Method,
         resource: String,
@@ -66,12 +72,18 @@ pub enum ArmError {
     #[error("{0}")]
     Config(String),
     /// A response that is not what ARM documents (unparseable body, missing header).
-    #[error("{method} {resource}: unexpected response: {message}")]
+    #[error("{method} {resource}: unexpected response: {}", one_line(message))]
     Protocol {
         method: Method,
         resource: String,
         message: String,
     },
+}
+
+/// Text a server sent, fit for one line of an error: control characters (newlines included)
+/// escaped.
+fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::sanitize::escape_controls(s)
 }
 
 /// Strip scheme/host and query so that messages name the resource, not the URL.

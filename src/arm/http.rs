@@ -138,6 +138,10 @@ enum Outcome {
 
 impl HttpArm {
     pub fn new(endpoint: Url, tokens: TokenSource) -> Self {
+        if let TokenSource::Static(t) = &tokens {
+            // Redacted from everything moat prints from here on, wherever a server echoes it.
+            crate::sanitize::register_secret(t.secret());
+        }
         HttpArm {
             endpoint,
             client: build_http_client(HttpTimeouts::default())
@@ -246,6 +250,7 @@ impl HttpArm {
             .get_token(&[scope.as_str()])
             .await
             .map_err(|e| ArmError::Credential(error_chain(&e)))?;
+        crate::sanitize::register_secret(fresh.token.secret());
         let left = fresh.expires_on - time::OffsetDateTime::now_utc();
         let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
         cache.token = left

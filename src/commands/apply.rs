@@ -5,6 +5,7 @@ use crate::apply::{self, ApplyOptions};
 use crate::cli::ApplyArgs;
 use crate::model::Plan;
 use crate::render;
+use crate::sanitize::{clean, clean_output};
 
 use super::{load_blueprint, select, MoatError, Output};
 
@@ -200,13 +201,13 @@ async fn apply_with(
         );
     }
     for (a, e) in &report.failed {
-        println!("  failed  {a}\n{}", indent(e, 10));
+        println!("  failed  {}\n{}", clean(a), indent(&clean_output(e), 10));
     }
     for (a, why) in &report.skipped {
-        println!("  skipped {a}: {why}");
+        println!("  skipped {}: {}", clean(a), clean(why));
     }
     for a in &report.not_started {
-        println!("  not started {a}");
+        println!("  not started {}", clean(a));
     }
     if report.interrupted {
         println!("Interrupted. Run apply again to converge.");
@@ -237,7 +238,7 @@ async fn apply_with(
         let names: Vec<&str> = held.iter().map(|(n, _)| n.as_str()).collect();
         println!(
             "Apply complete for the other instances; held back: {} (see the blocked changes and drift above, fix them and apply again).",
-            names.join(", ")
+            clean(&names.join(", "))
         );
         return Ok(1);
     }

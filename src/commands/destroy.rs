@@ -9,6 +9,7 @@ use crate::blueprint::resolved::Blueprint;
 use crate::cli::DestroyArgs;
 use crate::plan::destroy::plan;
 use crate::render;
+use crate::sanitize::{clean, clean_output};
 
 use super::{load_blueprint, MoatError, Output};
 
@@ -80,10 +81,10 @@ async fn destroy_with(
         report.skipped.len()
     );
     for (a, e) in &report.failed {
-        println!("  failed  {a}\n{e}");
+        println!("  failed  {}\n{}", clean(a), clean_output(e));
     }
     for (a, why) in &report.skipped {
-        println!("  skipped {a}: {why}");
+        println!("  skipped {}: {}", clean(a), clean(why));
     }
     if !report.ok() {
         println!("Destroy did not finish. Run it again once the cause is fixed: it picks up where it stopped.");
@@ -99,12 +100,15 @@ async fn destroy_with(
         .map(|i| i.name.as_str())
         .collect();
     if !left.is_empty() {
-        println!("Destroy did not finish: still present: {}", left.join(", "));
+        println!(
+            "Destroy did not finish: still present: {}",
+            clean(&left.join(", "))
+        );
         return Ok(1);
     }
     println!(
         "Destroyed {}. ARM keeps a deleted account soft-deleted for 48 hours: `softDelete: restore` brings it back, `softDelete: purge` frees the name.",
-        args.instances.join(", ")
+        clean(&args.instances.join(", "))
     );
     Ok(0)
 }

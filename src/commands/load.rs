@@ -6,6 +6,7 @@ use crate::blueprint::resolved::Blueprint;
 use crate::cli::Selectors;
 
 use super::error::MoatError;
+use crate::sanitize::clean_output;
 
 /// Load and validate a blueprint; diagnostics go to stderr.
 pub fn load_blueprint(path: &Path) -> Result<Blueprint, MoatError> {
@@ -19,12 +20,12 @@ pub fn load_blueprint(path: &Path) -> Result<Blueprint, MoatError> {
         Some(bp) => {
             // Warnings (an exception in force, one about to expire) are shown every run.
             for d in &report.diagnostics.0 {
-                eprintln!("{d}");
+                eprintln!("{}", clean_output(&d.to_string()));
             }
             Ok(bp)
         }
         None => {
-            eprintln!("{}", report.diagnostics);
+            eprintln!("{}", clean_output(&report.diagnostics.to_string()));
             Err(MoatError::InvalidBlueprint {
                 file: path.display().to_string(),
                 count: report.diagnostics.0.len(),

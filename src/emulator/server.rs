@@ -331,6 +331,10 @@ fn log_request(
         status,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
     };
+    // The log lock is held while the line is written, and the line goes out in one write: with
+    // `writeln!` the line and its newline were separate writes, and concurrent requests
+    // interleaved them into lines that did not parse.
+    let mut log = shared.log.lock().expect("log lock");
     if let Some(file) = &shared.cfg.request_log_file {
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -338,10 +342,12 @@ fn log_request(
             .append(true)
             .open(file)
         {
-            let _ = writeln!(f, "{}", serde_json::to_string(&entry).unwrap_or_default());
+            let mut line = serde_json::to_string(&entry).unwrap_or_default();
+            line.push('\n');
+            let _ = f.write_all(line.as_bytes());
         }
     }
-    shared.log.lock().expect("log lock").push(entry);
+    log.push(entry);
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -17,43 +17,48 @@ pub struct PlanDocument {
     pub digest: String,
 }
 
-/// [`PlanDocument`] as it is written: the same fields, borrowing the plan.
+/// [`PlanDocument`] as it is written: the same fields, the plan as the JSON value digested.
 #[derive(Serialize)]
-struct PlanDocumentRef<'a> {
+struct PlanDocumentOut {
     format_version: u32,
     summary: Summary,
     has_changes: bool,
     failed: bool,
-    plan: &'a Plan,
+    plan: serde_json::Value,
     digest: String,
 }
 
-fn document_ref(plan: &Plan) -> PlanDocumentRef<'_> {
-    let v = serde_json::to_value(plan).expect("plans serialise");
-    PlanDocumentRef {
+/// The document to write. Secrets a server echoed into a body are redacted before the digest is
+/// taken (so the file is consistent; applying it then differs from a fresh plan and is refused,
+/// which is right for a plan with a token in it). Control characters need nothing here: JSON
+/// strings escape them (`\u001b`).
+fn document_out(plan: &Plan) -> PlanDocumentOut {
+    let mut v = serde_json::to_value(plan).expect("plans serialise");
+    crate::sanitize::redact_json(&mut v);
+    PlanDocumentOut {
         format_version: PLAN_FORMAT_VERSION,
         summary: plan.summary(),
         has_changes: plan.has_changes(),
         failed: plan.is_failed(),
-        plan,
         digest: format!("sha256:{}", digest_json(&v)),
+        plan: v,
     }
 }
 
 pub fn document(plan: &Plan) -> PlanDocument {
-    let d = document_ref(plan);
+    let d = document_out(plan);
     PlanDocument {
         format_version: d.format_version,
         summary: d.summary,
         has_changes: d.has_changes,
         failed: d.failed,
-        plan: plan.clone(),
+        plan: serde_json::from_value(d.plan).expect("a redacted plan deserialises"),
         digest: d.digest,
     }
 }
 
 pub fn render(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(&document_ref(plan)).expect("plans serialise");
+    let mut s = serde_json::to_string_pretty(&document_out(plan)).expect("plans serialise");
     s.push('\n');
     s
 }

@@ -10,7 +10,14 @@ fn esc(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The markdown; control characters from the blueprint or ARM escaped (markdown has no escape of
+/// its own for them) and secrets redacted, in one pass over the whole text, whose only line breaks
+/// are moat's (table cells and headings replace a value's own).
 pub fn render(plan: &Plan) -> String {
+    crate::sanitize::clean_output(&render_raw(plan)).into_owned()
+}
+
+fn render_raw(plan: &Plan) -> String {
     let mut out = String::new();
     let s = plan.summary();
     let _ = writeln!(out, "## moat plan: `{}`\n", plan.blueprint.path);

@@ -7,13 +7,17 @@ use anstyle::{AnsiColor, Style};
 
 use super::{action_word, field_diff, is_multiline, show_value, summary_line, visible};
 use crate::model::{Action, Plan};
+use crate::sanitize::clean;
 
 struct Palette {
     on: bool,
 }
 
 impl Palette {
+    /// `s` cleaned ([`clean`]: it may come from the blueprint or ARM) and painted: moat's own
+    /// escape sequences are the only ones that reach the terminal.
     fn paint(&self, style: Style, s: &str) -> String {
+        let s = clean(s);
         if self.on {
             format!("{}{s}{}", style.render(), style.render_reset())
         } else {
@@ -44,7 +48,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
     let _ = writeln!(
         out,
         "moat plan for {} ({n} instance{})",
-        plan.blueprint.path,
+        clean(&plan.blueprint.path),
         if n == 1 { "" } else { "s" }
     );
     for inst in &plan.instances {
@@ -77,7 +81,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             }
             for f in &c.fields {
                 if is_multiline(f) {
-                    let _ = writeln!(out, "      {}:", f.path);
+                    let _ = writeln!(out, "      {}:", clean(&f.path));
                     for (m, line) in field_diff(f) {
                         let s = match m {
                             '+' => p.action(Action::Create),
@@ -90,17 +94,17 @@ pub fn render(plan: &Plan, color: bool) -> String {
                     let _ = writeln!(
                         out,
                         "      {}: {} → {}",
-                        f.path,
-                        show_value(&f.before),
-                        show_value(&f.after)
+                        clean(&f.path),
+                        clean(&show_value(&f.before)),
+                        clean(&show_value(&f.after))
                     );
                 }
             }
             if let Some(r) = &c.risk {
-                let _ = writeln!(out, "      {} {r}", p.paint(risk, "risk:"));
+                let _ = writeln!(out, "      {} {}", p.paint(risk, "risk:"), clean(r));
             }
             if let Some(e) = &c.exception {
-                let _ = writeln!(out, "      exception: {e}");
+                let _ = writeln!(out, "      exception: {}", clean(e));
             }
             for g in &c.gates {
                 let _ = writeln!(
@@ -114,7 +118,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             }
         }
         for note in &inst.notes {
-            let _ = writeln!(out, "  {} {note}", p.paint(risk, "note:"));
+            let _ = writeln!(out, "  {} {}", p.paint(risk, "note:"), clean(note));
         }
         for e in &inst.exceptions {
             let label = if e.expired() || e.expiring() {
@@ -122,7 +126,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             } else {
                 p.paint(dim, "exception:")
             };
-            let _ = writeln!(out, "  {label} {}", e.describe());
+            let _ = writeln!(out, "  {label} {}", clean(&e.describe()));
         }
     }
     let _ = writeln!(out);

@@ -249,6 +249,37 @@ async fn the_request_log_records_every_call_without_secrets() {
     assert!(env.emu.request_log().is_empty());
 }
 
+/// Issue 21: under many concurrent requests every line of the request-log file is a whole JSON
+/// entry (the line and its newline used to be separate writes, and lines interleaved).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_request_log_file_has_whole_lines_under_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("requests.jsonl");
+    let mut cfg = EmulatorConfig {
+        request_log_file: Some(file.clone()),
+        ..EmulatorConfig::default()
+    };
+    cfg.throttle.enabled = false;
+    let env = start_with(cfg).await;
+    let n = 200;
+    let gets = (0..n).map(|i| {
+        // Long paths make long lines: more chances to interleave.
+        let id = rg_id(&format!("rg-{i}-{}", "x".repeat(80)));
+        let env = &env;
+        async move { env.get(&id, RES).await.status }
+    });
+    let statuses = futures::future::join_all(gets).await;
+    assert!(statuses.iter().all(|s| *s == 404), "{statuses:?}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), env.emu.request_log().len());
+    assert!(lines.len() >= n, "{} lines for {n} requests", lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        serde_json::from_str::<moat::emulator::RequestLogEntry>(line)
+            .unwrap_or_else(|e| panic!("line {i} does not parse ({e}): {line}"));
+    }
+}
+
 #[tokio::test]
 async fn injected_errors_resets_and_latency() {
     let env = start().await;

@@ -56,6 +56,7 @@ mod reliability_faults;
 mod sdk_models;
 mod security_endpoints;
 mod security_input;
+mod security_role;
 mod security_secrets;
 mod security_weakening;
 mod structure;

@@ -228,3 +228,147 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+const PASSWORD: &str = "SENTINEL-PASSWORD-5c1e";
+const QUERY_SECRET: &str = "SENTINEL-SIG-0d9b4a";
+/// A JWT a server might echo (not the one moat sent): redacted by its shape.
+const ECHOED_JWT: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tIn0.U0VOVElORUwtSldULVNJRw";
+
+/// A hostile "ARM" that echoes the Authorization header it received (and a JWT, and a terminal
+/// escape) in every error message and every detail.
+async fn echo_server() -> String {
+    use axum::http::HeaderMap;
+    async fn echo(headers: HeaderMap) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (
+            axum::http::StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({"error": {
+                "code": "AuthorizationFailed",
+                "message": format!("the token in '{auth}' is not valid here \u{1b}]0;pwned\u{7}\u{1b}[2J; try {ECHOED_JWT}"),
+                "details": [{"code": "Echo", "message": format!("{auth} / {ECHOED_JWT}")}],
+            }})),
+        )
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(echo);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://127.0.0.1:{}", addr.port())
+}
+
+fn moat_at(endpoint: &str, cwd: &Path, verbosity: &str, custom: bool) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("moat"));
+    c.current_dir(cwd)
+        .env("MOAT_ACCESS_TOKEN", TOKEN)
+        .env("NO_COLOR", "1")
+        .env_remove("MOAT_ARM_ENDPOINT")
+        .stdin(Stdio::null());
+    match verbosity {
+        "trace" => {
+            c.env("RUST_LOG", "trace").arg("-vv");
+        }
+        "" => {
+            c.env_remove("RUST_LOG");
+        }
+        v => {
+            c.env_remove("RUST_LOG").arg(v);
+        }
+    }
+    c.args(["plan", e2e::repo(BLUEPRINT).to_str().unwrap()])
+        .args(["--arm-endpoint", endpoint]);
+    if custom {
+        c.arg("--allow-custom-endpoint");
+    }
+    c
+}
+
+/// Issue 21: a password in `--arm-endpoint`, a secret in its query, and a token (the one moat sent,
+/// and any JWT) echoed by a server in its error messages never reach stdout, stderr or the logs,
+/// at any verbosity; nor does the server's terminal escape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_userinfo_and_echoed_tokens_are_redacted_at_every_verbosity() {
+    let work = tempfile::tempdir().unwrap();
+    let emu = e2e::emulator_with(EmulatorConfig::default(), "examples/quickstart-seed.json").await;
+    let emu_port = emu.base_url().rsplit(':').next().unwrap().to_string();
+    let echo = echo_server().await;
+    let echo_port = echo.rsplit(':').next().unwrap().to_string();
+    // (what, endpoint, --allow-custom-endpoint, expected exit code)
+    let cases = [
+        (
+            "userinfo, emulator",
+            format!("http://moat:{PASSWORD}@127.0.0.1:{emu_port}"),
+            true,
+            0,
+        ),
+        (
+            "userinfo, echoing server",
+            format!("http://moat:{PASSWORD}@127.0.0.1:{echo_port}"),
+            true,
+            1,
+        ),
+        ("echoing server", echo.clone(), false, 1),
+        (
+            "userinfo refused",
+            format!("http://moat:{PASSWORD}@127.0.0.1:{emu_port}"),
+            false,
+            1,
+        ),
+        (
+            "secret query refused",
+            format!("http://127.0.0.1:{emu_port}/?sig={QUERY_SECRET}&token={QUERY_SECRET}"),
+            true,
+            1,
+        ),
+    ];
+    let sentinels = [
+        TOKEN,
+        &TOKEN[..20],
+        PASSWORD,
+        QUERY_SECRET,
+        ECHOED_JWT,
+        &ECHOED_JWT[..30],
+        "\u{1b}",
+        "\u{7}",
+    ];
+    let (mut runs, mut hits, mut echoed) = (0, Vec::new(), 0);
+    for (what, endpoint, custom, code) in &cases {
+        for verbosity in ["", "-v", "-vv", "trace"] {
+            let out = run(moat_at(endpoint, work.path(), verbosity, *custom)).await;
+            runs += 1;
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(*code),
+                "{what} {verbosity}: {stdout}\n{stderr}"
+            );
+            if what.contains("echoing") {
+                // The message really came back, redacted and escaped.
+                assert!(
+                    stderr.contains("Bearer [redacted]") && stderr.contains("\\x1b]0;pwned\\x07"),
+                    "{what} {verbosity}: {stderr}"
+                );
+                echoed += 1;
+            }
+            if verbosity == "-vv" && *code == 0 {
+                assert!(stderr.contains("ARM request"), "{what}: no request log");
+            }
+            for s in sentinels {
+                for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+                    if text.contains(s) {
+                        hits.push(format!("{what} {verbosity} {stream} contains {s:?}"));
+                    }
+                }
+            }
+        }
+    }
+    println!("security-secrets: endpoint userinfo / query secrets / echoed tokens: {runs} moat runs, {echoed} with the server's echo, secrets or escapes leaked {}", hits.len());
+    assert!(hits.is_empty(), "leaked: {hits:#?}");
+    emu.shutdown().await;
+}
