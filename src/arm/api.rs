@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::error::ArmError;
+use super::error::{resource_of, ArmError};
 use super::lro;
 use super::retry;
 use super::types::{ArmRequest, ArmResponse, Method, Precondition, Stats};
@@ -41,7 +41,12 @@ pub trait ArmApi: Send + Sync {
         let req = ArmRequest::new(Method::Get, path, api_version);
         let resp = self.send(req.clone()).await?;
         match resp.status {
-            200 => Ok(resp.body),
+            200 => {
+                if let Some(body) = &resp.body {
+                    check_scope(&req, body, Strict::Resource)?;
+                }
+                Ok(resp.body)
+            }
             404 => Ok(None),
             _ => Err(ArmError::from_response(&req, &resp)),
         }
@@ -53,26 +58,62 @@ pub trait ArmApi: Send + Sync {
             .await
     }
 
-    /// Like [`ArmApi::list`] with a prepared request (for `$filter`).
+    /// Like [`ArmApi::list`] with a prepared request (for `$filter`). Within [`MAX_LIST_PAGES`],
+    /// [`MAX_PAGE_ITEMS`] and [`MAX_LIST_ITEMS`]; a `nextLink` seen before in the same list, or an
+    /// item outside the listed scope, is a protocol error.
     async fn list_query(&self, first: ArmRequest) -> Result<Vec<Value>, ArmError> {
         let mut out = Vec::new();
-        let mut req = first;
-        loop {
+        let mut links = std::collections::HashSet::new();
+        let mut req = first.clone();
+        for page in 1.. {
             let resp = self.send(req.clone()).await?;
             match resp.status {
                 200 => {}
                 404 => return Ok(out),
                 _ => return Err(ArmError::from_response(&req, &resp)),
             }
-            let body = resp.body.unwrap_or(Value::Null);
-            if let Some(items) = body.get("value").and_then(Value::as_array) {
-                out.extend(items.iter().cloned());
+            let mut body = resp.body.unwrap_or(Value::Null);
+            // Moved out of the page, not copied: a list holds each item once.
+            let items = match body.get_mut("value").map(Value::take) {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            if items.len() > MAX_PAGE_ITEMS {
+                let n = items.len();
+                let message = format!(
+                    "a page of {n} items (more than {MAX_PAGE_ITEMS}, moat's limit per page)"
+                );
+                return Err(protocol(&first, message));
             }
-            match body.get("nextLink").and_then(Value::as_str) {
-                Some(next) if !next.is_empty() => req = ArmRequest::follow(next),
+            if out.len() + items.len() > MAX_LIST_ITEMS {
+                let message = format!("more than {MAX_LIST_ITEMS} items (moat's limit per list)");
+                return Err(protocol(&first, message));
+            }
+            for item in &items {
+                check_scope(&first, item, Strict::ListItem)?;
+            }
+            out.extend(items);
+            let next = match body.get("nextLink").and_then(Value::as_str) {
+                Some(next) if !next.is_empty() => next,
                 _ => return Ok(out),
+            };
+            if !links.insert(next.to_string()) {
+                return Err(protocol(
+                    &first,
+                    format!("nextLink {next} was already followed in this list (a paging loop)"),
+                ));
             }
+            if page >= MAX_LIST_PAGES {
+                return Err(protocol(
+                    &first,
+                    format!(
+                        "more than {MAX_LIST_PAGES} pages (moat's limit per list); next was {next}"
+                    ),
+                ));
+            }
+            req = ArmRequest::follow(next);
         }
+        unreachable!("the page loop returns")
     }
 
     /// PUT a resource and wait for the operation to finish; returns the final resource body.
@@ -137,6 +178,10 @@ pub trait ArmApi: Send + Sync {
                     tracing::info!("{e}; re-sending the write in {wait:.1?}");
                     tokio::time::sleep(wait).await;
                 }
+                Ok(Some(body)) if matches!(req.method, Method::Put | Method::Patch) => {
+                    check_scope(&req, &body, Strict::Resource)?;
+                    return Ok(Some(body));
+                }
                 other => return other,
             }
         }
@@ -168,4 +213,82 @@ fn body_request(
     pre: Precondition,
 ) -> ArmRequest {
     pre.apply(ArmRequest::new(method, path, api_version).with_body(body.clone()))
+}
+
+/// Most items one list page may hold: 10,000. ARM pages hold up to 1,000 (most providers use
+/// 100–1,000); ten times that is never a real page.
+pub const MAX_PAGE_ITEMS: usize = 10_000;
+
+/// Most items one list may hold: 100,000, far above any scope moat reads (accounts of a
+/// subscription, role assignments at a scope) and small enough to stay well under 300 MB.
+pub const MAX_LIST_ITEMS: usize = 100_000;
+
+/// Most pages one list may have: 1,000 (a server that hands out one item per page still ends).
+pub const MAX_LIST_PAGES: usize = 1_000;
+
+fn protocol(req: &ArmRequest, message: String) -> ArmError {
+    ArmError::Protocol {
+        method: req.method,
+        resource: resource_of(&req.path),
+        message,
+    }
+}
+
+/// How strictly a response `id` must match the request's scope.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strict {
+    /// GET/PUT/PATCH of a resource: the id names the request's subscription (and its resource
+    /// group, when both name one).
+    Resource,
+    /// A list item: an id that names a subscription names the listed one (items at tenant or
+    /// management-group scope, such as inherited role assignments, name none).
+    ListItem,
+}
+
+/// The `subscriptions/{s}` and `resourceGroups/{g}` segments of a path or URL, if any.
+fn scope_of(path: &str) -> (Option<String>, Option<String>) {
+    let path = resource_of(path);
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let after = |name: &str| {
+        segs.windows(2)
+            .find(|w| w[0].eq_ignore_ascii_case(name))
+            .map(|w| w[1].to_ascii_lowercase())
+    };
+    (after("subscriptions"), after("resourceGroups"))
+}
+
+/// A body's `id` outside the subscription / resource group of `req` is a protocol error
+/// (compared case-insensitively, as ARM compares ids). Bodies without an `id` pass.
+fn check_scope(req: &ArmRequest, body: &Value, strict: Strict) -> Result<(), ArmError> {
+    let Some(id) = body.get("id").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let (want_sub, want_rg) = scope_of(&req.path);
+    let Some(want_sub) = want_sub else {
+        return Ok(());
+    };
+    let (sub, rg) = scope_of(id);
+    let sub_ok = match &sub {
+        Some(s) => *s == want_sub,
+        None => strict == Strict::ListItem && !id.trim().is_empty(),
+    };
+    let rg_ok = match (&rg, &want_rg) {
+        (Some(g), Some(w)) => g == w,
+        _ => true,
+    };
+    if sub_ok && rg_ok {
+        return Ok(());
+    }
+    let scope = match want_rg {
+        Some(g) => format!("subscription {want_sub}, resource group {g}"),
+        None => format!("subscription {want_sub}"),
+    };
+    let what = match strict {
+        Strict::Resource => "the response",
+        Strict::ListItem => "a list item",
+    };
+    Err(protocol(
+        req,
+        format!("{what} has id {id}, which is outside the requested scope ({scope})"),
+    ))
 }

@@ -12,7 +12,7 @@ use url::{Host, Url};
 
 use super::api::ArmApi;
 use super::error::ArmError;
-use super::http::{HttpArm, TokenSource};
+use super::http::{HttpArm, HttpTimeouts, TokenSource};
 use super::lro::LroOptions;
 use super::retry::RetryPolicy;
 
@@ -103,6 +103,8 @@ pub struct ConnectOptions {
     pub parallelism: usize,
     pub retry: RetryPolicy,
     pub lro: LroOptions,
+    /// Connect, read, idle and total timeouts of each exchange.
+    pub timeouts: HttpTimeouts,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -118,6 +120,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("parallelism", &self.parallelism)
             .field("retry", &self.retry)
             .field("lro", &self.lro)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
@@ -132,6 +135,7 @@ impl Default for ConnectOptions {
             parallelism: DEFAULT_PARALLELISM,
             retry: RetryPolicy::default(),
             lro: LroOptions::default(),
+            timeouts: HttpTimeouts::default(),
         }
     }
 }
@@ -285,7 +289,7 @@ pub fn connect_http(opts: &ConnectOptions) -> Result<HttpArm, ArmError> {
     // that replaces the bearer token (ARM then answers 401) and hands the password to the server.
     let _ = endpoint.set_username("");
     let _ = endpoint.set_password(None);
-    let client = super::http::build_http_client(super::http::HttpTimeouts::default())?;
+    let client = super::http::build_http_client(opts.timeouts)?;
     let tokens = match &opts.access_token {
         Some(t) if !t.trim().is_empty() => {
             TokenSource::Static(azure_core::auth::Secret::new(t.trim().to_string()))
@@ -312,11 +316,12 @@ pub fn connect_http(opts: &ConnectOptions) -> Result<HttpArm, ArmError> {
     if opts.parallelism == 0 {
         return Err(ArmError::Config("--parallelism must be at least 1".into()));
     }
-    Ok(HttpArm::new(endpoint, tokens)
-        .with_http_client(client)
+    // `with_timeouts` builds the ARM client with the same timeouts as the credential's `client`.
+    HttpArm::new(endpoint, tokens)
         .with_lro_options(opts.lro.clone())
         .with_retry_policy(opts.retry.clone())
-        .with_parallelism(opts.parallelism))
+        .with_parallelism(opts.parallelism)
+        .with_timeouts(opts.timeouts)
 }
 
 /// [`connect_http`] behind the trait object the rest of moat uses.

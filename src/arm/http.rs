@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::api::ArmApi;
+use super::body::{read_limited, MAX_RESPONSE_BYTES};
 use super::error::{resource_of, ArmError};
 use super::limiter::{remaining_from_headers, subscription_of, Bucket, Limiter, LimiterConfig};
 use super::lro::{retry_after, LroOptions};
@@ -71,20 +72,35 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// Connect and read timeouts of the HTTP client.
+/// Timeouts of one HTTP exchange (docs/reliability.md, "Limits on what ARM sends back").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpTimeouts {
     pub connect: Duration,
-    /// Longest silence while waiting for response bytes. ARM gives resource providers 60 s before
-    /// it answers 504 itself, so this is above that.
+    /// Longest silence while waiting for the response to start. ARM gives resource providers 60 s
+    /// before it answers 504 itself, so this is above that.
     pub read: Duration,
+    /// Longest silence between body bytes once the response has started ([`IDLE_TIMEOUT`]).
+    pub idle: Duration,
+    /// The whole exchange, request sent to last body byte ([`TOTAL_TIMEOUT`]).
+    pub total: Duration,
 }
+
+/// No body byte for this long ends the exchange: 30 s. ARM streams a body it has; a pause this
+/// long mid-body is a broken or hostile server, not a slow resource provider (those are slow
+/// before the response starts, which `read` covers).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One exchange never takes longer than this: 120 s, ARM's own 60 s gateway timeout twice over,
+/// so that a body trickled one byte at a time (never idle for 30 s) still ends.
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Default for HttpTimeouts {
     fn default() -> Self {
         HttpTimeouts {
             connect: Duration::from_secs(10),
             read: Duration::from_secs(100),
+            idle: IDLE_TIMEOUT,
+            total: TOTAL_TIMEOUT,
         }
     }
 }
@@ -123,6 +139,7 @@ pub struct HttpArm {
     limiter: Limiter,
     slots: Arc<Semaphore>,
     counters: Counters,
+    timeouts: HttpTimeouts,
 }
 
 /// One HTTP exchange's outcome before the retry policy looks at it.
@@ -153,6 +170,7 @@ impl HttpArm {
             limiter: Limiter::new(LimiterConfig::default()),
             slots: Arc::new(Semaphore::new(16)),
             counters: Counters::default(),
+            timeouts: HttpTimeouts::default(),
         }
     }
 
@@ -182,7 +200,9 @@ impl HttpArm {
         self
     }
 
-    pub fn with_timeouts(self, t: HttpTimeouts) -> Result<Self, ArmError> {
+    /// A client with these timeouts (the idle and total ones are enforced by [`super::body`]).
+    pub fn with_timeouts(mut self, t: HttpTimeouts) -> Result<Self, ArmError> {
+        self.timeouts = t;
         Ok(self.with_http_client(build_http_client(t)?))
     }
 
@@ -284,9 +304,17 @@ impl HttpArm {
         } else if req.method.is_write() {
             http.insert_header("content-length", "0");
         }
-        let resp = match self.client.execute_request(&http).await {
-            Ok(r) => r,
-            Err(e) => return transport_outcome(req.method, &e),
+        let total = self.timeouts.total;
+        let deadline = Instant::now() + total;
+        let resp = match tokio::time::timeout_at(deadline, self.client.execute_request(&http)).await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return transport_outcome(req.method, &e),
+            Err(_) => {
+                let message = format!("no response within {total:?} (total timeout)");
+                let retryable = req.method != Method::Post;
+                return Outcome::Transport { message, retryable };
+            }
         };
         let (status, headers, body) = resp.deconstruct();
         let status = u16::from(status);
@@ -294,14 +322,19 @@ impl HttpArm {
             .iter()
             .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.as_str().to_string()))
             .collect();
-        let bytes = match body.collect().await {
+        let declared = headers
+            .get("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let (limit, idle) = (MAX_RESPONSE_BYTES, self.timeouts.idle);
+        let bytes = match read_limited(body, declared, limit, idle, deadline, total).await {
             Ok(b) => b,
-            Err(e) => {
+            Err(e) if e.is_transport() => {
                 return Outcome::Transport {
-                    message: format!("reading the response body: {}", error_chain(&e)),
+                    message: e.to_string(),
                     retryable: req.method != Method::Post,
                 }
             }
+            Err(e) => return Outcome::Invalid(e.to_string()),
         };
         let body = if bytes.is_empty() {
             None

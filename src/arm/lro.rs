@@ -77,11 +77,67 @@ fn provisioning_state(body: Option<&Value>) -> Option<&str> {
     body?.get("properties")?.get("provisioningState")?.as_str()
 }
 
-fn is_terminal(state: &str) -> bool {
-    matches!(
-        state.to_ascii_lowercase().as_str(),
-        "succeeded" | "failed" | "canceled" | "cancelled"
-    )
+/// The states an operation or a resource is in while ARM works on it: ARM's own `Accepted`,
+/// those the providers moat uses document (Cognitive Services accounts and deployments:
+/// Creating, Deleting, Moving, ResolvingDNS; Network: Updating, Deleting; private DNS: Creating,
+/// Updating, Deleting) and the operation-status values (`InProgress`, `NotStarted`, `Running`)
+/// plus the generic `Provisioning`, `Pending`. Anything outside these and [`TERMINAL_STATES`] is
+/// not waited for: it fails at once (docs/reliability.md) instead of using up the budget.
+pub const IN_PROGRESS_STATES: &[&str] = &[
+    "Accepted",
+    "Creating",
+    "Updating",
+    "Deleting",
+    "Provisioning",
+    "Running",
+    "Moving",
+    "ResolvingDNS",
+    "InProgress",
+    "NotStarted",
+    "Pending",
+];
+
+/// ARM's terminal states (Succeeded, Failed, Canceled, and the British spelling some services
+/// send), plus `Disabled`, the terminal non-success state of Cognitive Services deployments.
+pub const TERMINAL_STATES: &[&str] = &["Succeeded", "Failed", "Canceled", "Cancelled", "Disabled"];
+
+/// Where a `provisioningState` (or operation `status`) leaves the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateClass {
+    Succeeded,
+    /// Terminal, not success.
+    Failed,
+    InProgress,
+    /// Not a state ARM or the providers document.
+    Unknown,
+}
+
+/// Classify a state, case-insensitively.
+pub fn classify_state(state: &str) -> StateClass {
+    let is = |set: &[&str]| set.iter().any(|s| s.eq_ignore_ascii_case(state));
+    if state.eq_ignore_ascii_case("Succeeded") {
+        StateClass::Succeeded
+    } else if is(TERMINAL_STATES) {
+        StateClass::Failed
+    } else if is(IN_PROGRESS_STATES) {
+        StateClass::InProgress
+    } else {
+        StateClass::Unknown
+    }
+}
+
+/// The error for a state outside the known sets, naming the resource and the state.
+pub fn unknown_state(req: &ArmRequest, field: &str, state: &str) -> ArmError {
+    ArmError::Protocol {
+        method: req.method,
+        resource: resource_of(&req.path),
+        message: format!(
+            "{field} {state:?} is not a state ARM documents (in progress: {}; terminal: {}); \
+             moat does not wait for it",
+            IN_PROGRESS_STATES.join(", "),
+            TERMINAL_STATES.join(", ")
+        ),
+    }
 }
 
 fn failed(req: &ArmRequest, status: &str, body: Option<&Value>, resp: &ArmResponse) -> ArmError {
@@ -146,13 +202,14 @@ where
     // operation header to follow. (Network answers 200 + Azure-AsyncOperation + Succeeded when
     // nothing changed; there is nothing to wait for then.)
     if first.status != 202 {
-        match provisioning_state(first.body.as_ref()) {
+        match provisioning_state(first.body.as_ref()).map(|s| (s, classify_state(s))) {
             None if async_op.is_none() => return Ok(first.body),
-            Some(s) if is_terminal(s) => {
-                if s.eq_ignore_ascii_case("succeeded") {
-                    return Ok(first.body);
-                }
-                return Err(failed(req, s, first.body.as_ref(), &first));
+            Some((_, StateClass::Succeeded)) => return Ok(first.body),
+            Some((s, StateClass::Failed)) => {
+                return Err(failed(req, s, first.body.as_ref(), &first))
+            }
+            Some((s, StateClass::Unknown)) => {
+                return Err(unknown_state(req, "provisioningState", s))
             }
             _ => {}
         }
@@ -192,13 +249,14 @@ where
                 .and_then(Value::as_str)
                 .unwrap_or("InProgress")
                 .to_string();
-            if is_terminal(&status) {
-                if !status.eq_ignore_ascii_case("succeeded") {
-                    return Err(failed(req, &status, resp.body.as_ref(), &resp));
+            match classify_state(&status) {
+                StateClass::Succeeded => {
+                    return final_result(&send, req, location.as_deref()).await
                 }
-                return final_result(&send, req, location.as_deref()).await;
+                StateClass::Failed => return Err(failed(req, &status, resp.body.as_ref(), &resp)),
+                StateClass::Unknown => return Err(unknown_state(req, "operation status", &status)),
+                StateClass::InProgress => last = resp,
             }
-            last = resp;
         } else if let Some(url) = &location {
             let loc_req = ArmRequest::follow(url.clone());
             let resp = send(loc_req.clone()).await?;
@@ -235,13 +293,15 @@ where
             if resp.status != 200 {
                 return Err(ArmError::from_response(&get, &resp));
             }
-            match provisioning_state(resp.body.as_ref()) {
-                None => return Ok(resp.body),
-                Some(s) if s.eq_ignore_ascii_case("succeeded") => return Ok(resp.body),
-                Some(s) if is_terminal(s) => {
-                    return Err(failed(req, s, resp.body.as_ref(), &resp));
+            match provisioning_state(resp.body.as_ref()).map(|s| (s, classify_state(s))) {
+                None | Some((_, StateClass::Succeeded)) => return Ok(resp.body),
+                Some((s, StateClass::Failed)) => {
+                    return Err(failed(req, s, resp.body.as_ref(), &resp))
                 }
-                Some(_) => last = resp,
+                Some((s, StateClass::Unknown)) => {
+                    return Err(unknown_state(req, "provisioningState", s))
+                }
+                Some((_, StateClass::InProgress)) => last = resp,
             }
         }
     }

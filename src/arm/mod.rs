@@ -10,9 +10,10 @@
 //! Layout, each file importing only the ones before it: `types` (request, response, verb,
 //! precondition, counters), [`retry`] (which failures are retried and how long to wait),
 //! [`error`] and [`hint`] (what went wrong and what to do), [`lro`] (polling, over a `send` it is
-//! handed), `api` (the trait), [`limiter`] (ARM's request buckets, mirrored locally), [`http`]
-//! (transport, tokens, logging), [`config`] (clouds, endpoint checks, [`connect`]). This file
-//! only re-exports them.
+//! handed; the states it knows), `api` (the trait; list caps and response-scope checks),
+//! [`limiter`] (ARM's request buckets, mirrored locally), [`body`] (reading a body within size
+//! and time limits), [`http`] (transport, tokens, logging), [`config`] (clouds, endpoint checks,
+//! [`connect`]). This file only re-exports them.
 
 // `ArmError` carries everything the user needs to act on a failure (resource, method, ARM's code,
 // message and details, request and correlation ids, retry count); its size is irrelevant next to
@@ -20,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 mod api;
+pub mod body;
 pub mod config;
 pub mod error;
 pub mod hint;
@@ -29,7 +31,7 @@ pub mod lro;
 pub mod retry;
 mod types;
 
-pub use api::ArmApi;
+pub use api::{ArmApi, MAX_LIST_ITEMS, MAX_LIST_PAGES, MAX_PAGE_ITEMS};
 pub use config::{connect, connect_http, Cloud, ConnectOptions};
 pub use error::ArmError;
 pub use http::HttpArm;

@@ -159,9 +159,24 @@ pub fn short(id: &str) -> String {
     }
 }
 
-/// A provisioning state ARM never leaves by itself (the last operation on the resource failed).
-pub fn terminal_failure(state: &str) -> bool {
-    state.eq_ignore_ascii_case("Failed") || state.eq_ignore_ascii_case("Canceled")
+/// A gate on `what` (e.g. "account") `id` being in provisioningState Succeeded: `None` when it
+/// is, `Never` for a state ARM never leaves by itself (the last operation failed) or one it does
+/// not document ([`crate::arm::lro::classify_state`]: waiting for it would only use up the
+/// budget), `Wait` while it is in progress or the resource is `absent`.
+pub fn provisioning_gate(what: &str, id: &str, state: Option<&str>) -> Option<Ready> {
+    use crate::arm::lro::{classify_state, StateClass};
+    let Some(state) = state else {
+        return Some(Ready::Wait(format!("{what} provisioningState absent")));
+    };
+    match classify_state(state) {
+        StateClass::Succeeded => None,
+        StateClass::Failed => Some(Ready::Never(format!("{what} provisioningState {state}"))),
+        StateClass::InProgress => Some(Ready::Wait(format!("{what} provisioningState {state}"))),
+        StateClass::Unknown => Some(Ready::Never(format!(
+            "{what} {id} reports provisioningState {state:?}, which is not a state ARM \
+             documents; waiting for it cannot help"
+        ))),
+    }
 }
 
 /// The id of the first live item that matches every field of an adoption rule.

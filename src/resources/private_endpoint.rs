@@ -7,7 +7,9 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{short, terminal_failure, InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
+use super::kind::{
+    provisioning_gate, short, InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage,
+};
 use super::{fingerprint, get, get_str, id_eq, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::Instance;
@@ -282,14 +284,9 @@ impl Kind for PrivateEndpointKind {
             Ok(v) => v,
             Err(need) => return need,
         };
-        let state = pe
-            .and_then(|p| get_str(p, "properties.provisioningState"))
-            .unwrap_or("absent");
-        if terminal_failure(state) {
-            return Ready::Never(format!("private endpoint provisioningState {state}"));
-        }
-        if !state.eq_ignore_ascii_case("Succeeded") {
-            return Ready::Wait(format!("private endpoint provisioningState {state}"));
+        let state = pe.and_then(|p| get_str(p, "properties.provisioningState"));
+        if let Some(not_yet) = provisioning_gate("private endpoint", endpoint, state) {
+            return not_yet;
         }
         let conns = Read::list(
             format!("{account}/privateEndpointConnections"),

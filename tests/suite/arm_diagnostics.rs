@@ -35,15 +35,20 @@ fn api(s: &Server) -> std::sync::Arc<dyn ArmApi> {
 #[tokio::test]
 async fn put_get_list_delete_and_categories() {
     let s = Server::start().await;
-    let setting = example("Microsoft.Insights__createOrUpdateDiagnosticSetting.json");
+    // Microsoft's example body, its id moved under the account it is read from: moat refuses a
+    // response whose id is outside the requested scope (docs/reliability.md).
+    let mut setting = example("Microsoft.Insights__createOrUpdateDiagnosticSetting.json");
+    setting["id"] = json!(diagnostics::id(ACCT, "mysetting"));
     s.push(Reply::json(200, setting.clone()));
     s.push(Reply::json(200, setting.clone()));
     s.push(Reply::json(200, json!({"value": [setting.clone()]})));
     s.push(Reply::empty(204));
-    s.push(Reply::json(
-        200,
-        example("Microsoft.Insights__listDiagnosticSettingsCategories.json"),
-    ));
+    let mut categories = example("Microsoft.Insights__listDiagnosticSettingsCategories.json");
+    for c in categories["value"].as_array_mut().unwrap() {
+        let name = c["name"].as_str().unwrap().to_string();
+        c["id"] = json!(format!("{}/{name}", diagnostics::categories_path(ACCT)));
+    }
+    s.push(Reply::json(200, categories));
     let api = api(&s);
 
     let body = json!({"properties": {"workspaceId": "/w", "logs": [{"categoryGroup": "allLogs", "enabled": true}]}});

@@ -209,9 +209,9 @@ async fn conflicts_retry_but_other_409s_fail_fast() {
         "AnotherOperationInProgress",
         "Another operation on this or dependent resource is in progress",
     ));
-    s.push(Reply::json(200, json!({"id": "d"})));
-    let arm = client(&s);
     let path = format!("{}/deployments/d", acct());
+    s.push(Reply::json(200, json!({ "id": path })));
+    let arm = client(&s);
     arm.put(&path, "v", &json!({}), Precondition::None)
         .await
         .unwrap();
@@ -360,6 +360,7 @@ async fn read_timeouts_are_retried_for_idempotent_verbs_only() {
         .with_timeouts(HttpTimeouts {
             connect: Duration::from_secs(2),
             read: Duration::from_millis(400),
+            ..HttpTimeouts::default()
         })
         .unwrap();
     s.push(Reply::json(200, json!({"late": true})).after(Duration::from_millis(2000)));

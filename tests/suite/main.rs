@@ -14,6 +14,7 @@ mod apply_executor;
 mod apply_steps_in_flight;
 mod arm_credentials;
 mod arm_diagnostics;
+mod arm_hostile;
 mod arm_http;
 mod arm_logging;
 mod arm_lro;

@@ -26,7 +26,9 @@ pub use stages::{
 };
 
 use super::get_str;
-use super::kind::{short, terminal_failure, InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage};
+use super::kind::{
+    provisioning_gate, short, InUse, Kind, Meta, Planned, Read, Reads, Ready, Stage,
+};
 use crate::blueprint::resolved::Instance;
 use crate::model::{Change, Gate, Resend};
 
@@ -119,16 +121,8 @@ impl Kind for Account {
             Ok(v) => v,
             Err(need) => return need,
         };
-        let state = acct
-            .and_then(|a| get_str(a, "properties.provisioningState"))
-            .unwrap_or("absent");
-        if state.eq_ignore_ascii_case("Succeeded") {
-            Ready::Yes
-        } else if terminal_failure(state) {
-            Ready::Never(format!("account provisioningState {state}"))
-        } else {
-            Ready::Wait(format!("account provisioningState {state}"))
-        }
+        let state = acct.and_then(|a| get_str(a, "properties.provisioningState"));
+        provisioning_gate("account", id, state).unwrap_or(Ready::Yes)
     }
 
     fn describe_gate(&self, ids: &[String]) -> String {

@@ -274,3 +274,40 @@ pub async fn self_signed_tls() -> (tokio_rustls::TlsAcceptor, tokio::net::TcpLis
     let port = listener.local_addr().unwrap().port();
     (acceptor, listener, port)
 }
+
+/// A raw HTTP/1.1 server on loopback for responses axum will not send (bodies trickled byte by
+/// byte, endless bodies, pages generated per request): for each connection it reads the request
+/// head and hands it (request line and headers) with the socket to `respond`, which writes the
+/// whole response. Returns the base URL.
+pub async fn raw_server<F, Fut>(respond: F) -> String
+where
+    F: Fn(String, tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let respond = Arc::new(respond);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let respond = respond.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match sock.read(&mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                respond(String::from_utf8_lossy(&head).into_owned(), sock).await;
+            });
+        }
+    });
+    base
+}
+
+/// The path and query of a raw request head (`GET /x?y HTTP/1.1`).
+pub fn request_target(head: &str) -> &str {
+    head.split_whitespace().nth(1).unwrap_or("/")
+}
