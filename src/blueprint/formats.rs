@@ -34,6 +34,10 @@ pub enum Fmt {
     Label,
     /// A Key Vault key version (32 hex digits, which would otherwise look like an API key).
     KeyVersion,
+    /// An action group's short name (Azure: 1-12 characters, shown in e-mails and SMS).
+    ShortName,
+    /// An e-mail address (one `@`, a dotted domain).
+    Email,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +48,7 @@ pub enum ArmKind {
     Workspace,
     UserIdentity,
     KeyVault,
+    ActionGroup,
 }
 
 impl ArmKind {
@@ -55,6 +60,7 @@ impl ArmKind {
             ArmKind::Workspace => "Log Analytics workspace",
             ArmKind::UserIdentity => "user-assigned identity",
             ArmKind::KeyVault => "key vault",
+            ArmKind::ActionGroup => "action group",
         }
     }
 
@@ -67,6 +73,7 @@ impl ArmKind {
             ArmKind::Workspace => &["Microsoft.OperationalInsights", "workspaces", "*"],
             ArmKind::UserIdentity => &["Microsoft.ManagedIdentity", "userAssignedIdentities", "*"],
             ArmKind::KeyVault => &["Microsoft.KeyVault", "vaults", "*"],
+            ArmKind::ActionGroup => &["Microsoft.Insights", "actionGroups", "*"],
         }
     }
 
@@ -289,6 +296,15 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
                 && value.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
         }
         Fmt::DnsZone => is_fqdn(value) && value.starts_with("privatelink."),
+        Fmt::ShortName => {
+            (1..=12).contains(&value.chars().count()) && !value.chars().any(char::is_control)
+        }
+        Fmt::Email => value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !local.contains(char::is_whitespace)
+                && is_fqdn(domain)
+                && domain.contains('.')
+        }),
     };
     if ok {
         return Ok(());
@@ -368,6 +384,14 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
             format!("`{v}` is not a privatelink DNS zone name"),
             "e.g. privatelink.openai.azure.com",
         ),
+        Fmt::ShortName => problem(
+            format!("`{v}` is not a valid action group short name"),
+            "1-12 characters (Azure refuses a longer groupShortName)",
+        ),
+        Fmt::Email => problem(
+            format!("`{v}` is not an e-mail address"),
+            "e.g. secops@contoso.com",
+        ),
     })
 }
 
@@ -385,6 +409,7 @@ pub fn pattern(fmt: Fmt) -> Option<String> {
         Fmt::Subdomain => "^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}[a-zA-Z0-9]$".into(),
         Fmt::DnsZone => "^privatelink\\.".into(),
         Fmt::KeyVaultUri => "^https://".into(),
+        Fmt::ShortName => "^.{1,12}$".into(),
         _ => return None,
     })
 }

@@ -28,30 +28,58 @@ fn obj_of(key: &str) -> Option<&'static Obj> {
 }
 
 fn control(ctx: &mut Ctx, node: &Node, obj: &Obj, weak_when: &[Weakening]) -> Control<Value> {
-    let mut spec = Map::new();
-    for field in obj.fields.iter().filter(|f| f.name != "mode") {
-        let value = match val(node, obj, field.name) {
-            Some(v) => Some(v.to_json()),
-            None => field.default.and_then(default_value),
-        };
-        if let Some(v) = value {
-            spec.insert(field.name.into(), v);
-        }
-    }
+    let spec = spec_of(node, obj);
     for w in weak_when {
-        if spec.get(w.field).and_then(scalar_text).as_deref() == Some(w.value) {
-            ctx.weak(w.allows, &value_at(node, w.field), w.message.into(), None);
+        let written = w.field.split('.').try_fold(&spec, |v, k| v.get(k));
+        if written.and_then(scalar_text).as_deref() == Some(w.value) {
+            ctx.weak(w.allows, &loc_at(node, w.field), w.message.into(), None);
         }
     }
     Control {
         mode: mode(node, obj),
-        spec: Value::Object(spec),
+        spec,
     }
 }
 
-/// A table default read as YAML (`Enabled`, `true`, `[]`).
-fn default_value(text: &str) -> Option<Value> {
-    yaml::parse("default", text).ok().map(|n| n.to_json())
+/// The fields of `node` as JSON (without `mode`), with the table's defaults for the fields not
+/// written, also inside nested objects (`keyAccess: {}` gets `enabled: true`).
+fn spec_of(node: &Node, obj: &Obj) -> Value {
+    let mut spec = Map::new();
+    for field in obj.fields.iter().filter(|f| f.name != "mode") {
+        let default = field.default.and_then(|d| yaml::parse("default", d).ok());
+        let Some(v) = val(node, obj, field.name).or(default.as_ref()) else {
+            continue;
+        };
+        let value = match (field.ty, &v.kind) {
+            (Ty::Obj(inner), yaml::Kind::Map(_)) => spec_of(v, inner),
+            _ => v.to_json(),
+        };
+        spec.insert(field.name.into(), value);
+    }
+    Value::Object(spec)
+}
+
+/// Where a dotted field is written, or the nearest enclosing node that is.
+fn loc_at(node: &Node, path: &str) -> yaml::Loc {
+    match path.split_once('.') {
+        Some((head, rest)) => match node.get(head) {
+            Some(inner) => loc_at(inner, rest),
+            None => node.loc.clone(),
+        },
+        None => value_at(node, path),
+    }
+}
+
+/// The field a dotted path names (`keyAccess.enabled`), through nested objects.
+#[cfg(test)]
+fn field_at(obj: &Obj, path: &str) -> Option<&'static super::schema::Field> {
+    match path.split_once('.') {
+        Some((head, rest)) => match obj.field(head)?.ty {
+            Ty::Obj(inner) => field_at(inner, rest),
+            _ => None,
+        },
+        None => obj.field(path),
+    }
 }
 
 /// A scalar as YAML writes it, to compare with `Weakening::value`.
@@ -90,7 +118,7 @@ mod tests {
                 }
             }
             for w in g.weak_when {
-                let field: &Field = obj.field(w.field).unwrap();
+                let field: &Field = field_at(obj, w.field).unwrap();
                 let node = yaml::parse("weak", w.value).unwrap();
                 assert!(
                     fits(&node, field.ty),

@@ -57,6 +57,8 @@ exception_kinds! {
     DeleteDiagnosticSetting = "delete-diagnostic-setting",
     /// D2: Defender for AI off.
     DefenderForAiDisabled = "defender-for-ai-disabled",
+    /// M2: an alert rule of the strict baseline turned off (`alerts.keyAccess.enabled: false`).
+    AlertDisabled = "alert-disabled",
 }
 
 impl ExceptionKind {
@@ -100,15 +102,26 @@ pub struct Weakening {
 }
 
 /// The controls resolved from this table alone.
-pub static GENERIC_CONTROLS: &[GenericControl] = &[GenericControl {
-    key: "defenderForAI",
-    weak_when: &[Weakening {
-        field: "state",
-        value: "Disabled",
-        allows: ExceptionKind::DefenderForAiDisabled,
-        message: "Defender for AI threat protection is off (`state: Disabled`)",
-    }],
-}];
+pub static GENERIC_CONTROLS: &[GenericControl] = &[
+    GenericControl {
+        key: "defenderForAI",
+        weak_when: &[Weakening {
+            field: "state",
+            value: "Disabled",
+            allows: ExceptionKind::DefenderForAiDisabled,
+            message: "Defender for AI threat protection is off (`state: Disabled`)",
+        }],
+    },
+    GenericControl {
+        key: "alerts",
+        weak_when: &[Weakening {
+            field: "keyAccess.enabled",
+            value: "false",
+            allows: ExceptionKind::AlertDisabled,
+            message: "the alert on reading or regenerating the account's API keys is off (`keyAccess.enabled: false`)",
+        }],
+    },
+];
 
 pub const LOG_CATEGORIES: &[&str] = &[
     "Audit",
@@ -349,6 +362,41 @@ pub static DEFENDER_FOR_AI: Obj = Obj {
     ],
 };
 
+pub static ACTION_GROUP: Obj = Obj {
+    title: "actionGroup",
+    doc: "The action group the alerts notify, created in the instance's resource group; instances naming the same group share it.",
+    nullable: false,
+    fields: &[
+        f("name", &NAME, "Name of the action group.").req().arm("Microsoft.Insights/actionGroups name"),
+        f("shortName", &Ty::Str(Fmt::ShortName), "Short name shown in notifications, at most 12 characters.").req().arm("properties.groupShortName"),
+        f("emails", &Ty::List(&Ty::Str(Fmt::Email)), "E-mail addresses notified (common alert schema).").def("[]").arm("properties.emailReceivers[].emailAddress"),
+    ],
+};
+
+pub static KEY_ACCESS_ALERT: Obj = Obj {
+    title: "keyAccess",
+    doc: "An activity-log alert when someone lists or regenerates the account's API keys (`listKeys/action`, `regenerateKey/action`).",
+    nullable: false,
+    fields: &[
+        f("enabled", &BOOL, "Whether the rule is on; `false` needs the `alert-disabled` exception.").def("true").arm("activityLogAlerts properties.enabled"),
+        f("severity", &Ty::Int { min: 0, max: 4 }, "Severity 0-4 carried in the action's webhook properties (activity-log alerts have no severity of their own).")
+            .def("1").arm("properties.actions.actionGroups[].webhookProperties.severity"),
+    ],
+};
+
+pub static ALERTS: Obj = Obj {
+    title: "alerts",
+    doc: "M2: alert rules on the account and the action group they notify (give `actionGroup` or `actionGroupId`).",
+    nullable: false,
+    fields: &[
+        f("mode", &MODE, MODE_DOC).def("managed"),
+        f("actionGroup", &Ty::Obj(&ACTION_GROUP), "An action group moat creates and keeps.").arm("Microsoft.Insights/actionGroups"),
+        f("actionGroupId", &Ty::Str(Fmt::ArmId(ArmKind::ActionGroup)), "An existing action group (not written by moat); wins over `actionGroup`.")
+            .arm("properties.actions.actionGroups[].actionGroupId"),
+        f("keyAccess", &Ty::Obj(&KEY_ACCESS_ALERT), "The key-access rule.").def("{}").arm("Microsoft.Insights/activityLogAlerts"),
+    ],
+};
+
 pub static DIAGNOSTICS: Obj = Obj {
     title: "diagnostics",
     doc: "M1: a diagnostic setting sending logs and metrics to `existing.logAnalyticsWorkspace`.",
@@ -503,6 +551,7 @@ pub static CONTROLS: Obj = Obj {
         f("encryption", &Ty::Obj(&ENCRYPTION), "D1."),
         f("defenderForAI", &Ty::Obj(&DEFENDER_FOR_AI), "D2."),
         f("diagnostics", &Ty::Obj(&DIAGNOSTICS), "M1."),
+        f("alerts", &Ty::Obj(&ALERTS), "M2."),
         f("raiPolicy", &Ty::Obj(&RAI_POLICY), "C1."),
         f("deployments", &Ty::Obj(&DEPLOYMENTS), "C2."),
     ],

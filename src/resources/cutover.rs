@@ -7,6 +7,7 @@
 //!    access to the key vault, until visible → customer-managed key
 //! 2. role assignments for every consumer            ─┐
 //! 3. diagnostic settings (the cutover is logged)      │ in parallel
+//!    action groups → alert rules (nothing waits)      │
 //! 4. RAI policy → deployments, one at a time          │
 //! 5. subnet policies, DNS zones → links → private endpoint (account Succeeded) → zone group
 //! 6. NSG rules (allows before denies, one at a time) ─┘
@@ -35,6 +36,11 @@ pub enum Stage {
     Access,
     /// Diagnostic settings and detection: the cutover is logged.
     Logging,
+    /// The action groups alert rules notify (M2).
+    AlertActions,
+    /// Alert rules on the account (M2). Nothing waits for them: alerting never holds up
+    /// hardening.
+    Alerting,
     /// The content filter.
     ContentPolicy,
     /// Model deployments, bound to the content filter.
@@ -92,6 +98,7 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
         ),
         (Access, &[(Create, Ready)]),
         (Logging, &[(Create, Ready)]),
+        (Alerting, &[(Create, Ready), (AlertActions, Done)]),
         (ContentPolicy, &[(Create, Ready)]),
         (Models, &[(Create, Ready), (ContentPolicy, Ready)]),
         (DnsLinks, &[(DnsZones, Done)]),

@@ -6,6 +6,8 @@
 //! Everything here is pure: functions of the resolved blueprint and observed JSON.
 
 pub mod account;
+pub mod action_group;
+pub mod activity_log_alert;
 mod common;
 pub mod cutover;
 pub mod defender_for_ai;
@@ -39,6 +41,8 @@ pub static KINDS: &[&dyn Kind] = &[
     &role_assignment::RoleAssignmentKind,
     &diagnostic_setting::DiagnosticSettingKind,
     &defender_for_ai::DefenderForAi,
+    &action_group::ActionGroupKind,
+    &activity_log_alert::ActivityLogAlertKind,
     &rai_policy::RaiPolicyKind,
     &deployment::DeploymentKind,
     &subnet::SubnetKind,

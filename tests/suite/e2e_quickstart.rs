@@ -43,6 +43,8 @@ async fn brownfield_quickstart_converges_in_cutover_order_and_stays_converged() 
     let dep_put = idx("PUT", "/deployments/gpt-4o");
     let pe_put = idx("PUT", "/privateEndpoints/contoso-openai-prod-pe");
     let group_put = idx("PUT", "/privateDnsZoneGroups/");
+    // M2: the key-access alert rule is written (scoped to the account, no action group named).
+    let _alert_put = idx("PUT", "/activityLogAlerts/contoso-openai-prod-key-access");
     let acct_patches: Vec<usize> = log
         .iter()
         .enumerate()
@@ -93,13 +95,13 @@ async fn brownfield_quickstart_converges_in_cutover_order_and_stays_converged() 
     );
 
     // Live state now matches: the plan is empty. Observing the hardened instance takes exactly
-    // 13 reads (the zone group is read now that the endpoint exists), none repeated.
+    // 14 reads (the zone group is read now that the endpoint exists), none repeated.
     emu.clear_request_log();
     let again = plan(api.as_ref(), &bp).await;
     let reads = emu.request_log();
     assert_eq!(
         reads.len(),
-        13,
+        14,
         "{:#?}",
         reads
             .iter()
@@ -140,11 +142,11 @@ async fn observe_reads_each_resource_once_with_a_fixed_request_count() {
     let log = emu.request_log();
     // docs/architecture.md states this number: account, privateLinkResources, deployments, RAI
     // policy, endpoint, NSG, subnet, role assignments, diagnostic settings, Defender for AI
-    // setting, deleted-account check skipped (the account exists), zone group skipped (no
+    // setting, key-access alert rule (M2; the strict baseline names no action group), deleted-account check skipped (the account exists), zone group skipped (no
     // endpoint yet), and per zone the zone and its links.
     assert_eq!(
         log.len(),
-        12,
+        13,
         "{:#?}",
         log.iter()
             .map(|e| format!("{} {}", e.method, e.path))

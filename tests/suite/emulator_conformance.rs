@@ -402,6 +402,38 @@ async fn every_microsoft_example_is_answered_alike() {
             ],
         ));
     }
+    // M2: an activity-log alert created (201) then replaced (200); the answer re-cases the
+    // condition's field names and drops the leading `/` of scopes, as Azure does.
+    let ex_alert = example("Microsoft.Insights__ActivityLogAlertRule_CreateOrUpdate.json");
+    let alert = sub_path("/resourceGroups/MyResourceGroup/providers/Microsoft.Insights/activityLogAlerts/SampleActivityLogAlertRule");
+    cases.push((
+        "Microsoft.Insights__ActivityLogAlertRule_CreateOrUpdate.json",
+        json!([rg("MyResourceGroup")]),
+        vec![
+            Send(
+                Method::Put,
+                alert.clone(),
+                Some(ex_alert["parameters"]["activityLogAlertRule"].clone()),
+            ),
+            Send(
+                Method::Put,
+                alert,
+                Some(ex_alert["parameters"]["activityLogAlertRule"].clone()),
+            ),
+        ],
+    ));
+    // An action group seeded as Microsoft's answer shows it, read back (receiver `status`).
+    let ex_group = example("Microsoft.Insights__getActionGroup.json");
+    let group = sub_path(
+        "/resourceGroups/Default-NotificationRules/providers/Microsoft.Insights/actionGroups/SampleActionGroup",
+    );
+    let mut group_seed = ex_group["responses"]["200"]["body"].clone();
+    group_seed["id"] = json!(group.clone());
+    cases.push((
+        "Microsoft.Insights__getActionGroup.json",
+        json!([rg("Default-NotificationRules"), group_seed]),
+        vec![Send(Method::Get, group, None)],
+    ));
     // Categories are replayed on an account scope (the emulator knows categories for accounts).
     cases.push((
         "Microsoft.Insights__listDiagnosticSettingsCategories.json",

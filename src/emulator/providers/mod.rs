@@ -8,6 +8,7 @@ pub mod cognitive_connections;
 pub mod cognitive_deployments;
 pub mod defender;
 pub mod insights;
+pub mod insights_alerts;
 pub mod key_vault;
 pub mod network;
 pub mod private_dns;
@@ -32,6 +33,7 @@ pub fn all() -> &'static [&'static dyn Provider] {
         &private_dns::PrivateDns,
         &authorization::Authorization,
         &insights::Insights,
+        &insights_alerts::InsightsAlerts,
         &workspaces::Workspaces,
         &key_vault::KeyVaults,
     ]

@@ -1,0 +1,250 @@
+//! `Microsoft.Insights/actionGroups` (M2): the action group the alert rules notify, named by
+//! `controls.alerts.actionGroup` and created in the instance's resource group. Instances that
+//! name the same group share it (the planner emits its change once).
+//!
+//! Synchronous PUT, api-version 2023-01-01 (REST spec `getActionGroup.json`); `location` is
+//! always `Global`. Managed: the short name (Azure refuses more than 12 characters), `enabled`
+//! and the e-mail receivers (by address, case-insensitively, with the common alert schema).
+//! The server adds a `status` to each receiver and lower-cases `microsoft.insights` in the id;
+//! neither is compared. Receivers of other types are another tool's business: a PUT carries the
+//! live ones over unchanged. An action group named by `actionGroupId` is never read or written.
+
+use serde_json::{json, Value};
+
+use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::{fingerprint, get, get_str, OWNER_TAG, OWNER_VALUE};
+use crate::arm::Method;
+use crate::blueprint::resolved::Instance;
+use crate::model::{Change, FieldChange, KindId, Write};
+
+pub const API_VERSION: &str = "2023-01-01";
+pub const KIND: KindId = KindId::new("action-group");
+/// The control's key in `controls:`.
+pub const CONTROL: &str = "alerts";
+
+pub struct ActionGroupKind;
+
+/// Receiver lists moat leaves as they are (carried over by a PUT built from the live body).
+const OTHER_RECEIVERS: &[&str] = &[
+    "smsReceivers",
+    "webhookReceivers",
+    "itsmReceivers",
+    "azureAppPushReceivers",
+    "automationRunbookReceivers",
+    "voiceReceivers",
+    "logicAppReceivers",
+    "azureFunctionReceivers",
+    "armRoleReceivers",
+    "eventHubReceivers",
+];
+
+static META: Meta = Meta {
+    label: "action-group",
+    arm_type: "Microsoft.Insights/actionGroups",
+    api_version: API_VERSION,
+    shared: true,
+    managed: &[
+        "location",
+        "properties.groupShortName",
+        "properties.enabled",
+        "properties.emailReceivers[].name",
+        "properties.emailReceivers[].emailAddress",
+        "properties.emailReceivers[].useCommonAlertSchema",
+    ],
+    read_only: &["properties.emailReceivers[].status"],
+    ignored: &[
+        "tags",
+        "properties.smsReceivers",
+        "properties.webhookReceivers",
+        "properties.itsmReceivers",
+        "properties.azureAppPushReceivers",
+        "properties.automationRunbookReceivers",
+        "properties.voiceReceivers",
+        "properties.logicAppReceivers",
+        "properties.azureFunctionReceivers",
+        "properties.armRoleReceivers",
+        "properties.eventHubReceivers",
+    ],
+    first_on_lock: false,
+};
+
+/// The group moat keeps for `inst`: `controls.alerts.actionGroup`, unless `actionGroupId`
+/// names an existing one.
+fn spec(inst: &Instance) -> Option<&Value> {
+    let ctl = inst.controls.generic(CONTROL)?;
+    if ctl.text("actionGroupId").is_some() {
+        return None;
+    }
+    ctl.spec.get("actionGroup").filter(|g| g.is_object())
+}
+
+/// The id of the group moat keeps for `inst`, if any.
+pub fn id(inst: &Instance) -> Option<String> {
+    let name = get_str(spec(inst)?, "name")?;
+    Some(format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Insights/actionGroups/{name}",
+        inst.subscription, inst.resource_group
+    ))
+}
+
+/// The action group the alerts of `inst` notify: the existing `actionGroupId`, else moat's.
+pub fn target(inst: &Instance) -> Option<String> {
+    let ctl = inst.controls.generic(CONTROL)?;
+    ctl.text("actionGroupId")
+        .map(str::to_string)
+        .or_else(|| id(inst))
+}
+
+fn read(inst: &Instance) -> Option<Read> {
+    id(inst).map(|id| Read::get(id, API_VERSION))
+}
+
+fn emails(spec: &Value) -> Vec<String> {
+    get(spec, "emails")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The e-mail addresses of a live group that use the common alert schema, lower-cased, sorted.
+fn live_emails(live: &Value) -> Vec<String> {
+    let mut out: Vec<String> = get(live, "properties.emailReceivers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| r["useCommonAlertSchema"].as_bool() == Some(true))
+        .filter_map(|r| get_str(r, "emailAddress"))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    out.sort();
+    out
+}
+
+impl Kind for ActionGroupKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        read(inst).into_iter().collect()
+    }
+
+    fn uses(&self, inst: &Instance) -> Vec<String> {
+        id(inst).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let (Some(ctl), Some(spec), Some(r)) =
+            (inst.controls.generic(CONTROL), spec(inst), read(inst))
+        else {
+            return Planned::default();
+        };
+        Planned::of(
+            Stage::AlertActions,
+            [plan(inst, ctl.mode, spec, &r.path, seen.value(&r))],
+        )
+    }
+}
+
+fn plan(
+    inst: &Instance,
+    mode: crate::blueprint::resolved::Mode,
+    spec: &Value,
+    id: &str,
+    live: Option<&Value>,
+) -> Change {
+    let short = get_str(spec, "shortName").unwrap_or_default();
+    let want_emails = emails(spec);
+    let mut want_sorted: Vec<String> = want_emails.iter().map(|e| e.to_ascii_lowercase()).collect();
+    want_sorted.sort();
+    want_sorted.dedup();
+    let mut fields = Vec::new();
+    let live_short = live.and_then(|l| get_str(l, "properties.groupShortName"));
+    if live_short != Some(short) {
+        fields.push(FieldChange {
+            path: "properties.groupShortName".into(),
+            before: live_short.map(Value::from),
+            after: Some(short.into()),
+        });
+    }
+    let live_enabled = live.and_then(|l| get(l, "properties.enabled")?.as_bool());
+    if live_enabled != Some(true) {
+        fields.push(FieldChange {
+            path: "properties.enabled".into(),
+            before: live_enabled.map(Value::from),
+            after: Some(true.into()),
+        });
+    }
+    let have = live.map(live_emails);
+    if have.as_ref() != Some(&want_sorted) {
+        fields.push(FieldChange {
+            path: "properties.emailReceivers".into(),
+            before: have.map(|h| json!(h)),
+            after: Some(json!(want_sorted)),
+        });
+    }
+    let action = super::outcome(mode, live.is_some(), !fields.is_empty());
+    let name = super::last_segment(id);
+    let mut c = Change::new(
+        format!("{}/action-group/{name}", inst.name),
+        KIND,
+        id,
+        action,
+        "the action group the account's alert rules notify (M2)",
+        fingerprint(live),
+    );
+    c.fields = fields;
+    if action.is_write() {
+        let receivers: Vec<Value> = want_emails
+            .iter()
+            .map(|e| json!({"name": e, "emailAddress": e, "useCommonAlertSchema": true}))
+            .collect();
+        let mut w = Write::new(
+            Method::Put,
+            id,
+            API_VERSION,
+            Some(body(live, short, receivers)),
+        );
+        match live {
+            Some(l) => w = w.if_match(l),
+            None => w.if_none_match = true,
+        }
+        c.write = Some(w);
+    }
+    c
+}
+
+/// The PUT body: the live group's tags and other receivers carried over (without the server's
+/// per-receiver `status`), moat's fields set.
+fn body(live: Option<&Value>, short: &str, emails: Vec<Value>) -> Value {
+    let mut props = serde_json::Map::new();
+    for key in OTHER_RECEIVERS {
+        if let Some(Value::Array(items)) = live.and_then(|l| get(l, &format!("properties.{key}"))) {
+            let items: Vec<Value> = items
+                .iter()
+                .cloned()
+                .map(|mut r| {
+                    if let Some(o) = r.as_object_mut() {
+                        o.remove("status");
+                    }
+                    r
+                })
+                .collect();
+            props.insert((*key).into(), Value::Array(items));
+        }
+    }
+    props.insert("groupShortName".into(), short.into());
+    props.insert("enabled".into(), true.into());
+    props.insert("emailReceivers".into(), Value::Array(emails));
+    let tags = live
+        .and_then(|l| l.get("tags"))
+        .filter(|t| t.is_object())
+        .cloned()
+        .unwrap_or_else(|| json!({OWNER_TAG: OWNER_VALUE}));
+    json!({"location": "Global", "tags": tags, "properties": props})
+}

@@ -1,0 +1,266 @@
+//! `Microsoft.Insights/activityLogAlerts` (M2): the alert when someone lists or regenerates the
+//! account's API keys (`controls.alerts.keyAccess`), a control-plane signal that works whether
+//! or not key auth is off (MONITORING.md: with keys off the keys still exist and can be read).
+//!
+//! Synchronous PUT, api-version 2020-10-01 (REST spec `ActivityLogAlertRule_CreateOrUpdate.json`),
+//! `location: Global`, in the instance's resource group, named `{account}-key-access`, scoped to
+//! the account. Condition: category Administrative and operation `listKeys/action` or
+//! `regenerateKey/action`. Activity-log alerts have no severity: it is carried in the action's
+//! webhook properties (`severity: Sev1`). The server re-cases condition field names
+//! (`category` → `Category`), drops the leading `/` of scopes and lower-cases ids; the
+//! comparison normalises all three. Turning the rule off is a weakening that needs the
+//! `alert-disabled` exception, in the loader and here.
+
+use serde_json::{json, Value};
+
+use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::{fingerprint, get, get_str, norm_id, OWNER_TAG, OWNER_VALUE};
+use crate::arm::Method;
+use crate::blueprint::resolved::{ExceptionKind, Instance, Mode};
+use crate::model::{Change, FieldChange, KindId, Write};
+
+pub const API_VERSION: &str = "2020-10-01";
+pub const KIND: KindId = KindId::new("activity-log-alert");
+use super::action_group::CONTROL;
+
+/// The operations the key-access rule fires on.
+pub const KEY_OPERATIONS: &[&str] = &[
+    "Microsoft.CognitiveServices/accounts/listKeys/action",
+    "Microsoft.CognitiveServices/accounts/regenerateKey/action",
+];
+
+pub struct ActivityLogAlertKind;
+
+static META: Meta = Meta {
+    label: "activity-log-alert",
+    arm_type: "Microsoft.Insights/activityLogAlerts",
+    api_version: API_VERSION,
+    shared: false,
+    managed: &[
+        "location",
+        "properties.scopes",
+        "properties.condition.allOf",
+        "properties.actions.actionGroups[].actionGroupId",
+        "properties.actions.actionGroups[].webhookProperties",
+        "properties.enabled",
+        "properties.description",
+    ],
+    read_only: &[],
+    ignored: &["tags"],
+    first_on_lock: false,
+};
+
+/// The id of the key-access rule of `inst`.
+pub fn id(inst: &Instance) -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Insights/activityLogAlerts/{}-key-access",
+        inst.subscription, inst.resource_group, inst.account_name
+    )
+}
+
+fn rule(inst: &Instance) -> Option<(Mode, &Value)> {
+    let ctl = inst.controls.generic(CONTROL)?;
+    let rule = ctl.spec.get("keyAccess").filter(|r| r.is_object())?;
+    Some((ctl.mode, rule))
+}
+
+fn read(inst: &Instance) -> Option<Read> {
+    rule(inst).map(|_| Read::get(id(inst), API_VERSION))
+}
+
+impl Kind for ActivityLogAlertKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        read(inst).into_iter().collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let (Some((mode, rule)), Some(r)) = (rule(inst), read(inst)) else {
+            return Planned::default();
+        };
+        let live = seen.value(&r);
+        let enabled = rule["enabled"].as_bool().unwrap_or(true);
+        if !enabled && live.is_none() {
+            return Planned {
+                notes: vec![format!(
+                    "{}: the key-access alert is off (its exception allows it) and does not exist",
+                    inst.name
+                )],
+                ..Planned::default()
+            };
+        }
+        let severity = rule["severity"].as_i64().unwrap_or(1);
+        Planned::of(Stage::Alerting, [plan(inst, mode, enabled, severity, live)])
+    }
+}
+
+/// The condition: category Administrative and one of [`KEY_OPERATIONS`].
+fn condition() -> Value {
+    let ops: Vec<Value> = KEY_OPERATIONS
+        .iter()
+        .map(|op| json!({"field": "operationName", "equals": op}))
+        .collect();
+    json!({"allOf": [
+        {"field": "category", "equals": "Administrative"},
+        {"anyOf": ops},
+    ]})
+}
+
+/// A condition as the server means it: field names and values lower-cased, `odata.type` and
+/// nulls dropped, `anyOf` members in a stable order.
+fn canon_condition(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut out = serde_json::Map::new();
+            for (k, x) in o {
+                if x.is_null() || k == "odata.type" {
+                    continue;
+                }
+                let x = match (k.as_str(), x) {
+                    ("field" | "equals", Value::String(s)) => Value::from(s.to_ascii_lowercase()),
+                    _ => canon_condition(x),
+                };
+                out.insert(k.to_ascii_lowercase(), x);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(canon_condition).collect();
+            items.sort_by_key(Value::to_string);
+            Value::Array(items)
+        }
+        other => other.clone(),
+    }
+}
+
+/// The live actions as (lower-cased id, webhook properties), sorted.
+fn canon_actions(actions: &Value) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = actions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let id = norm_id(get_str(a, "actionGroupId")?);
+            let hook = a
+                .get("webhookProperties")
+                .filter(|h| h.as_object().is_some_and(|o| !o.is_empty()))
+                .cloned()
+                .unwrap_or(Value::Null);
+            Some((id, hook))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn canon_scopes(scopes: &Value) -> Vec<String> {
+    let mut out: Vec<String> = scopes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(norm_id)
+        .collect();
+    out.sort();
+    out
+}
+
+fn plan(inst: &Instance, mode: Mode, enabled: bool, severity: i64, live: Option<&Value>) -> Change {
+    let id = id(inst);
+    let address = format!("{}/activity-log-alert/key-access", inst.name);
+    let actions: Vec<Value> = super::action_group::target(inst)
+        .into_iter()
+        .map(|g| json!({"actionGroupId": g, "webhookProperties": {"severity": format!("Sev{severity}")}}))
+        .collect();
+    let want = json!({
+        "location": "Global",
+        "properties": {
+            "scopes": [inst.account_id()],
+            "condition": condition(),
+            "actions": {"actionGroups": actions},
+            "enabled": enabled,
+            "description": "moat M2: someone listed or regenerated the account's API keys",
+        }
+    });
+    let at = |v: Option<&Value>, p: &str| v.and_then(|v| get(v, p)).cloned();
+    let mut fields = Vec::new();
+    let mut compare = |path: &str, same: bool, w: &Value| {
+        if !same {
+            fields.push(FieldChange {
+                path: path.into(),
+                before: at(live, path),
+                after: get(w, path).cloned(),
+            });
+        }
+    };
+    let l = |p: &str| at(live, p).unwrap_or(Value::Null);
+    compare(
+        "properties.scopes",
+        canon_scopes(&l("properties.scopes")) == canon_scopes(&want["properties"]["scopes"]),
+        &want,
+    );
+    compare(
+        "properties.condition",
+        canon_condition(&l("properties.condition")) == canon_condition(&condition()),
+        &want,
+    );
+    compare(
+        "properties.actions.actionGroups",
+        canon_actions(&l("properties.actions.actionGroups"))
+            == canon_actions(&want["properties"]["actions"]["actionGroups"]),
+        &want,
+    );
+    compare(
+        "properties.enabled",
+        l("properties.enabled").as_bool() == Some(enabled),
+        &want,
+    );
+    if live.is_none() {
+        fields.clear();
+    }
+    let differs = live.is_none() || !fields.is_empty();
+    let action = super::outcome(mode, live.is_some(), differs);
+    let turning_off = !enabled && l("properties.enabled").as_bool() != Some(false);
+    let exception = inst
+        .exceptions
+        .iter()
+        .find(|e| e.allows == ExceptionKind::AlertDisabled);
+    if turning_off && action.is_write() && exception.is_none() {
+        return Change::blocked(
+            address,
+            KIND,
+            &id,
+            "refusing to weaken security: the key-access alert off, and the blueprint has no `alert-disabled` exception",
+            fingerprint(live),
+        );
+    }
+    let reason = if enabled {
+        "alert when someone lists or regenerates the account's API keys (M2)"
+    } else {
+        "the key-access alert off, as the blueprint's exception allows (M2)"
+    };
+    let mut c = Change::new(address, KIND, &id, action, reason, fingerprint(live));
+    c.fields = fields;
+    if action.is_write() {
+        let mut body = want;
+        body["tags"] = live
+            .and_then(|l| l.get("tags"))
+            .filter(|t| t.is_object())
+            .cloned()
+            .unwrap_or_else(|| json!({OWNER_TAG: OWNER_VALUE}));
+        let mut w = Write::new(Method::Put, &id, API_VERSION, Some(body));
+        match live {
+            Some(l) => w = w.if_match(l),
+            None => w.if_none_match = true,
+        }
+        c.write = Some(w);
+        if turning_off {
+            c.risk = Some("weakens security: no alert when the account's API keys are read".into());
+            c.exception = exception.map(|e| format!("{}: {}", e.allows, e.reason));
+        }
+    }
+    c
+}
