@@ -15,6 +15,7 @@ pub mod formats;
 mod generic;
 mod json_schema;
 mod load;
+mod names;
 mod network;
 mod reference;
 mod resolve;
