@@ -3,11 +3,20 @@
 
 use std::net::IpAddr;
 
+use super::names::url_unsafe;
+pub use super::names::{
+    NameKind, MAX_NSG_DESCRIPTION_CHARS, MAX_ROLE_DESCRIPTION_CHARS, MAX_TAG_NAME_CHARS,
+    MAX_TAG_VALUE_CHARS, MAX_TEXT_CHARS,
+};
+pub use super::suggest::suggest;
+
 /// A string format. Each has a checker here and a pattern in the JSON Schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fmt {
-    /// Any non-empty string.
+    /// Free text: non-empty, at most `MAX_TEXT_CHARS`, no control characters.
     Text,
+    /// Free text sent to ARM with a lower limit (NSG rule and role assignment descriptions).
+    Description(usize),
     Guid,
     /// An IP address or CIDR range.
     IpOrCidr,
@@ -21,8 +30,8 @@ pub enum Fmt {
     /// `YYYY-MM-DD`
     Date,
     ResourceGroup,
-    /// Account and other ARM resource names: 2–64 of `[a-zA-Z0-9_.-]`, starting alphanumeric.
-    ResourceName,
+    /// A resource name, by ARM's rule for its kind (`names.rs`).
+    Name(NameKind),
     /// A resource name in which `{vnet}` stands for a VNet's name (VNet link names).
     LinkName,
     /// DNS label used as the account's custom subdomain.
@@ -30,8 +39,10 @@ pub enum Fmt {
     Location,
     /// A `privatelink.` DNS zone name.
     DnsZone,
-    /// A tag key or value, deployment name: non-empty, no control characters.
+    /// A tag value: non-empty, at most `MAX_TAG_VALUE_CHARS`, no control characters.
     Label,
+    /// A tag name: at most `MAX_TAG_NAME_CHARS`, none of `<>%&\?/`, no control characters.
+    TagName,
     /// A Key Vault key version (32 hex digits, which would otherwise look like an API key).
     KeyVersion,
     /// An action group's short name (Azure: 1-12 characters, shown in e-mails and SMS).
@@ -61,6 +72,19 @@ impl ArmKind {
             ArmKind::UserIdentity => "user-assigned identity",
             ArmKind::KeyVault => "key vault",
             ArmKind::ActionGroup => "action group",
+        }
+    }
+
+    /// The kinds of the names in the id, in order.
+    fn name_kinds(self) -> &'static [NameKind] {
+        match self {
+            ArmKind::Subnet => &[NameKind::Vnet, NameKind::Subnet],
+            ArmKind::Vnet => &[NameKind::Vnet],
+            ArmKind::Nsg => &[NameKind::Nsg],
+            ArmKind::Workspace => &[NameKind::Workspace],
+            ArmKind::UserIdentity => &[NameKind::UserIdentity],
+            ArmKind::KeyVault => &[NameKind::KeyVault],
+            ArmKind::ActionGroup => &[NameKind::ActionGroup],
         }
     }
 
@@ -223,16 +247,12 @@ pub fn is_date(s: &str) -> bool {
     s.len() == 10 && time::Date::parse(s, &format).is_ok()
 }
 
-pub fn is_resource_name(s: &str) -> bool {
-    let first_ok = s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
-    (2..=64).contains(&s.len())
-        && first_ok
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
-/// Splits an ARM id of `kind` into (subscription, resource group, names...) when it matches.
+/// Splits an ARM id of `kind` into (subscription, resource group, names...) when it matches:
+/// the shape, and every name by ARM's rule for its kind.
 pub fn parse_arm_id(s: &str, kind: ArmKind) -> Option<(String, String, Vec<String>)> {
+    if url_unsafe(s).is_some() {
+        return None;
+    }
     let segs: Vec<&str> = s.split('/').collect();
     let shape = kind.shape();
     if segs.len() != 6 + shape.len()
@@ -246,9 +266,10 @@ pub fn parse_arm_id(s: &str, kind: ArmKind) -> Option<(String, String, Vec<Strin
         return None;
     }
     let mut names = Vec::new();
+    let mut kinds = kind.name_kinds().iter();
     for (seg, want) in segs[6..].iter().zip(shape) {
         if *want == "*" {
-            if seg.is_empty() {
+            if !kinds.next().is_some_and(|k| k.is_valid(seg)) {
                 return None;
             }
             names.push(seg.to_string());
@@ -269,12 +290,57 @@ pub fn is_resource_group(s: &str) -> bool {
 /// In a VNet link name, stands for the name of the VNet linked.
 pub const VNET_PLACEHOLDER: &str = "{vnet}";
 
+/// A value as quoted in a message: control characters escaped, at most 300 characters (ARM ids are long; a 10 MB
+/// value is not printed back).
+pub fn shown(v: &str) -> String {
+    let mut out: String = v.chars().take(300).flat_map(char::escape_debug).collect();
+    if v.chars().nth(300).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Length and control characters of free text, before its format.
+fn text_problem(fmt: Fmt, value: &str) -> Option<Problem> {
+    let max = match fmt {
+        Fmt::Text => MAX_TEXT_CHARS,
+        Fmt::Description(max) => max,
+        Fmt::Label => MAX_TAG_VALUE_CHARS,
+        Fmt::TagName => MAX_TAG_NAME_CHARS,
+        _ => return None,
+    };
+    if value.trim().is_empty() {
+        return Some(("must not be empty".to_string(), None));
+    }
+    let n = value.chars().count();
+    if n > max {
+        return Some((format!("too long: {n} characters, at most {max}"), None));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Some((
+            format!("contains the control character {}", c.escape_unicode()),
+            Some("write it on one line, without control characters".into()),
+        ));
+    }
+    if fmt == Fmt::TagName {
+        if let Some(c) = value.chars().find(|c| "<>%&\\?/".contains(*c)) {
+            return Some((
+                format!("tag names cannot contain `{c}`"),
+                Some("ARM refuses `<`, `>`, `%`, `&`, `\\`, `?` and `/` in tag names".into()),
+            ));
+        }
+    }
+    None
+}
+
 /// Checks `value` against `fmt`; `Err` carries the message and hint.
 pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
+    if let Some(p) = text_problem(fmt, value) {
+        return Err(p);
+    }
     let ok = match fmt {
-        Fmt::Text => !value.trim().is_empty(),
+        Fmt::Text | Fmt::Description(_) | Fmt::Label | Fmt::TagName => true,
         Fmt::KeyVersion => value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit()),
-        Fmt::Label => !value.is_empty() && !value.chars().any(char::is_control),
         Fmt::Guid => is_guid(value),
         Fmt::IpOrCidr => is_ip_or_cidr(value),
         Fmt::AddressPrefix => is_ip_or_cidr(value) || is_service_tag(value),
@@ -287,8 +353,8 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
             .is_some_and(|h| is_fqdn(h) && (h.contains(".vault.") || h.contains(".managedhsm."))),
         Fmt::Date => is_date(value),
         Fmt::ResourceGroup => is_resource_group(value),
-        Fmt::ResourceName => is_resource_name(value),
-        Fmt::LinkName => is_resource_name(&value.replace(VNET_PLACEHOLDER, "vnet")),
+        Fmt::Name(kind) => kind.is_valid(value),
+        Fmt::LinkName => NameKind::VnetLink.is_valid(&value.replace(VNET_PLACEHOLDER, "vnet")),
         Fmt::Subdomain => is_dns_label(value, 64) && value.len() >= 2,
         Fmt::Location => {
             !value.is_empty()
@@ -309,9 +375,11 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
     if ok {
         return Ok(());
     }
-    let v = value;
+    let v = &shown(value);
     Err(match fmt {
-        Fmt::Text | Fmt::Label => ("must not be empty".to_string(), None),
+        Fmt::Text | Fmt::Description(_) | Fmt::Label | Fmt::TagName => {
+            unreachable!("free text is checked above")
+        }
         Fmt::KeyVersion => problem(
             format!("`{v}` is not a Key Vault key version"),
             "32 hex digits, the last segment of the key identifier",
@@ -344,10 +412,24 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
             format!("`{v}` is not a port or port range"),
             "use `*`, a port (443) or a range (1024-65535), ports 0-65535",
         ),
-        Fmt::ArmId(kind) => (
-            format!("`{v}` is not a {} resource id", kind.noun()),
-            Some(format!("expected {}", kind.template())),
-        ),
+        Fmt::ArmId(kind) => match url_unsafe(value) {
+            Some(c) => (
+                format!(
+                    "`{v}` is not a {} resource id: it contains {}",
+                    kind.noun(),
+                    match c {
+                        '%' => "`%` (URL encodings such as `%2F` are not part of ARM ids)".into(),
+                        '?' | '#' => format!("`{c}`, which would end the URL's path"),
+                        c => format!("the character {}", c.escape_unicode()),
+                    }
+                ),
+                Some(format!("expected {}", kind.template())),
+            ),
+            None => (
+                format!("`{v}` is not a {} resource id", kind.noun()),
+                Some(arm_id_hint(value, kind)),
+            ),
+        },
         Fmt::Fqdn => problem(
             format!("`{v}` is not a fully qualified domain name"),
             "e.g. api.contoso.com or *.blob.core.windows.net",
@@ -364,13 +446,16 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
             format!("`{v}` is not a valid resource group name"),
             "1-90 letters, digits, `-`, `_`, `.`, `(`, `)`, not ending with `.`",
         ),
-        Fmt::ResourceName => problem(
-            format!("`{v}` is not a valid resource name"),
-            "2-64 letters, digits, `_`, `.`, `-`, starting with a letter or digit",
+        Fmt::Name(kind) => (
+            format!("`{v}` is not a valid {}", kind.noun()),
+            Some(kind.hint()),
         ),
-        Fmt::LinkName => problem(
+        Fmt::LinkName => (
             format!("`{v}` is not a valid link name"),
-            "2-64 letters, digits, `_`, `.`, `-`, starting with a letter or digit; `{vnet}` stands for each VNet's name",
+            Some(format!(
+                "{}; `{{vnet}}` stands for each VNet's name",
+                NameKind::VnetLink.hint()
+            )),
         ),
         Fmt::Subdomain => problem(
             format!("`{v}` is not a valid custom subdomain"),
@@ -404,7 +489,7 @@ pub fn pattern(fmt: Fmt) -> Option<String> {
         Fmt::Date => "^[0-9]{4}-[0-9]{2}-[0-9]{2}$".into(),
         Fmt::PortRange => "^(\\*|[0-9]{1,5}(-[0-9]{1,5})?)$".into(),
         Fmt::IpOrCidr => "^[0-9a-fA-F:.]+(/[0-9]{1,3})?$".into(),
-        Fmt::ResourceName => "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,63}$".into(),
+        Fmt::Name(kind) => kind.pattern(),
         Fmt::LinkName => "^([a-zA-Z0-9]|\\{vnet\\})([a-zA-Z0-9_.-]|\\{vnet\\})+$".into(),
         Fmt::Subdomain => "^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}[a-zA-Z0-9]$".into(),
         Fmt::DnsZone => "^privatelink\\.".into(),
@@ -414,34 +499,38 @@ pub fn pattern(fmt: Fmt) -> Option<String> {
     })
 }
 
-/// Levenshtein distance over chars, case-insensitive.
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+/// `minLength` and `maxLength` for a format, where they are fixed.
+pub fn length(fmt: Fmt) -> Option<(usize, usize)> {
+    Some(match fmt {
+        Fmt::Name(kind) => kind.len_range(),
+        Fmt::Text => (1, MAX_TEXT_CHARS),
+        Fmt::Description(max) => (1, max),
+        Fmt::Label => (1, MAX_TAG_VALUE_CHARS),
+        Fmt::TagName => (1, MAX_TAG_NAME_CHARS),
+        _ => return None,
+    })
 }
 
-/// The closest candidate to `word`, when it is close enough to be a likely typo.
-pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    if word.len() > 200 {
-        return None;
-    }
-    let limit = (word.chars().count() / 3).max(2);
-    candidates
+/// The hint for an id of the right shape whose names break ARM's rules, else the template.
+fn arm_id_hint(value: &str, kind: ArmKind) -> String {
+    let segs: Vec<&str> = value.split('/').collect();
+    let names = kind
+        .shape()
         .iter()
-        .map(|c| (distance(word, c), *c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .enumerate()
+        .filter(|(_, s)| **s == "*")
+        .map(|(i, _)| segs.get(6 + i).copied());
+    for (name, k) in names.zip(kind.name_kinds()) {
+        if let Some(name) = name.filter(|n| !n.is_empty() && !k.is_valid(n)) {
+            return format!(
+                "`{}` is not a valid {}: {}",
+                shown(name),
+                k.noun(),
+                k.hint()
+            );
+        }
+    }
+    format!("expected {}", kind.template())
 }
 
 #[cfg(test)]

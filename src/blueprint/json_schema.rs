@@ -27,6 +27,10 @@ fn string(fmt: Fmt) -> Value {
     if let Some(p) = formats::pattern(fmt) {
         s["pattern"] = Value::String(p);
     }
+    if let Some((min, max)) = formats::length(fmt) {
+        s["minLength"] = min.into();
+        s["maxLength"] = max.into();
+    }
     s
 }
 

@@ -12,6 +12,7 @@ use super::formats::suggest;
 use super::resolve;
 use super::resolved::{Blueprint, Instance};
 use super::schema::{Ty, DOCUMENT, INSTANCE};
+use super::source::{self, ReadError, MAX_BLUEPRINT_BYTES, MAX_TOTAL_BYTES};
 use super::yaml::{self, Kind, Loc, Node};
 
 /// Imports nested deeper than this are refused (they are certainly a mistake).
@@ -53,6 +54,8 @@ struct Loader {
     stack: Vec<String>,
     /// An import could not be read: unknown profiles are then its consequence, not news.
     import_failed: bool,
+    /// Bytes read so far, the top-level file and its imports (bounded by `MAX_TOTAL_BYTES`).
+    total: u64,
 }
 
 /// Lexical clean-up so `examples/../blueprints/x.yaml` is shown as `blueprints/x.yaml`.
@@ -123,11 +126,47 @@ fn without(node: &Node, key: &str) -> Node {
 }
 
 impl Loader {
-    /// Parses and checks one file, follows its imports and collects its profiles.
-    fn file(&mut self, name: &str, text: &str, dir: &Path, imported: bool) -> Option<Node> {
+    /// Parses and checks one file, follows its imports and collects its profiles. `imported_at`
+    /// is the `imports:` entry that named the file (`None` for the top-level file).
+    fn file(
+        &mut self,
+        name: &str,
+        text: &str,
+        dir: &Path,
+        imported_at: Option<&Loc>,
+    ) -> Option<Node> {
+        let imported = imported_at.is_some();
         self.files.push(name.to_string());
         self.hasher.update(text.as_bytes());
-        let root = match yaml::parse(name, text) {
+        self.total += text.len() as u64;
+        if text.len() as u64 > MAX_BLUEPRINT_BYTES {
+            let loc = Loc {
+                file: name.into(),
+                line: 1,
+                column: 1,
+            };
+            self.out.push(Diagnostic::error(
+                &loc,
+                too_large(MAX_BLUEPRINT_BYTES),
+                None,
+            ));
+            return None;
+        }
+        let parsed = yaml::parse(name, text);
+        if let Some(at) = imported_at {
+            // An import can name any file (`/etc/shadow`, a key file): one that is not a
+            // blueprint is reported without a word of its contents.
+            if let Some(loc) = not_a_blueprint(&parsed) {
+                self.import_failed = true;
+                self.out.push(Diagnostic::error(
+                    at,
+                    format!("`{name}` is not a moat blueprint (line {}, column {})", loc.line, loc.column),
+                    Some("imports must be moat blueprints (`version: 1` and the keys of a blueprint)".into()),
+                ));
+                return None;
+            }
+        }
+        let root = match parsed {
             Ok(root) => root,
             Err(errs) => {
                 for e in errs {
@@ -189,19 +228,34 @@ impl Loader {
                 ));
                 continue;
             }
-            match std::fs::read_to_string(&path) {
+            let left = MAX_TOTAL_BYTES.saturating_sub(self.total);
+            match source::read_bounded(&path, left.min(MAX_BLUEPRINT_BYTES)) {
                 Ok(t) => {
                     let sub_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                    self.file(&shown, &t, &sub_dir, true);
+                    self.file(&shown, &t, &sub_dir, Some(&item.loc));
                 }
                 Err(e) => {
                     self.import_failed = true;
-                    let message = format!("cannot read import `{shown}`: {e}");
-                    self.out.push(Diagnostic::error(
-                        &item.loc,
-                        message,
-                        Some("import paths are relative to the importing file".into()),
-                    ));
+                    let (message, hint) = match e {
+                        ReadError::TooLarge { .. } if left < MAX_BLUEPRINT_BYTES => (
+                            format!("cannot read import `{shown}`: the blueprint and its imports would exceed {MAX_TOTAL_BYTES} bytes (MAX_TOTAL_BYTES)"),
+                            "split the fleet into several blueprints",
+                        ),
+                        ReadError::TooLarge { limit } => (
+                            format!("cannot read import `{shown}`: {}", too_large(limit)),
+                            "a blueprint file is at most 1 MiB",
+                        ),
+                        ReadError::NotRegular(_) | ReadError::NotUtf8 => (
+                            format!("cannot read import `{shown}`: {e}"),
+                            "imports must be blueprint files",
+                        ),
+                        ReadError::Io(_) => (
+                            format!("cannot read import `{shown}`: {e}"),
+                            "import paths are relative to the importing file",
+                        ),
+                    };
+                    self.out
+                        .push(Diagnostic::error(&item.loc, message, Some(hint.into())));
                 }
             }
         }
@@ -376,8 +430,9 @@ pub fn load_text(name: &str, text: &str, dir: &Path, opts: &Options) -> Report {
         profiles: BTreeMap::new(),
         stack: Vec::new(),
         import_failed: false,
+        total: 0,
     };
-    let root = loader.file(name, text, dir, false);
+    let root = loader.file(name, text, dir, None);
     let instances = match &root {
         Some(root) => loader.instances(root, opts),
         None => Vec::new(),
@@ -399,7 +454,7 @@ pub fn load_text(name: &str, text: &str, dir: &Path, opts: &Options) -> Report {
 /// Reads and loads a blueprint file.
 pub fn load_path(path: &Path, opts: &Options) -> Report {
     let name = display(&normalize(path));
-    match std::fs::read_to_string(path) {
+    match source::read_bounded(path, MAX_BLUEPRINT_BYTES) {
         Ok(text) => {
             let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
             load_text(&name, &text, &dir, opts)
@@ -414,10 +469,39 @@ pub fn load_path(path: &Path, opts: &Options) -> Report {
                 blueprint: None,
                 diagnostics: Diagnostics(vec![Diagnostic::error(
                     &loc,
-                    format!("cannot read the file: {e}"),
+                    match e {
+                        ReadError::TooLarge { limit } => too_large(limit),
+                        e => format!("cannot read the file: {e}"),
+                    },
                     None,
                 )]),
             }
         }
     }
+}
+
+fn too_large(limit: u64) -> String {
+    format!("the file is larger than {limit} bytes (MAX_BLUEPRINT_BYTES), the limit for one blueprint file")
+}
+
+/// Where a parsed import stops looking like a blueprint: a YAML error, a top level that is not
+/// a mapping, a key a blueprint does not have, or no `version`. `None` when it is one (its own
+/// findings are then reported like those of any blueprint). An empty file is left to the
+/// "the blueprint is empty" error.
+fn not_a_blueprint(parsed: &Result<Node, Vec<yaml::YamlError>>) -> Option<Loc> {
+    let root = match parsed {
+        Err(errs) => return errs.first().map(|e| e.loc.clone()),
+        Ok(root) if root.kind == Kind::Null => return None,
+        Ok(root) => root,
+    };
+    let Some(entries) = root.as_map() else {
+        return Some(root.loc.clone());
+    };
+    if let Some((k, _)) = entries
+        .iter()
+        .find(|(k, _)| !DOCUMENT.fields.iter().any(|f| f.name == k.name))
+    {
+        return Some(k.loc.clone());
+    }
+    root.get("version").is_none().then(|| root.loc.clone())
 }

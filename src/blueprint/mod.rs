@@ -15,6 +15,7 @@ pub mod formats;
 mod generic;
 mod json_schema;
 mod load;
+mod names;
 mod network;
 mod reference;
 mod resolve;
@@ -24,6 +25,8 @@ pub mod schema;
 mod schema_controls;
 mod shape;
 mod shared;
+mod source;
+mod suggest;
 pub mod yaml;
 
 use std::io::Write;
@@ -33,6 +36,7 @@ pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use json_schema::json_schema;
 pub use load::{Options, Report};
 pub use reference::markdown_reference;
+pub use source::{MAX_BLUEPRINT_BYTES, MAX_TOTAL_BYTES};
 
 /// Reads, validates and resolves a blueprint file (imports relative to the file).
 pub fn load(path: &Path) -> Result<resolved::Blueprint, Diagnostics> {

@@ -3,11 +3,12 @@
 
 use std::fmt::Write;
 
+use super::formats::Fmt;
 use super::schema::{Field, Obj, Ty, DOCUMENT};
 
 fn type_name(t: &Ty) -> String {
     match t {
-        Ty::Str(fmt) => format!("string ({})", format!("{fmt:?}").to_lowercase()),
+        Ty::Str(fmt) => format!("string ({})", fmt_name(*fmt)),
         Ty::Bool => "boolean".into(),
         Ty::Int { min, max } if min == max => format!("integer ({min})"),
         Ty::Int { min, max } => format!("integer ({min}–{max})"),
@@ -90,4 +91,16 @@ pub fn markdown_reference() -> String {
         out.push('\n');
     }
     out
+}
+
+/// A format as the reference names it: `name: account (2-64)`, `text (at most 1024)`.
+fn fmt_name(fmt: Fmt) -> String {
+    match (fmt, super::formats::length(fmt)) {
+        (Fmt::Name(kind), Some((min, max))) => {
+            format!("{}, {min}-{max}", kind.noun())
+        }
+        (Fmt::Description(_), Some((_, max))) => format!("text, at most {max}"),
+        (f, Some((_, max))) => format!("{}, at most {max}", format!("{f:?}").to_lowercase()),
+        (f, None) => format!("{f:?}").to_lowercase(),
+    }
 }

@@ -4,7 +4,7 @@
 //! unknown keys, enums, formats, with positions), the `required` check after profiles are merged,
 //! `moat schema` (JSON Schema for editors), and the field reference in docs/blueprint.md.
 
-use super::formats::{ArmKind, Fmt};
+use super::formats::{ArmKind, Fmt, NameKind};
 pub use super::schema_controls::*;
 use super::shape::{f, BOOL, GUID, LABEL, NAME, TEXT};
 pub use super::shape::{Field, Obj, Ty};
@@ -130,13 +130,13 @@ macro_rules! instance_fields {
             f("profile", &NAME, "Profile to start from (a name in `profiles`, local or imported)."),
             f("subscription", &GUID, "Subscription id of the account.").req().arm("account id"),
             f("resourceGroup", &Ty::Str(Fmt::ResourceGroup), "Resource group of the account.").req().arm("account id"),
-            f("accountName", &NAME, "Name of the Cognitive Services account.").req().arm("account id"),
+            f("accountName", &Ty::Str(Fmt::Name(NameKind::Account)), "Name of the Cognitive Services account.").req().arm("account id"),
             f("location", &Ty::Str(Fmt::Location), "Azure region.").req().arm("location"),
             f("kind", &Ty::Enum { what: "account kind", values: &["OpenAI", "AIServices", "CognitiveServices", "ContentSafety", "FormRecognizer", "TextAnalytics", "SpeechServices", "ComputerVision", "TextTranslation"] },
               "Account kind.").req().arm("kind"),
             f("sku", &Ty::Enum { what: "account SKU", values: &["S0", "S", "S1", "S2", "S3", "F0"] }, "Account SKU.").def("S0").arm("sku.name"),
             f("customSubdomain", &Ty::Str(Fmt::Subdomain), "I2: custom subdomain (globally unique, irreversible; required for private endpoints and Entra auth).").arm("properties.customSubDomainName"),
-            f("tags", &Ty::Map { key: Fmt::Label, what: "tag", value: &LABEL }, "Tags set on the account when moat creates it (merged, never removed, on existing ones).").def("{}").arm("tags"),
+            f("tags", &Ty::Map { key: Fmt::TagName, what: "tag", value: &LABEL }, "Tags set on the account when moat creates it (merged, never removed, on existing ones).").def("{}").arm("tags"),
             f("createIfMissing", &BOOL, "Whether moat may create the account when it does not exist.").def("false"),
             f("softDelete", &Ty::Enum { what: "soft-delete action", values: &["block", "restore", "purge"] },
               "When the name is held by a soft-deleted account: `block` the plan, `restore` it, or `purge` it (needs the `soft-delete-purge` exception).").def("block").arm("properties.restore"),
@@ -181,7 +181,7 @@ pub static DOCUMENT: Obj = Obj {
         f(
             "profiles",
             &Ty::Map {
-                key: Fmt::ResourceName,
+                key: Fmt::Name(NameKind::Moat),
                 what: "profile",
                 value: &Ty::Obj(&PROFILE),
             },

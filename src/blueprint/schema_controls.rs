@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::formats::{ArmKind, Fmt};
-use super::shape::{f, Obj, Ty, BOOL, GUID, LABEL, MODE, MODE_DOC, NAME, TEXT};
+use super::formats::{ArmKind, Fmt, NameKind};
+use super::names::{MAX_NSG_DESCRIPTION_CHARS, MAX_ROLE_DESCRIPTION_CHARS};
+use super::shape::{f, Obj, Ty, BOOL, GUID, MODE, MODE_DOC, TEXT};
 
 /// Declares [`ExceptionKind`] from one line per kind, so the variant, its name in blueprints
 /// (`allows:`), its serde name and the schema's enum values cannot disagree.
@@ -148,7 +149,7 @@ pub static PRIVATE_ENDPOINT: Obj = Obj {
     nullable: false,
     fields: &[
         f("mode", &MODE, MODE_DOC).def("managed"),
-        f("name", &NAME, "Name of the private endpoint.").def("{accountName}-pe").arm("Microsoft.Network/privateEndpoints name"),
+        f("name", &Ty::Str(Fmt::Name(NameKind::PrivateEndpoint)), "Name of the private endpoint.").def("{accountName}-pe").arm("Microsoft.Network/privateEndpoints name"),
         f("resourceGroup", &Ty::Str(Fmt::ResourceGroup), "Resource group of the endpoint (in the instance's subscription).").def("the instance's resourceGroup"),
         f("location", &Ty::Str(Fmt::Location), "Region of the endpoint; must be the VNet's region.").def("the instance's location").arm("privateEndpoints location"),
         f("subnetNetworkPolicies", &Ty::Enum { what: "subnet network policy", values: &["Enabled", "Disabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"] },
@@ -177,7 +178,7 @@ pub static DNS_ZONE_GROUP: Obj = Obj {
     nullable: false,
     fields: &[
         f("mode", &MODE, MODE_DOC).def("managed"),
-        f("name", &NAME, "Name of the zone group.").def("default").arm("privateEndpoints/privateDnsZoneGroups name"),
+        f("name", &Ty::Str(Fmt::Name(NameKind::ZoneGroup)), "Name of the zone group.").def("default").arm("privateEndpoints/privateDnsZoneGroups name"),
     ],
 };
 
@@ -194,7 +195,7 @@ pub static NSG_RULE: Obj = Obj {
         f("sourcePorts", &Ty::OneOrMany(&Ty::Str(Fmt::PortRange)), "Source port(s) or range(s).").def("*").arm("properties.sourcePortRanges"),
         f("destination", &Ty::OneOrMany(&Ty::Str(Fmt::AddressPrefix)), "Destination CIDR(s), IP(s) or service tag(s).").def("existing.endpointSubnetPrefix").arm("properties.destinationAddressPrefixes"),
         f("ports", &Ty::OneOrMany(&Ty::Str(Fmt::PortRange)), "Destination port(s) or range(s).").def("*").arm("properties.destinationPortRanges"),
-        f("description", &LABEL, "Free text shown in the portal.").arm("properties.description"),
+        f("description", &Ty::Str(Fmt::Description(MAX_NSG_DESCRIPTION_CHARS)), "Free text shown in the portal (at most 122 characters: ARM's 140 less moat's ownership marker).").arm("properties.description"),
     ],
 };
 
@@ -204,7 +205,7 @@ pub static NSG: Obj = Obj {
     nullable: false,
     fields: &[
         f("mode", &MODE, MODE_DOC).def("managed"),
-        f("rules", &Ty::Map { key: Fmt::ResourceName, what: "rule", value: &Ty::Obj(&NSG_RULE) }, "Rules by name. Rules merge by name across profile, defaults and instance.")
+        f("rules", &Ty::Map { key: Fmt::Name(NameKind::NsgRule), what: "rule", value: &Ty::Obj(&NSG_RULE) }, "Rules by name. Rules merge by name across profile, defaults and instance.")
             .def("{}").arm("networkSecurityGroups/securityRules"),
         f("removeUndeclaredRules", &BOOL, "Also delete rules on the NSG that the blueprint does not declare on it (otherwise only rules moat created are removed). Holds for every instance that uses the NSG.").def("false"),
     ],
@@ -314,7 +315,7 @@ pub static ROLE_ASSIGNMENT: Obj = Obj {
         )
         .req()
         .arm("properties.roleDefinitionId"),
-        f("description", &LABEL, "Why the principal holds the role.").arm("properties.description"),
+        f("description", &Ty::Str(Fmt::Description(MAX_ROLE_DESCRIPTION_CHARS)), "Why the principal holds the role (at most 494 characters: the 512 Microsoft recommends less moat's ownership marker).").arm("properties.description"),
     ],
 };
 
@@ -367,7 +368,7 @@ pub static ACTION_GROUP: Obj = Obj {
     doc: "The action group the alerts notify, created in the instance's resource group; instances naming the same group share it.",
     nullable: false,
     fields: &[
-        f("name", &NAME, "Name of the action group.").req().arm("Microsoft.Insights/actionGroups name"),
+        f("name", &Ty::Str(Fmt::Name(NameKind::ActionGroup)), "Name of the action group.").req().arm("Microsoft.Insights/actionGroups name"),
         f("shortName", &Ty::Str(Fmt::ShortName), "Short name shown in notifications, at most 12 characters.").req().arm("properties.groupShortName"),
         f("emails", &Ty::List(&Ty::Str(Fmt::Email)), "E-mail addresses notified (common alert schema).").def("[]").arm("properties.emailReceivers[].emailAddress"),
     ],
@@ -403,7 +404,7 @@ pub static DIAGNOSTICS: Obj = Obj {
     nullable: false,
     fields: &[
         f("mode", &MODE, MODE_DOC).def("managed"),
-        f("name", &NAME, "Diagnostic setting name.").def("moat-security").arm("Microsoft.Insights/diagnosticSettings name"),
+        f("name", &Ty::Str(Fmt::Name(NameKind::DiagnosticSetting)), "Diagnostic setting name.").def("moat-security").arm("Microsoft.Insights/diagnosticSettings name"),
         f("logCategories", &Ty::List(&Ty::Enum { what: "log category", values: LOG_CATEGORIES }), "Log categories. Audit must be covered (here or by a group) unless the `reduced-logging` exception is given.")
             .def("[]").arm("properties.logs[].category"),
         f("logCategoryGroups", &Ty::List(&Ty::Enum { what: "log category group", values: &["allLogs", "audit"] }), "Log category groups, an alternative to categories.").def("[]").arm("properties.logs[].categoryGroup"),
@@ -434,7 +435,7 @@ pub static RAI_POLICY: Obj = Obj {
     nullable: false,
     fields: &[
         f("mode", &MODE, MODE_DOC).def("managed"),
-        f("name", &NAME, "Policy name; `Microsoft.Default` and `Microsoft.DefaultV2` are system-managed and cannot be used.").req().arm("accounts/raiPolicies name"),
+        f("name", &Ty::Str(Fmt::Name(NameKind::RaiPolicy)), "Policy name; `Microsoft.Default` and `Microsoft.DefaultV2` are system-managed and cannot be used.").req().arm("accounts/raiPolicies name"),
         f("policyMode", &Ty::Enum { what: "RAI policy mode", values: &["Blocking", "Default", "Deferred", "Asynchronous_filter"] },
           "Streaming mode; `Deferred`/`Asynchronous_filter` need the `content-filter` exception.").def("Blocking").arm("properties.mode"),
         f("basePolicy", &Ty::Enum { what: "base policy", values: &["Microsoft.DefaultV2", "Microsoft.Default"] }, "System policy this one derives from.")
@@ -523,7 +524,7 @@ pub static DEPLOYMENTS: Obj = Obj {
         f(
             "declared",
             &Ty::Map {
-                key: Fmt::Label,
+                key: Fmt::Name(NameKind::Deployment),
                 what: "deployment",
                 value: &Ty::Obj(&DEPLOYMENT),
             },

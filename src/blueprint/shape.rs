@@ -1,7 +1,7 @@
 //! The vocabulary the schema tables (`schema.rs`, `schema_controls.rs`) are written in: types,
 //! fields and mappings, the field builders, and the types many fields share.
 
-use super::formats::Fmt;
+use super::formats::{Fmt, NameKind};
 
 #[derive(Debug)]
 pub enum Ty {
@@ -92,7 +92,7 @@ pub(super) const TEXT: Ty = Ty::Str(Fmt::Text);
 pub(super) const LABEL: Ty = Ty::Str(Fmt::Label);
 pub(super) const GUID: Ty = Ty::Str(Fmt::Guid);
 pub(super) const BOOL: Ty = Ty::Bool;
-pub(super) const NAME: Ty = Ty::Str(Fmt::ResourceName);
+pub(super) const NAME: Ty = Ty::Str(Fmt::Name(NameKind::Moat));
 pub(super) const MODE: Ty = Ty::Enum {
     what: "mode",
     values: &["managed", "verify"],

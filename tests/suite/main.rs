@@ -22,6 +22,8 @@ mod blueprint_corpus;
 mod blueprint_docs;
 mod blueprint_fuzz;
 mod blueprint_generic;
+mod blueprint_ids;
+mod blueprint_limits;
 mod blueprint_schema;
 mod blueprint_semantics;
 mod blueprint_shipped;
