@@ -36,7 +36,7 @@ pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use json_schema::json_schema;
 pub use load::{Options, Report};
 pub use reference::markdown_reference;
-pub use source::{MAX_BLUEPRINT_BYTES, MAX_TOTAL_BYTES};
+pub use source::{read_bounded, ReadError, MAX_BLUEPRINT_BYTES, MAX_TOTAL_BYTES};
 
 /// Reads, validates and resolves a blueprint file (imports relative to the file).
 pub fn load(path: &Path) -> Result<resolved::Blueprint, Diagnostics> {

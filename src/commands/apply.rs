@@ -76,13 +76,19 @@ pub fn stale_differences(saved: &Plan, fresh: &Plan) -> Vec<String> {
     out
 }
 
+/// The largest saved plan `apply --plan` reads: 64 MiB (one brownfield instance renders about
+/// 50 KiB of JSON, so a fleet of 1,200 fits).
+pub const MAX_SAVED_PLAN_BYTES: u64 = 64 * 1024 * 1024;
+
 pub async fn run(args: ApplyArgs, out: Output) -> Result<i32, MoatError> {
     let saved = match &args.plan {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| MoatError::Io {
-                what: "could not read the saved plan",
-                path: path.display().to_string(),
-                source,
+            // Untrusted input: a regular file of bounded size (never a device or a FIFO).
+            let text = crate::blueprint::read_bounded(path, MAX_SAVED_PLAN_BYTES).map_err(|e| {
+                MoatError::Refused(format!(
+                    "cannot read the saved plan {}: {e}",
+                    path.display()
+                ))
             })?;
             Some(render::json::load(&path.display().to_string(), &text)?)
         }

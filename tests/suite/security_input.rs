@@ -262,3 +262,35 @@ async fn a_hand_edited_saved_plan_is_refused_by_apply() {
     assert_eq!(acct["properties"]["disableLocalAuth"], true);
     emu.shutdown().await;
 }
+
+/// A saved plan is untrusted input like a blueprint (issue 21): `apply --plan` reads only a
+/// regular file of bounded size, so `/dev/zero` or a FIFO is refused at once, not read forever.
+#[test]
+fn a_saved_plan_that_is_a_device_or_a_fifo_is_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("plan.fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for plan in [std::path::PathBuf::from("/dev/zero"), fifo] {
+        let t0 = std::time::Instant::now();
+        let o = assert_cmd::Command::cargo_bin("moat")
+            .unwrap()
+            .args(["apply", "--auto-approve", "--plan"])
+            .arg(&plan)
+            .env("NO_COLOR", "1")
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{}: {err}", plan.display());
+        assert!(
+            err.contains("not a regular file"),
+            "{}: {err}",
+            plan.display()
+        );
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
