@@ -100,15 +100,7 @@ fn read(inst: &Instance) -> Option<Read> {
 }
 
 fn emails(spec: &Value) -> Vec<String> {
-    get(spec, "emails")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    super::str_list(get(spec, "emails"))
 }
 
 /// The e-mail addresses of a live group that use the common alert schema, lower-cased, sorted.

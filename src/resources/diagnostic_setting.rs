@@ -117,16 +117,7 @@ pub fn categories(items: &[Value]) -> Vec<Category> {
             Some(Category {
                 name: v.get("name")?.as_str()?.to_string(),
                 category_type: s("categoryType").unwrap_or_default().to_string(),
-                category_groups: props
-                    .and_then(|p| p.get("categoryGroups"))
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                category_groups: super::str_list(props.and_then(|p| p.get("categoryGroups"))),
             })
         })
         .collect()
