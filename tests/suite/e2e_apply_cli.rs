@@ -570,3 +570,29 @@ async fn a_tampered_re_digested_saved_plan_is_refused_before_any_write() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     emu.shutdown().await;
 }
+
+/// `localhost` works like `127.0.0.1` (issue 21): a whole apply through the binary against the
+/// emulator at `http://localhost:PORT`, converged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_against_the_emulator_at_localhost_converges() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    let url = emu.base_url().replace("127.0.0.1", "localhost");
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("moat"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("MOAT_ACCESS_TOKEN", TOKEN)
+        .env("NO_COLOR", "1")
+        .env_remove("MOAT_ARM_ENDPOINT")
+        .args([
+            "apply",
+            "examples/quickstart.yaml",
+            "--auto-approve",
+            "--arm-endpoint",
+            &url,
+        ])
+        .stdin(Stdio::null());
+    let out = run(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Apply complete"));
+    assert!(converged(&emu).await);
+    emu.shutdown().await;
+}

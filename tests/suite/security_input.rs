@@ -294,3 +294,84 @@ fn a_saved_plan_that_is_a_device_or_a_fifo_is_refused_at_once() {
         assert!(t0.elapsed() < std::time::Duration::from_secs(5));
     }
 }
+
+/// Terminal control characters from external strings never reach the terminal raw (issue 21):
+/// a blueprint value with an escape sequence is refused and quoted escaped; a name that came
+/// from live state (here a foreign NSG rule named with an escape sequence, deleted because the
+/// blueprint removes undeclared rules) is escaped in the text and markdown renderings.
+#[test]
+fn escape_sequences_from_blueprints_and_live_state_are_never_printed_raw() {
+    let yaml = std::fs::read_to_string("examples/quickstart.yaml")
+        .unwrap()
+        .replace(
+            "description: Chat application (inference only, no keys)",
+            "description: \"Chat \\e[2J\\e]0;pwned\\a application\"",
+        );
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("esc.yaml");
+    std::fs::write(
+        &path,
+        yaml.replace(
+            "../blueprints/",
+            &format!("{}/blueprints/", env!("CARGO_MANIFEST_DIR")),
+        ),
+    )
+    .unwrap();
+    let o = assert_cmd::Command::cargo_bin("moat")
+        .unwrap()
+        .args(["validate"])
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let all = [o.stdout.clone(), o.stderr.clone()].concat();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&all)
+    );
+    assert!(
+        !all.contains(&0x1b) && !all.contains(&0x07),
+        "a raw control character was printed"
+    );
+
+    // From live state.
+    let mut inst = support::strict_instance();
+    inst.controls
+        .nsg
+        .as_mut()
+        .unwrap()
+        .spec
+        .remove_undeclared_rules = true;
+    let mut obs = support::hardened_observed(&inst);
+    let rules = support::live(&mut obs, moat::resources::security_rule::read(&inst))["properties"]
+        ["securityRules"]
+        .as_array_mut()
+        .unwrap();
+    let mut evil = rules[0].clone();
+    evil["name"] = "evil\u{1b}[2J\u{1b}]0;pwned\u{7}".into();
+    evil["properties"]["priority"] = 3000.into();
+    rules.push(evil);
+    let p = moat::plan::plan(
+        &support::blueprint(vec![inst]),
+        &moat::observe::Observed {
+            instances: vec![obs],
+        },
+    );
+    assert!(
+        p.changes().any(|c| c.address.contains('\u{1b}')),
+        "the test needs a raw name"
+    );
+    for out in [
+        moat::render::text::render(&p, false),
+        moat::render::markdown::render(&p),
+    ] {
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out}");
+        assert!(
+            out.contains("evil\\x1b[2J"),
+            "the name is shown escaped: {out}"
+        );
+    }
+}
