@@ -32,6 +32,7 @@ mod cli_docs;
 mod cli_exit_codes;
 mod cli_quickstart;
 mod docs_outputs;
+mod e2e_alerts;
 mod e2e_apply;
 mod e2e_apply_cli;
 mod e2e_cmk;

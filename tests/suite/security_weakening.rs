@@ -6,8 +6,10 @@
 
 use crate::support;
 
-use moat::blueprint::resolved::{Exception, ExceptionKind, Instance, RoleAssignment};
-use moat::observe::{Observed, ObservedInstance};
+use moat::blueprint::resolved::{
+    Control, Exception, ExceptionKind, Instance, Mode, RoleAssignment,
+};
+use moat::observe::{Observed, ObservedInstance, Read};
 use moat::plan::model::{Action, Change, Plan};
 use serde_json::json;
 use support::*;
@@ -203,7 +205,60 @@ fn matrix() -> Vec<Weakening> {
             },
             weak_write: |c| body(c)["properties"]["state"] == "Disabled",
         },
+        Weakening {
+            name: "turn the key-access alert off",
+            allows: ExceptionKind::AlertDisabled,
+            kind: moat::resources::activity_log_alert::KIND,
+            weaken: |i| {
+                i.controls.generic.insert(
+                    "alerts",
+                    Control {
+                        mode: Mode::Managed,
+                        spec: json!({"keyAccess": {"enabled": false, "severity": 1}}),
+                    },
+                );
+            },
+            weak_write: |c| {
+                c.kind == moat::resources::activity_log_alert::KIND
+                    && body(c)["properties"]["enabled"] == false
+            },
+        },
     ]
+}
+
+/// The strict baseline fully applied, with the key-access alert rule (M2) on, as Azure returns
+/// it: `microsoft.insights` lower-cased in the id, the scope without its leading `/`, condition
+/// field names capitalised.
+fn hardened() -> ObservedInstance {
+    let inst = strict_instance();
+    let mut obs = hardened_observed(&inst);
+    let id = moat::resources::activity_log_alert::id(&inst);
+    let ops: Vec<serde_json::Value> = moat::resources::activity_log_alert::KEY_OPERATIONS
+        .iter()
+        .map(|op| json!({"field": "OperationName", "equals": op}))
+        .collect();
+    let rule = json!({
+        "id": id.replace("/Microsoft.Insights/", "/microsoft.insights/"),
+        "name": "contoso-openai-prod-key-access",
+        "type": "Microsoft.Insights/ActivityLogAlerts",
+        "location": "Global",
+        "tags": {},
+        "properties": {
+            "scopes": [inst.account_id().trim_start_matches('/')],
+            "condition": {"allOf": [
+                {"field": "Category", "equals": "Administrative"},
+                {"anyOf": ops},
+            ]},
+            "actions": {"actionGroups": []},
+            "enabled": true,
+            "description": "moat M2: someone listed or regenerated the account's API keys",
+        }
+    });
+    obs.reads.insert(
+        &Read::get(id, moat::resources::activity_log_alert::API_VERSION),
+        Some(rule),
+    );
+    obs
 }
 
 fn body(c: &Change) -> serde_json::Value {
@@ -258,8 +313,8 @@ fn assert_risk_rendered(plan: &Plan, c: &Change, what: &str) {
 #[test]
 fn resolved_model_every_weakening_needs_its_exception_and_is_a_risk_everywhere() {
     for w in matrix() {
-        // Live state: the strict baseline, fully applied.
-        let live = hardened_observed(&strict_instance());
+        // Live state: the strict baseline, fully applied (the key-access alert on).
+        let live = hardened();
         let mut inst = strict_instance();
         (w.weaken)(&mut inst);
 
@@ -453,6 +508,12 @@ fn yaml_every_weakening_is_rejected_by_the_loader_without_its_exception() {
             moat::resources::defender_for_ai::KIND,
         ),
         (
+            "turn the key-access alert off",
+            "alert-disabled",
+            format!("      alerts:\n        keyAccess:\n          enabled: false\n{APP_ROLE}"),
+            moat::resources::activity_log_alert::KIND,
+        ),
+        (
             "let trusted Azure services through the firewall",
             "network-bypass",
             format!("      networkAccess:\n        bypass: AzureServices\n{APP_ROLE}"),
@@ -513,7 +574,7 @@ fn yaml_every_weakening_is_rejected_by_the_loader_without_its_exception() {
             .unwrap_or_else(|d| panic!("{name}: refused with the exception: {d}"));
         // Planned against the hardened live state, the weakening is one risky write.
         // Live state: the strict baseline fully applied to the same account.
-        let mut live = hardened_observed(&strict_instance());
+        let mut live = hardened();
         live.name = bp.instances[0].name.clone();
         let plan = moat::plan::plan(
             &bp,

@@ -1,0 +1,231 @@
+//! M2 alerts end to end against the emulator: the shipped example (`examples/alerts.yaml` on
+//! `examples/alerts-seed.json`, a hand-made action group of the same name already there)
+//! converges in one apply, and a fleet whose instances name the same action group writes it once.
+
+use crate::support;
+
+use moat::blueprint::resolved::Blueprint;
+use moat::plan::model::{Action, Plan};
+use moat::resources::{action_group, activity_log_alert};
+use serde_json::Value;
+use support::e2e::*;
+
+const GROUP: &str = "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourceGroups/rg-ai-prod/providers/Microsoft.Insights/actionGroups/ag-ai-security";
+
+fn writes(p: &Plan) -> Vec<String> {
+    p.changes()
+        .filter(|c| c.action.is_write() || c.action == Action::Blocked)
+        .map(|c| format!("{:?} {}", c.action, c.address))
+        .collect()
+}
+
+/// The live key-access rule of `bp`'s first instance, checked against what moat means by it.
+async fn assert_key_access_rule(api: &dyn moat::arm::ArmApi, bp: &Blueprint, inst: usize) {
+    let i = &bp.instances[inst];
+    let alert = api
+        .get(&activity_log_alert::id(i), activity_log_alert::API_VERSION)
+        .await
+        .unwrap()
+        .expect("the key-access rule exists");
+    let p = &alert["properties"];
+    let scopes: Vec<&str> = p["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(scopes.len(), 1, "{alert:#}");
+    assert!(
+        scopes[0].eq_ignore_ascii_case(i.account_id().trim_start_matches('/')),
+        "scoped to the account: {alert:#}"
+    );
+    assert_eq!(p["enabled"], true);
+    let all = p["condition"]["allOf"].as_array().unwrap();
+    assert!(
+        all.iter().any(|l| l["field"]
+            .as_str()
+            .is_some_and(|f| f.eq_ignore_ascii_case("category"))
+            && l["equals"] == "Administrative"),
+        "{alert:#}"
+    );
+    let ops: Vec<&str> = all
+        .iter()
+        .filter_map(|l| l["anyOf"].as_array())
+        .flatten()
+        .filter_map(|l| l["equals"].as_str())
+        .collect();
+    assert_eq!(ops, activity_log_alert::KEY_OPERATIONS, "{alert:#}");
+    let groups = p["actions"]["actionGroups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{alert:#}");
+    assert!(groups[0]["actionGroupId"]
+        .as_str()
+        .unwrap()
+        .eq_ignore_ascii_case(GROUP));
+    assert_eq!(groups[0]["webhookProperties"]["severity"], "Sev1");
+}
+
+#[tokio::test]
+async fn the_alerts_example_converges_and_keeps_the_hand_made_receivers() {
+    let emu = emulator("examples/alerts-seed.json").await;
+    let api = connect(&emu);
+    let bp = load("examples/alerts.yaml");
+    let inst = &bp.instances[0];
+    assert_eq!(action_group::id(inst).as_deref(), Some(GROUP));
+
+    let p = plan(api.as_ref(), &bp).await;
+    assert!(!p.is_failed(), "{:#?}", writes(&p));
+    let group = p
+        .changes()
+        .find(|c| c.kind == action_group::KIND)
+        .expect("action group planned");
+    // The seed's group has another short name and no e-mail receiver: updated in place.
+    assert_eq!(
+        (group.address.as_str(), group.action),
+        (
+            "contoso-openai-prod/action-group/ag-ai-security",
+            Action::Update
+        )
+    );
+    let body = group.write.as_ref().unwrap().body.as_ref().unwrap();
+    assert_eq!(
+        body["properties"]["smsReceivers"][0]["name"],
+        "secops-oncall"
+    );
+    let alert = p
+        .changes()
+        .find(|c| c.kind == activity_log_alert::KIND)
+        .expect("key-access rule planned");
+    assert_eq!(alert.action, Action::Create);
+    assert!(alert.risk.is_none());
+
+    let report = apply(api.clone(), &p).await;
+    assert!(report.ok(), "{report:#?}");
+
+    let live = api
+        .get(GROUP, action_group::API_VERSION)
+        .await
+        .unwrap()
+        .expect("the action group exists");
+    let props = &live["properties"];
+    assert_eq!(props["groupShortName"], "ai-secops");
+    assert_eq!(props["enabled"], true);
+    let emails: Vec<&str> = props["emailReceivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["emailAddress"].as_str())
+        .collect();
+    assert_eq!(emails, ["secops@contoso.com"]);
+    assert_eq!(props["emailReceivers"][0]["useCommonAlertSchema"], true);
+    // The SMS receiver someone added by hand is carried over, and so are the group's tags.
+    assert_eq!(props["smsReceivers"][0]["name"], "secops-oncall");
+    assert_eq!(live["tags"]["owner"], "secops");
+    assert_key_access_rule(api.as_ref(), &bp, 0).await;
+
+    let again = plan(api.as_ref(), &bp).await;
+    assert!(
+        !again.has_changes() && !again.is_failed(),
+        "{:#?}",
+        writes(&again)
+    );
+    emu.shutdown().await;
+}
+
+/// The example's instance and `contoso-openai-batch`, a second account in the same resource
+/// group naming the same action group.
+fn fleet(dir: &std::path::Path) -> Blueprint {
+    let text = std::fs::read_to_string(repo("examples/alerts.yaml")).unwrap();
+    let (head, prod) = text.split_once("instances:\n").unwrap();
+    let baseline = repo("blueprints/strict-baseline.yaml");
+    let head = head.replace(
+        "../blueprints/strict-baseline.yaml",
+        &baseline.display().to_string(),
+    );
+    let batch = prod.replace("contoso-openai-prod", "contoso-openai-batch");
+    assert!(batch.contains("name: ag-ai-security"));
+    let path = dir.join("alerts-fleet.yaml");
+    std::fs::write(&path, format!("{head}instances:\n{prod}{batch}")).unwrap();
+    moat::blueprint::load(&path).unwrap_or_else(|d| panic!("{d}"))
+}
+
+/// The quickstart seed (no action group yet) with a second account.
+fn fleet_seed() -> Vec<Value> {
+    let quick = moat::emulator::load_seed_file(repo("examples/quickstart-seed.json")).unwrap();
+    let mut seed = Vec::new();
+    for v in quick {
+        let id = v["id"].as_str().unwrap_or("").to_string();
+        if id.contains("/accounts/contoso-openai-prod") {
+            let text = serde_json::to_string(&v)
+                .unwrap()
+                .replace("contoso-openai-prod", "contoso-openai-batch")
+                .replace(
+                    "7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7c90",
+                    "7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7c91",
+                );
+            seed.push(serde_json::from_str(&text).unwrap());
+        }
+        seed.push(v);
+    }
+    seed
+}
+
+#[tokio::test]
+async fn a_fleet_naming_one_action_group_creates_it_once_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let bp = fleet(dir.path());
+    assert_eq!(bp.instances.len(), 2);
+    assert_eq!(
+        action_group::id(&bp.instances[0]),
+        action_group::id(&bp.instances[1])
+    );
+    let emu = moat::emulator::EmulatorHandle::start(moat::emulator::EmulatorConfig::default())
+        .await
+        .expect("emulator starts");
+    emu.seed(&fleet_seed()).expect("seed applies");
+    let api = connect(&emu);
+
+    let p = plan(api.as_ref(), &bp).await;
+    assert!(!p.is_failed(), "{:#?}", writes(&p));
+    let groups: Vec<_> = p
+        .changes()
+        .filter(|c| c.kind == action_group::KIND)
+        .collect();
+    // The shared kind: one change, owned by the first instance naming it.
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    assert_eq!(
+        (groups[0].address.as_str(), groups[0].action),
+        (
+            "contoso-openai-prod/action-group/ag-ai-security",
+            Action::Create
+        )
+    );
+    assert!(groups[0].id.eq_ignore_ascii_case(GROUP));
+    // One key-access rule per account, each waiting for the shared group.
+    let alerts: Vec<_> = p
+        .changes()
+        .filter(|c| c.kind == activity_log_alert::KIND)
+        .collect();
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    assert!(alerts.iter().all(|c| c.action == Action::Create));
+
+    emu.clear_request_log();
+    let report = apply(api.clone(), &p).await;
+    assert!(report.ok(), "{report:#?}");
+    let puts = emu
+        .request_log()
+        .iter()
+        .filter(|e| e.method == "PUT" && e.path.eq_ignore_ascii_case(GROUP))
+        .count();
+    assert_eq!(puts, 1, "the shared group is written once");
+    for i in 0..2 {
+        assert_key_access_rule(api.as_ref(), &bp, i).await;
+    }
+
+    let again = plan(api.as_ref(), &bp).await;
+    assert!(
+        !again.has_changes() && !again.is_failed(),
+        "{:#?}",
+        writes(&again)
+    );
+    emu.shutdown().await;
+}
