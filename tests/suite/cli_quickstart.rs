@@ -6,15 +6,7 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
+use crate::support::e2e::copy_dir;
 
 fn moat(dir: &Path, args: &[&str]) -> Output {
     Command::cargo_bin("moat")

@@ -9,15 +9,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
+use crate::support::e2e::copy_dir;
 
 /// `pattern` (one line, `…` = any text) matches `line`.
 fn line_matches(pattern: &str, line: &str) -> bool {

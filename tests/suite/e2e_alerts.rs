@@ -150,23 +150,7 @@ fn fleet(dir: &std::path::Path) -> Blueprint {
 
 /// The quickstart seed (no action group yet) with a second account.
 fn fleet_seed() -> Vec<Value> {
-    let quick = moat::emulator::load_seed_file(repo("examples/quickstart-seed.json")).unwrap();
-    let mut seed = Vec::new();
-    for v in quick {
-        let id = v["id"].as_str().unwrap_or("").to_string();
-        if id.contains("/accounts/contoso-openai-prod") {
-            let text = serde_json::to_string(&v)
-                .unwrap()
-                .replace("contoso-openai-prod", "contoso-openai-batch")
-                .replace(
-                    "7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7c90",
-                    "7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7c91",
-                );
-            seed.push(serde_json::from_str(&text).unwrap());
-        }
-        seed.push(v);
-    }
-    seed
+    quickstart_seed_with("contoso-openai-batch")
 }
 
 #[tokio::test]

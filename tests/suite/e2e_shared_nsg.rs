@@ -44,23 +44,13 @@ fn blueprint(dir: &std::path::Path) -> Blueprint {
 /// The quickstart seed with a second account, and the APIM rule already on the NSG, written by
 /// hand (no ownership marker) exactly as the first instance declares it.
 fn seed() -> Vec<Value> {
-    let quick = moat::emulator::load_seed_file(repo("examples/quickstart-seed.json")).unwrap();
-    let mut seed = Vec::new();
-    for v in quick {
-        let id = v["id"].as_str().unwrap_or("").to_string();
-        if id.contains("/accounts/contoso-openai-prod") {
-            let text = serde_json::to_string(&v)
-                .unwrap()
-                .replace("contoso-openai-prod", "contoso-openai-batch")
-                .replace(
-                    "7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7c90",
-                    "7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7c91",
-                );
-            seed.push(v);
-            seed.push(serde_json::from_str(&text).unwrap());
-        } else if id.eq_ignore_ascii_case(NSG) {
-            let mut nsg = v;
-            nsg["properties"]["securityRules"] = json!([{
+    let mut seed = quickstart_seed_with("contoso-openai-batch");
+    for v in seed.iter_mut() {
+        if v["id"]
+            .as_str()
+            .is_some_and(|id| id.eq_ignore_ascii_case(NSG))
+        {
+            v["properties"]["securityRules"] = json!([{
                 "name": "Allow-APIM-Subnet",
                 "properties": {
                     "priority": 110, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
@@ -69,9 +59,6 @@ fn seed() -> Vec<Value> {
                     "description": "API Management subnet to the OpenAI private endpoint"
                 }
             }]);
-            seed.push(nsg);
-        } else {
-            seed.push(v);
         }
     }
     seed

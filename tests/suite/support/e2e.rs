@@ -83,3 +83,36 @@ pub fn last(log: &[RequestLogEntry], method: &str, fragment: &str) -> Option<usi
     log.iter()
         .rposition(|e| e.method == method && e.path.to_ascii_lowercase().contains(&f))
 }
+
+/// The quickstart's seed plus a second brownfield account `name`: a copy of the first, its role
+/// assignment under another id (fleets of two in the end-to-end tests).
+pub fn quickstart_seed_with(name: &str) -> Vec<serde_json::Value> {
+    let quick = moat::emulator::load_seed_file(repo("examples/quickstart-seed.json")).unwrap();
+    let mut seed = Vec::new();
+    for v in quick {
+        let id = v["id"].as_str().unwrap_or("");
+        if id.contains("/accounts/contoso-openai-prod") {
+            let text = serde_json::to_string(&v)
+                .unwrap()
+                .replace("contoso-openai-prod", name)
+                .replace(
+                    "7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7c90",
+                    "7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7c91",
+                );
+            seed.push(serde_json::from_str(&text).unwrap());
+        }
+        seed.push(v);
+    }
+    seed
+}
+
+/// Copy the files (not the subdirectories) of `from` into `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
