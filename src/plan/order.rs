@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 
 use crate::blueprint::resolved::Instance;
-use crate::model::Change;
+use crate::model::{Change, Gate};
 use crate::resources;
 use crate::resources::cutover::{Order, Wait};
 use crate::resources::kind::Stage;
 
-/// Add edges and gates to one instance's changes (in stage order) from `order`. `external`: addresses of
-/// shared changes other instances own, by stage.
+/// Add edges and gates to one instance's changes (in stage order) from `order`. `external`:
+/// addresses of shared changes other instances own, by stage.
 pub fn wire(
     order: &Order,
     inst: &Instance,
@@ -29,15 +29,16 @@ pub fn wire(
             writes.entry(*s).or_default().push(c.address.clone());
         }
     }
-    let gates_of = |s: Stage| -> Vec<crate::model::Gate> {
+    let gates_of = |s: Stage| -> Vec<Gate> {
         let of_stage = by_stage.get(&s).map(Vec::as_slice).unwrap_or(&[]);
         resources::KINDS
             .iter()
             .filter_map(|k| k.gate(inst, s, of_stage))
             .collect()
     };
-    let mut plans: Vec<(Vec<String>, Vec<crate::model::Gate>)> = Vec::new();
-    for (stage, _) in changes.iter() {
+    // What a change waits for depends only on its stage: worked out once per stage.
+    let mut per_stage: BTreeMap<Stage, (Vec<String>, Vec<Gate>)> = BTreeMap::new();
+    for stage in by_stage.keys() {
         let mut deps = Vec::new();
         let mut gates = Vec::new();
         for (after, wait) in order.edges(*stage) {
@@ -52,13 +53,14 @@ pub fn wire(
                 gates.extend(gates_of(*after));
             }
         }
-        plans.push((deps, gates));
+        per_stage.insert(*stage, (deps, gates));
     }
-    for ((_, c), (deps, gates)) in changes.iter_mut().zip(plans) {
-        c.depends_on.extend(deps);
+    for (stage, c) in changes.iter_mut() {
+        let (deps, gates) = &per_stage[stage];
+        c.depends_on.extend(deps.iter().cloned());
         for g in gates {
-            if !c.gates.contains(&g) {
-                c.gates.push(g);
+            if !c.gates.contains(g) {
+                c.gates.push(g.clone());
             }
         }
     }
