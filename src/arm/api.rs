@@ -59,10 +59,11 @@ pub trait ArmApi: Send + Sync {
     }
 
     /// Like [`ArmApi::list`] with a prepared request (for `$filter`). Within [`MAX_LIST_PAGES`],
-    /// [`MAX_PAGE_ITEMS`] and [`MAX_LIST_ITEMS`]; a `nextLink` seen before in the same list, or an
-    /// item outside the listed scope, is a protocol error.
+    /// [`MAX_PAGE_ITEMS`], [`MAX_LIST_ITEMS`] and [`MAX_LIST_BYTES`]; a `nextLink` seen before in
+    /// the same list, or an item outside the listed scope, is a protocol error.
     async fn list_query(&self, first: ArmRequest) -> Result<Vec<Value>, ArmError> {
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         let mut links = std::collections::HashSet::new();
         let mut req = first.clone();
         for page in 1.. {
@@ -91,6 +92,13 @@ pub trait ArmApi: Send + Sync {
             }
             for item in &items {
                 check_scope(&first, item, Strict::ListItem)?;
+                bytes = bytes.saturating_add(json_len(item));
+            }
+            if bytes > MAX_LIST_BYTES {
+                let message = format!(
+                    "more than {MAX_LIST_BYTES} bytes of items (moat's limit per list) after {page} pages"
+                );
+                return Err(protocol(&first, message));
             }
             out.extend(items);
             let next = match body.get("nextLink").and_then(Value::as_str) {
@@ -225,6 +233,30 @@ pub const MAX_LIST_ITEMS: usize = 100_000;
 
 /// Most pages one list may have: 1,000 (a server that hands out one item per page still ends).
 pub const MAX_LIST_PAGES: usize = 1_000;
+
+/// Most bytes (items as compact JSON) one list may hold across all its pages: 64 MiB. Each page
+/// is already capped at [`super::body::MAX_RESPONSE_BYTES`], but 1,000 full pages would be 16 GiB;
+/// the largest lists moat reads (role assignments of a subscription: at most 4,000 of under 1 KiB)
+/// are a few MiB.
+pub const MAX_LIST_BYTES: usize = 64 * 1024 * 1024;
+
+/// Length of `v` as compact JSON, counted without building the text.
+fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, v);
+    count.0
+}
 
 fn protocol(req: &ArmRequest, message: String) -> ArmError {
     ArmError::Protocol {

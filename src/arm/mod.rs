@@ -31,7 +31,7 @@ pub mod lro;
 pub mod retry;
 mod types;
 
-pub use api::{ArmApi, MAX_LIST_ITEMS, MAX_LIST_PAGES, MAX_PAGE_ITEMS};
+pub use api::{ArmApi, MAX_LIST_BYTES, MAX_LIST_ITEMS, MAX_LIST_PAGES, MAX_PAGE_ITEMS};
 pub use config::{connect, connect_http, Cloud, ConnectOptions};
 pub use error::ArmError;
 pub use http::HttpArm;

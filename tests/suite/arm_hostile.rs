@@ -13,7 +13,9 @@ use moat::arm::http::HttpTimeouts;
 use moat::arm::limiter::LimiterConfig;
 use moat::arm::lro::IN_PROGRESS_STATES;
 use moat::arm::{connect_http, ArmApi, ArmError, ConnectOptions, HttpArm, Precondition};
-use moat::arm::{ArmRequest, Method, RetryPolicy, MAX_LIST_ITEMS, MAX_LIST_PAGES, MAX_PAGE_ITEMS};
+use moat::arm::{
+    ArmRequest, Method, RetryPolicy, MAX_LIST_BYTES, MAX_LIST_ITEMS, MAX_LIST_PAGES, MAX_PAGE_ITEMS,
+};
 use moat::resources::kind::{provisioning_gate, Ready};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
@@ -247,6 +249,37 @@ async fn list_items_at_the_cap_and_one_more() {
     );
     let msg = protocol_message(arm.list(&accounts(), "v").await.unwrap_err());
     assert!(msg.contains("more than 100000 items"), "{msg}");
+}
+
+/// Eight pages of one padded item each, 8 MiB of items per page (each page under the 16 MiB body
+/// cap), add up to exactly [`MAX_LIST_BYTES`], then to one byte more.
+#[tokio::test]
+async fn list_bytes_at_the_cap_and_one_more() {
+    const PAGES: usize = 8;
+    for extra in [0, 1] {
+        let s = Server::start().await;
+        let per_page = MAX_LIST_BYTES / PAGES;
+        for p in 0..PAGES {
+            let mut it = item(p);
+            let bare = serde_json::to_string(&it).unwrap().len() + r#","pad":"""#.len();
+            let want = per_page + if p == PAGES - 1 { extra } else { 0 };
+            it["pad"] = json!("x".repeat(want - bare));
+            assert_eq!(serde_json::to_string(&it).unwrap().len(), want);
+            let mut body = json!({ "value": [it] });
+            if p + 1 < PAGES {
+                body["nextLink"] = json!(s.url(&format!("{}?page={}", accounts(), p + 1)));
+            }
+            s.push(Reply::json(200, body));
+        }
+        let got = client(&s).list(&accounts(), "v").await;
+        if extra == 0 {
+            assert_eq!(got.unwrap().len(), PAGES);
+        } else {
+            let msg = protocol_message(got.unwrap_err());
+            assert!(msg.contains("more than 67108864 bytes of items"), "{msg}");
+            assert!(msg.contains("after 8 pages"), "{msg}");
+        }
+    }
 }
 
 #[tokio::test]
