@@ -356,14 +356,12 @@ pub fn connect_http(opts: &ConnectOptions) -> Result<HttpArm, ArmError> {
     if opts.parallelism == 0 {
         return Err(ArmError::Config("--parallelism must be at least 1".into()));
     }
-    // ARM requests and the chain's token requests go through the same `client`; the idle and
-    // total timeouts are enforced above it (`with_timeouts` records them).
+    // ARM requests and the chain's token requests go through the same `client`.
     Ok(HttpArm::new(endpoint, tokens)
         .with_lro_options(opts.lro.clone())
         .with_retry_policy(opts.retry.clone())
         .with_parallelism(opts.parallelism)
-        .with_timeouts(opts.timeouts)?
-        .with_http_client(client))
+        .with_transport(client, opts.timeouts))
 }
 
 /// [`connect_http`] behind the trait object the rest of moat uses.

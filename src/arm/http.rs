@@ -148,9 +148,15 @@ impl HttpArm {
     }
 
     /// A client with these timeouts (the idle and total ones are enforced by [`super::body`]).
-    pub fn with_timeouts(mut self, t: HttpTimeouts) -> Result<Self, ArmError> {
+    pub fn with_timeouts(self, t: HttpTimeouts) -> Result<Self, ArmError> {
+        Ok(self.with_transport(build_http_client(t)?, t))
+    }
+
+    /// `client`, built with (or wrapping one built with) timeouts `t`; the idle and total ones
+    /// are enforced above it, by [`super::body`].
+    pub fn with_transport(mut self, client: Arc<dyn HttpClient>, t: HttpTimeouts) -> Self {
         self.timeouts = t;
-        Ok(self.with_http_client(build_http_client(t)?))
+        self.with_http_client(client)
     }
 
     pub fn endpoint(&self) -> &Url {
