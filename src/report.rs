@@ -233,8 +233,16 @@ mod tests {
             render_error(&err),
             "error: could not get an access token: az not found\n"
         );
-        let cred = ArmError::Credential("no source".into());
-        assert!(render_error(&cred).contains("hint: moat signs in with DefaultAzureCredential"));
+        let cred = ArmError::Credential(crate::arm::error::CredentialError::single(
+            "Azure CLI",
+            crate::arm::error::AttemptFailure::Failed("az not found on PATH".into()),
+        ));
+        let out = render_error(&cred);
+        assert!(
+            out.contains("hint: moat signs in with the first of"),
+            "{out}"
+        );
+        assert!(out.contains("Azure CLI: az not found on PATH"), "{out}");
     }
 
     #[test]

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use url::{Host, Url};
 
 use super::api::ArmApi;
+use super::credential::{ChainOptions, CredentialChain};
 use super::error::ArmError;
-use super::http::{HttpArm, HttpTimeouts, TokenSource};
+use super::http::{build_http_client, HttpArm, HttpTimeouts, TokenSource};
 use super::lro::LroOptions;
 use super::retry::RetryPolicy;
+use azure_core::http::HttpClient;
 
 /// The Azure cloud moat talks to; decides the management endpoint, the token scope and the
 /// Entra authority host.
@@ -97,7 +99,7 @@ pub struct ConnectOptions {
     pub arm_endpoint: Option<String>,
     /// Accept an endpoint that is not one of Azure's management hosts (`--allow-custom-endpoint`).
     pub allow_custom_endpoint: bool,
-    /// A bearer token to use instead of azure_identity (`MOAT_ACCESS_TOKEN`). Never logged.
+    /// A bearer token to use instead of the credential chain (`MOAT_ACCESS_TOKEN`). Never logged.
     pub access_token: Option<String>,
     /// Maximum requests in flight (`--parallelism`).
     pub parallelism: usize,
@@ -105,6 +107,10 @@ pub struct ConnectOptions {
     pub lro: LroOptions,
     /// Connect, read, idle and total timeouts of each exchange.
     pub timeouts: HttpTimeouts,
+    /// The HTTP transport under ARM requests and token requests alike; `None` (the CLI's only
+    /// choice) is moat's reqwest client with `timeouts` ([`build_http_client`]). Tests put a
+    /// transport here that keeps every request on loopback.
+    pub transport: Option<Arc<dyn HttpClient>>,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -121,6 +127,14 @@ impl std::fmt::Debug for ConnectOptions {
             .field("retry", &self.retry)
             .field("lro", &self.lro)
             .field("timeouts", &self.timeouts)
+            .field(
+                "transport",
+                &if self.transport.is_some() {
+                    "given"
+                } else {
+                    "moat's reqwest client"
+                },
+            )
             .finish()
     }
 }
@@ -136,6 +150,7 @@ impl Default for ConnectOptions {
             retry: RetryPolicy::default(),
             lro: LroOptions::default(),
             timeouts: HttpTimeouts::default(),
+            transport: None,
         }
     }
 }
@@ -268,13 +283,38 @@ pub fn endpoint_for(opts: &ConnectOptions) -> Result<Url, ArmError> {
     }
 }
 
-/// The authority host azure_identity should use: `AZURE_AUTHORITY_HOST` when set (azure_identity's
-/// own convention, and what the Azure CLI and SDKs honour), else the cloud's.
+/// The authority host the environment credentials should use: `AZURE_AUTHORITY_HOST` when set
+/// (azure_identity's own convention, and what the Azure CLI and SDKs honour), else the cloud's.
 pub fn authority_host_for(cloud: Cloud, env_value: Option<&str>) -> String {
     match env_value.map(str::trim) {
         Some(v) if !v.is_empty() => v.to_string(),
         _ => cloud.authority_host().to_string(),
     }
+}
+
+/// [`authority_host_for`], checked: the client secret or federated token goes there, so it must
+/// be an `https://` URL with a host and no userinfo (azure_identity 1.x refuses anything but
+/// https too; 0.21 accepted http).
+pub fn authority_host_url(cloud: Cloud, env_value: Option<&str>) -> Result<Url, ArmError> {
+    let raw = authority_host_for(cloud, env_value);
+    let bad = |why: &str| {
+        ArmError::Config(format!(
+            "AZURE_AUTHORITY_HOST {:?} {why}; it receives the client secret or federated token, \
+             e.g. https://login.microsoftonline.us",
+            crate::sanitize::redact(&raw)
+        ))
+    };
+    let url = Url::parse(&raw).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    if url.scheme() != "https" {
+        return Err(bad("is not an https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("carries user credentials"));
+    }
+    Ok(url)
 }
 
 /// Build the HTTP client for `opts`: validates the endpoint and builds the credential. Nothing is
@@ -289,10 +329,13 @@ pub fn connect_http(opts: &ConnectOptions) -> Result<HttpArm, ArmError> {
     // that replaces the bearer token (ARM then answers 401) and hands the password to the server.
     let _ = endpoint.set_username("");
     let _ = endpoint.set_password(None);
-    let client = super::http::build_http_client(opts.timeouts)?;
+    let client = match &opts.transport {
+        Some(t) => t.clone(),
+        None => build_http_client(opts.timeouts)?,
+    };
     let tokens = match &opts.access_token {
         Some(t) if !t.trim().is_empty() => {
-            TokenSource::Static(azure_core::auth::Secret::new(t.trim().to_string()))
+            TokenSource::Static(azure_core::credentials::Secret::new(t.trim().to_string()))
         }
         Some(_) => {
             return Err(ArmError::Config(
@@ -301,14 +344,11 @@ pub fn connect_http(opts: &ConnectOptions) -> Result<HttpArm, ArmError> {
         }
         None => {
             let env_host = std::env::var("AZURE_AUTHORITY_HOST").ok();
-            let mut options = azure_identity::TokenCredentialOptions::from(client.clone());
-            options.set_authority_host(authority_host_for(opts.cloud, env_host.as_deref()));
-            let credential = azure_identity::DefaultAzureCredentialBuilder::new()
-                .with_options(options)
-                .build()
-                .map_err(|e| ArmError::Credential(super::http::error_chain(&e)))?;
+            let authority = authority_host_url(opts.cloud, env_host.as_deref())?;
+            let mut options = ChainOptions::new(authority, client.clone());
+            options.timeouts = opts.timeouts;
             TokenSource::Credential {
-                credential: Arc::new(credential),
+                credential: Arc::new(CredentialChain::from_env(options)),
                 scope: opts.cloud.scope().to_string(),
             }
         }
@@ -316,12 +356,12 @@ pub fn connect_http(opts: &ConnectOptions) -> Result<HttpArm, ArmError> {
     if opts.parallelism == 0 {
         return Err(ArmError::Config("--parallelism must be at least 1".into()));
     }
-    // `with_timeouts` builds the ARM client with the same timeouts as the credential's `client`.
-    HttpArm::new(endpoint, tokens)
+    // ARM requests and the chain's token requests go through the same `client`.
+    Ok(HttpArm::new(endpoint, tokens)
         .with_lro_options(opts.lro.clone())
         .with_retry_policy(opts.retry.clone())
         .with_parallelism(opts.parallelism)
-        .with_timeouts(opts.timeouts)
+        .with_transport(client, opts.timeouts))
 }
 
 /// [`connect_http`] behind the trait object the rest of moat uses.
@@ -441,6 +481,31 @@ mod tests {
             authority_host_for(Cloud::Public, Some("  ")),
             "https://login.microsoftonline.com"
         );
+    }
+
+    #[test]
+    fn authority_host_must_be_https() {
+        for c in Cloud::ALL {
+            assert_eq!(
+                authority_host_url(c, None).unwrap().as_str(),
+                format!("{}/", c.authority_host())
+            );
+        }
+        let custom = authority_host_url(Cloud::Public, Some("https://login.example.test")).unwrap();
+        assert_eq!(custom.host_str(), Some("login.example.test"));
+        for (bad, why) in [
+            ("http://127.0.0.1:1", "not an https:// URL"),
+            ("login.microsoftonline.us", "not a URL"),
+            (
+                "https://user:pw-secret@login.example.test",
+                "user credentials",
+            ),
+        ] {
+            let err = authority_host_url(Cloud::Public, Some(bad)).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(why), "{bad}: {msg}");
+            assert!(!msg.contains("pw-secret"), "{msg}");
+        }
     }
 
     #[test]

@@ -65,9 +65,9 @@ pub enum ArmError {
         retries: u32,
         elapsed: Duration,
     },
-    /// Getting a token failed.
+    /// Getting a token failed: every credential of the chain that was tried, and why.
     #[error("could not get an access token for ARM: {0}")]
-    Credential(String),
+    Credential(CredentialError),
     /// Bad endpoint / configuration; nothing was sent.
     #[error("{0}")]
     Config(String),
@@ -78,6 +78,92 @@ pub enum ArmError {
         resource: String,
         message: String,
     },
+}
+
+/// Why no access token came: each credential of moat's chain ([`super::credential`]) that was
+/// tried, in the chain's order, with why it gave none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialError {
+    pub attempts: Vec<CredentialAttempt>,
+}
+
+/// One credential of the chain and why it gave no token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialAttempt {
+    /// Which credential, as the user would set it up: `environment (client secret)`,
+    /// `managed identity (IMDS)`, `Azure CLI`.
+    pub credential: String,
+    pub failure: AttemptFailure,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptFailure {
+    /// Not set up where moat runs (e.g. its environment variables are missing); nothing was sent.
+    Unavailable(String),
+    /// Asked, and it failed (the message of the credential's error chain, on one line).
+    Failed(String),
+    /// Asked, and it gave no answer within this time.
+    TimedOut(Duration),
+}
+
+impl CredentialError {
+    /// A failure of a single credential (one that is not moat's chain, or the chain's selected
+    /// credential).
+    pub fn single(credential: impl Into<String>, failure: AttemptFailure) -> Self {
+        CredentialError {
+            attempts: vec![CredentialAttempt {
+                credential: credential.into(),
+                failure,
+            }],
+        }
+    }
+}
+
+impl std::fmt::Display for AttemptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttemptFailure::Unavailable(why) => write!(f, "not available: {}", one_line(why)),
+            AttemptFailure::Failed(why) => f.write_str(&one_line(why)),
+            AttemptFailure::TimedOut(d) => write!(f, "no answer within {d:?}"),
+        }
+    }
+}
+
+impl std::fmt::Display for CredentialAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.credential, self.failure)
+    }
+}
+
+/// One attempt: `Azure CLI: …`; several: one line each, in the order they were tried.
+impl std::fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.attempts.as_slice() {
+            [] => f.write_str("no credential to try"),
+            [one] => write!(f, "{one}"),
+            all => {
+                write!(f, "no credential gave a token; tried, in order:")?;
+                for a in all {
+                    write!(f, "\n- {a}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `e` and its sources, joined: azure_core errors keep the useful part in the chain.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
 }
 
 /// Text a server sent, fit for one line of an error: control characters (newlines included)

@@ -10,11 +10,11 @@ impl ArmError {
         match self {
             ArmError::Credential(_) => {
                 return Some(
-                    "moat signs in with DefaultAzureCredential: run `az login` (with \
-                     `az cloud set` for sovereign clouds), or set AZURE_TENANT_ID and \
-                     AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE, or \
-                     run where a managed identity is available; MOAT_ACCESS_TOKEN takes a \
-                     ready bearer token"
+                    "moat signs in with the first of: the environment (AZURE_TENANT_ID and \
+                     AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE), a \
+                     managed identity (App Service, or a VM's IMDS), the Azure CLI (run `az \
+                     login`, with `az cloud set` for sovereign clouds); MOAT_ACCESS_TOKEN takes \
+                     a ready bearer token"
                         .into(),
                 )
             }

@@ -1,5 +1,6 @@
-//! The HTTP implementation of [`ArmApi`] over azure_core 0.21's HTTP client (reqwest + rustls) and
-//! azure_identity 0.21's credentials.
+//! The HTTP implementation of [`ArmApi`] over moat's transport ([`super::transport`]: reqwest with
+//! rustls behind azure_core 1.x's `HttpClient`) and moat's credential chain
+//! ([`super::credential`], over azure_identity 1.x).
 //!
 //! One [`ArmApi::send`] is one logical request: it waits for the subscription's request budget
 //! ([`super::limiter`]) and a concurrency slot, attaches a (cached) bearer token, and carries out
@@ -12,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use azure_core::auth::{Secret, TokenCredential};
+use azure_core::credentials::Secret;
+use azure_core::http::HttpClient;
 use tokio::sync::{Mutex, Semaphore};
 // tokio's clock, so that tests with paused time see the waits they assert.
 use tokio::time::Instant;
@@ -20,20 +22,25 @@ use url::Url;
 
 use super::api::ArmApi;
 use super::body::{read_limited, MAX_RESPONSE_BYTES};
+use super::credential::CredentialChain;
+pub use super::error::error_chain;
 use super::error::{resource_of, ArmError};
 use super::limiter::{remaining_from_headers, subscription_of, Bucket, Limiter, LimiterConfig};
 use super::lro::{retry_after, LroOptions};
 use super::retry::{classify, GiveUp, RetryClass, RetryPolicy};
+pub use super::transport::{
+    build_http_client, HttpTimeouts, ReqwestTransport, IDLE_TIMEOUT, TOTAL_TIMEOUT,
+};
 use super::types::{ArmRequest, ArmResponse, Method, Stats};
 
 /// Where bearer tokens come from.
 #[derive(Clone)]
 pub enum TokenSource {
     /// A fixed token (`MOAT_ACCESS_TOKEN`, the emulator).
-    Static(azure_core::auth::Secret),
-    /// An azure_identity credential and the scope to ask it for.
+    Static(Secret),
+    /// moat's credential chain and the scope to ask it for.
     Credential {
-        credential: Arc<dyn TokenCredential>,
+        credential: Arc<CredentialChain>,
         scope: String,
     },
 }
@@ -58,67 +65,6 @@ struct TokenCache {
     token: Option<(Secret, Instant)>,
 }
 
-/// `e` and its sources, joined: azure_core errors keep the useful part in the chain.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
-}
-
-/// Timeouts of one HTTP exchange (docs/reliability.md, "Limits on what ARM sends back").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpTimeouts {
-    pub connect: Duration,
-    /// Longest silence while waiting for the response to start. ARM gives resource providers 60 s
-    /// before it answers 504 itself, so this is above that.
-    pub read: Duration,
-    /// Longest silence between body bytes once the response has started ([`IDLE_TIMEOUT`]).
-    pub idle: Duration,
-    /// The whole exchange, request sent to last body byte ([`TOTAL_TIMEOUT`]).
-    pub total: Duration,
-}
-
-/// No body byte for this long ends the exchange: 30 s. ARM streams a body it has; a pause this
-/// long mid-body is a broken or hostile server, not a slow resource provider (those are slow
-/// before the response starts, which `read` covers).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One exchange never takes longer than this: 120 s, ARM's own 60 s gateway timeout twice over,
-/// so that a body trickled one byte at a time (never idle for 30 s) still ends.
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(120);
-
-impl Default for HttpTimeouts {
-    fn default() -> Self {
-        HttpTimeouts {
-            connect: Duration::from_secs(10),
-            read: Duration::from_secs(100),
-            idle: IDLE_TIMEOUT,
-            total: TOTAL_TIMEOUT,
-        }
-    }
-}
-
-/// reqwest with rustls (certificates always verified), timeouts, and no redirects: a redirect
-/// would carry the bearer token to another origin behind `url_for`'s back.
-pub fn build_http_client(t: HttpTimeouts) -> Result<Arc<dyn azure_core::HttpClient>, ArmError> {
-    let client = reqwest::Client::builder()
-        .connect_timeout(t.connect)
-        .read_timeout(t.read)
-        .pool_idle_timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("moat/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ArmError::Config(format!("cannot build the HTTP client: {e}")))?;
-    Ok(Arc::new(client))
-}
-
 #[derive(Default)]
 struct Counters {
     reads: AtomicU64,
@@ -131,7 +77,7 @@ struct Counters {
 /// ARM over HTTP.
 pub struct HttpArm {
     endpoint: Url,
-    client: Arc<dyn azure_core::HttpClient>,
+    client: Arc<dyn HttpClient>,
     tokens: TokenSource,
     cache: Mutex<TokenCache>,
     lro: LroOptions,
@@ -161,8 +107,9 @@ impl HttpArm {
         }
         HttpArm {
             endpoint,
-            client: build_http_client(HttpTimeouts::default())
-                .unwrap_or_else(|_| azure_core::new_http_client()),
+            client: build_http_client(HttpTimeouts::default()).unwrap_or_else(|_| {
+                Arc::new(ReqwestTransport::new(reqwest::Client::new())) as Arc<dyn HttpClient>
+            }),
             tokens,
             cache: Mutex::new(TokenCache::default()),
             lro: LroOptions::default(),
@@ -195,15 +142,21 @@ impl HttpArm {
         self
     }
 
-    pub fn with_http_client(mut self, client: Arc<dyn azure_core::HttpClient>) -> Self {
+    pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
         self.client = client;
         self
     }
 
     /// A client with these timeouts (the idle and total ones are enforced by [`super::body`]).
-    pub fn with_timeouts(mut self, t: HttpTimeouts) -> Result<Self, ArmError> {
+    pub fn with_timeouts(self, t: HttpTimeouts) -> Result<Self, ArmError> {
+        Ok(self.with_transport(build_http_client(t)?, t))
+    }
+
+    /// `client`, built with (or wrapping one built with) timeouts `t`; the idle and total ones
+    /// are enforced above it, by [`super::body`].
+    pub fn with_transport(mut self, client: Arc<dyn HttpClient>, t: HttpTimeouts) -> Self {
         self.timeouts = t;
-        Ok(self.with_http_client(build_http_client(t)?))
+        self.with_http_client(client)
     }
 
     pub fn endpoint(&self) -> &Url {
@@ -267,9 +220,9 @@ impl HttpArm {
             }
         }
         let fresh = credential
-            .get_token(&[scope.as_str()])
+            .get_token(scope)
             .await
-            .map_err(|e| ArmError::Credential(error_chain(&e)))?;
+            .map_err(ArmError::Credential)?;
         crate::sanitize::register_secret(fresh.token.secret());
         let left = fresh.expires_on - time::OffsetDateTime::now_utc();
         let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
@@ -282,13 +235,13 @@ impl HttpArm {
     async fn forget_token(&self) {
         self.cache.lock().await.token = None;
         if let TokenSource::Credential { credential, .. } = &self.tokens {
-            let _ = credential.clear_cache().await;
+            credential.forget();
         }
     }
 
     /// One HTTP exchange, no retries.
     async fn exchange(&self, url: &Url, req: &ArmRequest, token: &Secret) -> Outcome {
-        let mut http = azure_core::Request::new(url.clone(), method_of(req.method));
+        let mut http = azure_core::http::Request::new(url.clone(), method_of(req.method));
         http.insert_header("authorization", format!("Bearer {}", token.secret()));
         http.insert_header("accept", "application/json");
         http.insert_header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string());
@@ -381,13 +334,14 @@ fn transport_outcome(method: Method, e: &azure_core::Error) -> Outcome {
     }
 }
 
-fn method_of(m: Method) -> azure_core::Method {
+fn method_of(m: Method) -> azure_core::http::Method {
+    use azure_core::http::Method as M;
     match m {
-        Method::Get => azure_core::Method::Get,
-        Method::Put => azure_core::Method::Put,
-        Method::Patch => azure_core::Method::Patch,
-        Method::Delete => azure_core::Method::Delete,
-        Method::Post => azure_core::Method::Post,
+        Method::Get => M::Get,
+        Method::Put => M::Put,
+        Method::Patch => M::Patch,
+        Method::Delete => M::Delete,
+        Method::Post => M::Post,
     }
 }
 

@@ -12,7 +12,9 @@
 //! [`error`] and [`hint`] (what went wrong and what to do), [`lro`] (polling, over a `send` it is
 //! handed; the states it knows), `api` (the trait; list caps and response-scope checks),
 //! [`limiter`] (ARM's request buckets, mirrored locally), [`body`] (reading a body within size
-//! and time limits), [`http`] (transport, tokens, logging), [`config`] (clouds, endpoint checks,
+//! and time limits), [`transport`] (moat's reqwest client behind azure_core's `HttpClient`),
+//! `federated` (workload identity's token file), [`credential`] (the token chain over
+//! azure_identity), [`http`] (requests, tokens, logging), [`config`] (clouds, endpoint checks,
 //! [`connect`]). This file only re-exports them.
 
 // `ArmError` carries everything the user needs to act on a failure (resource, method, ARM's code,
@@ -23,12 +25,15 @@
 mod api;
 pub mod body;
 pub mod config;
+pub mod credential;
 pub mod error;
+mod federated;
 pub mod hint;
 pub mod http;
 pub mod limiter;
 pub mod lro;
 pub mod retry;
+pub mod transport;
 mod types;
 
 pub use api::{ArmApi, MAX_LIST_BYTES, MAX_LIST_ITEMS, MAX_LIST_PAGES, MAX_PAGE_ITEMS};

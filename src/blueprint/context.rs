@@ -69,7 +69,7 @@ pub fn texts(n: &Node, obj: &Obj, key: &str) -> Vec<String> {
                 };
                 items
                     .iter()
-                    .filter(|i| item_ty.map_or(true, |t| fits(i, t)))
+                    .filter(|i| item_ty.is_none_or(|t| fits(i, t)))
                     .filter_map(Node::scalar_text)
                     .collect()
             }

@@ -20,7 +20,7 @@ pub fn check_subscription(cfg: &EmulatorConfig, sub: &str) -> Result<(), ApiErro
     let allowed = cfg
         .subscriptions
         .as_ref()
-        .map_or(true, |l| l.iter().any(|s| s.eq_ignore_ascii_case(sub)));
+        .is_none_or(|l| l.iter().any(|s| s.eq_ignore_ascii_case(sub)));
     if well_formed && allowed {
         Ok(())
     } else if !well_formed {

@@ -165,7 +165,7 @@ fn take_fail_rule(
     let rule = f.fail_operations.iter_mut().find(|r| {
         r.method
             .as_deref()
-            .map_or(true, |m| m.eq_ignore_ascii_case(method))
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && lower.contains(&r.path_contains.to_ascii_lowercase())
             && r.times != Some(0)
     })?;

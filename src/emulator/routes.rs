@@ -99,7 +99,7 @@ fn resource(
             "GET" => {
                 let skip = list_start(cx, &id, query)?;
                 let items = collection(cx, &id)?;
-                let pageable = id.ty.map_or(true, |t| t.pageable);
+                let pageable = id.ty.is_none_or(|t| t.pageable);
                 Ok(engine::list_reply(cx, path, query, items, skip, pageable))
             }
             _ => Err(ApiError::new(

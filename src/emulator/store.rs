@@ -178,7 +178,7 @@ pub fn is_type(body: &Value, t: &str) -> bool {
 
 /// `provisioningState` of a stored resource is Succeeded (or absent).
 pub fn is_settled(body: &Value) -> bool {
-    provisioning_state(body).map_or(true, |s| s.eq_ignore_ascii_case("Succeeded"))
+    provisioning_state(body).is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"))
 }
 
 /// RFC 7396 JSON merge patch.

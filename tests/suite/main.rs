@@ -12,6 +12,7 @@ mod support;
 
 mod apply_executor;
 mod apply_steps_in_flight;
+mod arm_credential_chain;
 mod arm_credentials;
 mod arm_diagnostics;
 mod arm_hostile;

@@ -176,7 +176,7 @@ fn role_definitions(
         .filter(|r| {
             wanted
                 .as_deref()
-                .map_or(true, |w| r.1.eq_ignore_ascii_case(w))
+                .is_none_or(|w| r.1.eq_ignore_ascii_case(w))
         })
         .map(|r| definition(sub, r))
         .collect();
@@ -318,7 +318,7 @@ fn list(st: &State, scope: &str, filter: Option<&str>) -> Vec<Value> {
             } else {
                 at || above || below
             };
-            let who = principal.as_deref().map_or(true, |p| {
+            let who = principal.as_deref().is_none_or(|p| {
                 prop_str(a, "principalId").is_some_and(|x| x.eq_ignore_ascii_case(p))
             });
             place && who

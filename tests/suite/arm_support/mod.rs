@@ -311,3 +311,60 @@ where
 pub fn request_target(head: &str) -> &str {
     head.split_whitespace().nth(1).unwrap_or("/")
 }
+
+/// The transport of the credential tests: moat's own client underneath, with some origins sent
+/// to loopback servers instead (an `https://` authority host to an `http://127.0.0.1` server,
+/// IMDS's `http://169.254.169.254` to another) and every other request refused unless it is on
+/// loopback, so that no test can reach a real token endpoint or a real IMDS.
+#[derive(Debug)]
+pub struct Loopback {
+    inner: Arc<dyn azure_core::http::HttpClient>,
+    routes: Vec<(String, url::Url)>,
+    refused: Mutex<Vec<String>>,
+}
+
+impl Loopback {
+    /// `routes`: (origin, loopback base URL), e.g. `("https://login.moat.test", &entra.base)`.
+    pub fn new(routes: &[(&str, &str)]) -> Arc<Loopback> {
+        Arc::new(Loopback {
+            inner: moat::arm::http::build_http_client(Default::default()).unwrap(),
+            routes: routes
+                .iter()
+                .map(|(from, to)| (from.to_string(), url::Url::parse(to).unwrap()))
+                .collect(),
+            refused: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The URLs that would have left loopback (and were refused).
+    pub fn refused(&self) -> Vec<String> {
+        self.refused.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl azure_core::http::HttpClient for Loopback {
+    async fn execute_request(
+        &self,
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+        let mut request = request.clone();
+        let origin = request.url().origin().ascii_serialization();
+        if let Some((_, to)) = self.routes.iter().find(|(from, _)| *from == origin) {
+            let url = request.url_mut();
+            url.set_scheme(to.scheme()).unwrap();
+            url.set_host(to.host_str()).unwrap();
+            url.set_port(to.port()).unwrap();
+        } else if !matches!(
+            request.url().host_str(),
+            Some("127.0.0.1" | "localhost" | "[::1]")
+        ) {
+            self.refused.lock().unwrap().push(request.url().to_string());
+            return Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Other,
+                format!("test transport: {} is not on loopback", request.url()),
+            ));
+        }
+        self.inner.execute_request(&request).await
+    }
+}

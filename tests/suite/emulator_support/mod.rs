@@ -32,16 +32,16 @@ pub struct Env {
 /// on, and the tests assert on that answer's headers too.
 #[derive(Debug)]
 pub struct Recorder {
-    inner: Arc<dyn azure_core::HttpClient>,
+    inner: Arc<dyn azure_core::http::HttpClient>,
     last: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 #[async_trait::async_trait]
-impl azure_core::HttpClient for Recorder {
+impl azure_core::http::HttpClient for Recorder {
     async fn execute_request(
         &self,
-        request: &azure_core::Request,
-    ) -> azure_core::Result<azure_core::Response> {
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
         let resp = self.inner.execute_request(request).await?;
         *self.last.lock().unwrap() = resp
             .headers()
@@ -63,7 +63,7 @@ pub fn client_recording(base: &str, token: &str) -> (HttpArm, Arc<Recorder>) {
     });
     let arm = HttpArm::new(
         url::Url::parse(base).unwrap(),
-        TokenSource::Static(azure_core::auth::Secret::new(token.to_string())),
+        TokenSource::Static(azure_core::credentials::Secret::new(token.to_string())),
     )
     // One exchange per send: the emulator's answers (409s, 429s) are what these tests assert,
     // and on a manual clock a retried conflict would wait forever.
