@@ -89,6 +89,9 @@ pub struct GenericControl {
     pub key: &'static str,
     /// Values weaker than the strict baseline, each refused unless its exception is given.
     pub weak_when: &'static [Weakening],
+    /// Pairs of fields that may not both be given (after profiles and defaults are merged): a
+    /// located error at the second, rather than one of them silently winning.
+    pub exclusive: &'static [(&'static str, &'static str)],
 }
 
 /// `field: value` weakens the baseline; allowed only by an exception of kind `allows`.
@@ -112,6 +115,7 @@ pub static GENERIC_CONTROLS: &[GenericControl] = &[
             allows: ExceptionKind::DefenderForAiDisabled,
             message: "Defender for AI threat protection is off (`state: Disabled`)",
         }],
+        exclusive: &[],
     },
     GenericControl {
         key: "alerts",
@@ -121,6 +125,7 @@ pub static GENERIC_CONTROLS: &[GenericControl] = &[
             allows: ExceptionKind::AlertDisabled,
             message: "the alert on reading or regenerating the account's API keys is off (`keyAccess.enabled: false`)",
         }],
+        exclusive: &[("actionGroup", "actionGroupId")],
     },
 ];
 
@@ -392,7 +397,7 @@ pub static ALERTS: Obj = Obj {
     fields: &[
         f("mode", &MODE, MODE_DOC).def("managed"),
         f("actionGroup", &Ty::Obj(&ACTION_GROUP), "An action group moat creates and keeps.").arm("Microsoft.Insights/actionGroups"),
-        f("actionGroupId", &Ty::Str(Fmt::ArmId(ArmKind::ActionGroup)), "An existing action group (not written by moat); wins over `actionGroup`.")
+        f("actionGroupId", &Ty::Str(Fmt::ArmId(ArmKind::ActionGroup)), "An existing action group (not written by moat); not together with `actionGroup`.")
             .arm("properties.actions.actionGroups[].actionGroupId"),
         f("keyAccess", &Ty::Obj(&KEY_ACCESS_ALERT), "The key-access rule.").def("{}").arm("Microsoft.Insights/activityLogAlerts"),
     ],

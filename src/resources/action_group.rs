@@ -7,7 +7,14 @@
 //! and the e-mail receivers (by address, case-insensitively, with the common alert schema).
 //! The server adds a `status` to each receiver and lower-cases `microsoft.insights` in the id;
 //! neither is compared. Receivers of other types are another tool's business: a PUT carries the
-//! live ones over unchanged. An action group named by `actionGroupId` is never read or written.
+//! live ones over unchanged. An action group named by `actionGroupId` is never read or written
+//! (the loader refuses `actionGroup` and `actionGroupId` together).
+//!
+//! If-Match: an update carries the etag moat observed, a create `If-None-Match: *`. The group is
+//! shared, so its one change is planned by the first instance naming it and written once; the
+//! etag makes a hand edit between plan and apply (someone adding a receiver in the portal) fail
+//! that one write with 412 instead of being overwritten, and the next plan shows it. A 412 fails
+//! only the group's write: the alert rules that wait for it are skipped, hardening is not.
 
 use serde_json::{json, Value};
 
@@ -68,8 +75,8 @@ static META: Meta = Meta {
     first_on_lock: false,
 };
 
-/// The group moat keeps for `inst`: `controls.alerts.actionGroup`, unless `actionGroupId`
-/// names an existing one.
+/// The group moat keeps for `inst`: `controls.alerts.actionGroup` (never given together with
+/// `actionGroupId`, which names an existing one; the check stays for a hand-built model).
 fn spec(inst: &Instance) -> Option<&Value> {
     let ctl = inst.controls.generic(CONTROL)?;
     if ctl.text("actionGroupId").is_some() {
