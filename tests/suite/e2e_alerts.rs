@@ -234,3 +234,58 @@ async fn a_fleet_naming_one_action_group_creates_it_once_and_converges() {
     );
     emu.shutdown().await;
 }
+
+/// An alert rule that cannot be created fails alone: the example's configuration-change rule
+/// is refused (an injected fault: its PUT made long-running and ended Failed), and every
+/// hardening change, the action group and the other rule are applied; nothing is skipped,
+/// because nothing waits for alert rules. (The emulator keeps the body of a failed long-running
+/// PUT, so the plan after it is not checked here: on Azure a refused rule does not exist.)
+#[tokio::test]
+async fn an_alert_rule_that_cannot_be_created_fails_alone_and_hardening_goes_on() {
+    use moat::emulator::{EmulatorConfig, FailOutcome, FailRule, FaultConfig, LroStyle};
+    let mut config = EmulatorConfig::default();
+    config.lro.styles.insert(
+        "PUT Microsoft.Insights/activityLogAlerts".into(),
+        LroStyle::AsyncBody,
+    );
+    config.faults = FaultConfig {
+        fail_operations: vec![FailRule {
+            method: Some("PUT".into()),
+            path_contains: "/activityLogAlerts/contoso-openai-prod-config-change".into(),
+            outcome: FailOutcome::Failed,
+            code: "BadRequest".into(),
+            message: "The alert rule could not be created (injected).".into(),
+            times: None,
+        }],
+        ..FaultConfig::default()
+    };
+    let emu = emulator_with(config, "examples/alerts-seed.json").await;
+    let api = connect(&emu);
+    let bp = load("examples/alerts.yaml");
+    let p = plan(api.as_ref(), &bp).await;
+    assert!(!p.is_failed(), "{:#?}", writes(&p));
+    let report = apply(api.clone(), &p).await;
+    let failed: Vec<&str> = report.failed.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        failed,
+        ["contoso-openai-prod/activity-log-alert/config-change"],
+        "{report:#?}"
+    );
+    assert!(report.failed[0].1.contains("injected"), "{report:#?}");
+    assert!(report.skipped.is_empty(), "{report:#?}");
+    let acct = emu
+        .resource(&bp.instances[0].account_id())
+        .expect("account exists");
+    assert_eq!(acct["properties"]["disableLocalAuth"], true);
+    assert_eq!(acct["properties"]["publicNetworkAccess"], "Disabled");
+    assert_rule(
+        api.as_ref(),
+        &bp,
+        0,
+        &activity_log_alert::KEY_ACCESS,
+        "Sev1",
+    )
+    .await;
+
+    emu.shutdown().await;
+}
