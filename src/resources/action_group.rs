@@ -18,7 +18,7 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get, get_str, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::Instance;
@@ -135,6 +135,45 @@ impl Kind for ActionGroupKind {
 
     fn uses(&self, inst: &Instance) -> Vec<String> {
         id(inst).into_iter().collect()
+    }
+
+    /// The group moat created (its owner tag), unless an instance the destroy keeps names it;
+    /// a group someone else made is kept, with a note.
+    fn destroy(&self, inst: &Instance, seen: &Reads, in_use: &InUse) -> Planned {
+        let (Some(ctl), Some(r)) = (inst.controls.generic(CONTROL), read(inst)) else {
+            return Planned::default();
+        };
+        let Some(live) = seen.value(&r) else {
+            return Planned::default();
+        };
+        let name = super::last_segment(&r.path).to_string();
+        let keep = if ctl.mode != crate::blueprint::resolved::Mode::Managed {
+            Some("the alerts control is verify-only")
+        } else if !super::owned_by_tag(live) {
+            Some("moat did not create it (no owner tag)")
+        } else if in_use.contains(&super::norm_id(&r.path)) {
+            Some("another instance of the blueprint uses it")
+        } else {
+            None
+        };
+        if let Some(why) = keep {
+            return Planned {
+                notes: vec![format!("the action group {name} is kept: {why}")],
+                ..Planned::default()
+            };
+        }
+        Planned::of(
+            Stage::AlertActions,
+            [super::delete_change(
+                format!("{}/action-group/{name}", inst.name),
+                KIND,
+                &r.path,
+                API_VERSION,
+                "the action group moat created for the alert rules",
+                "nobody is notified by alert rules that still name it",
+                live,
+            )],
+        )
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {

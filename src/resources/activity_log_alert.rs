@@ -14,7 +14,7 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get, get_str, norm_id, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::{ExceptionKind, Instance, Mode};
@@ -131,6 +131,36 @@ impl Kind for ActivityLogAlertKind {
 
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
         RULES.iter().filter_map(|rule| read(inst, rule)).collect()
+    }
+
+    /// Each declared rule moat created (its owner tag), in a managed control; a rule someone
+    /// else made under the same name is kept, with a note.
+    fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
+        let mut out = Planned::default();
+        for rule in RULES {
+            let (Some((Mode::Managed, _)), Some(r)) = (spec(inst, rule), read(inst, rule)) else {
+                continue;
+            };
+            let Some(live) = seen.value(&r) else { continue };
+            if !super::owned_by_tag(live) {
+                out.notes.push(format!(
+                    "the {} alert rule is kept: moat did not create it (no owner tag)",
+                    rule.suffix
+                ));
+                continue;
+            }
+            let change = super::delete_change(
+                format!("{}/activity-log-alert/{}", inst.name, rule.suffix),
+                KIND,
+                &r.path,
+                API_VERSION,
+                format!("the {} alert rule moat created", rule.suffix),
+                format!("weakens security: {}", rule.lost),
+                live,
+            );
+            out.changes.push((Stage::Alerting, change));
+        }
+        out
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
