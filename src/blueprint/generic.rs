@@ -15,6 +15,7 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node) {
             continue;
         };
         let resolved = control(ctx, node, obj, g.weak_when);
+        exclusive(ctx, node, obj, g.exclusive);
         inst.controls.generic.insert(g.key, resolved);
     }
 }
@@ -38,6 +39,19 @@ fn control(ctx: &mut Ctx, node: &Node, obj: &Obj, weak_when: &[Weakening]) -> Co
     Control {
         mode: mode(node, obj),
         spec,
+    }
+}
+
+/// Each pair of fields that may not both be given, reported where the second is written.
+fn exclusive(ctx: &mut Ctx, node: &Node, obj: &Obj, pairs: &[(&str, &str)]) {
+    for (a, b) in pairs {
+        if val(node, obj, a).is_some() && val(node, obj, b).is_some() {
+            ctx.error(
+                &value_at(node, b),
+                format!("`{a}` and `{b}` are both given: say which one moat uses"),
+                Some(format!("remove `{a}` or `{b}`")),
+            );
+        }
     }
 }
 
@@ -148,7 +162,8 @@ mod tests {
         message: "the probe is off",
     }];
 
-    fn resolve_probe(text: &str) -> (Control<Value>, Vec<Diagnostic>) {
+    /// `f` run on the probe document `text`, with a context collecting its findings.
+    fn on_probe<R>(text: &str, f: impl FnOnce(&mut Ctx, &Node) -> R) -> (R, Vec<Diagnostic>) {
         let node = yaml::parse("probe.yaml", text).unwrap();
         let mut out = Vec::new();
         let mut ctx = Ctx {
@@ -160,8 +175,12 @@ mod tests {
             granted: Vec::new(),
             bad_existing: Vec::new(),
         };
-        let c = control(&mut ctx, &node, &PROBE, OFF);
-        (c, out)
+        let r = f(&mut ctx, &node);
+        (r, out)
+    }
+
+    fn resolve_probe(text: &str) -> (Control<Value>, Vec<Diagnostic>) {
+        on_probe(text, |ctx, node| control(ctx, node, &PROBE, OFF))
     }
 
     #[test]
@@ -173,6 +192,25 @@ mod tests {
         let (c, _) = resolve_probe("note: hello\n");
         assert_eq!(c.mode, crate::blueprint::resolved::Mode::Managed);
         assert_eq!(c.spec, serde_json::json!({"on": true, "note": "hello"}));
+    }
+
+    #[test]
+    fn two_exclusive_fields_are_a_located_error_and_one_is_not() {
+        let run = |text: &str| {
+            let ((), out) = on_probe(text, |ctx, node| {
+                exclusive(ctx, node, &PROBE, &[("on", "note")])
+            });
+            out.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        let out = run("on: true\nnote: x\n");
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out[0].starts_with("probe.yaml:2:7: error: `on` and `note` are both given"),
+            "{}",
+            out[0]
+        );
+        assert!(run("note: x\n").is_empty());
+        assert!(run("on: ~\nnote: x\n").is_empty());
     }
 
     #[test]

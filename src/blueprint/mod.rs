@@ -22,6 +22,7 @@ mod resolve;
 pub mod resolved;
 pub mod roles;
 pub mod schema;
+mod schema_alerts;
 mod schema_controls;
 mod shape;
 mod shared;

@@ -5,6 +5,7 @@
 //! `moat schema` (JSON Schema for editors), and the field reference in docs/blueprint.md.
 
 use super::formats::{ArmKind, Fmt, NameKind};
+pub use super::schema_alerts::*;
 pub use super::schema_controls::*;
 use super::shape::{f, BOOL, GUID, LABEL, NAME, TEXT};
 pub use super::shape::{Field, Obj, Ty};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::formats::{ArmKind, Fmt, NameKind};
 use super::names::{MAX_NSG_DESCRIPTION_CHARS, MAX_ROLE_DESCRIPTION_CHARS};
+use super::schema_alerts::ALERTS;
 use super::shape::{f, Obj, Ty, BOOL, GUID, MODE, MODE_DOC, TEXT};
 
 /// Declares [`ExceptionKind`] from one line per kind, so the variant, its name in blueprints
@@ -58,7 +59,7 @@ exception_kinds! {
     DeleteDiagnosticSetting = "delete-diagnostic-setting",
     /// D2: Defender for AI off.
     DefenderForAiDisabled = "defender-for-ai-disabled",
-    /// M2: an alert rule of the strict baseline turned off (`alerts.keyAccess.enabled: false`).
+    /// M2: an alert rule of the strict baseline turned off (`alerts.<rule>.enabled: false`).
     AlertDisabled = "alert-disabled",
 }
 
@@ -89,6 +90,9 @@ pub struct GenericControl {
     pub key: &'static str,
     /// Values weaker than the strict baseline, each refused unless its exception is given.
     pub weak_when: &'static [Weakening],
+    /// Pairs of fields that may not both be given (after profiles and defaults are merged): a
+    /// located error at the second, rather than one of them silently winning.
+    pub exclusive: &'static [(&'static str, &'static str)],
 }
 
 /// `field: value` weakens the baseline; allowed only by an exception of kind `allows`.
@@ -112,15 +116,25 @@ pub static GENERIC_CONTROLS: &[GenericControl] = &[
             allows: ExceptionKind::DefenderForAiDisabled,
             message: "Defender for AI threat protection is off (`state: Disabled`)",
         }],
+        exclusive: &[],
     },
     GenericControl {
         key: "alerts",
-        weak_when: &[Weakening {
-            field: "keyAccess.enabled",
-            value: "false",
-            allows: ExceptionKind::AlertDisabled,
-            message: "the alert on reading or regenerating the account's API keys is off (`keyAccess.enabled: false`)",
-        }],
+        weak_when: &[
+            Weakening {
+                field: "keyAccess.enabled",
+                value: "false",
+                allows: ExceptionKind::AlertDisabled,
+                message: "the alert on reading or regenerating the account's API keys is off (`keyAccess.enabled: false`)",
+            },
+            Weakening {
+                field: "configChange.enabled",
+                value: "false",
+                allows: ExceptionKind::AlertDisabled,
+                message: "the alert on deployment, RAI policy and account changes is off (`configChange.enabled: false`)",
+            },
+        ],
+        exclusive: &[("actionGroup", "actionGroupId")],
     },
 ];
 
@@ -360,41 +374,6 @@ pub static DEFENDER_FOR_AI: Obj = Obj {
         )
         .def("Enabled")
         .arm("accounts/defenderForAISettings properties.state"),
-    ],
-};
-
-pub static ACTION_GROUP: Obj = Obj {
-    title: "actionGroup",
-    doc: "The action group the alerts notify, created in the instance's resource group; instances naming the same group share it.",
-    nullable: false,
-    fields: &[
-        f("name", &Ty::Str(Fmt::Name(NameKind::ActionGroup)), "Name of the action group.").req().arm("Microsoft.Insights/actionGroups name"),
-        f("shortName", &Ty::Str(Fmt::ShortName), "Short name shown in notifications, at most 12 characters.").req().arm("properties.groupShortName"),
-        f("emails", &Ty::List(&Ty::Str(Fmt::Email)), "E-mail addresses notified (common alert schema).").def("[]").arm("properties.emailReceivers[].emailAddress"),
-    ],
-};
-
-pub static KEY_ACCESS_ALERT: Obj = Obj {
-    title: "keyAccess",
-    doc: "An activity-log alert when someone lists or regenerates the account's API keys (`listKeys/action`, `regenerateKey/action`).",
-    nullable: false,
-    fields: &[
-        f("enabled", &BOOL, "Whether the rule is on; `false` needs the `alert-disabled` exception.").def("true").arm("activityLogAlerts properties.enabled"),
-        f("severity", &Ty::Int { min: 0, max: 4 }, "Severity 0-4 carried in the action's webhook properties (activity-log alerts have no severity of their own).")
-            .def("1").arm("properties.actions.actionGroups[].webhookProperties.severity"),
-    ],
-};
-
-pub static ALERTS: Obj = Obj {
-    title: "alerts",
-    doc: "M2: alert rules on the account and the action group they notify (give `actionGroup` or `actionGroupId`).",
-    nullable: false,
-    fields: &[
-        f("mode", &MODE, MODE_DOC).def("managed"),
-        f("actionGroup", &Ty::Obj(&ACTION_GROUP), "An action group moat creates and keeps.").arm("Microsoft.Insights/actionGroups"),
-        f("actionGroupId", &Ty::Str(Fmt::ArmId(ArmKind::ActionGroup)), "An existing action group (not written by moat); wins over `actionGroup`.")
-            .arm("properties.actions.actionGroups[].actionGroupId"),
-        f("keyAccess", &Ty::Obj(&KEY_ACCESS_ALERT), "The key-access rule.").def("{}").arm("Microsoft.Insights/activityLogAlerts"),
     ],
 };
 

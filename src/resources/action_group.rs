@@ -7,11 +7,18 @@
 //! and the e-mail receivers (by address, case-insensitively, with the common alert schema).
 //! The server adds a `status` to each receiver and lower-cases `microsoft.insights` in the id;
 //! neither is compared. Receivers of other types are another tool's business: a PUT carries the
-//! live ones over unchanged. An action group named by `actionGroupId` is never read or written.
+//! live ones over unchanged. An action group named by `actionGroupId` is never read or written
+//! (the loader refuses `actionGroup` and `actionGroupId` together).
+//!
+//! If-Match: an update carries the etag moat observed, a create `If-None-Match: *`. The group is
+//! shared, so its one change is planned by the first instance naming it and written once; the
+//! etag makes a hand edit between plan and apply (someone adding a receiver in the portal) fail
+//! that one write with 412 instead of being overwritten, and the next plan shows it. A 412 fails
+//! only the group's write: the alert rules that wait for it are skipped, hardening is not.
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get, get_str, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::Instance;
@@ -68,8 +75,8 @@ static META: Meta = Meta {
     first_on_lock: false,
 };
 
-/// The group moat keeps for `inst`: `controls.alerts.actionGroup`, unless `actionGroupId`
-/// names an existing one.
+/// The group moat keeps for `inst`: `controls.alerts.actionGroup` (never given together with
+/// `actionGroupId`, which names an existing one; the check stays for a hand-built model).
 fn spec(inst: &Instance) -> Option<&Value> {
     let ctl = inst.controls.generic(CONTROL)?;
     if ctl.text("actionGroupId").is_some() {
@@ -128,6 +135,45 @@ impl Kind for ActionGroupKind {
 
     fn uses(&self, inst: &Instance) -> Vec<String> {
         id(inst).into_iter().collect()
+    }
+
+    /// The group moat created (its owner tag), unless an instance the destroy keeps names it;
+    /// a group someone else made is kept, with a note.
+    fn destroy(&self, inst: &Instance, seen: &Reads, in_use: &InUse) -> Planned {
+        let (Some(ctl), Some(r)) = (inst.controls.generic(CONTROL), read(inst)) else {
+            return Planned::default();
+        };
+        let Some(live) = seen.value(&r) else {
+            return Planned::default();
+        };
+        let name = super::last_segment(&r.path).to_string();
+        let keep = if ctl.mode != crate::blueprint::resolved::Mode::Managed {
+            Some("the alerts control is verify-only")
+        } else if !super::owned_by_tag(live) {
+            Some("moat did not create it (no owner tag)")
+        } else if in_use.contains(&super::norm_id(&r.path)) {
+            Some("another instance of the blueprint uses it")
+        } else {
+            None
+        };
+        if let Some(why) = keep {
+            return Planned {
+                notes: vec![format!("the action group {name} is kept: {why}")],
+                ..Planned::default()
+            };
+        }
+        Planned::of(
+            Stage::AlertActions,
+            [super::delete_change(
+                format!("{}/action-group/{name}", inst.name),
+                KIND,
+                &r.path,
+                API_VERSION,
+                "the action group moat created for the alert rules",
+                "nobody is notified by alert rules that still name it",
+                live,
+            )],
+        )
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {

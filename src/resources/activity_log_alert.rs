@@ -1,19 +1,20 @@
-//! `Microsoft.Insights/activityLogAlerts` (M2): the alert when someone lists or regenerates the
-//! account's API keys (`controls.alerts.keyAccess`), a control-plane signal that works whether
-//! or not key auth is off (MONITORING.md: with keys off the keys still exist and can be read).
+//! `Microsoft.Insights/activityLogAlerts` (M2): the account's activity-log rules, one row each
+//! in [`RULES`]: `keyAccess` (someone lists or regenerates the API keys, a control-plane signal
+//! that works whether or not key auth is off: with keys off the keys still exist and can be
+//! read) and `configChange` (a deployment or RAI policy written or deleted, the account written).
 //!
 //! Synchronous PUT, api-version 2020-10-01 (REST spec `ActivityLogAlertRule_CreateOrUpdate.json`),
-//! `location: Global`, in the instance's resource group, named `{account}-key-access`, scoped to
-//! the account. Condition: category Administrative and operation `listKeys/action` or
-//! `regenerateKey/action`. Activity-log alerts have no severity: it is carried in the action's
-//! webhook properties (`severity: Sev1`). The server re-cases condition field names
+//! `location: Global`, in the instance's resource group, named `{account}-{rule suffix}`, scoped
+//! to the account. Condition: category Administrative and one of the rule's operations.
+//! Activity-log alerts have no severity: it is carried in the action's webhook properties
+//! (`severity: Sev1`). The server re-cases condition field names
 //! (`category` → `Category`), drops the leading `/` of scopes and lower-cases ids; the
-//! comparison normalises all three. Turning the rule off is a weakening that needs the
+//! comparison normalises all three. Turning a rule off is a weakening that needs the
 //! `alert-disabled` exception, in the loader and here.
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get, get_str, norm_id, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::{ExceptionKind, Instance, Mode};
@@ -28,6 +29,55 @@ pub const KEY_OPERATIONS: &[&str] = &[
     "Microsoft.CognitiveServices/accounts/listKeys/action",
     "Microsoft.CognitiveServices/accounts/regenerateKey/action",
 ];
+
+/// The operations the configuration-change rule fires on (MONITORING.md).
+pub const CONFIG_OPERATIONS: &[&str] = &[
+    "Microsoft.CognitiveServices/accounts/deployments/write",
+    "Microsoft.CognitiveServices/accounts/deployments/delete",
+    "Microsoft.CognitiveServices/accounts/raiPolicies/write",
+    "Microsoft.CognitiveServices/accounts/raiPolicies/delete",
+    "Microsoft.CognitiveServices/accounts/write",
+];
+
+/// One activity-log rule: its field in `controls.alerts`, the suffix of its name, the
+/// operations it fires on, and its words in plans.
+pub struct Rule {
+    pub key: &'static str,
+    pub suffix: &'static str,
+    pub operations: &'static [&'static str],
+    /// The severity when the blueprint gives none (the schema's default).
+    pub severity: i64,
+    /// The rule's `description` in Azure.
+    pub description: &'static str,
+    /// Why moat keeps it, for the plan.
+    pub reason: &'static str,
+    /// What is lost when it is off, for the plan's risk.
+    pub lost: &'static str,
+}
+
+pub const KEY_ACCESS: Rule = Rule {
+    key: "keyAccess",
+    suffix: "key-access",
+    operations: KEY_OPERATIONS,
+    severity: 1,
+    description: "moat M2: someone listed or regenerated the account's API keys",
+    reason: "alert when someone lists or regenerates the account's API keys (M2)",
+    lost: "no alert when the account's API keys are read",
+};
+
+pub const CONFIG_CHANGE: Rule = Rule {
+    key: "configChange",
+    suffix: "config-change",
+    operations: CONFIG_OPERATIONS,
+    severity: 3,
+    description:
+        "moat M2: a deployment or RAI policy was written or deleted, or the account written",
+    reason: "alert when a deployment, RAI policy or the account itself is changed (M2)",
+    lost: "no alert when a deployment, content filter or the account is changed",
+};
+
+/// Every activity-log rule moat keeps.
+pub static RULES: &[&Rule] = &[&KEY_ACCESS, &CONFIG_CHANGE];
 
 pub struct ActivityLogAlertKind;
 
@@ -52,20 +102,26 @@ static META: Meta = Meta {
 
 /// The id of the key-access rule of `inst`.
 pub fn id(inst: &Instance) -> String {
+    rule_id(inst, &KEY_ACCESS)
+}
+
+/// The id of `rule` for `inst`.
+pub fn rule_id(inst: &Instance, rule: &Rule) -> String {
     format!(
-        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Insights/activityLogAlerts/{}-key-access",
-        inst.subscription, inst.resource_group, inst.account_name
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Insights/activityLogAlerts/{}-{}",
+        inst.subscription, inst.resource_group, inst.account_name, rule.suffix
     )
 }
 
-fn rule(inst: &Instance) -> Option<(Mode, &Value)> {
+/// The control's mode and the rule's fields, when `inst` declares the rule.
+fn spec<'i>(inst: &'i Instance, rule: &Rule) -> Option<(Mode, &'i Value)> {
     let ctl = inst.controls.generic(CONTROL)?;
-    let rule = ctl.spec.get("keyAccess").filter(|r| r.is_object())?;
-    Some((ctl.mode, rule))
+    let spec = ctl.spec.get(rule.key).filter(|r| r.is_object())?;
+    Some((ctl.mode, spec))
 }
 
-fn read(inst: &Instance) -> Option<Read> {
-    rule(inst).map(|_| Read::get(id(inst), API_VERSION))
+fn read(inst: &Instance, rule: &Rule) -> Option<Read> {
+    spec(inst, rule).map(|_| Read::get(rule_id(inst, rule), API_VERSION))
 }
 
 impl Kind for ActivityLogAlertKind {
@@ -74,32 +130,66 @@ impl Kind for ActivityLogAlertKind {
     }
 
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
-        read(inst).into_iter().collect()
+        RULES.iter().filter_map(|rule| read(inst, rule)).collect()
+    }
+
+    /// Each declared rule moat created (its owner tag), in a managed control; a rule someone
+    /// else made under the same name is kept, with a note.
+    fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
+        let mut out = Planned::default();
+        for rule in RULES {
+            let (Some((Mode::Managed, _)), Some(r)) = (spec(inst, rule), read(inst, rule)) else {
+                continue;
+            };
+            let Some(live) = seen.value(&r) else { continue };
+            if !super::owned_by_tag(live) {
+                out.notes.push(format!(
+                    "the {} alert rule is kept: moat did not create it (no owner tag)",
+                    rule.suffix
+                ));
+                continue;
+            }
+            let change = super::delete_change(
+                format!("{}/activity-log-alert/{}", inst.name, rule.suffix),
+                KIND,
+                &r.path,
+                API_VERSION,
+                format!("the {} alert rule moat created", rule.suffix),
+                format!("weakens security: {}", rule.lost),
+                live,
+            );
+            out.changes.push((Stage::Alerting, change));
+        }
+        out
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
-        let (Some((mode, rule)), Some(r)) = (rule(inst), read(inst)) else {
-            return Planned::default();
-        };
-        let live = seen.value(&r);
-        let enabled = rule["enabled"].as_bool().unwrap_or(true);
-        if !enabled && live.is_none() {
-            return Planned {
-                notes: vec![format!(
-                    "{}: the key-access alert is off (its exception allows it) and does not exist",
-                    inst.name
-                )],
-                ..Planned::default()
+        let mut out = Planned::default();
+        for rule in RULES {
+            let (Some((mode, spec)), Some(r)) = (spec(inst, rule), read(inst, rule)) else {
+                continue;
             };
+            let live = seen.value(&r);
+            let enabled = spec["enabled"].as_bool().unwrap_or(true);
+            if !enabled && live.is_none() {
+                out.notes.push(format!(
+                    "{}: the {} alert is off (its exception allows it) and does not exist",
+                    inst.name, rule.suffix
+                ));
+                continue;
+            }
+            let severity = spec["severity"].as_i64().unwrap_or(rule.severity);
+            let change = plan(inst, rule, mode, enabled, severity, live);
+            out.changes.push((Stage::Alerting, change));
         }
-        let severity = rule["severity"].as_i64().unwrap_or(1);
-        Planned::of(Stage::Alerting, [plan(inst, mode, enabled, severity, live)])
+        out
     }
 }
 
-/// The condition: category Administrative and one of [`KEY_OPERATIONS`].
-fn condition() -> Value {
-    let ops: Vec<Value> = KEY_OPERATIONS
+/// The condition: category Administrative and one of the rule's operations.
+fn condition(rule: &Rule) -> Value {
+    let ops: Vec<Value> = rule
+        .operations
         .iter()
         .map(|op| json!({"field": "operationName", "equals": op}))
         .collect();
@@ -168,9 +258,16 @@ fn canon_scopes(scopes: &Value) -> Vec<String> {
     out
 }
 
-fn plan(inst: &Instance, mode: Mode, enabled: bool, severity: i64, live: Option<&Value>) -> Change {
-    let id = id(inst);
-    let address = format!("{}/activity-log-alert/key-access", inst.name);
+fn plan(
+    inst: &Instance,
+    rule: &Rule,
+    mode: Mode,
+    enabled: bool,
+    severity: i64,
+    live: Option<&Value>,
+) -> Change {
+    let id = rule_id(inst, rule);
+    let address = format!("{}/activity-log-alert/{}", inst.name, rule.suffix);
     let actions: Vec<Value> = super::action_group::target(inst)
         .into_iter()
         .map(|g| json!({"actionGroupId": g, "webhookProperties": {"severity": format!("Sev{severity}")}}))
@@ -179,10 +276,10 @@ fn plan(inst: &Instance, mode: Mode, enabled: bool, severity: i64, live: Option<
         "location": "Global",
         "properties": {
             "scopes": [inst.account_id()],
-            "condition": condition(),
+            "condition": condition(rule),
             "actions": {"actionGroups": actions},
             "enabled": enabled,
-            "description": "moat M2: someone listed or regenerated the account's API keys",
+            "description": rule.description,
         }
     });
     let at = |v: Option<&Value>, p: &str| v.and_then(|v| get(v, p)).cloned();
@@ -204,7 +301,7 @@ fn plan(inst: &Instance, mode: Mode, enabled: bool, severity: i64, live: Option<
     );
     compare(
         "properties.condition",
-        canon_condition(&l("properties.condition")) == canon_condition(&condition()),
+        canon_condition(&l("properties.condition")) == canon_condition(&condition(rule)),
         &want,
     );
     compare(
@@ -229,20 +326,21 @@ fn plan(inst: &Instance, mode: Mode, enabled: bool, severity: i64, live: Option<
         .iter()
         .find(|e| e.allows == ExceptionKind::AlertDisabled);
     if turning_off && action.is_write() && exception.is_none() {
-        return Change::blocked(
-            address,
-            KIND,
-            &id,
-            "refusing to weaken security: the key-access alert off, and the blueprint has no `alert-disabled` exception",
-            fingerprint(live),
+        let why = format!(
+            "refusing to weaken security: the {} alert off, and the blueprint has no `alert-disabled` exception",
+            rule.suffix
         );
+        return Change::blocked(address, KIND, &id, &why, fingerprint(live));
     }
     let reason = if enabled {
-        "alert when someone lists or regenerates the account's API keys (M2)"
+        rule.reason.to_string()
     } else {
-        "the key-access alert off, as the blueprint's exception allows (M2)"
+        format!(
+            "the {} alert off, as the blueprint's exception allows (M2)",
+            rule.suffix
+        )
     };
-    let mut c = Change::new(address, KIND, &id, action, reason, fingerprint(live));
+    let mut c = Change::new(address, KIND, &id, action, &reason, fingerprint(live));
     c.fields = fields;
     if action.is_write() {
         let mut body = want;
@@ -258,7 +356,7 @@ fn plan(inst: &Instance, mode: Mode, enabled: bool, severity: i64, live: Option<
         }
         c.write = Some(w);
         if turning_off {
-            c.risk = Some("weakens security: no alert when the account's API keys are read".into());
+            c.risk = Some(format!("weakens security: {}", rule.lost));
             c.exception = exception.map(|e| format!("{}: {}", e.allows, e.reason));
         }
     }

@@ -157,11 +157,14 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
     ]
 };
 
-/// `moat destroy` undoes the cutover in reverse: the zone group, then the endpoint, then the
+/// `moat destroy` undoes the cutover in reverse: the alert rules moat created, then their action
+/// group, the zone group, then the endpoint, then the
 /// links and zones only it needed; NSG rules after the endpoint, one at a time (denies first);
 /// role assignments and diagnostic settings (extension resources) before the account, which
 /// goes last. Destroy's changes are listed in this order.
 pub const DESTROY_ORDER: &[Stage] = &[
+    Stage::Alerting,
+    Stage::AlertActions,
     Stage::EndpointDns,
     Stage::Endpoint,
     Stage::DnsLinks,
@@ -177,6 +180,7 @@ pub static DESTROY_EDGES: &[(Stage, &[(Stage, Wait)])] = {
     use Stage::*;
     use Wait::*;
     &[
+        (AlertActions, &[(Alerting, Done)]),
         (Endpoint, &[(EndpointDns, Done)]),
         (DnsLinks, &[(EndpointDns, Done)]),
         (
@@ -191,6 +195,8 @@ pub static DESTROY_EDGES: &[(Stage, &[(Stage, Wait)])] = {
                 (EndpointDns, Done),
                 (Access, Done),
                 (Logging, Done),
+                (Alerting, Done),
+                (AlertActions, Done),
             ],
         ),
     ]

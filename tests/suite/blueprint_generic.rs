@@ -113,3 +113,25 @@ fn the_json_schema_describes_defender_for_ai_and_its_exception() {
         assert_eq!(v.is_valid(&json), valid, "state: {state}");
     }
 }
+
+/// M2: `actionGroup` and `actionGroupId` together are an error where the second is written
+/// (before, the id silently won); either alone loads.
+#[test]
+fn an_action_group_and_an_action_group_id_together_are_a_located_error() {
+    let group = "      alerts:\n        actionGroup: {name: ag-sec, shortName: sec}\n";
+    let id = format!(
+        "        actionGroupId: /subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Insights/actionGroups/existing\n"
+    );
+    let (bp, shown) = load(&format!("    controls:\n{group}{id}"));
+    assert!(bp.is_none(), "{shown:?}");
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0]
+            .starts_with("d.yaml:16:24: error: `actionGroup` and `actionGroupId` are both given"),
+        "{shown:?}"
+    );
+    let (bp, shown) = load(&format!("    controls:\n{group}"));
+    assert!(bp.is_some() && shown.is_empty(), "{shown:?}");
+    let (bp, shown) = load(&format!("    controls:\n      alerts:\n{id}"));
+    assert!(bp.is_some() && shown.is_empty(), "{shown:?}");
+}

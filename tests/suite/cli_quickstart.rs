@@ -47,7 +47,7 @@ fn readme_quickstart_plan_apply_plan_ends_in_no_changes() {
         "~ contoso-openai-prod/deployment/gpt-4o  update",
         "Cognitive Services OpenAI User",
         "holds the privileged role Contributor",
-        "Plan: 12 to create, 6 to update, 0 to delete.",
+        "Plan: 13 to create, 6 to update, 0 to delete.",
     ] {
         assert!(
             out.contains(expected),
@@ -78,7 +78,7 @@ fn readme_quickstart_plan_apply_plan_ends_in_no_changes() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(
-        out.contains("Applied 18 change(s), 0 failed, 0 skipped."),
+        out.contains("Applied 19 change(s), 0 failed, 0 skipped."),
         "{out}"
     );
     assert!(
@@ -142,7 +142,7 @@ fn saved_plan_markdown_and_json_formats_through_the_binary() {
     let saved = std::fs::read_to_string(tmp.path().join("plan.json")).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&saved).unwrap();
     assert_eq!(doc["format_version"], 1);
-    assert_eq!(doc["summary"]["create"], 12);
+    assert_eq!(doc["summary"]["create"], 13);
 
     let o = moat(
         tmp.path(),
@@ -261,7 +261,7 @@ fn a_blocked_instance_is_held_back_and_the_rest_of_the_fleet_applies() {
         "{err}"
     );
     assert!(
-        out.contains("Applied 18 change(s), 0 failed, 0 skipped."),
+        out.contains("Applied 19 change(s), 0 failed, 0 skipped."),
         "{out}"
     );
     assert!(

@@ -104,7 +104,9 @@ async fn destroy_deletes_what_moat_created_and_keeps_what_others_still_use() {
     assert_eq!(has(moat::resources::private_dns_zone::KIND), 0);
     assert_eq!(has(moat::resources::vnet_link::KIND), 0);
     assert_eq!(has(moat::resources::security_rule::KIND), 0);
-    assert_eq!(deletes.len(), 5, "{deletes:?}");
+    // M2: both activity-log rules moat created (owner tag); the baseline names no action group.
+    assert_eq!(has(moat::resources::activity_log_alert::KIND), 2);
+    assert_eq!(deletes.len(), 7, "{deletes:?}");
     assert!(
         d.changes().all(|c| c.risk.is_some()),
         "every delete carries its risk"
@@ -141,7 +143,7 @@ async fn destroy_deletes_what_moat_created_and_keeps_what_others_still_use() {
         "{text}"
     );
     assert!(
-        text.contains("0 to create, 0 to update, 5 to delete"),
+        text.contains("0 to create, 0 to update, 7 to delete"),
         "{text}"
     );
     let md = moat::render::markdown::render(&d);
@@ -167,6 +169,10 @@ async fn destroy_deletes_what_moat_created_and_keeps_what_others_still_use() {
         .iter()
         .any(|k| k.ends_with("/deletedaccounts/contoso-openai-alpha")));
     assert!(emu.resource(&pe("contoso-openai-alpha")).is_none());
+    for rule in moat::resources::activity_log_alert::RULES {
+        let id = moat::resources::activity_log_alert::rule_id(&alpha, rule);
+        assert!(emu.resource(&id).is_none(), "{id} deleted");
+    }
     assert!(
         emu.resource(&format!("{zone}/A/contoso-openai-alpha"))
             .is_none(),

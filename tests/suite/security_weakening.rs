@@ -226,38 +226,40 @@ fn matrix() -> Vec<Weakening> {
     ]
 }
 
-/// The strict baseline fully applied, with the key-access alert rule (M2) on, as Azure returns
-/// it: `microsoft.insights` lower-cased in the id, the scope without its leading `/`, condition
-/// field names capitalised.
+/// The strict baseline fully applied, with its activity-log alert rules (M2) on, as Azure
+/// returns them: `microsoft.insights` lower-cased in the id, the scope without its leading `/`,
+/// condition field names capitalised.
 fn hardened() -> ObservedInstance {
+    use moat::resources::activity_log_alert as alerts;
     let inst = strict_instance();
     let mut obs = hardened_observed(&inst);
-    let id = moat::resources::activity_log_alert::id(&inst);
-    let ops: Vec<serde_json::Value> = moat::resources::activity_log_alert::KEY_OPERATIONS
-        .iter()
-        .map(|op| json!({"field": "OperationName", "equals": op}))
-        .collect();
-    let rule = json!({
-        "id": id.replace("/Microsoft.Insights/", "/microsoft.insights/"),
-        "name": "contoso-openai-prod-key-access",
-        "type": "Microsoft.Insights/ActivityLogAlerts",
-        "location": "Global",
-        "tags": {},
-        "properties": {
-            "scopes": [inst.account_id().trim_start_matches('/')],
-            "condition": {"allOf": [
-                {"field": "Category", "equals": "Administrative"},
-                {"anyOf": ops},
-            ]},
-            "actions": {"actionGroups": []},
-            "enabled": true,
-            "description": "moat M2: someone listed or regenerated the account's API keys",
-        }
-    });
-    obs.reads.insert(
-        &Read::get(id, moat::resources::activity_log_alert::API_VERSION),
-        Some(rule),
-    );
+    for rule in alerts::RULES {
+        let id = alerts::rule_id(&inst, rule);
+        let ops: Vec<serde_json::Value> = rule
+            .operations
+            .iter()
+            .map(|op| json!({"field": "OperationName", "equals": op}))
+            .collect();
+        let live = json!({
+            "id": id.replace("/Microsoft.Insights/", "/microsoft.insights/"),
+            "name": moat::resources::last_segment(&id),
+            "type": "Microsoft.Insights/ActivityLogAlerts",
+            "location": "Global",
+            "tags": {},
+            "properties": {
+                "scopes": [inst.account_id().trim_start_matches('/')],
+                "condition": {"allOf": [
+                    {"field": "Category", "equals": "Administrative"},
+                    {"anyOf": ops},
+                ]},
+                "actions": {"actionGroups": []},
+                "enabled": true,
+                "description": rule.description,
+            }
+        });
+        obs.reads
+            .insert(&Read::get(id, alerts::API_VERSION), Some(live));
+    }
     obs
 }
 
@@ -511,6 +513,12 @@ fn yaml_every_weakening_is_rejected_by_the_loader_without_its_exception() {
             "turn the key-access alert off",
             "alert-disabled",
             format!("      alerts:\n        keyAccess:\n          enabled: false\n{APP_ROLE}"),
+            moat::resources::activity_log_alert::KIND,
+        ),
+        (
+            "turn the configuration-change alert off",
+            "alert-disabled",
+            format!("      alerts:\n        configChange:\n          enabled: false\n{APP_ROLE}"),
             moat::resources::activity_log_alert::KIND,
         ),
         (

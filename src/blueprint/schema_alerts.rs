@@ -1,0 +1,56 @@
+//! The shape of M2 `controls.alerts` (the action group and one object per rule), a part of the
+//! controls' schema table (schema_controls.rs) kept in its own file for size.
+
+use super::formats::{ArmKind, Fmt, NameKind};
+use super::shape::{f, Field, Obj, Ty, BOOL, MODE, MODE_DOC};
+
+pub static ACTION_GROUP: Obj = Obj {
+    title: "actionGroup",
+    doc: "The action group the alerts notify, created in the instance's resource group; instances naming the same group share it.",
+    nullable: false,
+    fields: &[
+        f("name", &Ty::Str(Fmt::Name(NameKind::ActionGroup)), "Name of the action group.").req().arm("Microsoft.Insights/actionGroups name"),
+        f("shortName", &Ty::Str(Fmt::ShortName), "Short name shown in notifications, at most 12 characters.").req().arm("properties.groupShortName"),
+        f("emails", &Ty::List(&Ty::Str(Fmt::Email)), "E-mail addresses notified (common alert schema).").def("[]").arm("properties.emailReceivers[].emailAddress"),
+    ],
+};
+
+/// The fields of an activity-log rule, `severity` defaulting to `severity` (a YAML literal).
+const fn activity_rule(severity: &'static str) -> [Field; 2] {
+    [
+        f("enabled", &BOOL, "Whether the rule is on; `false` needs the `alert-disabled` exception.").def("true").arm("activityLogAlerts properties.enabled"),
+        f("severity", &Ty::Int { min: 0, max: 4 }, "Severity 0-4 carried in the action's webhook properties (activity-log alerts have no severity of their own).")
+            .def(severity).arm("properties.actions.actionGroups[].webhookProperties.severity"),
+    ]
+}
+
+static KEY_ACCESS_FIELDS: [Field; 2] = activity_rule("1");
+static CONFIG_CHANGE_FIELDS: [Field; 2] = activity_rule("3");
+
+pub static KEY_ACCESS_ALERT: Obj = Obj {
+    title: "keyAccess",
+    doc: "An activity-log alert when someone lists or regenerates the account's API keys (`listKeys/action`, `regenerateKey/action`).",
+    nullable: false,
+    fields: &KEY_ACCESS_FIELDS,
+};
+
+pub static CONFIG_CHANGE_ALERT: Obj = Obj {
+    title: "configChange",
+    doc: "An activity-log alert when a deployment or RAI policy is written or deleted, or the account is written (`accounts/deployments/write|delete`, `accounts/raiPolicies/write|delete`, `accounts/write`).",
+    nullable: false,
+    fields: &CONFIG_CHANGE_FIELDS,
+};
+
+pub static ALERTS: Obj = Obj {
+    title: "alerts",
+    doc: "M2: alert rules on the account and the action group they notify (give `actionGroup` or `actionGroupId`).",
+    nullable: false,
+    fields: &[
+        f("mode", &MODE, MODE_DOC).def("managed"),
+        f("actionGroup", &Ty::Obj(&ACTION_GROUP), "An action group moat creates and keeps.").arm("Microsoft.Insights/actionGroups"),
+        f("actionGroupId", &Ty::Str(Fmt::ArmId(ArmKind::ActionGroup)), "An existing action group (not written by moat); not together with `actionGroup`.")
+            .arm("properties.actions.actionGroups[].actionGroupId"),
+        f("keyAccess", &Ty::Obj(&KEY_ACCESS_ALERT), "The key-access rule.").def("{}").arm("Microsoft.Insights/activityLogAlerts"),
+        f("configChange", &Ty::Obj(&CONFIG_CHANGE_ALERT), "The configuration-change rule.").def("{}").arm("Microsoft.Insights/activityLogAlerts"),
+    ],
+};
