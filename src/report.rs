@@ -72,6 +72,11 @@ fn render_error_raw(err: &(dyn Error + 'static)) -> String {
         if let Some(h) = a.hint() {
             out.push_str(&format!("hint: {h}\n"));
         }
+    } else if let Some(h) = err
+        .downcast_ref::<crate::commands::MoatError>()
+        .and_then(crate::commands::MoatError::hint)
+    {
+        out.push_str(&format!("hint: {h}\n"));
     }
     out
 }

@@ -8,6 +8,7 @@ mod error;
 mod load;
 mod output;
 mod plan;
+mod saved;
 
 use crate::cli::{Cli, Command};
 

@@ -12,7 +12,10 @@ pub async fn run(args: PlanArgs, out: Output) -> Result<i32, MoatError> {
     let plan = crate::plan::plan(&bp, &observed);
     conn.finish().await;
     if let Some(path) = &args.out {
-        std::fs::write(path, render::json::render(&plan)).map_err(|source| MoatError::Io {
+        // The saved copy finds its blueprint from wherever it is applied.
+        let mut saved = plan.clone();
+        saved.blueprint.path_from_plan = super::saved::path_from_plan(path, &args.file);
+        std::fs::write(path, render::json::render(&saved)).map_err(|source| MoatError::Io {
             what: "could not write the plan to",
             path: path.display().to_string(),
             source,

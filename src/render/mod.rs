@@ -3,7 +3,7 @@
 
 pub mod json;
 pub mod markdown;
-mod parts;
+pub(crate) mod parts;
 pub mod text;
 
 use crate::model::Plan;
