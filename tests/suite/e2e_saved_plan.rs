@@ -1,5 +1,6 @@
 //! Saved plans as a pipeline uses them: `plan --out` in one job, `apply --plan` in another, from
-//! whatever directory that job runs in (the plan finds its blueprint relative to itself).
+//! whatever directory that job runs in (the plan finds its blueprint relative to itself), and a
+//! failed plan is never advertised as ready to apply.
 
 use crate::support;
 
@@ -7,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use moat::emulator::EmulatorHandle;
+use serde_json::json;
 use support::e2e::*;
 
 /// `moat ARGS… --arm-endpoint <emulator>` in `cwd`, with a static token and no terminal.
@@ -86,6 +88,26 @@ async fn a_saved_plan_applies_from_another_working_directory() {
         "{}",
         text(&out.stdout)
     );
+
+    // Converged: a plan with nothing to apply does not say how to apply it.
+    let out = moat_in(
+        &repo,
+        &emu,
+        &[
+            "plan",
+            "examples/quickstart.yaml",
+            "--out",
+            "../plans/plan.json",
+        ],
+    )
+    .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("it has no changes, so there is nothing to apply"),
+        "{err}"
+    );
+    assert!(!err.contains("apply it with"), "{err}");
     emu.shutdown().await;
 }
 
@@ -118,5 +140,46 @@ async fn a_saved_plan_of_an_older_moat_still_finds_its_blueprint_from_the_workin
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_plan_out_is_not_advertised_as_ready_to_apply() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    let bp = load("examples/quickstart.yaml");
+    let nsg = &bp.instances[0].controls.nsg.as_ref().unwrap().spec.nsg_id;
+    // Someone else's rule under a name the blueprint uses: the plan blocks it.
+    connect(&emu)
+        .put(
+            &format!("{nsg}/securityRules/Allow-App-Subnet"),
+            moat::resources::security_rule::API_VERSION,
+            &json!({"properties": {
+                "priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+                "sourceAddressPrefix": "10.99.0.0/16", "sourcePortRange": "*",
+                "destinationAddressPrefix": "10.10.2.0/24", "destinationPortRange": "443"}}),
+            moat::arm::Precondition::None,
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json");
+    let out = moat_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &emu,
+        &[
+            "plan",
+            "examples/quickstart.yaml",
+            "--out",
+            saved.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("apply it with"), "{err}");
+    assert!(
+        err.contains("but it failed") && err.contains("plan again before applying"),
+        "{err}"
+    );
     emu.shutdown().await;
 }
