@@ -23,6 +23,8 @@ pub enum MoatError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read the saved plan {0}")]
+    SavedPlanUnreadable(String),
     /// One line per difference, field by field.
     #[error("the saved plan is stale: live state changed since it was made\n{0}")]
     StalePlan(String),

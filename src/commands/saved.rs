@@ -23,12 +23,8 @@ const MAX_VALUE_CHARS: usize = 120;
 /// Read a saved plan: a regular file of bounded size (never a device or a FIFO), its format
 /// version, digest and kinds checked.
 pub fn read(path: &Path) -> Result<Plan, MoatError> {
-    let text = crate::blueprint::read_bounded(path, MAX_SAVED_PLAN_BYTES).map_err(|e| {
-        MoatError::Refused(format!(
-            "cannot read the saved plan {}: {e}",
-            path.display()
-        ))
-    })?;
+    let text = crate::blueprint::read_bounded(path, MAX_SAVED_PLAN_BYTES)
+        .map_err(|e| MoatError::SavedPlanUnreadable(format!("{}: {e}", path.display())))?;
     Ok(crate::render::json::load(
         &path.display().to_string(),
         &text,
@@ -266,7 +262,7 @@ fn leaf_differences(
 }
 
 fn action(c: &Change) -> &'static str {
-    crate::render::parts::action_word(c.action)
+    crate::render::action_word(c.action)
 }
 
 /// A value on one line, cleaned and cut to [`MAX_VALUE_CHARS`].

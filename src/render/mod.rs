@@ -3,7 +3,7 @@
 
 pub mod json;
 pub mod markdown;
-pub(crate) mod parts;
+mod parts;
 pub mod text;
 
 use crate::model::Plan;
