@@ -72,6 +72,12 @@ moat plan fleet.yaml --out plan.json --detailed-exitcode"
 moat apply --plan plan.json --auto-approve"
     )]
     Apply(ApplyArgs),
+    /// Render a saved plan (`moat plan --out`) again, without talking to Azure.
+    #[command(
+        after_help = "Exit codes: 0 rendered, 1 the file is unreadable, not a moat plan, or edited.\n\n\
+Examples:\n  moat show plan.json\n  moat show plan.json --format markdown > plan.md"
+    )]
+    Show(ShowArgs),
     /// Delete named instances that moat created (never implied by editing a blueprint).
     #[command(
         after_help = "Deletes the account (ARM soft-deletes it for 48 hours) and what moat created for it: \
@@ -158,6 +164,14 @@ pub struct ApplyArgs {
     pub select: Selectors,
     #[command(flatten)]
     pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved plan.
+    pub plan: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

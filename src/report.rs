@@ -27,7 +27,12 @@ pub fn render_error(err: &(dyn Error + 'static)) -> String {
 fn render_error_raw(err: &(dyn Error + 'static)) -> String {
     let mut out = format!("error: {}\n", indent_continuation(&err.to_string(), "  "));
     let mut shown: Vec<String> = vec![err.to_string()];
-    let mut arm: Option<&ArmError> = err.downcast_ref::<ArmError>();
+    let command = err.downcast_ref::<crate::commands::MoatError>();
+    // `MoatError::Arm` is transparent: its own `source()` skips the ARM error it holds.
+    let mut arm: Option<&ArmError> = err.downcast_ref::<ArmError>().or(match command {
+        Some(crate::commands::MoatError::Arm(a)) => Some(a.as_ref()),
+        _ => None,
+    });
     let mut cur = err.source();
     while let Some(e) = cur {
         let text = e.to_string();
@@ -72,6 +77,8 @@ fn render_error_raw(err: &(dyn Error + 'static)) -> String {
         if let Some(h) = a.hint() {
             out.push_str(&format!("hint: {h}\n"));
         }
+    } else if let Some(h) = command.and_then(crate::commands::MoatError::hint) {
+        out.push_str(&format!("hint: {h}\n"));
     }
     out
 }
@@ -145,6 +152,25 @@ mod tests {
             2,
             Duration::from_millis(1500),
         )
+    }
+
+    #[test]
+    fn a_command_error_wrapping_an_arm_error_keeps_its_ids_and_hint() {
+        let err = crate::commands::MoatError::from(forbidden());
+        let out = render_error(&err);
+        assert!(out.contains("ARM request id: req-9"), "{out}");
+        assert!(out.contains("\nhint: "), "{out}");
+    }
+
+    #[test]
+    fn a_stale_plan_ends_with_the_plan_again_hint() {
+        let err =
+            crate::commands::MoatError::StalePlan("  i/a/1: p: saved plan 1 → 2, now 3 → 2".into());
+        let out = render_error(&err);
+        assert_eq!(
+            out.lines().last(),
+            Some("hint: run `moat plan` again (with `--out`), review the new plan, and apply that one")
+        );
     }
 
     #[test]

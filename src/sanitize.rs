@@ -76,6 +76,25 @@ pub fn escape_controls_keep_newlines(s: &str) -> Cow<'_, str> {
     escape_with(s, true)
 }
 
+/// JSON text (as serde_json writes it) with the characters JSON leaves as they are but a terminal
+/// acts on (DEL, C1 controls, bidi controls) written as `\uXXXX` escapes: the same JSON value,
+/// safe to print. They can only occur inside strings, and all are in the BMP, so one escape each.
+pub fn escape_json_controls(json: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c >= '\u{7f}' && is_dangerous(c);
+    if !json.chars().any(unsafe_char) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `s` without secrets: registered ones, JWT-shaped tokens, URL userinfo and the values of
 /// secret-looking query parameters.
 pub fn redact(s: &str) -> Cow<'_, str> {
@@ -281,6 +300,25 @@ impl<W: std::io::Write> std::io::Write for CleanWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_text_keeps_its_value_without_raw_controls() {
+        let v = serde_json::json!({"a": "x\u{202e}y\u{9b}z\u{7f}", "b": "plain ünïcode"});
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let safe = escape_json_controls(&text);
+        assert!(!safe.chars().any(is_dangerous_outside_newlines), "{safe}");
+        assert!(safe.contains("x\\u202ey\\u009bz\\u007f"), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, v);
+        assert!(matches!(
+            escape_json_controls("{\"b\": \"ü\"}"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    fn is_dangerous_outside_newlines(c: char) -> bool {
+        c != '\n' && is_dangerous(c)
+    }
 
     #[test]
     fn controls_are_escaped() {

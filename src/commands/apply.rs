@@ -9,103 +9,23 @@ use crate::sanitize::{clean, clean_output};
 
 use super::{load_blueprint, select, MoatError, Output};
 
-/// A saved plan is the reviewer's approval of one change set, not a program: apply plans afresh
-/// from the blueprint and live state, and applies the fresh plan only when every one of its
-/// changes is the approved one — same action, same fields before and after, same write (method,
-/// target, body, preconditions and directives). Nothing from the plan file is sent to ARM, so a
-/// plan edited and re-digested (the digest is a checksum, not a signature) cannot make apply do
-/// anything the reviewer did not see.
-pub fn approval_differences(saved: &Plan, fresh: &Plan) -> Vec<String> {
-    let mut out = Vec::new();
-    for f in fresh.changes() {
-        let Some(s) = saved.changes().find(|s| s.address == f.address) else {
-            continue;
-        };
-        let mut what = Vec::new();
-        if s.action != f.action {
-            what.push(format!(
-                "action {:?} approved, {:?} now",
-                s.action, f.action
-            ));
-        }
-        if s.id != f.id {
-            what.push(format!("target {} approved, {} now", s.id, f.id));
-        }
-        if s.fields != f.fields {
-            what.push("its fields (before / after) differ from the approved ones".to_string());
-        }
-        if s.write != f.write {
-            let target = |c: &crate::model::Change| {
-                c.write
-                    .as_ref()
-                    .map(|w| format!("{} {}", w.method.as_str(), w.path))
-                    .unwrap_or_else(|| "no write".into())
-            };
-            what.push(format!(
-                "the write differs from the approved one (approved: {}; now: {})",
-                target(s),
-                target(f)
-            ));
-        }
-        if !what.is_empty() {
-            out.push(format!("  {}: {}", f.address, what.join("; ")));
-        }
-    }
-    out
-}
-
-/// Compare a saved plan with a fresh one made from live state now: every resource must have the
-/// fingerprint (etag or digest) it had at planning time.
-pub fn stale_differences(saved: &Plan, fresh: &Plan) -> Vec<String> {
-    let mut out = Vec::new();
-    for s in saved.changes() {
-        match fresh.changes().find(|f| f.address == s.address) {
-            None => out.push(format!("  {}: no longer part of the plan", s.address)),
-            Some(f) if f.observed != s.observed => out.push(format!(
-                "  {}: was {} at planning time, is {} now",
-                s.address, s.observed, f.observed
-            )),
-            Some(_) => {}
-        }
-    }
-    for f in fresh.changes().filter(|f| f.action.is_write()) {
-        if !saved.changes().any(|s| s.address == f.address) {
-            out.push(format!("  {}: new change not in the saved plan", f.address));
-        }
-    }
-    out
-}
-
-/// The largest saved plan `apply --plan` reads: 64 MiB (one brownfield instance renders about
-/// 50 KiB of JSON, so a fleet of 1,200 fits).
-pub const MAX_SAVED_PLAN_BYTES: u64 = 64 * 1024 * 1024;
-
 pub async fn run(args: ApplyArgs, out: Output) -> Result<i32, MoatError> {
     let saved = match &args.plan {
-        Some(path) => {
-            // Untrusted input: a regular file of bounded size (never a device or a FIFO).
-            let text = crate::blueprint::read_bounded(path, MAX_SAVED_PLAN_BYTES).map_err(|e| {
-                MoatError::Refused(format!(
-                    "cannot read the saved plan {}: {e}",
-                    path.display()
-                ))
-            })?;
-            Some(render::json::load(&path.display().to_string(), &text)?)
-        }
+        Some(path) => Some(super::saved::read(path)?),
         None => None,
     };
-    let bp_path = match (&args.file, &saved) {
-        (Some(f), _) => f.clone(),
-        (None, Some(p)) => p.blueprint.path.clone().into(),
-        (None, None) => return Err(MoatError::Usage("apply needs a blueprint or --plan".into())),
+    let bp_path = match (&args.file, &saved, &args.plan) {
+        (Some(f), _, _) => f.clone(),
+        (None, Some(p), Some(file)) => super::saved::blueprint_path(file, p),
+        _ => return Err(MoatError::Usage("apply needs a blueprint or --plan".into())),
     };
     let bp = load_blueprint(&bp_path)?;
     if let Some(s) = &saved {
         if s.blueprint.digest != bp.digest {
-            return Err(MoatError::Refused(format!(
-                "{} changed since the plan was made (digest {} then, {} now): plan again",
+            return Err(MoatError::BlueprintChanged(format!(
+                "{} changed since the plan was made (digest {} then, {} now)",
                 bp_path.display(),
-                s.blueprint.digest,
+                clean(&s.blueprint.digest),
                 bp.digest
             )));
         }
@@ -131,16 +51,13 @@ async fn apply_with(
         Some(mut s) => {
             s.instances
                 .retain(|i| bp.instances.iter().any(|b| b.name == i.name));
-            let diffs = stale_differences(&s, &fresh);
+            let diffs = super::saved::stale_differences(&s, &fresh);
             if !diffs.is_empty() {
                 return Err(MoatError::StalePlan(diffs.join("\n")));
             }
-            let diffs = approval_differences(&s, &fresh);
+            let diffs = super::saved::approval_differences(&s, &fresh);
             if !diffs.is_empty() {
-                return Err(MoatError::Refused(format!(
-                    "the saved plan is not what moat would do now, so it approves nothing: plan again and review the new plan\n{}",
-                    diffs.join("\n")
-                )));
+                return Err(MoatError::NotApproved(diffs.join("\n")));
             }
             // The fresh plan, which equals the approved one: nothing from the file is sent.
             fresh
@@ -266,67 +183,4 @@ fn indent(s: &str, n: usize) -> String {
         .map(|l| format!("{pad}{l}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Action, BlueprintRef, Change, InstancePlan};
-
-    fn change(address: &str, action: Action, observed: &str) -> Change {
-        Change::new(
-            address,
-            crate::model::KindId::new("test"),
-            "/a",
-            action,
-            "test",
-            observed.into(),
-        )
-    }
-
-    fn plan(changes: Vec<Change>) -> Plan {
-        Plan {
-            format_version: 1,
-            moat_version: "test".into(),
-            blueprint: BlueprintRef {
-                path: "b.yaml".into(),
-                digest: "d".into(),
-            },
-            instances: vec![InstancePlan {
-                name: "i".into(),
-                subscription: "s".into(),
-                account_id: "/a".into(),
-                changes,
-                notes: vec![],
-                exceptions: vec![],
-            }],
-        }
-    }
-
-    #[test]
-    fn stale_differences_name_each_changed_missing_and_new_change() {
-        let saved = plan(vec![
-            change("i/a/1", Action::Update, "etag-1"),
-            change("i/b/2", Action::Update, "etag-2"),
-            change("i/c/3", Action::Create, "absent"),
-            change("i/d/4", Action::NoOp, "digest-1"),
-        ]);
-        assert!(stale_differences(&saved, &saved).is_empty());
-        let fresh = plan(vec![
-            change("i/a/1", Action::Update, "etag-1"),
-            change("i/b/2", Action::Update, "etag-3"),
-            change("i/d/4", Action::NoOp, "digest-1"),
-            change("i/e/5", Action::Create, "absent"),
-            change("i/f/6", Action::NoOp, "digest-9"),
-        ]);
-        let d = stale_differences(&saved, &fresh);
-        assert_eq!(
-            d,
-            [
-                "  i/b/2: was etag-2 at planning time, is etag-3 now",
-                "  i/c/3: no longer part of the plan",
-                "  i/e/5: new change not in the saved plan",
-            ]
-        );
-    }
 }

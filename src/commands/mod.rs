@@ -8,6 +8,8 @@ mod error;
 mod load;
 mod output;
 mod plan;
+mod saved;
+mod show;
 
 use crate::cli::{Cli, Command};
 
@@ -25,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
         Command::Plan(args) => plan::run(args, out).await,
         Command::Apply(args) => apply::run(args, out).await,
         Command::Destroy(args) => destroy::run(args, out).await,
+        Command::Show(args) => show::run(args, out),
         Command::Validate { files } => Ok(crate::blueprint::validate_files(
             &files,
             &mut std::io::stdout(),

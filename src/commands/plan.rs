@@ -12,7 +12,10 @@ pub async fn run(args: PlanArgs, out: Output) -> Result<i32, MoatError> {
     let plan = crate::plan::plan(&bp, &observed);
     conn.finish().await;
     if let Some(path) = &args.out {
-        std::fs::write(path, render::json::render(&plan)).map_err(|source| MoatError::Io {
+        // The saved copy finds its blueprint from wherever it is applied.
+        let mut saved = plan.clone();
+        saved.blueprint.path_from_plan = super::saved::path_from_plan(path, &args.file);
+        std::fs::write(path, render::json::render(&saved)).map_err(|source| MoatError::Io {
             what: "could not write the plan to",
             path: path.display().to_string(),
             source,
@@ -21,11 +24,7 @@ pub async fn run(args: PlanArgs, out: Output) -> Result<i32, MoatError> {
     let color = out.color && args.format == Format::Text;
     print!("{}", render::render(&plan, args.format, color));
     if let Some(path) = &args.out {
-        eprintln!(
-            "Saved the plan to {}; apply it with `moat apply --plan {}`.",
-            path.display(),
-            path.display()
-        );
+        eprintln!("{}", saved_message(&plan, path));
     }
     Ok(if plan.is_failed() {
         1
@@ -34,4 +33,19 @@ pub async fn run(args: PlanArgs, out: Output) -> Result<i32, MoatError> {
     } else {
         0
     })
+}
+
+/// What `plan --out` says after saving: how to apply the plan only when there is something
+/// apply would do with it.
+fn saved_message(plan: &crate::model::Plan, path: &std::path::Path) -> String {
+    let p = path.display();
+    if plan.is_failed() {
+        format!(
+            "Saved the plan to {p}, but it failed (blocked changes, drift on verify-only controls or expired exceptions, above): fix the blueprint or the live state and plan again before applying."
+        )
+    } else if !plan.has_changes() {
+        format!("Saved the plan to {p}; it has no changes, so there is nothing to apply.")
+    } else {
+        format!("Saved the plan to {p}; apply it with `moat apply --plan {p}`.")
+    }
 }

@@ -23,7 +23,13 @@ pub struct Plan {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlueprintRef {
+    /// The blueprint as the command line named it (relative to the working directory then).
     pub path: String,
+    /// The blueprint relative to the directory of the saved plan file, `/`-separated (`plan
+    /// --out` writes it; `apply --plan` resolves it, so it works from any directory). Absent in
+    /// plans printed to stdout and in older saved plans: `path` is used then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_from_plan: Option<String>,
     /// sha256 of the blueprint bytes (and imports): a saved plan is refused for another blueprint.
     pub digest: String,
 }

@@ -54,6 +54,7 @@ fn finish(bp: &Blueprint, instances: &mut Vec<InstancePlan>) -> Plan {
         moat_version: env!("CARGO_PKG_VERSION").to_string(),
         blueprint: BlueprintRef {
             path: bp.source.display().to_string(),
+            path_from_plan: None,
             digest: bp.digest.clone(),
         },
         instances: std::mem::take(instances),

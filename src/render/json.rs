@@ -58,7 +58,9 @@ pub fn document(plan: &Plan) -> PlanDocument {
 }
 
 pub fn render(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(&document_out(plan)).expect("plans serialise");
+    let s = serde_json::to_string_pretty(&document_out(plan)).expect("plans serialise");
+    // The same JSON value, with no bidi or C1 control left raw for a terminal to act on.
+    let mut s = crate::sanitize::escape_json_controls(&s).into_owned();
     s.push('\n');
     s
 }

@@ -115,6 +115,7 @@ fn plan_of(changes: Vec<Change>) -> Plan {
         moat_version: "test".into(),
         blueprint: moat::model::BlueprintRef {
             path: "b.yaml".into(),
+            path_from_plan: None,
             digest: "d".into(),
         },
         instances: vec![moat::model::InstancePlan {

@@ -70,6 +70,7 @@ fn fleet_of_endpoints(n: usize) -> Plan {
         moat_version: "test".into(),
         blueprint: BlueprintRef {
             path: "fleet.yaml".into(),
+            path_from_plan: None,
             digest: "0".into(),
         },
         instances,

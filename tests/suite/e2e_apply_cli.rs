@@ -153,9 +153,18 @@ async fn a_stale_saved_plan_is_refused_naming_what_changed() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("stale"), "{err}");
+    // The field that changed, with what the reviewer saw and what is live now; no etags.
     assert!(
-        err.contains("contoso-openai-prod/deployment/gpt-4o: was"),
-        "the refusal must name the change: {err}"
+        err.contains("contoso-openai-prod/deployment/gpt-4o: sku.capacity: saved plan")
+            && err.contains(", now 20 "),
+        "the refusal must name the changed field: {err}"
+    );
+    assert!(!err.contains("etag"), "{err}");
+    assert!(
+        err.trim_end().ends_with(
+            "hint: run `moat plan` again (with `--out`), review the new plan, and apply that one"
+        ),
+        "{err}"
     );
     assert!(
         !err.contains("account/identity"),

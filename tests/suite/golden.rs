@@ -184,3 +184,86 @@ fn saved_plans_round_trip_and_their_digest_detects_edits() {
         Err(render::json::LoadError::Tampered { .. })
     ));
 }
+
+/// `moat show FILE` with no way to reach Azure: an ARM endpoint nothing listens on, no token.
+fn show(file: &Path, format: &str) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("moat")
+        .unwrap()
+        .args(["show", file.to_str().unwrap(), "--format", format])
+        .env("NO_COLOR", "1")
+        .env("MOAT_ARM_ENDPOINT", "http://127.0.0.1:9")
+        .env_remove("MOAT_ACCESS_TOKEN")
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn show_renders_every_saved_golden_plan_exactly_as_plan_did() {
+    let mut failures = Vec::new();
+    for dir in scenarios() {
+        // expected.json is what `plan --format json` printed, and what `--out` saves.
+        let saved = dir.join("expected.json");
+        for (file, format) in [
+            ("expected.txt", "text"),
+            ("expected.md", "markdown"),
+            ("expected.json", "json"),
+        ] {
+            let o = show(&saved, format);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}: {}",
+                saved.display(),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let expected = std::fs::read_to_string(dir.join(file)).unwrap();
+            if String::from_utf8_lossy(&o.stdout) != expected {
+                failures.push(format!("moat show {} --format {format}", saved.display()));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "differ from the golden files:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn show_refuses_an_edited_plan_and_escapes_hostile_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json");
+    let mut plan = plan_of(Path::new("tests/golden/brownfield"));
+    let c = plan.instances[0]
+        .changes
+        .iter_mut()
+        .find(|c| c.action.is_write())
+        .unwrap();
+    c.reason = "\u{1b}]0;owned\u{7}\u{1b}[2J reason".into();
+    c.risk = Some("\u{202e}lanigiro".into());
+    // Re-digested, as anyone who can write the artifact can.
+    std::fs::write(&file, render::json::render(&plan)).unwrap();
+    for format in ["text", "markdown", "json"] {
+        let o = show(&file, format);
+        assert_eq!(o.status.code(), Some(0), "{format}");
+        assert!(
+            !o.stdout.contains(&0x1b),
+            "{format}: an escape byte reached stdout"
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !out.contains('\u{202e}'),
+            "{format}: a bidi control reached stdout"
+        );
+        assert!(out.contains("reason"), "{format}: {out}");
+    }
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen(" reason", " edited", 1)).unwrap();
+    let o = show(&file, "text");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("was modified after moat wrote it"), "{err}");
+    assert!(o.stdout.is_empty());
+}

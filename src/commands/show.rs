@@ -1,0 +1,15 @@
+//! `moat show`: a saved plan rendered again, read the way `apply --plan` reads it (bounded,
+//! format version, digest and kinds checked), and never a request to Azure. Every string in it
+//! is untrusted; the renderers escape them as they do for a fresh plan.
+
+use crate::cli::ShowArgs;
+use crate::render::{self, Format};
+
+use super::{MoatError, Output};
+
+pub fn run(args: ShowArgs, out: Output) -> Result<i32, MoatError> {
+    let plan = super::saved::read(&args.plan)?;
+    let color = out.color && args.format == Format::Text;
+    print!("{}", render::render(&plan, args.format, color));
+    Ok(0)
+}
