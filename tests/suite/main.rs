@@ -56,6 +56,7 @@ mod emulator_rbac;
 mod emulator_sdk_faults;
 mod golden;
 mod kind_conformance;
+mod pipeline_examples;
 mod planner;
 mod planner_noise;
 mod reliability_crash;
