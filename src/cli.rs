@@ -115,6 +115,10 @@ pub struct ConnectArgs {
     /// examples/quickstart-seed.json on first use).
     #[arg(long, conflicts_with = "arm_endpoint")]
     pub emulator: bool,
+    /// With --emulator: start from this brownfield seed (a JSON list of ARM resources) instead
+    /// of the quickstart's; each seed keeps its own state under .moat/.
+    #[arg(long, value_name = "FILE", requires = "emulator")]
+    pub seed: Option<PathBuf>,
     /// ARM requests in flight at once.
     #[arg(long, default_value_t = crate::arm::config::DEFAULT_PARALLELISM)]
     pub parallelism: usize,

@@ -26,7 +26,7 @@ mod schema_alerts;
 mod schema_controls;
 mod shape;
 mod shared;
-mod source;
+pub mod source;
 mod suggest;
 pub mod yaml;
 

@@ -54,22 +54,23 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
 /// `--emulator` keeps under `.moat/`.
 async fn emulator(args: crate::emulator::cli::EmulatorArgs) -> Result<i32, MoatError> {
     if args.reset && args.state.is_none() && args.seed.is_none() {
-        let state = connect::emulator_state_path();
-        match std::fs::remove_file(&state) {
-            Ok(()) => eprintln!(
-                "Removed {}: the next --emulator run starts from the quickstart seed.",
+        let states = connect::emulator_state_files();
+        if states.is_empty() {
+            eprintln!(
+                "{} holds no emulator state: nothing to reset.",
+                connect::EMULATOR_DIR
+            );
+        }
+        for state in states {
+            std::fs::remove_file(&state).map_err(|source| MoatError::Io {
+                what: "could not remove",
+                path: state.display().to_string(),
+                source,
+            })?;
+            eprintln!(
+                "Removed {}: the next --emulator run starts from its seed again.",
                 state.display()
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                eprintln!("{} does not exist: nothing to reset.", state.display())
-            }
-            Err(source) => {
-                return Err(MoatError::Io {
-                    what: "could not remove",
-                    path: state.display().to_string(),
-                    source,
-                })
-            }
+            );
         }
         return Ok(0);
     }

@@ -20,6 +20,15 @@ fn moat(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A fresh directory holding copies of examples/ and blueprints/, as a newcomer's checkout.
+fn project() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&root.join("examples"), &tmp.path().join("examples"));
+    copy_dir(&root.join("blueprints"), &tmp.path().join("blueprints"));
+    tmp
+}
+
 fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -29,10 +38,7 @@ fn text(o: &Output) -> (String, String) {
 
 #[test]
 fn readme_quickstart_plan_apply_plan_ends_in_no_changes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    copy_dir(&root.join("examples"), &tmp.path().join("examples"));
-    copy_dir(&root.join("blueprints"), &tmp.path().join("blueprints"));
+    let tmp = project();
 
     let o = moat(
         tmp.path(),
@@ -116,10 +122,7 @@ fn readme_quickstart_plan_apply_plan_ends_in_no_changes() {
 
 #[test]
 fn saved_plan_markdown_and_json_formats_through_the_binary() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    copy_dir(&root.join("examples"), &tmp.path().join("examples"));
-    copy_dir(&root.join("blueprints"), &tmp.path().join("blueprints"));
+    let tmp = project();
     let o = moat(
         tmp.path(),
         &[
@@ -236,12 +239,9 @@ fn help_version_completions_and_validate() {
 /// applied and converge, and apply exits 1 naming what it held back and why.
 #[test]
 fn a_blocked_instance_is_held_back_and_the_rest_of_the_fleet_applies() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    copy_dir(&root.join("examples"), &tmp.path().join("examples"));
-    copy_dir(&root.join("blueprints"), &tmp.path().join("blueprints"));
+    let tmp = project();
     // A second instance whose account does not exist and may not be created: blocked.
-    let fleet = std::fs::read_to_string(root.join("examples/quickstart.yaml")).unwrap()
+    let fleet = std::fs::read_to_string(tmp.path().join("examples/quickstart.yaml")).unwrap()
         + "  - name: contoso-openai-missing\n    subscription: 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10\n    resourceGroup: rg-ai-prod\n    accountName: contoso-openai-missing\n    location: eastus\n    kind: OpenAI\n    controls:\n      localAuth: {}\n";
     std::fs::write(tmp.path().join("examples/fleet-held.yaml"), fleet).unwrap();
 
@@ -281,4 +281,85 @@ fn a_blocked_instance_is_held_back_and_the_rest_of_the_fleet_applies() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(out.contains("No changes."), "{out}");
+}
+
+/// `--emulator --seed FILE` runs any blueprint locally from its own brownfield seed (issue 19):
+/// the fleet example converges (plan → apply → plan with no changes), in a state of its own next
+/// to the quickstart's, and `moat emulator --reset` forgets both.
+#[test]
+fn any_blueprint_converges_on_the_embedded_emulator_from_its_own_seed() {
+    let tmp = project();
+    let run = |verb: &str, extra: &[&str]| {
+        let mut args = vec![
+            verb,
+            "examples/fleet.yaml",
+            "--emulator",
+            "--seed",
+            "examples/fleet-seed.json",
+        ];
+        args.extend_from_slice(extra);
+        moat(tmp.path(), &args)
+    };
+    let o = run("plan", &["--detailed-exitcode"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("Started the embedded ARM emulator from examples/fleet-seed.json"),
+        "{err}"
+    );
+    assert!(!out.contains("createIfMissing"), "{out}");
+    let o = run("apply", &["--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let o = run("plan", &["--detailed-exitcode"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("No changes."), "{out}");
+    let states: Vec<String> = std::fs::read_dir(tmp.path().join(".moat"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        states
+            .iter()
+            .any(|n| n.starts_with("emulator-state-fleet-seed-")),
+        "{states:?}"
+    );
+    // The quickstart's own state is separate and untouched.
+    let o = moat(
+        tmp.path(),
+        &[
+            "plan",
+            "examples/quickstart.yaml",
+            "--emulator",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    let o = moat(tmp.path(), &["emulator", "--reset"]);
+    let (_, err) = text(&o);
+    assert_eq!(
+        err.matches("Removed .moat/emulator-state").count(),
+        2,
+        "{err}"
+    );
+    // A seed that is not a regular file is refused before anything starts.
+    let o = moat(
+        tmp.path(),
+        &[
+            "plan",
+            "examples/fleet.yaml",
+            "--emulator",
+            "--seed",
+            "/dev/zero",
+        ],
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+    // --seed without --emulator is a usage error.
+    let o = moat(
+        tmp.path(),
+        &["plan", "examples/fleet.yaml", "--seed", "x.json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
 }
