@@ -10,6 +10,7 @@ pub async fn run(args: PlanArgs, out: Output) -> Result<i32, MoatError> {
     let conn = super::connect::connect(&args.connect, out).await?;
     let observed = crate::observe::observe(conn.api.as_ref(), &bp).await?;
     let plan = crate::plan::plan(&bp, &observed);
+    log_decisions(&observed, &plan);
     conn.finish().await;
     if let Some(path) = &args.out {
         // The saved copy finds its blueprint from wherever it is applied.
@@ -33,6 +34,54 @@ pub async fn run(args: PlanArgs, out: Output) -> Result<i32, MoatError> {
     } else {
         0
     })
+}
+
+/// `-v`: what plan read and decided, per instance (every change, no-ops at `-vv`). Addresses and
+/// reasons are moat's own; the log writer escapes anything else.
+pub(crate) fn log_decisions(
+    observed: &crate::model::observed::Observed,
+    plan: &crate::model::Plan,
+) {
+    for inst in &observed.instances {
+        let (mut found, mut absent) = (0usize, 0usize);
+        for (_, value) in inst.reads.iter() {
+            if value.is_some() {
+                found += 1
+            } else {
+                absent += 1
+            }
+        }
+        tracing::info!(
+            "{}: read {} resources and lists from ARM ({found} found, {absent} absent)",
+            inst.name,
+            found + absent
+        );
+    }
+    for inst in &plan.instances {
+        for c in &inst.changes {
+            let action = serde_json::to_value(c.action)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            if c.action.is_write() || c.blocked.is_some() || !c.fields.is_empty() {
+                tracing::info!("{}: {action}: {}", c.address, c.reason);
+            } else {
+                tracing::debug!("{}: {action}: {}", c.address, c.reason);
+            }
+        }
+        let count = |a: crate::model::Action| inst.changes.iter().filter(|c| c.action == a).count();
+        use crate::model::Action::*;
+        tracing::info!(
+            "{}: planned {} to create, {} to update, {} to delete, {} drift, {} blocked, {} unchanged",
+            inst.name,
+            count(Create),
+            count(Update),
+            count(Delete),
+            count(Drift),
+            count(Blocked),
+            count(NoOp) + count(Verified)
+        );
+    }
 }
 
 /// What `plan --out` says after saving: how to apply the plan only when there is something

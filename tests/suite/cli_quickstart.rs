@@ -363,3 +363,44 @@ fn any_blueprint_converges_on_the_embedded_emulator_from_its_own_seed() {
     );
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
 }
+
+/// `-v` on plan says what it read and decided, one line per change and a per-instance summary,
+/// with no escape byte when `--no-color` is given (issue 19).
+#[test]
+fn verbose_plan_logs_reads_and_decisions_without_escape_bytes() {
+    let tmp = project();
+    let o = moat(
+        tmp.path(),
+        &[
+            "plan",
+            "examples/quickstart.yaml",
+            "--emulator",
+            "-v",
+            "--no-color",
+        ],
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        !err.contains('\x1b'),
+        "an escape byte in -v output: {err:?}"
+    );
+    assert!(
+        err.contains("contoso-openai-prod: read 14 resources and lists from ARM"),
+        "{err}"
+    );
+    assert!(
+        err.contains("contoso-openai-prod/account/identity: update: managed identity first"),
+        "{err}"
+    );
+    assert!(
+        err.contains("contoso-openai-prod: planned 13 to create, 6 to update, 0 to delete"),
+        "{err}"
+    );
+    // Without -v, none of it.
+    let o = moat(
+        tmp.path(),
+        &["plan", "examples/quickstart.yaml", "--emulator"],
+    );
+    assert!(!text(&o).1.contains(" INFO "), "{:?}", text(&o).1);
+}
