@@ -32,6 +32,7 @@ mod blueprint_unknown_keys;
 mod cli_docs;
 mod cli_exit_codes;
 mod cli_quickstart;
+mod distribution;
 mod docs_outputs;
 mod e2e_alerts;
 mod e2e_apply;
