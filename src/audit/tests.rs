@@ -142,3 +142,61 @@ fn a_waived_finding_does_not_fail_and_severity_thresholds_hold() {
     assert_eq!(Severity::parse("HIGH"), Some(Severity::High));
     assert_eq!(Severity::parse("urgent"), None);
 }
+
+#[test]
+fn the_table_and_json_draw_the_same_findings() {
+    let mut waived = change(
+        "account",
+        Action::Update,
+        &[("properties.disableLocalAuth", json!(false), json!(true))],
+    );
+    waived.exception = Some("local-auth: vendor appliance".into());
+    let plan = plan_of(vec![
+        change(
+            "account",
+            Action::Update,
+            &[(
+                "properties.publicNetworkAccess",
+                json!("Enabled"),
+                json!("Disabled"),
+            )],
+        ),
+        waived,
+        change("private-endpoint", Action::Create, &[]),
+    ]);
+    let f = findings(&plan);
+    let t = render::table(&f);
+    assert!(t.contains("MOAT-NS-001  high"), "{t}");
+    assert!(
+        t.contains("properties.publicNetworkAccess: Enabled (expected Disabled)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("MOAT-IM-001  waived") && t.contains("waived by: local-auth: vendor appliance"),
+        "{t}"
+    );
+    assert!(t.contains("missing: the resource does not exist"), "{t}");
+    assert!(
+        t.ends_with("3 findings: 0 critical, 1 high, 1 medium, 0 low, 1 waived.\n"),
+        "{t}"
+    );
+    assert_eq!(render::table(&[]), "No findings.\n");
+
+    let j = render::json(&f, Severity::High);
+    assert_eq!(j["formatVersion"], AUDIT_FORMAT_VERSION);
+    assert_eq!(j["failed"], true);
+    assert_eq!(j["summary"]["waived"], 1);
+    let ids: Vec<&str> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["MOAT-NS-001", "MOAT-IM-001", "MOAT-NS-003"]);
+    assert_eq!(
+        j["findings"][0]["policyDefinitionId"],
+        "/providers/Microsoft.Authorization/policyDefinitions/037eea7a-bd0a-46c5-9a66-03aea78705d3"
+    );
+    assert_eq!(j["findings"][1]["waivedBy"], "local-auth: vendor appliance");
+    assert_eq!(render::json(&f[1..2], Severity::Low)["failed"], false);
+}
