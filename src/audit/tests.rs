@@ -200,3 +200,32 @@ fn the_table_and_json_draw_the_same_findings() {
     assert_eq!(j["findings"][1]["waivedBy"], "local-auth: vendor appliance");
     assert_eq!(render::json(&f[1..2], Severity::Low)["failed"], false);
 }
+
+#[test]
+fn docs_audit_md_lists_every_rule_with_its_mcsb_and_policy() {
+    let doc = include_str!("../../docs/audit.md");
+    for r in RULES {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} |", r.id)))
+            .unwrap_or_else(|| panic!("docs/audit.md has no row for {}", r.id));
+        assert!(row.contains(&format!("| {} |", r.title)), "{row}");
+        assert!(
+            row.contains(&format!("| {} |", r.severity.label())),
+            "{row}"
+        );
+        match r.policy {
+            Some(p) => assert!(row.contains(p), "{row}"),
+            None => assert!(row.ends_with("| — |"), "{row}"),
+        }
+        if r.mcsb.len() <= 5 {
+            assert!(row.contains(&format!("| {} |", r.mcsb)), "{row}");
+        }
+    }
+    let rows = doc.lines().filter(|l| l.starts_with("| MOAT-")).count();
+    assert_eq!(
+        rows,
+        RULES.len(),
+        "docs/audit.md has rows for rules that do not exist"
+    );
+}
