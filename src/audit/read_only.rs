@@ -2,15 +2,17 @@
 //! refuses anything but a GET (a resource read or a list page) before it reaches the wire.
 //! POST is refused too: `listKeys` and `regenerateKey` are POSTs, and audit never needs a key.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::arm::{lro, retry, ArmApi, ArmError, ArmRequest, ArmResponse, Method, Stats};
 
 /// An [`ArmApi`] that only sends GET requests.
-pub struct ReadOnly<A>(pub A);
+pub struct ReadOnly(pub Arc<dyn ArmApi>);
 
 #[async_trait]
-impl<A: ArmApi> ArmApi for ReadOnly<A> {
+impl ArmApi for ReadOnly {
     async fn send(&self, req: ArmRequest) -> Result<ArmResponse, ArmError> {
         if req.method != Method::Get {
             return Err(ArmError::Config(format!(
@@ -65,7 +67,8 @@ mod tests {
 
     #[tokio::test]
     async fn reads_pass_and_every_write_verb_is_refused_before_the_wire() {
-        let arm = ReadOnly(Recording::default());
+        let inner = Arc::new(Recording::default());
+        let arm = ReadOnly(inner.clone());
         let path = "/subscriptions/s/providers/Microsoft.CognitiveServices/accounts";
         assert!(arm.list(path, "2024-10-01").await.unwrap().is_empty());
         for m in [Method::Put, Method::Patch, Method::Delete, Method::Post] {
@@ -75,6 +78,6 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains("read-only"), "{err}");
         }
-        assert_eq!(*arm.0 .0.lock().unwrap(), [Method::Get]);
+        assert_eq!(*inner.0.lock().unwrap(), [Method::Get]);
     }
 }
