@@ -5,7 +5,9 @@ use moat::audit::discover::{discover, scopes};
 use moat::audit::read_only::ReadOnly;
 use serde_json::Value;
 
-use crate::support::e2e::{connect, emulator, repo};
+use moat::emulator::EmulatorConfig;
+
+use crate::support::e2e::{connect, emulator_with, repo};
 
 const SUB: &str = "6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10";
 
@@ -25,12 +27,20 @@ fn seeded(sub: &str, rg: Option<&str>) -> Vec<String> {
 
 #[tokio::test]
 async fn discovery_lists_each_account_in_scope_once_and_writes_nothing() {
-    let emu = emulator("examples/fleet-seed.json").await;
+    // One account per page: discovery must follow `nextLink` to the end.
+    let config = EmulatorConfig {
+        page_size: Some(1),
+        ..EmulatorConfig::default()
+    };
+    let emu = emulator_with(config, "examples/fleet-seed.json").await;
     let api = ReadOnly(connect(&emu));
 
     let whole = discover(&api, &scopes(&[SUB.into()], &[])).await.unwrap();
     let ids: Vec<String> = whole.iter().map(|d| d.id.clone()).collect();
-    assert!(!ids.is_empty());
+    assert!(
+        ids.len() > 1,
+        "the seed has several accounts: paging is exercised"
+    );
     assert_eq!(ids, seeded(SUB, None));
     assert!(whole
         .iter()
@@ -45,6 +55,12 @@ async fn discovery_lists_each_account_in_scope_once_and_writes_nothing() {
     assert_eq!(rg_ids, seeded(SUB, Some(&rg)));
 
     let log = emu.request_log();
-    assert!(!log.is_empty());
+    let sub_pages = log
+        .iter()
+        .filter(|e| {
+            e.path == format!("/subscriptions/{SUB}/providers/Microsoft.CognitiveServices/accounts")
+        })
+        .count();
+    assert_eq!(sub_pages, ids.len(), "one page per account: {log:?}");
     assert!(log.iter().all(|e| e.method == "GET"), "{log:?}");
 }
