@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod arm;
+pub mod audit;
 pub mod blueprint;
 pub mod cli;
 pub mod commands;

@@ -1,0 +1,110 @@
+//! Drawing findings: a terminal table and a versioned JSON document, both from the same
+//! [`Finding`]s so the two views cannot disagree.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::{Finding, Severity, AUDIT_FORMAT_VERSION};
+
+fn shown(v: &Option<Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// The terminal table: one line per finding, then its evidence and remediation, then a summary.
+pub fn table(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    if findings.is_empty() {
+        out.push_str("No findings.\n");
+        return out;
+    }
+    for f in findings {
+        let state = match &f.waived_by {
+            Some(_) => "waived",
+            None => f.rule.severity.label(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<11}  {:<8}  {}  {}",
+            f.rule.id, state, f.instance, f.rule.title
+        );
+        let _ = writeln!(out, "    resource: {}", f.resource_id);
+        for e in &f.evidence {
+            let _ = writeln!(
+                out,
+                "    {}: {} (expected {})",
+                e.path,
+                shown(&e.observed),
+                shown(&e.expected)
+            );
+        }
+        if f.evidence.is_empty() {
+            let _ = writeln!(out, "    missing: the resource does not exist");
+        }
+        match &f.waived_by {
+            Some(w) => {
+                let _ = writeln!(out, "    waived by: {w}");
+            }
+            None => {
+                let _ = writeln!(out, "    fix: {}", f.rule.remediation);
+            }
+        }
+    }
+    let s = summary(findings);
+    let _ = writeln!(
+        out,
+        "\n{} findings: {} critical, {} high, {} medium, {} low, {} waived.",
+        findings.len(),
+        s[3],
+        s[2],
+        s[1],
+        s[0],
+        s[4]
+    );
+    out
+}
+
+/// Unwaived counts per severity (low..critical), then the waived count.
+fn summary(findings: &[Finding]) -> [usize; 5] {
+    let mut s = [0usize; 5];
+    for f in findings {
+        match f.waived_by {
+            Some(_) => s[4] += 1,
+            None => s[f.rule.severity as usize] += 1,
+        }
+    }
+    s
+}
+
+/// The JSON document (`formatVersion` bumps on any incompatible change).
+pub fn json(findings: &[Finding], fail_on: Severity) -> Value {
+    let s = summary(findings);
+    json!({
+        "formatVersion": AUDIT_FORMAT_VERSION,
+        "moatVersion": env!("CARGO_PKG_VERSION"),
+        "failOn": fail_on,
+        "failed": super::fails(findings, fail_on),
+        "summary": {
+            "low": s[0], "medium": s[1], "high": s[2], "critical": s[3], "waived": s[4],
+        },
+        "findings": findings.iter().map(|f| json!({
+            "ruleId": f.rule.id,
+            "title": f.rule.title,
+            "mcsb": f.rule.mcsb,
+            "severity": f.rule.severity,
+            "policyDefinitionId": f.rule.policy.map(|g| format!("/providers/Microsoft.Authorization/policyDefinitions/{g}")),
+            "instance": f.instance,
+            "resourceId": f.resource_id,
+            "address": f.address,
+            "evidence": f.evidence.iter().map(|e| json!({
+                "path": e.path, "observed": e.observed, "expected": e.expected,
+            })).collect::<Vec<_>>(),
+            "waivedBy": f.waived_by,
+            "remediation": f.rule.remediation,
+        })).collect::<Vec<_>>(),
+    })
+}

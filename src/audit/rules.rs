@@ -1,0 +1,217 @@
+//! The audit rule table: which planned change, on which ARM property, is which finding.
+//!
+//! Kind-specific knowledge of the audit lives here and nowhere else: a rule matches a plan change
+//! by its kind label and, for account properties, by the ARM property path of a changed field.
+//! Rule ids are stable: a rule may be retired, never renumbered.
+
+use serde::Serialize;
+
+/// How bad a finding is. Ordered: `Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Parse a `--fail-on` value (case-insensitive).
+    pub fn parse(s: &str) -> Option<Severity> {
+        [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|v| v.label().eq_ignore_ascii_case(s))
+    }
+}
+
+/// One audit rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Stable id, e.g. `MOAT-NS-001`.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// Microsoft cloud security benchmark control(s).
+    pub mcsb: &'static str,
+    pub severity: Severity,
+    /// The built-in Azure Policy definition (GUID) checking the same thing, where one exists.
+    pub policy: Option<&'static str>,
+    /// The blueprint control that fixes it.
+    pub remediation: &'static str,
+    /// The plan change kind label this rule matches.
+    #[serde(skip)]
+    pub kind: &'static str,
+    /// For an account change: the ARM property path (or a prefix of it) of a changed field;
+    /// empty = any change of the kind.
+    #[serde(skip)]
+    pub path: &'static str,
+}
+
+/// Every rule, in id order.
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: "MOAT-NS-001",
+        title: "public network access is enabled",
+        mcsb: "NS-2",
+        severity: Severity::High,
+        policy: Some("037eea7a-bd0a-46c5-9a66-03aea78705d3"),
+        remediation: "controls.networkAccess.publicNetworkAccess: Disabled",
+        kind: "account",
+        path: "properties.publicNetworkAccess",
+    },
+    Rule {
+        id: "MOAT-NS-002",
+        title: "network ACLs do not deny by default",
+        mcsb: "NS-2",
+        severity: Severity::Medium,
+        policy: Some("037eea7a-bd0a-46c5-9a66-03aea78705d3"),
+        remediation:
+            "controls.networkAccess.defaultAction: Deny (with ipRules / virtualNetworkRules)",
+        kind: "account",
+        path: "properties.networkAcls",
+    },
+    Rule {
+        id: "MOAT-NS-003",
+        title: "no private endpoint for the account",
+        mcsb: "NS-2",
+        severity: Severity::Medium,
+        policy: Some("d6759c02-b87f-42b7-892e-71b3f471d782"),
+        remediation: "controls.privateEndpoint",
+        kind: "private-endpoint",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-NS-004",
+        title: "outbound network access is not restricted",
+        mcsb: "DP-2",
+        severity: Severity::Low,
+        policy: None,
+        remediation: "controls.outbound.restrict: true",
+        kind: "account",
+        path: "properties.restrictOutboundNetworkAccess",
+    },
+    Rule {
+        id: "MOAT-NS-005",
+        title: "outbound FQDN allow-list differs from the blueprint",
+        mcsb: "DP-2",
+        severity: Severity::Low,
+        policy: None,
+        remediation: "controls.outbound.allowedFqdns",
+        kind: "account",
+        path: "properties.allowedFqdnList",
+    },
+    Rule {
+        id: "MOAT-IM-001",
+        title: "local (key) authentication is enabled",
+        mcsb: "IM-1",
+        severity: Severity::High,
+        policy: Some("71ef260a-8f18-47b7-abcb-62d0673d94dc"),
+        remediation: "controls.localAuth.disabled: true",
+        kind: "account",
+        path: "properties.disableLocalAuth",
+    },
+    Rule {
+        id: "MOAT-IM-002",
+        title: "the account has no managed identity",
+        mcsb: "IM-3",
+        severity: Severity::Medium,
+        policy: Some("fe3fd216-4f83-4fc1-8984-2bbec80a3418"),
+        remediation: "controls.identity.type: SystemAssigned",
+        kind: "account",
+        path: "identity",
+    },
+    Rule {
+        id: "MOAT-PA-001",
+        title: "role assignments differ from the declared least-privilege set",
+        mcsb: "PA-7",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.roleAssignments",
+        kind: "role-assignment",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-DP-001",
+        title: "data is not encrypted with a customer-managed key",
+        mcsb: "DP-5",
+        severity: Severity::Low,
+        policy: Some("67121cc7-ff39-4ab8-b7e3-95b84dab487d"),
+        remediation: "controls.encryption.keySource: Microsoft.KeyVault",
+        kind: "account",
+        path: "properties.encryption",
+    },
+    Rule {
+        id: "MOAT-LT-001",
+        title: "diagnostic logs are not sent to Log Analytics",
+        mcsb: "LT-3",
+        severity: Severity::Medium,
+        policy: Some("1b4d1c4e-934c-4703-944c-27c82c06bebb"),
+        remediation: "controls.diagnostics",
+        kind: "diagnostic-setting",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-LT-002",
+        title: "Microsoft Defender for AI services is not enabled",
+        mcsb: "LT-1",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.defenderForAI.state: Enabled",
+        kind: "defender-for-ai",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-CF-001",
+        title: "the strict content filter (RAI policy) is missing or weaker",
+        mcsb: "AI (no MCSB control)",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.raiPolicy",
+        kind: "rai-policy",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-CF-002",
+        title: "a deployment is not bound to the strict content filter",
+        mcsb: "AI (no MCSB control)",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.deployments.bindAllToRaiPolicy: true",
+        kind: "deployment",
+        path: "properties.raiPolicyName",
+    },
+];
+
+/// The rule for a changed field (`Some(path)`) or a whole change (`None`) of a kind.
+pub fn rule_for(kind: &str, path: Option<&str>) -> Option<&'static Rule> {
+    RULES.iter().find(|r| {
+        r.kind == kind
+            && match path {
+                None => r.path.is_empty(),
+                Some(p) => {
+                    r.path.is_empty()
+                        || p == r.path
+                        || p.strip_prefix(r.path).is_some_and(|t| t.starts_with('.'))
+                }
+            }
+    })
+}
+
+/// The rule with this id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
