@@ -30,6 +30,7 @@ fn plan_of(changes: Vec<Change>) -> Plan {
         blueprint: BlueprintRef {
             path: "b.yaml".into(),
             digest: "d".into(),
+            path_from_plan: None,
         },
         instances: vec![InstancePlan {
             name: "i".into(),
