@@ -16,6 +16,7 @@ pub fn resolve(ctx: &mut Ctx, inst: &mut Instance, controls: &Node) {
         };
         let resolved = control(ctx, node, obj, g.weak_when);
         exclusive(ctx, node, obj, g.exclusive);
+        not_longer(ctx, node, &resolved.spec, g.not_longer);
         inst.controls.generic.insert(g.key, resolved);
     }
 }
@@ -53,6 +54,48 @@ fn exclusive(ctx: &mut Ctx, node: &Node, obj: &Obj, pairs: &[(&str, &str)]) {
             );
         }
     }
+}
+
+/// Each pair of durations where the first may not be longer than the second (defaults
+/// included), reported where the first is written.
+fn not_longer(ctx: &mut Ctx, node: &Node, spec: &Value, pairs: &[(&str, &str)]) {
+    let at = |path: &str| path.split('.').try_fold(spec, |v, k| v.get(k))?.as_str();
+    for (a, b) in pairs {
+        let (Some(x), Some(y)) = (at(a), at(b)) else {
+            continue;
+        };
+        if let (Some(mx), Some(my)) = (minutes(x), minutes(y)) {
+            if mx > my {
+                ctx.error(
+                    &loc_at(node, a),
+                    format!("`{a}` is {x}, longer than `{b}` ({y}): Azure Monitor refuses a rule evaluated less often than its window"),
+                    Some(format!("make `{a}` at most {y}, or `{b}` longer")),
+                );
+            }
+        }
+    }
+}
+
+/// An ISO 8601 duration of days, hours and minutes (`P1D`, `PT1H`, `PT15M`) in minutes.
+fn minutes(d: &str) -> Option<u64> {
+    let rest = d.strip_prefix('P')?;
+    let (days, time) = rest.split_once('T').unwrap_or((rest, ""));
+    let mut total = 0u64;
+    if !days.is_empty() {
+        total += days.strip_suffix('D')?.parse::<u64>().ok()? * 1440;
+    }
+    let mut num = String::new();
+    for c in time.chars() {
+        match c {
+            '0'..='9' => num.push(c),
+            'H' | 'M' => {
+                let n: u64 = std::mem::take(&mut num).parse().ok()?;
+                total += if c == 'H' { n * 60 } else { n };
+            }
+            _ => return None,
+        }
+    }
+    num.is_empty().then_some(total)
 }
 
 /// The fields of `node` as JSON (without `mode`), with the table's defaults for the fields not
@@ -192,6 +235,17 @@ mod tests {
         let (c, _) = resolve_probe("note: hello\n");
         assert_eq!(c.mode, crate::blueprint::resolved::Mode::Managed);
         assert_eq!(c.spec, serde_json::json!({"on": true, "note": "hello"}));
+    }
+
+    #[test]
+    fn durations_read_in_minutes() {
+        assert_eq!(minutes("PT1M"), Some(1));
+        assert_eq!(minutes("PT15M"), Some(15));
+        assert_eq!(minutes("PT1H"), Some(60));
+        assert_eq!(minutes("PT1H30M"), Some(90));
+        assert_eq!(minutes("P1D"), Some(1440));
+        assert_eq!(minutes("1H"), None);
+        assert_eq!(minutes("PT5"), None);
     }
 
     #[test]

@@ -41,6 +41,49 @@ pub static CONFIG_CHANGE_ALERT: Obj = Obj {
     fields: &CONFIG_CHANGE_FIELDS,
 };
 
+/// The fields of a metric rule, with the rule's defaults (YAML literals).
+const fn metric_rule(
+    severity: &'static str,
+    threshold: &'static str,
+    window: &'static str,
+    frequency: &'static str,
+) -> [Field; 5] {
+    [
+        f("enabled", &BOOL, "Whether the rule is on; `false` needs the `alert-disabled` exception.").def("true").arm("metricAlerts properties.enabled"),
+        f("severity", &Ty::Int { min: 0, max: 4 }, "Severity 0 (critical) to 4 (verbose).").def(severity).arm("properties.severity"),
+        f("threshold", &Ty::Int { min: 1, max: 1_000_000_000_000 }, "Fires when the metric's total over the window is greater than this, on any one deployment.")
+            .def(threshold).arm("properties.criteria.allOf[0].threshold"),
+        f("window", &Ty::Enum { what: "window", values: WINDOWS }, "The period the total is taken over (ISO 8601 duration, as Azure Monitor allows).")
+            .def(window).arm("properties.windowSize"),
+        f("frequency", &Ty::Enum { what: "frequency", values: FREQUENCIES }, "How often the rule is evaluated; not longer than `window`.")
+            .def(frequency).arm("properties.evaluationFrequency"),
+    ]
+}
+
+/// The window sizes Azure Monitor accepts for metric alerts.
+pub const WINDOWS: &[&str] = &[
+    "PT1M", "PT5M", "PT15M", "PT30M", "PT1H", "PT6H", "PT12H", "P1D",
+];
+/// The evaluation frequencies Azure Monitor accepts for metric alerts.
+pub const FREQUENCIES: &[&str] = &["PT1M", "PT5M", "PT15M", "PT30M", "PT1H"];
+
+static CONTENT_FILTER_FIELDS: [Field; 5] = metric_rule("2", "20", "PT5M", "PT1M");
+static TOKEN_USAGE_FIELDS: [Field; 5] = metric_rule("2", "500000", "PT1H", "PT15M");
+
+pub static CONTENT_FILTER_ALERT: Obj = Obj {
+    title: "contentFilter",
+    doc: "A metric alert when the content filter rejects many requests on one deployment (`RAIRejectedRequests`, total, split by `ModelDeploymentName`; the seed: more than 20 in 5 minutes, Sev 2).",
+    nullable: false,
+    fields: &CONTENT_FILTER_FIELDS,
+};
+
+pub static TOKEN_USAGE_ALERT: Obj = Obj {
+    title: "tokenUsage",
+    doc: "A metric alert on unusual token consumption on one deployment (`TokenTransaction`, total, split by `ModelDeploymentName`; the seed: more than 500,000 in an hour, Sev 2). Azure OpenAI metrics have no caller dimension: this is per deployment, not per caller.",
+    nullable: false,
+    fields: &TOKEN_USAGE_FIELDS,
+};
+
 pub static ALERTS: Obj = Obj {
     title: "alerts",
     doc: "M2: alert rules on the account and the action group they notify (give `actionGroup` or `actionGroupId`).",
@@ -52,5 +95,7 @@ pub static ALERTS: Obj = Obj {
             .arm("properties.actions.actionGroups[].actionGroupId"),
         f("keyAccess", &Ty::Obj(&KEY_ACCESS_ALERT), "The key-access rule.").def("{}").arm("Microsoft.Insights/activityLogAlerts"),
         f("configChange", &Ty::Obj(&CONFIG_CHANGE_ALERT), "The configuration-change rule.").def("{}").arm("Microsoft.Insights/activityLogAlerts"),
+        f("contentFilter", &Ty::Obj(&CONTENT_FILTER_ALERT), "The content-filter rejection rule.").def("{}").arm("Microsoft.Insights/metricAlerts"),
+        f("tokenUsage", &Ty::Obj(&TOKEN_USAGE_ALERT), "The token-consumption rule.").def("{}").arm("Microsoft.Insights/metricAlerts"),
     ],
 };

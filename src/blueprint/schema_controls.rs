@@ -93,6 +93,9 @@ pub struct GenericControl {
     /// Pairs of fields that may not both be given (after profiles and defaults are merged): a
     /// located error at the second, rather than one of them silently winning.
     pub exclusive: &'static [(&'static str, &'static str)],
+    /// Pairs of ISO 8601 duration fields (dotted paths) where the first may not be longer than
+    /// the second (an alert's evaluation frequency and its window): a located error.
+    pub not_longer: &'static [(&'static str, &'static str)],
 }
 
 /// `field: value` weakens the baseline; allowed only by an exception of kind `allows`.
@@ -117,6 +120,7 @@ pub static GENERIC_CONTROLS: &[GenericControl] = &[
             message: "Defender for AI threat protection is off (`state: Disabled`)",
         }],
         exclusive: &[],
+        not_longer: &[],
     },
     GenericControl {
         key: "alerts",
@@ -133,8 +137,24 @@ pub static GENERIC_CONTROLS: &[GenericControl] = &[
                 allows: ExceptionKind::AlertDisabled,
                 message: "the alert on deployment, RAI policy and account changes is off (`configChange.enabled: false`)",
             },
+            Weakening {
+                field: "contentFilter.enabled",
+                value: "false",
+                allows: ExceptionKind::AlertDisabled,
+                message: "the alert on content-filter rejections is off (`contentFilter.enabled: false`)",
+            },
+            Weakening {
+                field: "tokenUsage.enabled",
+                value: "false",
+                allows: ExceptionKind::AlertDisabled,
+                message: "the alert on unusual token consumption is off (`tokenUsage.enabled: false`)",
+            },
         ],
         exclusive: &[("actionGroup", "actionGroupId")],
+        not_longer: &[
+            ("contentFilter.frequency", "contentFilter.window"),
+            ("tokenUsage.frequency", "tokenUsage.window"),
+        ],
     },
 ];
 

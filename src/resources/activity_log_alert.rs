@@ -14,11 +14,11 @@
 
 use serde_json::{json, Value};
 
+use super::alert_rule::{self, Diff, Draft, Words};
 use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
-use super::{fingerprint, get, get_str, norm_id, OWNER_TAG, OWNER_VALUE};
-use crate::arm::Method;
-use crate::blueprint::resolved::{ExceptionKind, Instance, Mode};
-use crate::model::{Change, FieldChange, KindId, Write};
+use super::{get_str, norm_id};
+use crate::blueprint::resolved::{Instance, Mode};
+use crate::model::{Change, KindId};
 
 pub const API_VERSION: &str = "2020-10-01";
 pub const KIND: KindId = KindId::new("activity-log-alert");
@@ -43,37 +43,38 @@ pub const CONFIG_OPERATIONS: &[&str] = &[
 /// operations it fires on, and its words in plans.
 pub struct Rule {
     pub key: &'static str,
-    pub suffix: &'static str,
     pub operations: &'static [&'static str],
     /// The severity when the blueprint gives none (the schema's default).
     pub severity: i64,
     /// The rule's `description` in Azure.
     pub description: &'static str,
-    /// Why moat keeps it, for the plan.
-    pub reason: &'static str,
-    /// What is lost when it is off, for the plan's risk.
-    pub lost: &'static str,
+    /// Its name suffix and its words in plans.
+    pub words: Words,
 }
 
 pub const KEY_ACCESS: Rule = Rule {
     key: "keyAccess",
-    suffix: "key-access",
     operations: KEY_OPERATIONS,
     severity: 1,
     description: "moat M2: someone listed or regenerated the account's API keys",
-    reason: "alert when someone lists or regenerates the account's API keys (M2)",
-    lost: "no alert when the account's API keys are read",
+    words: Words {
+        suffix: "key-access",
+        reason: "alert when someone lists or regenerates the account's API keys (M2)",
+        lost: "no alert when the account's API keys are read",
+    },
 };
 
 pub const CONFIG_CHANGE: Rule = Rule {
     key: "configChange",
-    suffix: "config-change",
     operations: CONFIG_OPERATIONS,
     severity: 3,
     description:
         "moat M2: a deployment or RAI policy was written or deleted, or the account written",
-    reason: "alert when a deployment, RAI policy or the account itself is changed (M2)",
-    lost: "no alert when a deployment, content filter or the account is changed",
+    words: Words {
+        suffix: "config-change",
+        reason: "alert when a deployment, RAI policy or the account itself is changed (M2)",
+        lost: "no alert when a deployment, content filter or the account is changed",
+    },
 };
 
 /// Every activity-log rule moat keeps.
@@ -109,7 +110,7 @@ pub fn id(inst: &Instance) -> String {
 pub fn rule_id(inst: &Instance, rule: &Rule) -> String {
     format!(
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Insights/activityLogAlerts/{}-{}",
-        inst.subscription, inst.resource_group, inst.account_name, rule.suffix
+        inst.subscription, inst.resource_group, inst.account_name, rule.words.suffix
     )
 }
 
@@ -136,31 +137,11 @@ impl Kind for ActivityLogAlertKind {
     /// Each declared rule moat created (its owner tag), in a managed control; a rule someone
     /// else made under the same name is kept, with a note.
     fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
-        let mut out = Planned::default();
-        for rule in RULES {
-            let (Some((Mode::Managed, _)), Some(r)) = (spec(inst, rule), read(inst, rule)) else {
-                continue;
-            };
-            let Some(live) = seen.value(&r) else { continue };
-            if !super::owned_by_tag(live) {
-                out.notes.push(format!(
-                    "the {} alert rule is kept: moat did not create it (no owner tag)",
-                    rule.suffix
-                ));
-                continue;
-            }
-            let change = super::delete_change(
-                format!("{}/activity-log-alert/{}", inst.name, rule.suffix),
-                KIND,
-                &r.path,
-                API_VERSION,
-                format!("the {} alert rule moat created", rule.suffix),
-                format!("weakens security: {}", rule.lost),
-                live,
-            );
-            out.changes.push((Stage::Alerting, change));
-        }
-        out
+        let declared = RULES.iter().filter_map(|rule| {
+            let (mode, _) = spec(inst, rule)?;
+            Some((mode, &rule.words, read(inst, rule)?))
+        });
+        alert_rule::destroy(inst, &KIND, declared, seen)
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
@@ -174,7 +155,7 @@ impl Kind for ActivityLogAlertKind {
             if !enabled && live.is_none() {
                 out.notes.push(format!(
                     "{}: the {} alert is off (its exception allows it) and does not exist",
-                    inst.name, rule.suffix
+                    inst.name, rule.words.suffix
                 ));
                 continue;
             }
@@ -199,14 +180,18 @@ fn condition(rule: &Rule) -> Value {
     ]})
 }
 
-/// A condition as the server means it: field names and values lower-cased, `odata.type` and
-/// nulls dropped, `anyOf` members in a stable order.
+/// The keys of a condition that carry its meaning; anything else the server adds
+/// (`odata.type`, nulls, fields newer than moat) is not compared.
+const CONDITION_KEYS: &[&str] = &["allof", "anyof", "field", "equals", "containsany"];
+
+/// A condition as the server means it: field names and values lower-cased, only the keys that
+/// carry meaning, `anyOf` members in a stable order.
 fn canon_condition(v: &Value) -> Value {
     match v {
         Value::Object(o) => {
             let mut out = serde_json::Map::new();
             for (k, x) in o {
-                if x.is_null() || k == "odata.type" {
+                if x.is_null() || !CONDITION_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
                     continue;
                 }
                 let x = match (k.as_str(), x) {
@@ -226,9 +211,10 @@ fn canon_condition(v: &Value) -> Value {
     }
 }
 
-/// The live actions as (lower-cased id, webhook properties), sorted.
-fn canon_actions(actions: &Value) -> Vec<(String, Value)> {
-    let mut out: Vec<(String, Value)> = actions
+/// The actions as (lower-cased group id, the severity moat carries in the webhook properties),
+/// sorted. Other webhook keys are not moat's and not compared.
+fn canon_actions(actions: &Value) -> Vec<(String, Option<String>)> {
+    let mut out: Vec<(String, Option<String>)> = actions
         .as_array()
         .into_iter()
         .flatten()
@@ -236,26 +222,65 @@ fn canon_actions(actions: &Value) -> Vec<(String, Value)> {
             let id = norm_id(get_str(a, "actionGroupId")?);
             let hook = a
                 .get("webhookProperties")
-                .filter(|h| h.as_object().is_some_and(|o| !o.is_empty()))
-                .cloned()
-                .unwrap_or(Value::Null);
-            Some((id, hook))
+                .or_else(|| a.get("webHookProperties"));
+            let severity = hook
+                .and_then(|h| h.get("severity"))
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase);
+            Some((id, severity))
         })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-fn canon_scopes(scopes: &Value) -> Vec<String> {
-    let mut out: Vec<String> = scopes
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(norm_id)
         .collect();
     out.sort();
     out
+}
+
+/// A condition in one line, as plans show it: `Category = Administrative and operationName
+/// in (…/listKeys/action, …/regenerateKey/action)`.
+pub fn summary(condition: &Value) -> String {
+    fn leaf(v: &Value) -> Option<String> {
+        let field = get_str(v, "field")?;
+        if let Some(eq) = get_str(v, "equals") {
+            return Some(format!("{field} = {}", short_op(eq)));
+        }
+        let any: Vec<&str> = v
+            .get("containsAny")?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        Some(format!("{field} contains any of ({})", any.join(", ")))
+    }
+    fn part(v: &Value) -> String {
+        if let Some(any) = v.get("anyOf").and_then(Value::as_array) {
+            let fields: Vec<Option<&str>> = any.iter().map(|x| get_str(x, "field")).collect();
+            let one_field = fields.windows(2).all(|w| {
+                w[0].is_some()
+                    && w[0].map(str::to_ascii_lowercase) == w[1].map(str::to_ascii_lowercase)
+            });
+            if one_field && any.len() > 1 && any.iter().all(|x| get_str(x, "equals").is_some()) {
+                let vals: Vec<String> = any
+                    .iter()
+                    .filter_map(|x| get_str(x, "equals"))
+                    .map(short_op)
+                    .collect();
+                return format!("{} in ({})", fields[0].unwrap_or_default(), vals.join(", "));
+            }
+            let parts: Vec<String> = any.iter().map(part).collect();
+            return format!("({})", parts.join(" or "));
+        }
+        leaf(v).unwrap_or_else(|| v.to_string())
+    }
+    let all = condition.get("allOf").and_then(Value::as_array);
+    match all {
+        Some(all) if !all.is_empty() => all.iter().map(part).collect::<Vec<_>>().join(" and "),
+        _ => "(no condition)".to_string(),
+    }
+}
+
+/// An operation without its provider prefix, for one-line summaries.
+fn short_op(op: &str) -> String {
+    op.strip_prefix("Microsoft.CognitiveServices/")
+        .map_or_else(|| op.to_string(), |rest| format!("…/{rest}"))
 }
 
 fn plan(
@@ -266,8 +291,6 @@ fn plan(
     severity: i64,
     live: Option<&Value>,
 ) -> Change {
-    let id = rule_id(inst, rule);
-    let address = format!("{}/activity-log-alert/{}", inst.name, rule.suffix);
     let actions: Vec<Value> = super::action_group::target(inst)
         .into_iter()
         .map(|g| json!({"actionGroupId": g, "webhookProperties": {"severity": format!("Sev{severity}")}}))
@@ -282,83 +305,28 @@ fn plan(
             "description": rule.description,
         }
     });
-    let at = |v: Option<&Value>, p: &str| v.and_then(|v| get(v, p)).cloned();
-    let mut fields = Vec::new();
-    let mut compare = |path: &str, same: bool, w: &Value| {
-        if !same {
-            fields.push(FieldChange {
-                path: path.into(),
-                before: at(live, path),
-                after: get(w, path).cloned(),
-            });
-        }
-    };
-    let l = |p: &str| at(live, p).unwrap_or(Value::Null);
-    compare(
-        "properties.scopes",
-        canon_scopes(&l("properties.scopes")) == canon_scopes(&want["properties"]["scopes"]),
-        &want,
-    );
-    compare(
+    let mut diff = Diff::new(live, &want);
+    diff.field("properties.scopes", alert_rule::same_scopes);
+    diff.shown(
         "properties.condition",
-        canon_condition(&l("properties.condition")) == canon_condition(&condition(rule)),
-        &want,
+        |l, w| canon_condition(l) == canon_condition(w),
+        summary,
     );
-    compare(
-        "properties.actions.actionGroups",
-        canon_actions(&l("properties.actions.actionGroups"))
-            == canon_actions(&want["properties"]["actions"]["actionGroups"]),
-        &want,
-    );
-    compare(
-        "properties.enabled",
-        l("properties.enabled").as_bool() == Some(enabled),
-        &want,
-    );
-    if live.is_none() {
-        fields.clear();
-    }
-    let differs = live.is_none() || !fields.is_empty();
-    let action = super::outcome(mode, live.is_some(), differs);
-    let turning_off = !enabled && l("properties.enabled").as_bool() != Some(false);
-    let exception = inst
-        .exceptions
-        .iter()
-        .find(|e| e.allows == ExceptionKind::AlertDisabled);
-    if turning_off && action.is_write() && exception.is_none() {
-        let why = format!(
-            "refusing to weaken security: the {} alert off, and the blueprint has no `alert-disabled` exception",
-            rule.suffix
-        );
-        return Change::blocked(address, KIND, &id, &why, fingerprint(live));
-    }
-    let reason = if enabled {
-        rule.reason.to_string()
-    } else {
-        format!(
-            "the {} alert off, as the blueprint's exception allows (M2)",
-            rule.suffix
-        )
-    };
-    let mut c = Change::new(address, KIND, &id, action, &reason, fingerprint(live));
-    c.fields = fields;
-    if action.is_write() {
-        let mut body = want;
-        body["tags"] = live
-            .and_then(|l| l.get("tags"))
-            .filter(|t| t.is_object())
-            .cloned()
-            .unwrap_or_else(|| json!({OWNER_TAG: OWNER_VALUE}));
-        let mut w = Write::new(Method::Put, &id, API_VERSION, Some(body));
-        match live {
-            Some(l) => w = w.if_match(l),
-            None => w.if_none_match = true,
-        }
-        c.write = Some(w);
-        if turning_off {
-            c.risk = Some(format!("weakens security: {}", rule.lost));
-            c.exception = exception.map(|e| format!("{}: {}", e.allows, e.reason));
-        }
-    }
-    c
+    diff.field("properties.actions.actionGroups", |l, w| {
+        canon_actions(l) == canon_actions(w)
+    });
+    diff.field("properties.enabled", alert_rule::same_bool);
+    let fields = diff.fields;
+    alert_rule::finish(Draft {
+        inst,
+        kind: KIND,
+        id: rule_id(inst, rule),
+        api_version: API_VERSION,
+        mode,
+        enabled,
+        words: &rule.words,
+        want,
+        fields,
+        live,
+    })
 }

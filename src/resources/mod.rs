@@ -8,6 +8,7 @@
 pub mod account;
 pub mod action_group;
 pub mod activity_log_alert;
+mod alert_rule;
 mod common;
 pub mod cutover;
 pub mod defender_for_ai;
@@ -17,6 +18,7 @@ pub mod diagnostic_setting;
 pub mod dns_zone_group;
 pub mod key_vault_grant;
 pub mod kind;
+pub mod metric_alert;
 pub mod private_dns_zone;
 pub mod private_endpoint;
 mod private_network;
@@ -43,6 +45,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &defender_for_ai::DefenderForAi,
     &action_group::ActionGroupKind,
     &activity_log_alert::ActivityLogAlertKind,
+    &metric_alert::MetricAlertKind,
     &rai_policy::RaiPolicyKind,
     &deployment::DeploymentKind,
     &subnet::SubnetKind,

@@ -135,3 +135,30 @@ fn an_action_group_and_an_action_group_id_together_are_a_located_error() {
     let (bp, shown) = load(&format!("    controls:\n      alerts:\n{id}"));
     assert!(bp.is_some() && shown.is_empty(), "{shown:?}");
 }
+
+/// M2: a metric rule evaluated less often than its window is refused where the frequency is
+/// written (Azure Monitor refuses it too); defaults count (`window: PT1M` under the default
+/// `frequency: PT1M` of contentFilter is fine, under tokenUsage's PT15M it is not).
+#[test]
+fn a_metric_alert_frequency_longer_than_its_window_is_a_located_error() {
+    let (bp, shown) = load(
+        "    controls:\n      alerts:\n        contentFilter: {window: PT5M, frequency: PT15M}\n",
+    );
+    assert!(bp.is_none(), "{shown:?}");
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].starts_with("d.yaml:15:50: error: ")
+            && shown[0].contains(
+                "`contentFilter.frequency` is PT15M, longer than `contentFilter.window` (PT5M)"
+            ),
+        "{shown:?}"
+    );
+    let (bp, shown) = load("    controls:\n      alerts:\n        tokenUsage: {window: PT5M}\n");
+    assert!(bp.is_none(), "{shown:?}");
+    assert!(
+        shown[0].contains("`tokenUsage.frequency` is PT15M"),
+        "{shown:?}"
+    );
+    let (bp, shown) = load("    controls:\n      alerts:\n        contentFilter: {window: PT1M}\n");
+    assert!(bp.is_some() && shown.is_empty(), "{shown:?}");
+}

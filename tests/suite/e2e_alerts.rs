@@ -6,7 +6,7 @@ use crate::support;
 
 use moat::blueprint::resolved::Blueprint;
 use moat::plan::model::{Action, Plan};
-use moat::resources::{action_group, activity_log_alert};
+use moat::resources::{action_group, activity_log_alert, metric_alert};
 use serde_json::Value;
 use support::e2e::*;
 
@@ -41,7 +41,7 @@ async fn assert_rule(
         )
         .await
         .unwrap()
-        .unwrap_or_else(|| panic!("the {} rule exists", rule.suffix));
+        .unwrap_or_else(|| panic!("the {} rule exists", rule.words.suffix));
     let p = &alert["properties"];
     let scopes: Vec<&str> = p["scopes"]
         .as_array()
@@ -77,6 +77,38 @@ async fn assert_rule(
         .unwrap()
         .eq_ignore_ascii_case(GROUP));
     assert_eq!(groups[0]["webhookProperties"]["severity"], severity);
+}
+
+/// The live metric rules of instance `inst`: scoped to the account, the rule's metric split by
+/// deployment over the blueprint's threshold, window and frequency, notifying the group.
+async fn assert_metric_rules(api: &dyn moat::arm::ArmApi, bp: &Blueprint, inst: usize) {
+    let i = &bp.instances[inst];
+    for rule in metric_alert::RULES {
+        let alert = api
+            .get(&metric_alert::rule_id(i, rule), metric_alert::API_VERSION)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("the {} rule exists", rule.words.suffix));
+        let p = &alert["properties"];
+        assert!(p["scopes"][0]
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(&i.account_id())));
+        assert_eq!(p["severity"], rule.severity, "{alert:#}");
+        assert_eq!(p["windowSize"], rule.window, "{alert:#}");
+        assert_eq!(p["evaluationFrequency"], rule.frequency, "{alert:#}");
+        let c = &p["criteria"]["allOf"][0];
+        assert_eq!(c["metricName"], rule.metric);
+        assert_eq!(c["timeAggregation"], "Total");
+        assert_eq!(c["threshold"].as_f64(), Some(rule.threshold as f64));
+        assert_eq!(c["dimensions"][0]["name"], metric_alert::DIMENSION);
+        assert_eq!(
+            p["targetResourceType"],
+            "Microsoft.CognitiveServices/accounts"
+        );
+        assert!(p["actions"][0]["actionGroupId"]
+            .as_str()
+            .is_some_and(|g| g.eq_ignore_ascii_case(GROUP)));
+    }
 }
 
 #[tokio::test]
@@ -138,6 +170,7 @@ async fn the_alerts_example_converges_and_keeps_the_hand_made_receivers() {
     assert_eq!(props["smsReceivers"][0]["name"], "secops-oncall");
     assert_eq!(live["tags"]["owner"], "secops");
     assert_activity_rules(api.as_ref(), &bp, 0).await;
+    assert_metric_rules(api.as_ref(), &bp, 0).await;
 
     let again = plan(api.as_ref(), &bp).await;
     assert!(
@@ -148,9 +181,9 @@ async fn the_alerts_example_converges_and_keeps_the_hand_made_receivers() {
     emu.shutdown().await;
 }
 
-/// The example's instance and `contoso-openai-batch`, a second account in the same resource
-/// group naming the same action group.
-fn fleet(dir: &std::path::Path) -> Blueprint {
+/// The example's instance and `extra` more accounts in the same resource group, all naming the
+/// same action group.
+fn fleet(dir: &std::path::Path, extra: usize) -> Blueprint {
     let text = std::fs::read_to_string(repo("examples/alerts.yaml")).unwrap();
     let (head, prod) = text.split_once("instances:\n").unwrap();
     let baseline = repo("blueprints/strict-baseline.yaml");
@@ -158,31 +191,55 @@ fn fleet(dir: &std::path::Path) -> Blueprint {
         "../blueprints/strict-baseline.yaml",
         &baseline.display().to_string(),
     );
-    let batch = prod.replace("contoso-openai-prod", "contoso-openai-batch");
-    assert!(batch.contains("name: ag-ai-security"));
+    let mut body = prod.to_string();
+    for n in 1..=extra {
+        let other = prod.replace("contoso-openai-prod", &format!("contoso-openai-b{n:02}"));
+        assert!(other.contains("name: ag-ai-security"));
+        body.push_str(&other);
+    }
     let path = dir.join("alerts-fleet.yaml");
-    std::fs::write(&path, format!("{head}instances:\n{prod}{batch}")).unwrap();
+    std::fs::write(&path, format!("{head}instances:\n{body}")).unwrap();
     moat::blueprint::load(&path).unwrap_or_else(|d| panic!("{d}"))
 }
 
-/// The quickstart seed (no action group yet) with a second account.
-fn fleet_seed() -> Vec<Value> {
-    quickstart_seed_with("contoso-openai-batch")
+/// The quickstart seed (no action group yet) with `extra` more accounts, each with its own
+/// identity.
+fn fleet_seed(extra: usize) -> Vec<Value> {
+    let quick = moat::emulator::load_seed_file(repo("examples/quickstart-seed.json")).unwrap();
+    let mut seed = Vec::new();
+    for v in quick {
+        let id = v["id"].as_str().unwrap_or("");
+        if id.contains("/accounts/contoso-openai-prod") {
+            for n in 1..=extra {
+                let text = serde_json::to_string(&v)
+                    .unwrap()
+                    .replace("contoso-openai-prod", &format!("contoso-openai-b{n:02}"))
+                    .replace(
+                        "7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7c90",
+                        &format!("7d2c4a8e-5b1f-4e3a-9c6d-2f8e1a4b7d{n:02}"),
+                    );
+                seed.push(serde_json::from_str(&text).unwrap());
+            }
+        }
+        seed.push(v);
+    }
+    seed
 }
 
 #[tokio::test]
-async fn a_fleet_naming_one_action_group_creates_it_once_and_converges() {
+async fn a_fleet_of_ten_naming_one_action_group_creates_it_once_and_converges() {
+    const FLEET: usize = 10;
     let dir = tempfile::tempdir().unwrap();
-    let bp = fleet(dir.path());
-    assert_eq!(bp.instances.len(), 2);
-    assert_eq!(
-        action_group::id(&bp.instances[0]),
-        action_group::id(&bp.instances[1])
-    );
+    let bp = fleet(dir.path(), FLEET - 1);
+    assert_eq!(bp.instances.len(), FLEET);
+    assert!(bp
+        .instances
+        .iter()
+        .all(|i| action_group::id(i) == action_group::id(&bp.instances[0])));
     let emu = moat::emulator::EmulatorHandle::start(moat::emulator::EmulatorConfig::default())
         .await
         .expect("emulator starts");
-    emu.seed(&fleet_seed()).expect("seed applies");
+    emu.seed(&fleet_seed(FLEET - 1)).expect("seed applies");
     let api = connect(&emu);
 
     let p = plan(api.as_ref(), &bp).await;
@@ -201,14 +258,14 @@ async fn a_fleet_naming_one_action_group_creates_it_once_and_converges() {
         )
     );
     assert!(groups[0].id.eq_ignore_ascii_case(GROUP));
-    // Each activity-log rule once per account, each waiting for the shared group.
+    // Each activity-log and metric rule once per account.
     let alerts: Vec<_> = p
         .changes()
-        .filter(|c| c.kind == activity_log_alert::KIND)
+        .filter(|c| c.kind == activity_log_alert::KIND || c.kind == metric_alert::KIND)
         .collect();
     assert_eq!(
         alerts.len(),
-        2 * activity_log_alert::RULES.len(),
+        FLEET * (activity_log_alert::RULES.len() + metric_alert::RULES.len()),
         "{alerts:#?}"
     );
     assert!(alerts.iter().all(|c| c.action == Action::Create));
@@ -222,8 +279,9 @@ async fn a_fleet_naming_one_action_group_creates_it_once_and_converges() {
         .filter(|e| e.method == "PUT" && e.path.eq_ignore_ascii_case(GROUP))
         .count();
     assert_eq!(puts, 1, "the shared group is written once");
-    for i in 0..2 {
+    for i in 0..FLEET {
         assert_activity_rules(api.as_ref(), &bp, i).await;
+        assert_metric_rules(api.as_ref(), &bp, i).await;
     }
 
     let again = plan(api.as_ref(), &bp).await;

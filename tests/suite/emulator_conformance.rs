@@ -422,6 +422,26 @@ async fn every_microsoft_example_is_answered_alike() {
             ),
         ],
     ));
+    // M2: a metric alert with dimensions created (201) then replaced (200). The emulator adds
+    // the scoped resource's type and region and a `hidden-link:` tag naming it. Microsoft's
+    // answer links a web site in another subscription while the request scopes a key vault (a
+    // quirk of the file): the replay scopes the alert at that site so the link is the same.
+    let ex_metric = example("Microsoft.Insights__createOrUpdateMetricAlertWithDimensions.json");
+    let site_rg =
+        "/subscriptions/b67f7fec-69fc-4974-9099-a26bd6ffeda3/resourceGroups/Rac46PostSwapRG";
+    let site = format!("{site_rg}/providers/Microsoft.Web/sites/leoalerttest");
+    let metric = sub_path("/resourceGroups/gigtest/providers/Microsoft.Insights/metricAlerts/MetricAlertOnMultipleDimensions");
+    let mut metric_body = ex_metric["parameters"]["parameters"].clone();
+    metric_body["properties"]["scopes"] = json!([site.clone()]);
+    cases.push((
+        "Microsoft.Insights__createOrUpdateMetricAlertWithDimensions.json",
+        json!([rg("gigtest"), { "id": site_rg, "location": "southcentralus" },
+            { "id": site, "location": "southcentralus" }]),
+        vec![
+            Send(Method::Put, metric.clone(), Some(metric_body.clone())),
+            Send(Method::Put, metric, Some(metric_body)),
+        ],
+    ));
     // An action group seeded as Microsoft's answer shows it, read back (receiver `status`).
     let ex_group = example("Microsoft.Insights__getActionGroup.json");
     let group = sub_path(

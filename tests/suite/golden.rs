@@ -107,6 +107,29 @@ fn scenarios_mean_what_their_names_say() {
     let brownfield = p("brownfield");
     assert!(brownfield.has_changes() && !brownfield.is_failed());
 
+    // M2: one threshold and window raised on the converged instance: one update of one metric
+    // rule, the criterion shown in one line (not a JSON blob).
+    let threshold = p("alert-threshold");
+    let writes: Vec<_> = threshold
+        .changes()
+        .filter(|c| c.action.is_write())
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    let c = writes[0];
+    assert_eq!((c.kind.label(), c.action), ("metric-alert", Action::Update));
+    let criteria = c
+        .fields
+        .iter()
+        .find(|f| f.path == "properties.criteria")
+        .unwrap();
+    assert_eq!(
+        criteria.after.as_ref().and_then(|v| v.as_str()),
+        Some("Total RAIRejectedRequests > 50 per ModelDeploymentName")
+    );
+    let body = &c.write.as_ref().unwrap().body.as_ref().unwrap()["properties"];
+    assert_eq!(body["criteria"]["allOf"][0]["threshold"], 50);
+    assert_eq!(body["windowSize"], "PT15M");
+
     let blocked = p("blocked");
     assert!(blocked.is_failed());
     assert_eq!(

@@ -60,6 +60,7 @@ mod golden;
 mod kind_conformance;
 mod pipeline_examples;
 mod planner;
+mod planner_alert_noise;
 mod planner_noise;
 mod reliability_crash;
 mod reliability_faults;

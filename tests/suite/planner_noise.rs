@@ -49,7 +49,7 @@ fn flip_case(s: &str, rng: &mut fastrand::Rng) -> String {
         .collect()
 }
 
-fn mutate(v: &mut Value, key: Option<&str>, rng: &mut fastrand::Rng) {
+pub(crate) fn mutate(v: &mut Value, key: Option<&str>, rng: &mut fastrand::Rng) {
     match v {
         Value::String(s)
             if key.is_some_and(|k| CASE_INSENSITIVE.contains(&k)) && rng.u8(..4) == 0 =>

@@ -119,6 +119,7 @@ async fn every_body_moat_reads_from_the_emulator_parses_into_the_sdk_models() {
                 || key.contains("/diagnosticsettings?")
                 || key.contains("/defenderforaisettings/")
                 || key.contains("/microsoft.insights/activitylogalerts/")
+                || key.contains("/microsoft.insights/metricalerts/")
                 || key.contains("/microsoft.insights/actiongroups/")
             {
                 continue;

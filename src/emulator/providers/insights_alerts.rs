@@ -1,13 +1,16 @@
-//! Microsoft.Insights action groups (2023-01-01) and activity-log alerts (2020-10-01), as in
-//! Azure/azure-rest-api-specs specification/monitor/resource-manager/Microsoft.Insights/stable/
-//! {2023-01-01/examples/getActionGroup.json, 2020-10-01/examples/
-//! ActivityLogAlertRule_CreateOrUpdate.json}. Both synchronous, `location: Global`, flat
-//! `{code, message}` errors like the rest of Insights. Validation as Azure does it: a group
-//! short name of at most 12 characters, an alert with at least one scope and an `allOf`
-//! condition. GET shows the rewrites Azure makes (MONITORING.md): `microsoft.insights`
-//! lower-cased in ids (and action group ids in alerts), the leading `/` of scopes dropped,
-//! condition field names capitalised (`category` → `Category`), a `status` on each e-mail
-//! receiver.
+//! Microsoft.Insights action groups (2023-01-01), activity-log alerts (2020-10-01) and metric
+//! alerts (2018-03-01), as in Azure/azure-rest-api-specs specification/monitor/resource-manager/
+//! Microsoft.Insights/stable/{2023-01-01/examples/getActionGroup.json, 2020-10-01/examples/
+//! ActivityLogAlertRule_CreateOrUpdate.json, 2018-03-01/examples/
+//! createOrUpdateMetricAlertWithDimensions.json}. All synchronous, flat `{code, message}` errors
+//! like the rest of Insights. Validation as Azure does it: a group short name of at most 12
+//! characters; an alert with at least one scope and an `allOf` condition; a metric alert with a
+//! severity 0-4, a window and frequency Azure Monitor allows (frequency not longer than the
+//! window) and criteria. GET shows the rewrites Azure makes (MONITORING.md): `microsoft.insights`
+//! lower-cased in ids (and action group ids in alerts), the leading `/` of activity-log scopes
+//! dropped, condition field names capitalised (`category` → `Category`), a `status` on each
+//! e-mail receiver; metric alerts gain `targetResourceType`, `targetResourceRegion` and a
+//! `hidden-link:` tag naming the scoped resource.
 
 use serde_json::{json, Value};
 
@@ -20,10 +23,23 @@ use crate::emulator::store::State;
 
 const GROUP_TYPE: &str = "Microsoft.Insights/actionGroups";
 const ALERT_TYPE: &str = "Microsoft.Insights/activityLogAlerts";
+const METRIC_TYPE: &str = "Microsoft.Insights/metricAlerts";
+/// Window sizes and frequencies (minutes) Azure Monitor accepts for metric alerts.
+const WINDOWS: &[(&str, u32)] = &[
+    ("PT1M", 1),
+    ("PT5M", 5),
+    ("PT15M", 15),
+    ("PT30M", 30),
+    ("PT1H", 60),
+    ("PT6H", 360),
+    ("PT12H", 720),
+    ("P1D", 1440),
+];
+const FREQUENCIES: &[&str] = &["PT1M", "PT5M", "PT15M", "PT30M", "PT1H"];
 
 const INFO: Info = Info {
     namespace: "Microsoft.Insights",
-    api_versions: &["2020-10-01", "2023-01-01"],
+    api_versions: &["2018-03-01", "2020-10-01", "2023-01-01"],
     types: &[
         TypeDef {
             name: GROUP_TYPE,
@@ -35,6 +51,14 @@ const INFO: Info = Info {
         },
         TypeDef {
             name: ALERT_TYPE,
+            spec: Spec {
+                create_status: 201,
+                ..Spec::SYNC
+            },
+            ..TypeDef::BASE
+        },
+        TypeDef {
+            name: METRIC_TYPE,
             spec: Spec {
                 create_status: 201,
                 ..Spec::SYNC
@@ -59,8 +83,13 @@ impl Provider for InsightsAlerts {
         true
     }
 
-    fn prepare(&self, _cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
-        let Write { id, body, .. } = w;
+    fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
+        let Write { id, mut body, .. } = w;
+        if id.is(METRIC_TYPE) {
+            check_metric_alert(&body["properties"])?;
+            target(cx, &mut body);
+            return Ok(body);
+        }
         let props = &body["properties"];
         if id.is(GROUP_TYPE) {
             match props["groupShortName"].as_str() {
@@ -87,33 +116,114 @@ impl Provider for InsightsAlerts {
     }
 
     fn render(&self, _st: &State, _cfg: &EmulatorConfig, _key: &str, body: &mut Value) {
+        let body_type = body["type"].as_str().unwrap_or_default().to_string();
         if let Some(id) = body["id"].as_str() {
             body["id"] = json!(lower_provider(id));
         }
-        let props = &mut body["properties"];
-        if let Some(receivers) = props["emailReceivers"].as_array_mut() {
-            for r in receivers {
-                r["status"] = json!("Enabled");
+        let activity = body_is(&body_type, ALERT_TYPE);
+        // Stored bodies come from clients: reach into them without assuming their shape.
+        for r in arr(body, "/properties/emailReceivers") {
+            if let Some(o) = r.as_object_mut() {
+                o.insert("status".into(), json!("Enabled"));
             }
         }
-        if let Some(scopes) = props["scopes"].as_array_mut() {
-            for s in scopes {
+        if activity {
+            for s in arr(body, "/properties/scopes") {
                 if let Some(t) = s.as_str() {
                     *s = json!(t.trim_start_matches('/'));
                 }
             }
         }
-        if let Some(all) = props["condition"]["allOf"].as_array_mut() {
-            all.iter_mut().for_each(capitalise_fields);
-        }
-        if let Some(groups) = props["actions"]["actionGroups"].as_array_mut() {
-            for g in groups {
-                if let Some(id) = g["actionGroupId"].as_str() {
-                    g["actionGroupId"] = json!(lower_provider(id));
+        arr(body, "/properties/condition/allOf").for_each(capitalise_fields);
+        for path in ["/properties/actions", "/properties/actions/actionGroups"] {
+            for g in arr(body, path) {
+                if let Some(o) = g.as_object_mut() {
+                    if let Some(id) = o.get("actionGroupId").and_then(Value::as_str) {
+                        let id = lower_provider(id);
+                        o.insert("actionGroupId".into(), json!(id));
+                    }
                 }
             }
         }
     }
+}
+
+/// The items of the array at `pointer`, none when it is missing or not an array.
+fn arr<'a>(body: &'a mut Value, pointer: &str) -> impl Iterator<Item = &'a mut Value> {
+    body.pointer_mut(pointer)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+}
+
+/// What Azure refuses in a metric alert: a severity outside 0-4, no scope, a window or
+/// frequency it does not offer, a frequency longer than the window, no criteria.
+fn check_metric_alert(props: &Value) -> Result<(), ApiError> {
+    match props["severity"].as_i64() {
+        Some(0..=4) => {}
+        _ => {
+            return Err(bad(format!(
+                "The severity '{}' is invalid: it must be an integer from 0 to 4.",
+                props["severity"]
+            )))
+        }
+    }
+    if props["scopes"].as_array().is_none_or(Vec::is_empty) {
+        return Err(bad(
+            "The 'scopes' property is required and must contain at least one scope.",
+        ));
+    }
+    let minutes = |v: &Value, allowed: &[&str]| {
+        let s = v.as_str()?;
+        allowed.iter().find(|a| a.eq_ignore_ascii_case(s))?;
+        WINDOWS
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(s))
+            .map(|(_, m)| *m)
+    };
+    let windows: Vec<&str> = WINDOWS.iter().map(|(w, _)| *w).collect();
+    let window = minutes(&props["windowSize"], &windows).ok_or_else(|| {
+        bad(format!(
+            "The windowSize '{}' is not supported: use one of {}.",
+            props["windowSize"],
+            windows.join(", ")
+        ))
+    })?;
+    let frequency = minutes(&props["evaluationFrequency"], FREQUENCIES).ok_or_else(|| {
+        bad(format!(
+            "The evaluationFrequency '{}' is not supported: use one of {}.",
+            props["evaluationFrequency"],
+            FREQUENCIES.join(", ")
+        ))
+    })?;
+    if frequency > window {
+        return Err(bad(
+            "The evaluationFrequency must not be longer than the windowSize.",
+        ));
+    }
+    if props["criteria"]["allOf"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
+        return Err(bad("The 'criteria.allOf' property is required."));
+    }
+    Ok(())
+}
+
+/// What Azure adds to a metric alert scoped to one resource: its type and region, and a
+/// `hidden-link:` tag naming it.
+fn target(cx: &Cx, body: &mut Value) {
+    let Some(scope) = body["properties"]["scopes"][0].as_str().map(str::to_string) else {
+        return;
+    };
+    let Some(res) = cx.st.get(&scope) else { return };
+    let (kind, region) = (res["type"].clone(), res["location"].clone());
+    body["properties"]["targetResourceType"] = kind;
+    body["properties"]["targetResourceRegion"] = region;
+    if !body["tags"].is_object() {
+        body["tags"] = json!({});
+    }
+    body["tags"][format!("hidden-link:{scope}")] = json!("Resource");
 }
 
 /// `/providers/Microsoft.Insights/` as the service writes it: lower-case.
@@ -124,9 +234,13 @@ fn lower_provider(id: &str) -> String {
     )
 }
 
+fn body_is(t: &str, want: &str) -> bool {
+    t.eq_ignore_ascii_case(want)
+}
+
 /// `category` → `Category`, in a leaf and in the leaves of an `anyOf`.
 fn capitalise_fields(leaf: &mut Value) {
-    if let Some(any) = leaf["anyOf"].as_array_mut() {
+    if let Some(any) = leaf.get_mut("anyOf").and_then(Value::as_array_mut) {
         any.iter_mut().for_each(capitalise_fields);
     }
     if let Some(f) = leaf.get("field").and_then(Value::as_str) {
