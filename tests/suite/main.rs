@@ -57,6 +57,7 @@ mod emulator_protocol;
 mod emulator_rbac;
 mod emulator_sdk_faults;
 mod golden;
+mod golden_validate;
 mod kind_conformance;
 mod pipeline_examples;
 mod planner;
