@@ -9,6 +9,7 @@
 //! unrelated steps go on. Cancellation stops scheduling, lets in-flight writes finish, and
 //! reports.
 
+pub mod board;
 pub mod gates;
 mod locks;
 pub mod progress;
@@ -346,6 +347,11 @@ pub async fn execute(
             steps.insert(c.address.clone(), (inst.name.clone(), c.clone()));
         }
     }
+    let listed: Vec<(&str, &str)> = order
+        .iter()
+        .map(|a| (steps[a].0.as_str(), a.as_str()))
+        .collect();
+    progress.start(&listed);
     let mut state: HashMap<String, State> =
         order.iter().map(|a| (a.clone(), State::Pending)).collect();
     let mut report = ApplyReport::default();

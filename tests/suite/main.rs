@@ -11,6 +11,7 @@ mod own_process;
 mod support;
 
 mod apply_executor;
+mod apply_progress;
 mod apply_steps_in_flight;
 mod arm_credential_chain;
 mod arm_credentials;
