@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::progress::Event;
+use super::event::Event;
 use crate::sanitize::{clean, clean_output};
 
 /// What a running step is doing.

@@ -10,6 +10,7 @@
 //! reports.
 
 pub mod board;
+pub mod event;
 pub mod gates;
 mod locks;
 pub mod progress;
@@ -25,8 +26,8 @@ use crate::arm::{ArmApi, ArmError, Precondition};
 use crate::model::{Change, Gate, Plan, Resend};
 use crate::resources::kind::adopted_id;
 use crate::resources::{self, norm_id};
+pub use event::{Event, Progress};
 pub use gates::GateOptions;
-pub use progress::{Event, Progress};
 
 /// Default bound on steps in flight. A step spends nearly all its time waiting for a long-running
 /// operation (a private endpoint takes about a minute), not with a request in flight: ARM requests

@@ -8,24 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::board::Board;
+pub use super::event::{Event, Progress};
 use crate::sanitize::clean;
-
-/// What happened to a step.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event<'a> {
-    Waiting { gate: &'a str },
-    Writing,
-    Done,
-    Failed { error: &'a str },
-    Skipped { because: &'a str },
-}
-
-pub trait Progress: Send + Sync {
-    /// The steps apply is about to carry out, `(instance, address)`, before any event.
-    fn start(&self, _steps: &[(&str, &str)]) {}
-    fn event(&self, instance: &str, address: &str, event: Event<'_>);
-    fn finish(&self) {}
-}
 
 /// Line per event on stderr, with the time since apply started.
 pub struct Lines {
