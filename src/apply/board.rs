@@ -172,7 +172,7 @@ impl Board {
     }
 }
 
-/// One instance's line: `~ NAME [done/total] ADDRESS: STATE (ELAPSED)` while it runs, a static
+/// One instance's line: `~ NAME [done/total] ELAPSED STEP: STATE` while it runs, a static
 /// `✓ NAME [done/total] done in ELAPSED` (or `✗ … N failed, M skipped`) once it is finished.
 fn line(inst: &Instance, now: Duration) -> String {
     let name = clean(&inst.name);
@@ -199,7 +199,8 @@ fn line(inst: &Instance, now: Duration) -> String {
         }
         return format!("✗ {name} {counts} {} in {took}", parts.join(", "));
     }
-    let Some(r) = inst.running.last() else {
+    // The step running longest: what the instance is waiting on.
+    let Some(r) = inst.running.iter().min_by_key(|r| r.since) else {
         return format!("~ {name} {counts} waiting for earlier steps");
     };
     let doing = match &r.doing {
@@ -210,10 +211,16 @@ fn line(inst: &Instance, now: Duration) -> String {
         1 => String::new(),
         n => format!(" (+{} more)", n - 1),
     };
+    // The elapsed time first and the instance's name once: a narrow terminal cuts the tail.
+    let step = r
+        .address
+        .strip_prefix(inst.name.as_str())
+        .and_then(|a| a.strip_prefix('/'))
+        .unwrap_or(&r.address);
     format!(
-        "~ {name} {counts} {}: {doing} {}{more}",
-        clean(&r.address),
-        elapsed(now.saturating_sub(r.since))
+        "~ {name} {counts} {} {}: {doing}{more}",
+        elapsed(now.saturating_sub(r.since)),
+        clean(step)
     )
 }
 

@@ -90,16 +90,16 @@ fn live_lines_show_each_instance_step_state_counts_and_elapsed() {
     assert_eq!(
         live,
         &vec![
-            "~ prod [0/3] prod/account: applying 1.0s".to_string(),
-            "~ dev [0/2] dev/account: applying 1.0s".to_string(),
+            "~ prod [0/3] 1.0s account: applying".to_string(),
+            "~ dev [0/2] 1.0s account: applying".to_string(),
             "  0/5 steps, 2 running, 0 failed, 1.0s".to_string(),
         ]
     );
     let (_, _, live) = frame_at(&t, 3.5);
-    assert_eq!(live[0], "~ prod [1/3] prod/private-endpoint: applying 1.5s");
+    assert_eq!(live[0], "~ prod [1/3] 1.5s private-endpoint: applying");
     assert_eq!(
         live[1],
-        "~ dev [1/2] dev/private-endpoint: waiting for account dev Succeeded 0.5s"
+        "~ dev [1/2] 0.5s private-endpoint: waiting for account dev Succeeded"
     );
     // dev failed at 9 s: the failure is printed once, then dev settles to a static line.
     let (_, settled, live) = frame_at(&t, 10.0);
@@ -115,7 +115,7 @@ fn live_lines_show_each_instance_step_state_counts_and_elapsed() {
     assert_eq!(
         live,
         &vec![
-            "~ prod [1/3] prod/private-endpoint: applying 8.0s".to_string(),
+            "~ prod [1/3] 8.0s private-endpoint: applying".to_string(),
             "  3/5 steps, 1 running, 1 failed, 10.0s".to_string(),
         ]
     );
@@ -124,14 +124,11 @@ fn live_lines_show_each_instance_step_state_counts_and_elapsed() {
     assert!(settled.is_empty(), "a settled line is printed once");
     assert_eq!(
         live[0],
-        "~ prod [2/3] prod/public-network-access: waiting for private endpoint pe-prod Approved with DNS records 1.5s"
+        "~ prod [2/3] 1.5s public-network-access: waiting for private endpoint pe-prod Approved with DNS records"
     );
     let (_, settled, live) = frame_at(&t, 40.0);
     assert!(settled.is_empty());
-    assert_eq!(
-        live[0],
-        "~ prod [1/3] prod/private-endpoint: applying 38.0s"
-    );
+    assert_eq!(live[0], "~ prod [1/3] 38.0s private-endpoint: applying");
     let (_, settled, live) = frame_at(&t, 72.0);
     assert_eq!(settled, &vec!["✓ prod [3/3] done in 1m 11s".to_string()]);
     assert!(
@@ -156,7 +153,7 @@ fn lines_are_cut_to_the_terminal_width_not_a_fixed_80() {
     }
     let wide = transcript(200, &[68.5]);
     assert!(
-        wide[0].2[0].ends_with("Approved with DNS records 1.5s"),
+        wide[0].2[0].ends_with("Approved with DNS records"),
         "a wide terminal shows the whole line: {:?}",
         wide[0].2
     );
@@ -184,4 +181,34 @@ fn elapsed_and_fit_formats() {
     assert_eq!(elapsed(s(3725.0)), "1h 02m");
     assert_eq!(fit("abcdef", 80), "abcdef");
     assert_eq!(fit("abcdefghijkl", 10), "abcdefgh…");
+}
+
+#[test]
+fn an_instance_with_steps_in_parallel_shows_the_one_running_longest() {
+    let mut board = Board::new();
+    board.start(&STEPS[..3]);
+    board.event("prod", "prod/private-endpoint", &Event::Writing, s(1.0));
+    board.event("prod", "prod/account", &Event::Writing, s(4.0));
+    assert_eq!(
+        board.live(80, s(6.0))[0],
+        "~ prod [0/3] 5.0s private-endpoint: applying (+1 more)"
+    );
+    // A step that goes from waiting to writing starts its clock again.
+    board.event("prod", "prod/private-endpoint", &Event::Done, s(7.0));
+    board.event(
+        "prod",
+        "prod/public-network-access",
+        &Event::Waiting { gate: "endpoint" },
+        s(7.0),
+    );
+    board.event(
+        "prod",
+        "prod/public-network-access",
+        &Event::Writing,
+        s(9.0),
+    );
+    assert_eq!(
+        board.live(80, s(9.5))[0],
+        "~ prod [1/3] 5.5s account: applying (+1 more)"
+    );
 }

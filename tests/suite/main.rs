@@ -12,6 +12,8 @@ mod support;
 
 mod apply_executor;
 mod apply_progress;
+#[cfg(unix)]
+mod apply_progress_pty;
 mod apply_steps_in_flight;
 mod arm_credential_chain;
 mod arm_credentials;
