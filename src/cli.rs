@@ -46,13 +46,18 @@ pub struct Cli {
 pub enum Command {
     /// Check blueprints without talking to Azure: every problem as FILE:LINE:COLUMN.
     #[command(
-        after_help = "Exit codes: 0 every file is valid, 1 a file has errors.\n\n\
-Example:\n  moat validate blueprints/*.yaml examples/*.yaml"
+        after_help = "Exit codes: 0 every file is valid, 1 a file has errors (in every format).\n\n\
+Examples:\n  moat validate blueprints/*.yaml examples/*.yaml\n  \
+moat validate fleet.yaml --format sarif > moat.sarif   # GitHub code scanning"
     )]
     Validate {
         /// Blueprint files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// text: FILE:LINE:COLUMN lines; json: a versioned object with every diagnostic; sarif:
+        /// SARIF 2.1.0 for code scanning (paths relative to the working directory).
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::render::diagnostics::DiagnosticFormat,
     },
     /// Print the JSON Schema of the blueprint (for editors' YAML completion).
     #[command(after_help = "Example:\n  moat schema > moat.schema.json")]

@@ -9,6 +9,8 @@
 //! unrelated steps go on. Cancellation stops scheduling, lets in-flight writes finish, and
 //! reports.
 
+pub mod board;
+pub mod event;
 pub mod gates;
 mod locks;
 pub mod progress;
@@ -24,8 +26,8 @@ use crate::arm::{ArmApi, ArmError, Precondition};
 use crate::model::{Change, Gate, Plan, Resend};
 use crate::resources::kind::adopted_id;
 use crate::resources::{self, norm_id};
+pub use event::{Event, Progress};
 pub use gates::GateOptions;
-pub use progress::{Event, Progress};
 
 /// Default bound on steps in flight. A step spends nearly all its time waiting for a long-running
 /// operation (a private endpoint takes about a minute), not with a request in flight: ARM requests
@@ -346,6 +348,11 @@ pub async fn execute(
             steps.insert(c.address.clone(), (inst.name.clone(), c.clone()));
         }
     }
+    let listed: Vec<(&str, &str)> = order
+        .iter()
+        .map(|a| (steps[a].0.as_str(), a.as_str()))
+        .collect();
+    progress.start(&listed);
     let mut state: HashMap<String, State> =
         order.iter().map(|a| (a.clone(), State::Pending)).collect();
     let mut report = ApplyReport::default();

@@ -2,7 +2,7 @@
 //! keys, enum values, formats and secrets, each reported where it was written; and the
 //! `required` check, run on each instance once profiles and defaults are merged into it.
 
-use super::diag::Diagnostic;
+use super::diag::{Code, Diagnostic};
 use super::formats::{self, Fmt};
 use super::schema::{Obj, Ty};
 use super::yaml::{Kind, Node};
@@ -127,20 +127,25 @@ fn type_error(node: &Node, expected: &str, label: &str) -> Diagnostic {
         ),
         hint,
     )
+    .with_code(Code::Type)
 }
 
 impl Checker<'_> {
     fn str_value(&mut self, node: &Node, s: &str, fmt: Fmt) {
         if let Some(what) = secret_value(s).filter(|_| fmt != Fmt::KeyVersion) {
-            self.out.push(Diagnostic::error(
-                &node.loc,
-                format!("this value looks like {what}; secrets do not belong in a blueprint"),
-                Some(SECRET_HINT.into()),
-            ));
+            self.out.push(
+                Diagnostic::error(
+                    &node.loc,
+                    format!("this value looks like {what}; secrets do not belong in a blueprint"),
+                    Some(SECRET_HINT.into()),
+                )
+                .with_code(Code::Secret),
+            );
             return;
         }
         if let Err((message, hint)) = formats::check(fmt, s) {
-            self.out.push(Diagnostic::error(&node.loc, message, hint));
+            self.out
+                .push(Diagnostic::error(&node.loc, message, hint).with_code(Code::Value));
         }
     }
 
@@ -158,7 +163,8 @@ impl Checker<'_> {
                     } else {
                         format!("`{label}` must be between {min} and {max}, found {i}")
                     };
-                    self.out.push(Diagnostic::error(&node.loc, message, None));
+                    self.out
+                        .push(Diagnostic::error(&node.loc, message, None).with_code(Code::Value));
                 }
             }
             (Ty::Int { .. }, _) => self.out.push(type_error(node, "an integer", label)),
@@ -168,22 +174,28 @@ impl Checker<'_> {
                         Some(c) => format!("did you mean `{c}`?"),
                         None => format!("expected one of: {}", values.join(", ")),
                     };
-                    self.out.push(Diagnostic::error(
-                        &node.loc,
-                        format!("`{s}` is not a valid {what}"),
-                        Some(hint),
-                    ));
+                    self.out.push(
+                        Diagnostic::error(
+                            &node.loc,
+                            format!("`{s}` is not a valid {what}"),
+                            Some(hint),
+                        )
+                        .with_code(Code::Value),
+                    );
                 }
             }
-            (Ty::Enum { values, .. }, _) => self.out.push(Diagnostic::error(
-                &node.loc,
-                format!(
-                    "expected one of {} for `{label}`, found {}",
-                    values.join(", "),
-                    node.kind.type_name()
-                ),
-                None,
-            )),
+            (Ty::Enum { values, .. }, _) => self.out.push(
+                Diagnostic::error(
+                    &node.loc,
+                    format!(
+                        "expected one of {} for `{label}`, found {}",
+                        values.join(", "),
+                        node.kind.type_name()
+                    ),
+                    None,
+                )
+                .with_code(Code::Type),
+            ),
             (Ty::Version, Kind::Str(s)) => self.str_value(node, s, Fmt::Text),
             (Ty::Version, Kind::Int(_)) => {}
             (Ty::Version, _) => self.out.push(type_error(node, "a version string", label)),
@@ -195,11 +207,10 @@ impl Checker<'_> {
             (Ty::List(_), _) => self.out.push(type_error(node, "a list", label)),
             (Ty::OneOrMany(item), Kind::Seq(items)) => {
                 if items.is_empty() {
-                    self.out.push(Diagnostic::error(
-                        &node.loc,
-                        format!("`{label}` must not be empty"),
-                        None,
-                    ));
+                    self.out.push(
+                        Diagnostic::error(&node.loc, format!("`{label}` must not be empty"), None)
+                            .with_code(Code::Value),
+                    );
                 }
                 for it in items {
                     self.check(it, item, label);
@@ -217,11 +228,10 @@ impl Checker<'_> {
                         continue;
                     }
                     if let Err((message, hint)) = formats::check(*key, &k.name) {
-                        self.out.push(Diagnostic::error(
-                            &k.loc,
-                            format!("{what} name: {message}"),
-                            hint,
-                        ));
+                        self.out.push(
+                            Diagnostic::error(&k.loc, format!("{what} name: {message}"), hint)
+                                .with_code(Code::Value),
+                        );
                     }
                     self.check(v, value, &format!("{label}.{}", k.name));
                 }
@@ -233,14 +243,17 @@ impl Checker<'_> {
     }
 
     fn secret_key(&mut self, key: &super::yaml::Key, _label: &str) {
-        self.out.push(Diagnostic::error(
-            &key.loc,
-            format!(
-                "`{}` holds a secret; secrets do not belong in a blueprint",
-                key.name
-            ),
-            Some(SECRET_HINT.into()),
-        ));
+        self.out.push(
+            Diagnostic::error(
+                &key.loc,
+                format!(
+                    "`{}` holds a secret; secrets do not belong in a blueprint",
+                    key.name
+                ),
+                Some(SECRET_HINT.into()),
+            )
+            .with_code(Code::Secret),
+        );
     }
 
     fn object(&mut self, node: &Node, obj: &Obj) {
@@ -271,11 +284,14 @@ impl Checker<'_> {
                     } else {
                         format!("valid keys here: {}", names.join(", "))
                     };
-                    self.out.push(Diagnostic::error(
-                        &k.loc,
-                        format!("unknown key `{}` in {}", k.name, obj.title),
-                        Some(hint),
-                    ));
+                    self.out.push(
+                        Diagnostic::error(
+                            &k.loc,
+                            format!("unknown key `{}` in {}", k.name, obj.title),
+                            Some(hint),
+                        )
+                        .with_code(Code::UnknownKey),
+                    );
                 }
             }
         }
@@ -304,11 +320,14 @@ impl Checker<'_> {
                 | Some(Node {
                     kind: Kind::Null, ..
                 }) if field.required => {
-                    self.out.push(Diagnostic::error(
-                        &node.loc,
-                        format!("{what} is missing `{}`", field.name),
-                        Some(hint.unwrap_or(field.doc).to_owned()),
-                    ));
+                    self.out.push(
+                        Diagnostic::error(
+                            &node.loc,
+                            format!("{what} is missing `{}`", field.name),
+                            Some(hint.unwrap_or(field.doc).to_owned()),
+                        )
+                        .with_code(Code::Required),
+                    );
                 }
                 Some(v) => self.required_in(v, field.ty),
                 None => {}

@@ -3,7 +3,7 @@
 //! weakenings with the instance's exceptions. It depends on none of them, so they can all use it.
 
 use super::check::fits;
-use super::diag::Diagnostic;
+use super::diag::{Code, Diagnostic};
 use super::resolved::{self, Exception};
 use super::schema::{self, ExceptionKind, Obj, Ty};
 use super::yaml::{Kind, Loc, Node};
@@ -105,7 +105,8 @@ impl Ctx<'_> {
     pub fn missing(&mut self, message: impl Into<String>, hint: impl Into<String>) {
         let at = self.at.clone();
         let message = format!("instance `{}`: {}", self.instance, message.into());
-        self.error(&at, message, Some(hint.into()));
+        self.out
+            .push(Diagnostic::error(&at, message, Some(hint.into())).with_code(Code::Required));
     }
 
     /// Like [`Ctx::missing`] for a field of `existing`, unless it is written but invalid.

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::check::Checker;
-use super::diag::{Diagnostic, Diagnostics};
+use super::diag::{Code, Diagnostic, Diagnostics};
 use super::formats::suggest;
 use super::resolve;
 use super::resolved::{Blueprint, Instance};
@@ -145,11 +145,9 @@ impl Loader {
                 line: 1,
                 column: 1,
             };
-            self.out.push(Diagnostic::error(
-                &loc,
-                too_large(MAX_BLUEPRINT_BYTES),
-                None,
-            ));
+            self.out.push(
+                Diagnostic::error(&loc, too_large(MAX_BLUEPRINT_BYTES), None).with_code(Code::Read),
+            );
             return None;
         }
         let parsed = yaml::parse(name, text);
@@ -162,7 +160,7 @@ impl Loader {
                     at,
                     format!("`{name}` is not a moat blueprint (line {}, column {})", loc.line, loc.column),
                     Some("imports must be moat blueprints (`version: 1` and the keys of a blueprint)".into()),
-                ));
+                ).with_code(Code::Import));
                 return None;
             }
         }
@@ -170,27 +168,34 @@ impl Loader {
             Ok(root) => root,
             Err(errs) => {
                 for e in errs {
-                    self.out.push(Diagnostic::error(&e.loc, e.message, e.hint));
+                    self.out
+                        .push(Diagnostic::error(&e.loc, e.message, e.hint).with_code(Code::Syntax));
                 }
                 return None;
             }
         };
         if root.kind == Kind::Null {
-            self.out.push(Diagnostic::error(
-                &root.loc,
-                "the blueprint is empty",
-                Some("start with `version: 1`".into()),
-            ));
+            self.out.push(
+                Diagnostic::error(
+                    &root.loc,
+                    "the blueprint is empty",
+                    Some("start with `version: 1`".into()),
+                )
+                .with_code(Code::Required),
+            );
             return None;
         }
         Checker { out: &mut self.out }.check(&root, &Ty::Obj(&DOCUMENT), "blueprint");
         root.as_map()?;
         if root.get("version").is_none() {
-            self.out.push(Diagnostic::error(
-                &root.loc,
-                "missing `version`",
-                Some("add `version: 1` at the top of the file".into()),
-            ));
+            self.out.push(
+                Diagnostic::error(
+                    &root.loc,
+                    "missing `version`",
+                    Some("add `version: 1` at the top of the file".into()),
+                )
+                .with_code(Code::Required),
+            );
         }
         if imported {
             for key in ["defaults", "instances"] {
@@ -198,8 +203,10 @@ impl Loader {
                     let message = format!(
                         "`{key}` in an imported file are ignored; only its `profiles` are used"
                     );
-                    self.out
-                        .push(Diagnostic::warning(root.key_loc(key), message, None));
+                    self.out.push(
+                        Diagnostic::warning(root.key_loc(key), message, None)
+                            .with_code(Code::Import),
+                    );
                 }
             }
         }
@@ -214,18 +221,18 @@ impl Loader {
             let shown = display(&path);
             if self.stack.contains(&shown) {
                 let message = format!("import cycle: `{shown}` is already being loaded");
-                self.out.push(Diagnostic::error(&item.loc, message, None));
+                self.out
+                    .push(Diagnostic::error(&item.loc, message, None).with_code(Code::Import));
                 continue;
             }
             if self.files.contains(&shown) {
                 continue; // already imported through another file
             }
             if self.stack.len() > MAX_IMPORT_DEPTH {
-                self.out.push(Diagnostic::error(
-                    &item.loc,
-                    "imports nested too deeply",
-                    None,
-                ));
+                self.out.push(
+                    Diagnostic::error(&item.loc, "imports nested too deeply", None)
+                        .with_code(Code::Import),
+                );
                 continue;
             }
             let left = MAX_TOTAL_BYTES.saturating_sub(self.total);
@@ -254,8 +261,10 @@ impl Loader {
                             "import paths are relative to the importing file",
                         ),
                     };
-                    self.out
-                        .push(Diagnostic::error(&item.loc, message, Some(hint.into())));
+                    self.out.push(
+                        Diagnostic::error(&item.loc, message, Some(hint.into()))
+                            .with_code(Code::Import),
+                    );
                 }
             }
         }
@@ -270,11 +279,17 @@ impl Loader {
                         "profile `{}` is already defined at {}:{}:{}",
                         k.name, first.file, first.line, first.column
                     );
-                    self.out.push(Diagnostic::error(
-                        &k.loc,
-                        message,
-                        Some("profile names are shared by a file and everything it imports".into()),
-                    ));
+                    self.out.push(
+                        Diagnostic::error(
+                            &k.loc,
+                            message,
+                            Some(
+                                "profile names are shared by a file and everything it imports"
+                                    .into(),
+                            ),
+                        )
+                        .with_code(Code::Profile),
+                    );
                     continue;
                 }
                 self.profiles
@@ -296,13 +311,14 @@ impl Loader {
             if !self.import_failed {
                 let message = format!("unknown profile `{name}`");
                 self.out
-                    .push(Diagnostic::error(used_at, message, Some(hint)));
+                    .push(Diagnostic::error(used_at, message, Some(hint)).with_code(Code::Profile));
             }
             return None;
         };
         if seen.iter().any(|s| s == name) {
             let message = format!("profile cycle: {} -> {name}", seen.join(" -> "));
-            self.out.push(Diagnostic::error(used_at, message, None));
+            self.out
+                .push(Diagnostic::error(used_at, message, None).with_code(Code::Profile));
             return None;
         }
         seen.push(name.to_string());
@@ -388,33 +404,42 @@ impl Loader {
         for (other, other_loc) in seen {
             let line = other_loc.line;
             if other.name == inst.name {
-                self.out.push(Diagnostic::error(
-                    loc,
-                    format!(
-                        "duplicate instance name `{}` (also on line {line})",
-                        inst.name
-                    ),
-                    Some("set a unique `name`".into()),
-                ));
+                self.out.push(
+                    Diagnostic::error(
+                        loc,
+                        format!(
+                            "duplicate instance name `{}` (also on line {line})",
+                            inst.name
+                        ),
+                        Some("set a unique `name`".into()),
+                    )
+                    .with_code(Code::Conflict),
+                );
             } else if other.account_id().eq_ignore_ascii_case(&inst.account_id()) {
-                self.out.push(Diagnostic::error(
-                    loc,
-                    format!(
+                self.out.push(
+                    Diagnostic::error(
+                        loc,
+                        format!(
                         "instance `{}` declares the same account as instance `{}` (line {line})",
                         inst.name, other.name
                     ),
-                    None,
-                ));
+                        None,
+                    )
+                    .with_code(Code::Conflict),
+                );
             } else if let (Some(a), Some(b)) = (&inst.custom_subdomain, &other.custom_subdomain) {
                 if a.eq_ignore_ascii_case(b) {
-                    self.out.push(Diagnostic::error(
-                        loc,
-                        format!(
+                    self.out.push(
+                        Diagnostic::error(
+                            loc,
+                            format!(
                             "custom subdomain `{a}` is also used by instance `{}` (line {line})",
                             other.name
                         ),
-                        Some("custom subdomains are globally unique".into()),
-                    ));
+                            Some("custom subdomains are globally unique".into()),
+                        )
+                        .with_code(Code::Conflict),
+                    );
                 }
             }
         }
@@ -474,7 +499,8 @@ pub fn load_path(path: &Path, opts: &Options) -> Report {
                         e => format!("cannot read the file: {e}"),
                     },
                     None,
-                )]),
+                )
+                .with_code(Code::Read)]),
             }
         }
     }

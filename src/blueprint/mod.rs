@@ -33,7 +33,7 @@ pub mod yaml;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use diag::{Code, Diagnostic, Diagnostics, Severity};
 pub use json_schema::json_schema;
 pub use load::{Options, Report};
 pub use reference::markdown_reference;
@@ -67,6 +67,36 @@ fn into_result(report: Report) -> Result<resolved::Blueprint, Diagnostics> {
     }
 }
 
+/// One file that `moat validate` checked: its name as the findings show it, and its findings
+/// (errors and warnings, in position order).
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub name: String,
+    pub diagnostics: Diagnostics,
+}
+
+impl Validated {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.has_errors()
+    }
+}
+
+/// Validate every file (each with its imports); the renderings draw from this.
+pub fn validate(paths: &[PathBuf], opts: &Options) -> Vec<Validated> {
+    paths
+        .iter()
+        .map(|path| Validated {
+            name: load::normalize(path).to_string_lossy().to_string(),
+            diagnostics: load_with(path, opts).diagnostics,
+        })
+        .collect()
+}
+
+/// `moat validate`'s exit code: 0 when every file is valid, else 1 (whatever the format).
+pub fn exit_code(files: &[Validated]) -> i32 {
+    i32::from(files.iter().any(Validated::has_errors))
+}
+
 /// `moat validate FILE...`: prints every finding of every file, then `FILE: ok` or
 /// `FILE: N error(s)`; returns the exit code (0 when every file is valid, else 1).
 pub fn validate_files(paths: &[PathBuf], out: &mut dyn Write) -> i32 {
@@ -75,23 +105,29 @@ pub fn validate_files(paths: &[PathBuf], out: &mut dyn Write) -> i32 {
 
 /// [`validate_files`] with a fixed notion of today (tests).
 pub fn validate_files_with(paths: &[PathBuf], out: &mut dyn Write, opts: &Options) -> i32 {
-    let mut code = 0;
-    for path in paths {
-        let report = load_with(path, opts);
-        let name = load::normalize(path).to_string_lossy().to_string();
-        for d in &report.diagnostics.0 {
-            let _ = writeln!(out, "{d}");
+    let files = validate(paths, opts);
+    let _ = out.write_all(render_text(&files).as_bytes());
+    exit_code(&files)
+}
+
+/// The text rendering (the stable `FILE:LINE:COLUMN: error: MESSAGE` lines and a summary line
+/// per file).
+pub fn render_text(files: &[Validated]) -> String {
+    let mut out = String::new();
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    for f in files {
+        for d in &f.diagnostics.0 {
+            out.push_str(&format!("{d}\n"));
         }
-        let (errors, warnings) = (report.diagnostics.errors(), report.diagnostics.warnings());
-        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        let (errors, warnings) = (f.diagnostics.errors(), f.diagnostics.warnings());
+        let name = &f.name;
         if errors > 0 {
-            code = 1;
-            let _ = writeln!(out, "{name}: {}", plural(errors, "error"));
+            out.push_str(&format!("{name}: {}\n", plural(errors, "error")));
         } else if warnings > 0 {
-            let _ = writeln!(out, "{name}: ok ({})", plural(warnings, "warning"));
+            out.push_str(&format!("{name}: ok ({})\n", plural(warnings, "warning")));
         } else {
-            let _ = writeln!(out, "{name}: ok");
+            out.push_str(&format!("{name}: ok\n"));
         }
     }
-    code
+    out
 }

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use super::diag::Diagnostic;
+use super::diag::{Code, Diagnostic};
 use super::formats::VNET_PLACEHOLDER;
 use super::resolved::{Instance, NsgRule};
 use super::yaml::{Kind, Loc, Node};
@@ -252,7 +252,7 @@ impl Findings<'_> {
             &shown(&first.loc),
         );
         self.out
-            .push(Diagnostic::error(&at.loc, text, Some(hint.into())));
+            .push(Diagnostic::error(&at.loc, text, Some(hint.into())).with_code(Code::Conflict));
     }
 }
 

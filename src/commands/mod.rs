@@ -28,10 +28,7 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
         Command::Apply(args) => apply::run(args, out).await,
         Command::Destroy(args) => destroy::run(args, out).await,
         Command::Show(args) => show::run(args, out),
-        Command::Validate { files } => Ok(crate::blueprint::validate_files(
-            &files,
-            &mut std::io::stdout(),
-        )),
+        Command::Validate { files, format } => Ok(validate(&files, format)),
         Command::Schema => {
             let schema = crate::blueprint::json_schema();
             println!(
@@ -48,6 +45,19 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
             Ok(0)
         }
     }
+}
+
+/// `moat validate`: every file's findings in `format` on stdout; exit 1 when a file has errors.
+fn validate(
+    files: &[std::path::PathBuf],
+    format: crate::render::diagnostics::DiagnosticFormat,
+) -> i32 {
+    use std::io::Write;
+    let checked = crate::blueprint::validate(files, &crate::blueprint::Options::default());
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let text = crate::render::diagnostics::render(&checked, format, &cwd);
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    crate::blueprint::exit_code(&checked)
 }
 
 /// `moat emulator`: serve until Ctrl-C, or (`--reset` alone) forget the state that

@@ -72,10 +72,12 @@ pub fn interrupt_flag(what: &'static str) -> std::sync::Arc<std::sync::atomic::A
     cancel
 }
 
-/// Live lines on a terminal, one line per event otherwise (pipelines).
+/// The live board on a terminal; the timestamped line-per-event log otherwise (pipelines), and
+/// also with `-v`, whose log lines would tear a board redrawn in place (and `TERM=dumb`).
 pub fn progress_for(out: Output) -> std::sync::Arc<dyn crate::apply::Progress> {
-    if out.stderr_is_terminal {
-        std::sync::Arc::new(crate::apply::progress::Bars::new())
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    if out.stderr_is_terminal && out.verbose == 0 && !dumb {
+        std::sync::Arc::new(crate::apply::progress::Live::new())
     } else {
         std::sync::Arc::new(crate::apply::progress::Lines::new())
     }

@@ -1,6 +1,7 @@
 //! Renderings of one plan structure: terminal text, markdown for pull requests, JSON for
 //! pipelines. They draw the same data, so they cannot disagree.
 
+pub mod diagnostics;
 pub mod json;
 pub mod markdown;
 mod parts;

@@ -11,6 +11,9 @@ mod own_process;
 mod support;
 
 mod apply_executor;
+mod apply_progress;
+#[cfg(unix)]
+mod apply_progress_pty;
 mod apply_steps_in_flight;
 mod arm_credential_chain;
 mod arm_credentials;
@@ -57,6 +60,7 @@ mod emulator_protocol;
 mod emulator_rbac;
 mod emulator_sdk_faults;
 mod golden;
+mod golden_validate;
 mod kind_conformance;
 mod pipeline_examples;
 mod planner;

@@ -166,3 +166,164 @@ fn azure_pipelines_applies_the_artifact_of_the_same_run() {
         "{applies:?}"
     );
 }
+
+/// The `case "$code" in … esac` branches of a script: `(pattern, body)` for `0)`, `2)`, `*)` ….
+fn case_branches(script: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in script.lines().map(str::trim) {
+        let pattern = line
+            .strip_suffix(')')
+            .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || "*|".contains(c)));
+        match (pattern, out.last_mut()) {
+            (Some(p), _) => out.push((p.to_string(), String::new())),
+            (None, Some((_, body))) if line != ";;" && line != "esac" => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A nightly drift job (issue 19): it plans with `--detailed-exitcode`, never applies, and reads
+/// the exit code as 0 no drift (passes), 2 drift (fails, saying drift), anything else an error
+/// (fails, saying so), in one script; nothing lets a failure pass.
+fn assert_drift_alarm(what: &str, wf: &Value) {
+    let scripts = all_scripts(wf);
+    let calls = moat_calls(&scripts);
+    assert!(
+        !calls.iter().any(|c| c.contains("moat apply")),
+        "{what}: a drift alarm never writes: {calls:?}"
+    );
+    let script = scripts
+        .iter()
+        .find(|s| s.contains("moat plan"))
+        .unwrap_or_else(|| panic!("{what}: no moat plan"));
+    let plan = moat_calls(std::slice::from_ref(script));
+    assert!(
+        plan.iter()
+            .any(|c| c.contains("moat plan") && c.contains("--detailed-exitcode")),
+        "{what}: {plan:?}"
+    );
+    assert!(
+        script.contains("set +e") && script.contains("code=$?"),
+        "{what}: the exit code is read, not lost to `set -e`: {script}"
+    );
+    let branches = case_branches(script);
+    let body = |p: &str| {
+        branches
+            .iter()
+            .find(|(pat, _)| pat.split('|').any(|x| x == p))
+            .map(|(_, b)| b.clone())
+            .unwrap_or_else(|| panic!("{what}: no `{p})` branch in {branches:?}"))
+    };
+    let fails = |b: &str| {
+        b.lines()
+            .any(|l| l.starts_with("exit ") && l.trim_start_matches("exit ").trim() != "0")
+    };
+    let (none, drift, error) = (body("0"), body("2"), body("*"));
+    assert!(!fails(&none), "{what}: no drift passes: {none}");
+    assert!(
+        fails(&drift) && drift.to_lowercase().contains("drift"),
+        "{what}: exit 2 is drift, and fails the job: {drift}"
+    );
+    assert!(
+        fails(&error) && !error.contains("drifted from"),
+        "{what}: exit 1 is an error, not drift: {error}"
+    );
+    let text = serde_yaml::to_string(wf).unwrap();
+    assert!(!text.contains("continue-on-error"), "{what}");
+}
+
+#[test]
+fn github_actions_nightly_drift_job_alarms_on_exit_2_and_fails_on_1() {
+    let wf = example("github-actions-nightly-drift.yml");
+    let cron = wf["on"]["schedule"][0]["cron"].as_str().unwrap_or_default();
+    assert_eq!(
+        cron.split_whitespace().count(),
+        5,
+        "a nightly schedule: {cron:?}"
+    );
+    assert!(
+        wf["on"]["pull_request"].is_null() && wf["on"]["push"].is_null(),
+        "scheduled, not on code changes"
+    );
+    assert_eq!(wf["permissions"]["contents"], "read");
+    assert!(
+        wf["jobs"]["drift"]["environment"].is_null(),
+        "the read-only planner needs no approval"
+    );
+    assert_drift_alarm("github-actions-nightly-drift.yml", &wf);
+}
+
+#[test]
+fn azure_pipelines_nightly_drift_job_alarms_on_exit_2_and_fails_on_1() {
+    let wf = example("azure-pipelines-nightly-drift.yml");
+    assert_eq!(wf["trigger"], "none");
+    assert_eq!(wf["pr"], "none");
+    let schedule = &wf["schedules"][0];
+    assert_eq!(
+        schedule["cron"]
+            .as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .count(),
+        5
+    );
+    assert_eq!(
+        schedule["always"], true,
+        "runs without new commits: drift happens in Azure"
+    );
+    let text = serde_yaml::to_string(&wf).unwrap();
+    assert!(
+        text.contains("azureSubscription: moat-planner-wif"),
+        "{text}"
+    );
+    assert!(!text.contains("moat-applier"), "{text}");
+    assert_drift_alarm("azure-pipelines-nightly-drift.yml", &wf);
+}
+
+#[test]
+fn case_branches_reads_a_shell_case() {
+    let b = case_branches("case \"$code\" in\n  0)\n    echo ok\n    ;;\n  2|3)\n    exit 2\n    ;;\n  *)\n    exit 1\nesac\n");
+    assert_eq!(
+        b,
+        vec![
+            ("0".to_string(), "echo ok\n".to_string()),
+            ("2|3".to_string(), "exit 2\n".to_string()),
+            ("*".to_string(), "exit 1\n".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn github_actions_uploads_the_blueprint_findings_as_sarif_even_when_validation_fails() {
+    let wf = example("github-actions.yml");
+    let job = &wf["jobs"]["validate"];
+    assert_eq!(job["permissions"]["security-events"], "write");
+    let steps = job["steps"].as_sequence().unwrap();
+    let calls = moat_calls(&all_scripts(job));
+    let sarif = calls
+        .iter()
+        .find_map(|c| {
+            c.contains("moat validate")
+                .then(|| c.split("--format sarif > ").nth(1))
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("no moat validate --format sarif > FILE in {calls:?}"));
+    let upload = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif"))
+        })
+        .expect("an upload-sarif step");
+    assert_eq!(upload["with"]["sarif_file"].as_str(), Some(sarif.trim()));
+    assert_eq!(
+        upload["if"].as_str(),
+        Some("always()"),
+        "uploaded when validate exits 1"
+    );
+}
