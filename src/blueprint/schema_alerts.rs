@@ -84,6 +84,37 @@ pub static TOKEN_USAGE_ALERT: Obj = Obj {
     fields: &TOKEN_USAGE_FIELDS,
 };
 
+/// The fields of a log rule: whether it is on (its default, a YAML literal), its severity and
+/// its window (also how often it runs).
+const fn log_rule(enabled: &'static str, severity: &'static str) -> [Field; 3] {
+    [
+        f("enabled", &BOOL, "Whether the rule is on; turning off a rule that is on by default needs the `alert-disabled` exception.").def(enabled).arm("scheduledQueryRules properties.enabled"),
+        f("severity", &Ty::Int { min: 0, max: 4 }, "Severity 0 (critical) to 4 (verbose).").def(severity).arm("properties.severity"),
+        f("window", &Ty::Enum { what: "window", values: LOG_WINDOWS }, "The period each run looks at, and how often it runs (ISO 8601 duration).")
+            .def("PT1H").arm("properties.windowSize, properties.evaluationFrequency"),
+    ]
+}
+
+/// The windows moat offers for log rules (each is also the rule's frequency).
+pub const LOG_WINDOWS: &[&str] = &["PT15M", "PT30M", "PT1H", "PT6H", "PT12H", "P1D"];
+
+static NEW_CALLER_PREFIX_FIELDS: [Field; 3] = log_rule("true", "4");
+static KEY_AUTH_REQUESTS_FIELDS: [Field; 3] = log_rule("false", "3");
+
+pub static NEW_CALLER_PREFIX_ALERT: Obj = Obj {
+    title: "newCallerPrefix",
+    doc: "A log alert over the instance's workspace (M1's) when the account is called from a /24 prefix of `CallerIPAddress` it has not seen in the two days before (Azure OpenAI masks the last octet; behind a private endpoint these are VNet addresses). The seed's \"new IP address accessing\", Sev 4. Needs `diagnostics`.",
+    nullable: false,
+    fields: &NEW_CALLER_PREFIX_FIELDS,
+};
+
+pub static KEY_AUTH_REQUESTS_ALERT: Obj = Obj {
+    title: "keyAuthRequests",
+    doc: "A log alert on data-plane requests without a caller identity, i.e. made with an API key; planned only where a `local-auth` exception keeps keys on. **Off by default**: it depends on `properties_s` carrying the caller's object id under `objectId`, which Microsoft does not document (docs/alerts.md).",
+    nullable: false,
+    fields: &KEY_AUTH_REQUESTS_FIELDS,
+};
+
 pub static ALERTS: Obj = Obj {
     title: "alerts",
     doc: "M2: alert rules on the account and the action group they notify (give `actionGroup` or `actionGroupId`).",
@@ -97,5 +128,7 @@ pub static ALERTS: Obj = Obj {
         f("configChange", &Ty::Obj(&CONFIG_CHANGE_ALERT), "The configuration-change rule.").def("{}").arm("Microsoft.Insights/activityLogAlerts"),
         f("contentFilter", &Ty::Obj(&CONTENT_FILTER_ALERT), "The content-filter rejection rule.").def("{}").arm("Microsoft.Insights/metricAlerts"),
         f("tokenUsage", &Ty::Obj(&TOKEN_USAGE_ALERT), "The token-consumption rule.").def("{}").arm("Microsoft.Insights/metricAlerts"),
+        f("newCallerPrefix", &Ty::Obj(&NEW_CALLER_PREFIX_ALERT), "The new-caller-prefix log rule.").def("{}").arm("Microsoft.Insights/scheduledQueryRules"),
+        f("keyAuthRequests", &Ty::Obj(&KEY_AUTH_REQUESTS_ALERT), "The key-authenticated-requests log rule (opt-in).").def("{}").arm("Microsoft.Insights/scheduledQueryRules"),
     ],
 };

@@ -149,6 +149,12 @@ pub static GENERIC_CONTROLS: &[GenericControl] = &[
                 allows: ExceptionKind::AlertDisabled,
                 message: "the alert on unusual token consumption is off (`tokenUsage.enabled: false`)",
             },
+            Weakening {
+                field: "newCallerPrefix.enabled",
+                value: "false",
+                allows: ExceptionKind::AlertDisabled,
+                message: "the alert on calls from a new network is off (`newCallerPrefix.enabled: false`)",
+            },
         ],
         exclusive: &[("actionGroup", "actionGroupId")],
         not_longer: &[

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::kind::{Planned, Read, Reads, Stage};
-use super::{fingerprint, get, norm_id, OWNER_TAG, OWNER_VALUE};
+use super::{fingerprint, get, get_str, norm_id, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::resolved::{ExceptionKind, Instance, Mode};
 use crate::model::{Change, FieldChange, KindId, Write};
@@ -51,6 +51,30 @@ pub fn canon_scopes(scopes: Option<&Value>) -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+/// A criterion's dimensions as the server means them: names and operators without case, values
+/// (without case too: deployment names are case-insensitive in ARM) and the list sorted.
+pub fn canon_dimensions(dimensions: &Value) -> Vec<(String, String, Vec<String>)> {
+    let low = |d: &Value, k: &str| get_str(d, k).unwrap_or_default().to_ascii_lowercase();
+    let mut dims: Vec<(String, String, Vec<String>)> = dimensions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let mut values: Vec<String> = d["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_ascii_lowercase)
+                .collect();
+            values.sort();
+            (low(d, "name"), low(d, "operator"), values)
+        })
+        .collect();
+    dims.sort();
+    dims
 }
 
 /// Two JSON numbers equal as numbers (`20` and `20.0`).

@@ -220,27 +220,7 @@ fn number(x: f64) -> Value {
 /// threshold as a number, dimensions sorted (values too).
 fn canon_criterion(c: &Value) -> Value {
     let low = |k: &str| get_str(c, k).map(str::to_ascii_lowercase);
-    let mut dims: Vec<(String, String, Vec<String>)> = c["dimensions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| {
-            let mut values: Vec<String> = d["values"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_ascii_lowercase)
-                .collect();
-            values.sort();
-            let name = get_str(d, "name").unwrap_or_default().to_ascii_lowercase();
-            let op = get_str(d, "operator")
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            (name, op, values)
-        })
-        .collect();
-    dims.sort();
+    let dims = alert_rule::canon_dimensions(&c["dimensions"]);
     json!({
         "metric": low("metricName"),
         "namespace": low("metricNamespace"),

@@ -18,6 +18,7 @@ pub mod diagnostic_setting;
 pub mod dns_zone_group;
 pub mod key_vault_grant;
 pub mod kind;
+pub mod log_alert;
 pub mod metric_alert;
 pub mod private_dns_zone;
 pub mod private_endpoint;
@@ -46,6 +47,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &action_group::ActionGroupKind,
     &activity_log_alert::ActivityLogAlertKind,
     &metric_alert::MetricAlertKind,
+    &log_alert::LogAlertKind,
     &rai_policy::RaiPolicyKind,
     &deployment::DeploymentKind,
     &subnet::SubnetKind,

@@ -53,7 +53,7 @@ fn readme_quickstart_plan_apply_plan_ends_in_no_changes() {
         "~ contoso-openai-prod/deployment/gpt-4o  update",
         "Cognitive Services OpenAI User",
         "holds the privileged role Contributor",
-        "Plan: 15 to create, 6 to update, 0 to delete.",
+        "Plan: 16 to create, 6 to update, 0 to delete.",
     ] {
         assert!(
             out.contains(expected),
@@ -84,7 +84,7 @@ fn readme_quickstart_plan_apply_plan_ends_in_no_changes() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(
-        out.contains("Applied 21 change(s), 0 failed, 0 skipped."),
+        out.contains("Applied 22 change(s), 0 failed, 0 skipped."),
         "{out}"
     );
     assert!(
@@ -145,7 +145,7 @@ fn saved_plan_markdown_and_json_formats_through_the_binary() {
     let saved = std::fs::read_to_string(tmp.path().join("plan.json")).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&saved).unwrap();
     assert_eq!(doc["format_version"], 1);
-    assert_eq!(doc["summary"]["create"], 15);
+    assert_eq!(doc["summary"]["create"], 16);
 
     let o = moat(
         tmp.path(),
@@ -261,7 +261,7 @@ fn a_blocked_instance_is_held_back_and_the_rest_of_the_fleet_applies() {
         "{err}"
     );
     assert!(
-        out.contains("Applied 21 change(s), 0 failed, 0 skipped."),
+        out.contains("Applied 22 change(s), 0 failed, 0 skipped."),
         "{out}"
     );
     assert!(
@@ -386,7 +386,7 @@ fn verbose_plan_logs_reads_and_decisions_without_escape_bytes() {
         "an escape byte in -v output: {err:?}"
     );
     assert!(
-        err.contains("contoso-openai-prod: read 16 resources and lists from ARM"),
+        err.contains("contoso-openai-prod: read 17 resources and lists from ARM"),
         "{err}"
     );
     assert!(
@@ -394,7 +394,7 @@ fn verbose_plan_logs_reads_and_decisions_without_escape_bytes() {
         "{err}"
     );
     assert!(
-        err.contains("contoso-openai-prod: planned 15 to create, 6 to update, 0 to delete"),
+        err.contains("contoso-openai-prod: planned 16 to create, 6 to update, 0 to delete"),
         "{err}"
     );
     // Without -v, none of it.

@@ -6,7 +6,7 @@ use crate::support;
 
 use moat::blueprint::resolved::Blueprint;
 use moat::plan::model::{Action, Plan};
-use moat::resources::{action_group, activity_log_alert, metric_alert};
+use moat::resources::{action_group, activity_log_alert, log_alert, metric_alert};
 use serde_json::Value;
 use support::e2e::*;
 
@@ -111,6 +111,44 @@ async fn assert_metric_rules(api: &dyn moat::arm::ArmApi, bp: &Blueprint, inst: 
     }
 }
 
+/// The live log rule of instance `inst`: scoped to its diagnostics workspace, its query over
+/// the account's rows of `AzureDiagnostics`, notifying the group.
+async fn assert_log_rule(api: &dyn moat::arm::ArmApi, bp: &Blueprint, inst: usize) {
+    let i = &bp.instances[inst];
+    let rule = &log_alert::NEW_CALLER_PREFIX;
+    let alert = api
+        .get(&log_alert::rule_id(i, rule), log_alert::API_VERSION)
+        .await
+        .unwrap()
+        .expect("the new-caller-prefix rule exists");
+    let p = &alert["properties"];
+    let workspace = &i.controls.diagnostics.as_ref().unwrap().spec.workspace_id;
+    assert!(p["scopes"][0]
+        .as_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case(workspace)));
+    let query = p["criteria"]["allOf"][0]["query"].as_str().unwrap();
+    assert!(
+        query.contains(&format!("_ResourceId =~ \"{}\"", i.account_id())),
+        "{query}"
+    );
+    assert!(query.contains("CallerPrefix !in (known)"), "{query}");
+    assert_eq!(p["windowSize"], rule.window);
+    assert_eq!(p["overrideQueryTimeRange"], "P2D");
+    assert!(p["actions"]["actionGroups"][0]
+        .as_str()
+        .is_some_and(|g| g.eq_ignore_ascii_case(GROUP)));
+    assert!(
+        api.get(
+            &log_alert::rule_id(i, &log_alert::KEY_AUTH_REQUESTS),
+            log_alert::API_VERSION
+        )
+        .await
+        .unwrap()
+        .is_none(),
+        "the key-auth rule is opt-in and needs keys on"
+    );
+}
+
 #[tokio::test]
 async fn the_alerts_example_converges_and_keeps_the_hand_made_receivers() {
     let emu = emulator("examples/alerts-seed.json").await;
@@ -171,6 +209,7 @@ async fn the_alerts_example_converges_and_keeps_the_hand_made_receivers() {
     assert_eq!(live["tags"]["owner"], "secops");
     assert_activity_rules(api.as_ref(), &bp, 0).await;
     assert_metric_rules(api.as_ref(), &bp, 0).await;
+    assert_log_rule(api.as_ref(), &bp, 0).await;
 
     let again = plan(api.as_ref(), &bp).await;
     assert!(
@@ -282,6 +321,7 @@ async fn a_fleet_of_ten_naming_one_action_group_creates_it_once_and_converges() 
     for i in 0..FLEET {
         assert_activity_rules(api.as_ref(), &bp, i).await;
         assert_metric_rules(api.as_ref(), &bp, i).await;
+        assert_log_rule(api.as_ref(), &bp, i).await;
     }
 
     let again = plan(api.as_ref(), &bp).await;

@@ -104,11 +104,12 @@ async fn destroy_deletes_what_moat_created_and_keeps_what_others_still_use() {
     assert_eq!(has(moat::resources::private_dns_zone::KIND), 0);
     assert_eq!(has(moat::resources::vnet_link::KIND), 0);
     assert_eq!(has(moat::resources::security_rule::KIND), 0);
-    // M2: both activity-log and both metric rules moat created (owner tag); the baseline names
-    // no action group.
+    // M2: both activity-log and both metric rules and the log rule moat created (owner tag);
+    // the baseline names no action group.
     assert_eq!(has(moat::resources::activity_log_alert::KIND), 2);
     assert_eq!(has(moat::resources::metric_alert::KIND), 2);
-    assert_eq!(deletes.len(), 9, "{deletes:?}");
+    assert_eq!(has(moat::resources::log_alert::KIND), 1);
+    assert_eq!(deletes.len(), 10, "{deletes:?}");
     assert!(
         d.changes().all(|c| c.risk.is_some()),
         "every delete carries its risk"
@@ -145,7 +146,7 @@ async fn destroy_deletes_what_moat_created_and_keeps_what_others_still_use() {
         "{text}"
     );
     assert!(
-        text.contains("0 to create, 0 to update, 9 to delete"),
+        text.contains("0 to create, 0 to update, 10 to delete"),
         "{text}"
     );
     let md = moat::render::markdown::render(&d);

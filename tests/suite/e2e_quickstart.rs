@@ -95,13 +95,13 @@ async fn brownfield_quickstart_converges_in_cutover_order_and_stays_converged() 
     );
 
     // Live state now matches: the plan is empty. Observing the hardened instance takes exactly
-    // 17 reads (the zone group is read now that the endpoint exists), none repeated.
+    // 18 reads (the zone group is read now that the endpoint exists), none repeated.
     emu.clear_request_log();
     let again = plan(api.as_ref(), &bp).await;
     let reads = emu.request_log();
     assert_eq!(
         reads.len(),
-        17,
+        18,
         "{:#?}",
         reads
             .iter()
@@ -143,12 +143,12 @@ async fn observe_reads_each_resource_once_with_a_fixed_request_count() {
     // docs/architecture.md states this number: account, privateLinkResources, deployments, RAI
     // policy, endpoint, NSG, subnet, role assignments, diagnostic settings, Defender for AI
     // setting, key-access and config-change activity-log rules and content-filter and
-    // token-usage metric rules (M2; the strict baseline names no action group), deleted-account
+    // token-usage metric rules and the new-caller-prefix log rule (M2; the strict baseline names no action group), deleted-account
     // check skipped (the account exists), zone group skipped (no endpoint yet), and per zone the
     // zone and its links.
     assert_eq!(
         log.len(),
-        16,
+        17,
         "{:#?}",
         log.iter()
             .map(|e| format!("{} {}", e.method, e.path))

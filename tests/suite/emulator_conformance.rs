@@ -442,6 +442,23 @@ async fn every_microsoft_example_is_answered_alike() {
             Send(Method::Put, metric, Some(metric_body)),
         ],
     ));
+    // M2: a log alert created (201) then replaced (200); its scope (a VM in another
+    // subscription) is seeded so the emulator finds it, as Azure requires.
+    let ex_log = example("Microsoft.Insights__createOrUpdateScheduledQueryRule.json");
+    let vm_rg =
+        "/subscriptions/aaf177ed-1330-a9f2-80ea-fd3d7783b147/resourceGroups/scopeResourceGroup1";
+    let vm = format!("{vm_rg}/providers/Microsoft.Compute/virtualMachines/vm1");
+    let log = sub_path("/resourceGroups/QueryResourceGroupName/providers/Microsoft.Insights/scheduledQueryRules/perf");
+    let log_body = ex_log["parameters"]["parameters"].clone();
+    cases.push((
+        "Microsoft.Insights__createOrUpdateScheduledQueryRule.json",
+        json!([rg("QueryResourceGroupName"), { "id": vm_rg, "location": "eastus" },
+            { "id": vm, "location": "eastus" }]),
+        vec![
+            Send(Method::Put, log.clone(), Some(log_body.clone())),
+            Send(Method::Put, log, Some(log_body)),
+        ],
+    ));
     // An action group seeded as Microsoft's answer shows it, read back (receiver `status`).
     let ex_group = example("Microsoft.Insights__getActionGroup.json");
     let group = sub_path(

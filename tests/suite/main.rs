@@ -10,6 +10,7 @@ mod emulator_support;
 mod own_process;
 mod support;
 
+mod alert_kql;
 mod apply_executor;
 mod apply_progress;
 #[cfg(unix)]

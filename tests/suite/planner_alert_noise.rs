@@ -9,28 +9,38 @@
 use std::path::Path;
 
 use moat::blueprint::resolved::Blueprint;
+use moat::model::observed::Read;
 use moat::model::{Action, Change, KindId};
 use moat::observe::Observed;
-use moat::resources::{action_group, activity_log_alert, metric_alert};
+use moat::resources::{action_group, activity_log_alert, log_alert, metric_alert};
 use serde_json::{json, Value};
 
 use crate::planner_noise::mutate;
 use crate::support::example_in;
 
-const ALERT_KINDS: [KindId; 3] = [
+const ALERT_KINDS: [KindId; 4] = [
     action_group::KIND,
     activity_log_alert::KIND,
     metric_alert::KIND,
+    log_alert::KIND,
 ];
+/// The alert resources of the converged scenario: a group, two activity-log, two metric rules
+/// and one log rule.
+const ALERT_RESOURCES: usize = 6;
 
 fn examples() -> &'static Path {
     Path::new("tests/emulator_arm_examples")
 }
 
 fn is_alert_read(key: &str) -> bool {
-    ["/actiongroups/", "/activitylogalerts/", "/metricalerts/"]
-        .iter()
-        .any(|t| key.contains(t))
+    [
+        "/actiongroups/",
+        "/activitylogalerts/",
+        "/metricalerts/",
+        "/scheduledqueryrules/",
+    ]
+    .iter()
+    .any(|t| key.contains(t))
 }
 
 fn lower_insights(id: &str) -> String {
@@ -47,6 +57,11 @@ fn server_answer(change: &Change, account_id: &str) -> Value {
     let sent = write.body.clone().expect("a PUT has a body");
     let (file, metric, activity) = match change.kind.label() {
         "action-group" => ("Microsoft.Insights__getActionGroup.json", false, false),
+        "log-alert" => (
+            "Microsoft.Insights__createOrUpdateScheduledQueryRule.json",
+            false,
+            false,
+        ),
         "activity-log-alert" => (
             "Microsoft.Insights__ActivityLogAlertRule_CreateOrUpdate.json",
             false,
@@ -98,7 +113,28 @@ fn server_answer(change: &Change, account_id: &str) -> Value {
             a["actionGroupId"] = json!(lower_insights(a["actionGroupId"].as_str().unwrap()));
             a["webHookProperties"] = json!({});
         }
+    }
+    if change.kind == log_alert::KIND {
+        let c = &mut p["criteria"]["allOf"][0];
+        c["threshold"] = json!(c["threshold"].as_f64().unwrap());
+        // The query as a portal would re-indent it.
+        let q = c["query"].as_str().unwrap().replace("\n| ", "\n    | ");
+        c["query"] = json!(q);
+        p["isWorkspaceAlertsStorageConfigured"] = json!(false);
+        for g in p["actions"]["actionGroups"].as_array_mut().unwrap() {
+            *g = json!(lower_insights(g.as_str().unwrap()).to_ascii_lowercase());
+        }
+        body["type"] = json!("microsoft.insights/scheduledqueryrules");
+        let id = body["id"].as_str().unwrap();
+        body["id"] = json!(id
+            .replace("/resourceGroups/", "/resourcegroups/")
+            .replace("/scheduledQueryRules/", "/scheduledqueryrules/"));
+    }
+    if metric {
         body["tags"][format!("hidden-link:{account_id}")] = json!("Resource");
+    }
+    if std::env::var_os("MOAT_DUMP_ALERT_ANSWERS").is_some() {
+        eprintln!("ANSWER {}", serde_json::to_string(&body).unwrap());
     }
     body
 }
@@ -110,51 +146,35 @@ fn answered() -> (Blueprint, Observed) {
     let bp = moat::blueprint::load(&dir.join("blueprint.yaml")).unwrap();
     let text = std::fs::read_to_string(dir.join("observed.json")).unwrap();
     let mut observed: Observed = serde_json::from_str(&text).unwrap();
-    let mut absent = observed.clone();
     // Plan with the alert resources missing: the creates say what moat writes.
-    let keys: Vec<String> = absent.instances[0]
-        .reads
-        .iter()
-        .filter(|(k, _)| is_alert_read(k))
-        .map(|(k, _)| k.clone())
-        .collect();
-    assert_eq!(
-        keys.len(),
-        5,
-        "a group, two activity-log and two metric rules: {keys:?}"
-    );
-    for v in absent.instances[0].reads.values_mut() {
-        if v.as_ref()
-            .and_then(|b| b["id"].as_str())
-            .is_some_and(|id| is_alert_read(&id.to_ascii_lowercase()))
-        {
-            *v = None;
-        }
+    let mut absent = observed.clone();
+    let creates_of = |o: &Observed| {
+        moat::plan::plan(&bp, o)
+            .changes()
+            .filter(|c| ALERT_KINDS.contains(&c.kind))
+            .cloned()
+            .collect::<Vec<Change>>()
+    };
+    for c in creates_of(&observed) {
+        absent.instances[0].reads.insert(&read_of(&c), None);
     }
-    let creates = moat::plan::plan(&bp, &absent);
     let account_id = bp.instances[0].account_id();
-    let answers: Vec<(String, Value)> = creates
-        .changes()
-        .filter(|c| ALERT_KINDS.contains(&c.kind))
-        .map(|c| {
-            assert_eq!(c.action, Action::Create, "{}", c.address);
-            (c.id.to_ascii_lowercase(), server_answer(c, &account_id))
-        })
-        .collect();
-    assert_eq!(answers.len(), 5, "{answers:#?}");
-    for v in observed.instances[0].reads.values_mut() {
-        let Some(id) = v
-            .as_ref()
-            .and_then(|b| b["id"].as_str())
-            .map(str::to_ascii_lowercase)
-        else {
-            continue;
-        };
-        if let Some((_, a)) = answers.iter().find(|(k, _)| *k == id) {
-            *v = Some(a.clone());
-        }
+    let creates = creates_of(&absent);
+    assert_eq!(creates.len(), ALERT_RESOURCES, "{creates:#?}");
+    for c in &creates {
+        assert_eq!(c.action, Action::Create, "{}", c.address);
+        let answer = server_answer(c, &account_id);
+        observed.instances[0]
+            .reads
+            .insert(&read_of(c), Some(answer));
     }
     (bp, observed)
+}
+
+/// The read of the resource a change is about.
+fn read_of(c: &Change) -> Read {
+    let kind = moat::resources::find(&c.kind).expect("a known kind");
+    Read::get(c.id.clone(), kind.meta().api_version)
 }
 
 fn alert_noise(bp: &Blueprint, observed: &Observed) -> Vec<String> {
@@ -163,7 +183,11 @@ fn alert_noise(bp: &Blueprint, observed: &Observed) -> Vec<String> {
         .changes()
         .filter(|c| ALERT_KINDS.contains(&c.kind))
         .collect();
-    assert_eq!(seen.len(), 5, "every alert resource is planned");
+    assert_eq!(
+        seen.len(),
+        ALERT_RESOURCES,
+        "every alert resource is planned"
+    );
     seen.iter()
         .filter(|c| c.action != Action::NoOp)
         .map(|c| format!("{} {:?} {:#?}", c.address, c.action, c.fields))
@@ -208,6 +232,9 @@ fn a_real_difference_on_an_alert_is_planned() {
         ("/metricalerts/", "/properties/scopes/0", json!("/subscriptions/x/resourceGroups/y/providers/Microsoft.CognitiveServices/accounts/other")),
         ("/activitylogalerts/", "/properties/condition/allOf/1/anyOf/0/equals", json!("Microsoft.CognitiveServices/accounts/write")),
         ("/activitylogalerts/", "/properties/enabled", json!(false)),
+        ("/scheduledqueryrules/", "/properties/criteria/allOf/0/query", json!("AzureDiagnostics | take 1")),
+        ("/scheduledqueryrules/", "/properties/windowSize", json!("PT6H")),
+        ("/scheduledqueryrules/", "/properties/scopes/0", json!("/subscriptions/x/resourceGroups/y/providers/Microsoft.OperationalInsights/workspaces/other")),
     ];
     for (kind, pointer, value) in edits {
         let mut edited = observed.clone();

@@ -120,6 +120,7 @@ async fn every_body_moat_reads_from_the_emulator_parses_into_the_sdk_models() {
                 || key.contains("/defenderforaisettings/")
                 || key.contains("/microsoft.insights/activitylogalerts/")
                 || key.contains("/microsoft.insights/metricalerts/")
+                || key.contains("/microsoft.insights/scheduledqueryrules/")
                 || key.contains("/microsoft.insights/actiongroups/")
             {
                 continue;

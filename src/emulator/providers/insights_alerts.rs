@@ -24,6 +24,7 @@ use crate::emulator::store::State;
 const GROUP_TYPE: &str = "Microsoft.Insights/actionGroups";
 const ALERT_TYPE: &str = "Microsoft.Insights/activityLogAlerts";
 const METRIC_TYPE: &str = "Microsoft.Insights/metricAlerts";
+const LOG_TYPE: &str = "Microsoft.Insights/scheduledQueryRules";
 /// Window sizes and frequencies (minutes) Azure Monitor accepts for metric alerts.
 const WINDOWS: &[(&str, u32)] = &[
     ("PT1M", 1),
@@ -39,7 +40,7 @@ const FREQUENCIES: &[&str] = &["PT1M", "PT5M", "PT15M", "PT30M", "PT1H"];
 
 const INFO: Info = Info {
     namespace: "Microsoft.Insights",
-    api_versions: &["2018-03-01", "2020-10-01", "2023-01-01"],
+    api_versions: &["2018-03-01", "2020-10-01", "2023-01-01", "2023-12-01"],
     types: &[
         TypeDef {
             name: GROUP_TYPE,
@@ -59,6 +60,14 @@ const INFO: Info = Info {
         },
         TypeDef {
             name: METRIC_TYPE,
+            spec: Spec {
+                create_status: 201,
+                ..Spec::SYNC
+            },
+            ..TypeDef::BASE
+        },
+        TypeDef {
+            name: LOG_TYPE,
             spec: Spec {
                 create_status: 201,
                 ..Spec::SYNC
@@ -85,6 +94,15 @@ impl Provider for InsightsAlerts {
 
     fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
         let Write { id, mut body, .. } = w;
+        if id.is(LOG_TYPE) {
+            check_log_alert(cx, &body)?;
+            let storage = body["properties"]["checkWorkspaceAlertsStorageConfigured"] == true;
+            body["properties"]["isWorkspaceAlertsStorageConfigured"] = json!(storage);
+            if !body["tags"].is_object() {
+                body["tags"] = json!({});
+            }
+            return Ok(body);
+        }
         if id.is(METRIC_TYPE) {
             check_metric_alert(&body["properties"])?;
             target(cx, &mut body);
@@ -121,6 +139,17 @@ impl Provider for InsightsAlerts {
             body["id"] = json!(lower_provider(id));
         }
         let activity = body_is(&body_type, ALERT_TYPE);
+        if body_is(&body_type, LOG_TYPE) {
+            // Microsoft's answers: `microsoft.insights/scheduledqueryrules`, lower-cased in
+            // the type and the id.
+            body["type"] = json!(LOG_TYPE.to_ascii_lowercase());
+            if let Some(id) = body["id"].as_str() {
+                let id = id
+                    .replace("/resourceGroups/", "/resourcegroups/")
+                    .replace("/scheduledQueryRules/", "/scheduledqueryrules/");
+                body["id"] = json!(id);
+            }
+        }
         // Stored bodies come from clients: reach into them without assuming their shape.
         for r in arr(body, "/properties/emailReceivers") {
             if let Some(o) = r.as_object_mut() {
@@ -206,6 +235,55 @@ fn check_metric_alert(props: &Value) -> Result<(), ApiError> {
         .is_none_or(Vec::is_empty)
     {
         return Err(bad("The 'criteria.allOf' property is required."));
+    }
+    Ok(())
+}
+
+/// What Azure refuses in a log alert: a severity outside 0-4, no location, no scope or a scope
+/// that does not exist (the workspace is missing), a window or frequency that is not a
+/// duration, a criterion without a query.
+fn check_log_alert(cx: &Cx, body: &Value) -> Result<(), ApiError> {
+    let props = &body["properties"];
+    if !matches!(props["severity"].as_i64(), Some(0..=4)) {
+        return Err(bad(format!(
+            "The severity '{}' is invalid: it must be an integer from 0 to 4.",
+            props["severity"]
+        )));
+    }
+    if body["location"].as_str().is_none_or(str::is_empty) {
+        return Err(bad("The 'location' property is required."));
+    }
+    let scopes: Vec<&str> = props["scopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if scopes.is_empty() {
+        return Err(bad(
+            "The 'scopes' property is required and must contain at least one scope.",
+        ));
+    }
+    if let Some(missing) = scopes.iter().find(|s| !cx.st.exists(s)) {
+        return Err(bad(format!(
+            "The scope '{missing}' could not be found: a log alert needs an existing workspace."
+        )));
+    }
+    for key in ["windowSize", "evaluationFrequency"] {
+        if !props[key].as_str().is_some_and(|d| d.starts_with('P')) {
+            return Err(bad(format!(
+                "The {key} '{}' is not an ISO 8601 duration.",
+                props[key]
+            )));
+        }
+    }
+    let all = props["criteria"]["allOf"].as_array();
+    if all.is_none_or(|a| {
+        a.is_empty()
+            || a.iter()
+                .any(|c| c["query"].as_str().is_none_or(str::is_empty))
+    }) {
+        return Err(bad("Each criterion of 'criteria.allOf' needs a query."));
     }
     Ok(())
 }
