@@ -4,6 +4,7 @@
 pub mod json;
 pub mod markdown;
 mod parts;
+pub mod schema;
 pub mod text;
 
 use crate::model::Plan;

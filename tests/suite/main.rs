@@ -59,6 +59,7 @@ mod emulator_sdk_faults;
 mod golden;
 mod kind_conformance;
 mod pipeline_examples;
+mod plan_schema;
 mod planner;
 mod planner_noise;
 mod reliability_crash;
