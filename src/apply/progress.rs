@@ -9,14 +9,21 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::sanitize::clean;
 
-/// What happened to a step.
+/// What happened to a step (`request_id`: ARM's, when ARM answered the request that failed).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<'a> {
-    Waiting { gate: &'a str },
+    Waiting {
+        gate: &'a str,
+    },
     Writing,
     Done,
-    Failed { error: &'a str },
-    Skipped { because: &'a str },
+    Failed {
+        error: &'a str,
+        request_id: Option<&'a str>,
+    },
+    Skipped {
+        because: &'a str,
+    },
 }
 
 pub trait Progress: Send + Sync {
@@ -50,7 +57,7 @@ impl Progress for Lines {
             Event::Waiting { gate } => format!("waiting for {gate}"),
             Event::Writing => "applying".into(),
             Event::Done => "done".into(),
-            Event::Failed { error } => format!("FAILED: {error}"),
+            Event::Failed { error, .. } => format!("FAILED: {error}"),
             Event::Skipped { because } => format!("skipped: {because}"),
         };
         eprintln!("[{t:7.1}s] {}: {}", clean(address), clean(&what));
@@ -105,7 +112,7 @@ impl Progress for Bars {
             }
             Event::Writing => bar.set_message(format!("{address}: applying")),
             Event::Done => bar.set_message(format!("{address}: done")),
-            Event::Failed { error } => {
+            Event::Failed { error, .. } => {
                 let _ = self.multi.println(format!("✗ {address}: {}", clean(error)));
             }
             Event::Skipped { because } => {

@@ -57,6 +57,7 @@ mod emulator_protocol;
 mod emulator_rbac;
 mod emulator_sdk_faults;
 mod golden;
+mod golden_apply_events;
 mod kind_conformance;
 mod pipeline_examples;
 mod plan_schema;

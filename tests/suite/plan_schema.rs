@@ -500,3 +500,36 @@ fn failed_has_changes_and_the_counts_mean_what_the_schema_says() {
     bad["summary"]["unchanged"] = json!(0);
     assert!(check_meanings(&bad).is_err());
 }
+
+fn moat_schema(args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("moat")
+        .unwrap()
+        .arg("schema")
+        .args(args)
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn moat_schema_prints_the_plan_and_apply_event_schemas() {
+    for (flag, expected) in [
+        ("--plan", plan_schema()),
+        ("--apply-events", moat::apply::events::schema()),
+    ] {
+        let o = moat_schema(&[flag]);
+        assert_eq!(o.status.code(), Some(0), "{flag}");
+        let printed: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(printed, expected, "{flag}");
+        jsonschema::draft202012::new(&printed)
+            .unwrap_or_else(|e| panic!("{flag}: not a valid draft 2020-12 schema: {e}"));
+    }
+    // Without a flag: the blueprint's, as before.
+    let o = moat_schema(&[]);
+    let printed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(printed, moat::blueprint::json_schema());
+    // One schema at a time; a usage error exits 1.
+    let o = moat_schema(&["--plan", "--apply-events"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+}
