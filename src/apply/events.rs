@@ -344,3 +344,100 @@ pub fn schema() -> Value {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_are_redacted_escaped_and_valid() {
+        crate::sanitize::register_secret("events-test-secret-4711");
+        let kind = KindId::new(kind_labels()[0]);
+        let mut plan = Plan {
+            format_version: crate::model::PLAN_FORMAT_VERSION,
+            moat_version: "t".into(),
+            blueprint: crate::model::BlueprintRef {
+                path: "b.yaml".into(),
+                path_from_plan: None,
+                digest: String::new(),
+            },
+            instances: Vec::new(),
+        };
+        plan.instances.push(crate::model::InstancePlan {
+            name: "i".into(),
+            subscription: "s".into(),
+            account_id: "/a".into(),
+            changes: vec![crate::model::Change::new(
+                "i/x/1",
+                kind,
+                "/a/x/1",
+                Action::Create,
+                "r",
+                "absent".into(),
+            )],
+            notes: Vec::new(),
+            exceptions: Vec::new(),
+        });
+        let buf = Buf::default();
+        let sink = JsonLines::new(Instant::now(), Box::new(buf.clone()));
+        sink.know(&plan);
+        sink.event("i", "i/x/1", Event::Writing);
+        sink.event(
+            "i",
+            "i/x/1",
+            Event::Failed {
+                error: "token events-test-secret-4711 \u{202e}txet\n",
+                request_id: Some("req-1"),
+            },
+        );
+        let mut summary = Summary::new(Outcome::Incomplete);
+        summary.failed = 1;
+        sink.summary(&summary, 1);
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(!out.contains("events-test-secret-4711"), "{out}");
+        assert!(
+            !out.contains('\u{202e}') && out.contains("\\u202e"),
+            "{out}"
+        );
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1]["message"], "token [redacted] \u{202e}txet");
+        assert_eq!(lines[1]["request_id"], "req-1");
+        assert_eq!(lines[2]["outcome"], "incomplete");
+        let v = jsonschema::draft202012::new(&schema()).unwrap();
+        for l in &lines {
+            assert!(v.is_valid(l), "{l}");
+        }
+        // The schema is strict: an unknown field, state or outcome fails.
+        let mut bad = lines[0].clone();
+        bad["extra"] = json!(1);
+        assert!(!v.is_valid(&bad));
+        let mut bad = lines[0].clone();
+        bad["state"] = json!("pending");
+        assert!(!v.is_valid(&bad));
+        let mut bad = lines[2].clone();
+        bad["outcome"] = json!("fine");
+        assert!(!v.is_valid(&bad));
+        let mut bad = lines[2].clone();
+        bad.as_object_mut().unwrap().remove("ok");
+        assert!(!v.is_valid(&bad));
+    }
+}

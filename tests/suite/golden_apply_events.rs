@@ -265,3 +265,29 @@ async fn apply_format_json_ends_with_a_summary_even_on_an_error() {
     );
     emu.shutdown().await;
 }
+
+/// Fleet isolation (issue 15) in the stream: the instance with a blocked change is named in
+/// `held_back`, the rest converges, apply exits 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_format_json_names_the_instances_held_back() {
+    let emu = emulator("examples/quickstart-seed.json").await;
+    let tmp = tempfile::tempdir().unwrap();
+    // Next to the blueprints the quickstart imports.
+    copy_dir(&repo("examples"), &tmp.path().join("examples"));
+    copy_dir(&repo("blueprints"), &tmp.path().join("blueprints"));
+    let fleet = tmp.path().join("examples/fleet-held.yaml");
+    let text = std::fs::read_to_string(repo("examples/quickstart.yaml")).unwrap()
+        + "  - name: contoso-openai-missing\n    subscription: 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10\n    resourceGroup: rg-ai-prod\n    accountName: contoso-openai-missing\n    location: eastus\n    kind: OpenAI\n    controls:\n      localAuth: {}\n";
+    std::fs::write(&fleet, text).unwrap();
+    let run = apply_json(&emu, &[fleet.to_str().unwrap()]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let summary = check_stream(&run);
+    assert_eq!(summary["outcome"], "held-back", "{summary}\n{}", run.stderr);
+    assert_eq!(summary["held_back"], json!(["contoso-openai-missing"]));
+    assert_eq!(summary["applied"], 19);
+    assert!(run
+        .lines
+        .iter()
+        .all(|l| l["type"] == "summary" || l["instance"] == "contoso-openai-prod"));
+    emu.shutdown().await;
+}
