@@ -20,6 +20,10 @@ use crate::model::{Action, KindId, Plan};
 use crate::render::schema::{kind_labels, object, with_header};
 use crate::sanitize::redact;
 
+/// The version of the stream's shape, in its schema's `$id`: bumped when a line changes
+/// incompatibly (a new optional field or enum value is not).
+pub const EVENTS_FORMAT_VERSION: u32 = 1;
+
 /// What happened to a step, as the stream names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -207,13 +211,18 @@ impl Progress for JsonLines {
             Event::Failed { error, request_id } => (StepState::Failed, Some(error), request_id),
             Event::Skipped { because } => (StepState::Skipped, Some(because), None),
         };
-        let (kind, action) = self
+        // Apply reports only the steps of the plan `know` was given; a line without its kind
+        // would break the schema, and a progress sink must never stop an apply.
+        let Some((kind, action)) = self
             .steps
             .lock()
             .expect("events lock")
             .get(address)
             .cloned()
-            .expect("apply reports only the steps of the plan it was given");
+        else {
+            tracing::warn!("apply event for {address}, which is not in the plan: not streamed");
+            return;
+        };
         let message = message.map(|m| redact(m.trim_end()));
         let (instance, address) = (redact(instance), redact(address));
         let request_id = request_id.map(redact);
@@ -336,7 +345,7 @@ pub fn schema() -> Value {
         ],
     );
     with_header(
-        "urn:moat:apply-events:v1",
+        &format!("urn:moat:apply-events:v{EVENTS_FORMAT_VERSION}"),
         "moat apply --format json: one line",
         json!({
             "oneOf": [{"$ref": "#/$defs/step"}, {"$ref": "#/$defs/summary"}],

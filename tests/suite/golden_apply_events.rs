@@ -291,3 +291,63 @@ async fn apply_format_json_names_the_instances_held_back() {
         .all(|l| l["type"] == "summary" || l["instance"] == "contoso-openai-prod"));
     emu.shutdown().await;
 }
+
+/// Ctrl-C in the stream: the write in flight is finished (`done`), what depends on it is not
+/// started, and the summary says `interrupted` with exit 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_format_json_reports_an_interruption() {
+    use std::time::{Duration, Instant};
+    let mut cfg = moat::emulator::EmulatorConfig::default();
+    cfg.lro.durations.insert(
+        "Microsoft.Network/privateEndpoints".into(),
+        Duration::from_millis(1500),
+    );
+    let emu = emulator_with(cfg, "examples/quickstart-seed.json").await;
+    emu.clear_request_log();
+    let mut c = moat(
+        &emu,
+        &[
+            "apply",
+            "examples/quickstart.yaml",
+            "--auto-approve",
+            "--format",
+            "json",
+        ],
+    );
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("moat starts");
+    let t0 = Instant::now();
+    while !emu
+        .request_log()
+        .iter()
+        .any(|e| e.method == "PUT" && e.path.ends_with("/privateEndpoints/contoso-openai-prod-pe"))
+    {
+        assert!(child.try_wait().unwrap().is_none(), "moat exited early");
+        assert!(t0.elapsed() < Duration::from_secs(30), "no endpoint PUT");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .unwrap();
+    let run = Run {
+        code: out.status.code(),
+        lines: String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(run.code, Some(130), "{}", run.stderr);
+    let summary = check_stream(&run);
+    assert_eq!(summary["outcome"], "interrupted");
+    assert!(summary["not_started"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(run.lines.iter().any(|l| l["state"] == "done"
+        && l["address"] == "contoso-openai-prod/private-endpoint/contoso-openai-prod-pe"));
+    emu.shutdown().await;
+}
