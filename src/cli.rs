@@ -189,6 +189,7 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation (required when there is no terminal).
     #[arg(long)]
     pub auto_approve: bool,
+    /// Text for people, or JSON lines for pipelines (`moat schema --apply-events`).
     #[arg(long, value_enum, default_value = "text")]
     pub format: ApplyFormat,
     #[command(flatten)]
