@@ -59,9 +59,12 @@ moat validate fleet.yaml --format sarif > moat.sarif   # GitHub code scanning"
         #[arg(long, value_enum, default_value = "text")]
         format: crate::render::diagnostics::DiagnosticFormat,
     },
-    /// Print the JSON Schema of the blueprint (for editors' YAML completion).
-    #[command(after_help = "Example:\n  moat schema > moat.schema.json")]
-    Schema,
+    /// Print the JSON Schema of the blueprint (for editors' YAML completion), of the plan JSON
+    /// (`--plan`) or of the `apply --format json` events (`--apply-events`).
+    #[command(after_help = "Examples:\n  moat schema > moat.schema.json\n  \
+moat schema --plan > moat-plan.schema.json\n  \
+moat schema --apply-events > moat-apply-events.schema.json")]
+    Schema(SchemaArgs),
     /// Show what differs between the blueprint and live ARM state.
     #[command(
         after_help = "Exit codes: 0 no changes (or changes without --detailed-exitcode), \
@@ -158,6 +161,28 @@ pub struct PlanArgs {
     pub connect: ConnectArgs,
 }
 
+/// Which schema `moat schema` prints (the blueprint's without a flag).
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct SchemaArgs {
+    /// The plan document that `moat plan --format json` prints and `--out` saves (draft 2020-12).
+    #[arg(long)]
+    pub plan: bool,
+    /// One line of `moat apply --format json` (draft 2020-12).
+    #[arg(long)]
+    pub apply_events: bool,
+}
+
+/// Output format of `moat apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApplyFormat {
+    /// The plan, progress and summary for people.
+    Text,
+    /// JSON lines on stdout, one per step event, then a summary line (docs/apply.md); the
+    /// human report goes to stderr.
+    Json,
+}
+
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The blueprint (optional with --plan: the plan names it).
@@ -169,6 +194,9 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation (required when there is no terminal).
     #[arg(long)]
     pub auto_approve: bool,
+    /// Text for people, or JSON lines for pipelines (`moat schema --apply-events`).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ApplyFormat,
     #[command(flatten)]
     pub select: Selectors,
     #[command(flatten)]

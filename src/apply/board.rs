@@ -118,7 +118,7 @@ impl Board {
             inst.ended = Some(now);
         }
         let note = match event {
-            Event::Failed { error } => Some(format!(
+            Event::Failed { error, .. } => Some(format!(
                 "✗ {}: {}",
                 clean(address),
                 clean_output(error.trim_end())

@@ -1,14 +1,21 @@
 //! What apply reports about its steps, and the one interface every progress sink implements
 //! (the terminal board, the pipeline log, and any other sink such as a JSON event stream).
 
-/// What happened to a step.
+/// What happened to a step (`request_id`: ARM's, when ARM answered the request that failed).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<'a> {
-    Waiting { gate: &'a str },
+    Waiting {
+        gate: &'a str,
+    },
     Writing,
     Done,
-    Failed { error: &'a str },
-    Skipped { because: &'a str },
+    Failed {
+        error: &'a str,
+        request_id: Option<&'a str>,
+    },
+    Skipped {
+        because: &'a str,
+    },
 }
 
 pub trait Progress: Send + Sync {

@@ -11,6 +11,7 @@
 
 pub mod board;
 pub mod event;
+pub mod events;
 pub mod gates;
 mod locks;
 pub mod progress;
@@ -87,6 +88,17 @@ pub enum StepError {
     /// A value the plan binds at apply time could not be read; nothing was sent.
     #[error("{address}: {why}")]
     Bind { address: String, why: String },
+}
+
+impl StepError {
+    /// ARM's request id, when ARM answered the request that failed the step.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            StepError::Write { source, .. }
+            | StepError::Gate(gates::GateError::Arm { source, .. }) => source.request_id(),
+            _ => None,
+        }
+    }
 }
 
 /// Resources adopted under another name at apply time (another writer created an equal one
@@ -481,7 +493,15 @@ pub async fn execute(
             }
             Err(e) => {
                 let msg = crate::report::render_error(&e);
-                progress.event(&inst, &addr, Event::Failed { error: &msg });
+                let request_id = e.request_id();
+                progress.event(
+                    &inst,
+                    &addr,
+                    Event::Failed {
+                        error: &msg,
+                        request_id,
+                    },
+                );
                 report.failed.push((addr.clone(), msg));
                 state.insert(addr, State::Failed);
             }

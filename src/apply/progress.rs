@@ -37,7 +37,7 @@ impl Progress for Lines {
             Event::Waiting { gate } => format!("waiting for {gate}"),
             Event::Writing => "applying".into(),
             Event::Done => "done".into(),
-            Event::Failed { error } => format!("FAILED: {error}"),
+            Event::Failed { error, .. } => format!("FAILED: {error}"),
             Event::Skipped { because } => format!("skipped: {because}"),
         };
         eprintln!("[{t:7.1}s] {}: {}", clean(address), clean(&what));

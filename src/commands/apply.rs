@@ -1,15 +1,62 @@
 //! `moat apply`: plan (or load a saved plan and prove it is not stale), confirm, execute, then
 //! re-observe and re-plan to prove convergence.
 
+use std::sync::Arc;
+
+use crate::apply::events::{JsonLines, Outcome, Summary};
 use crate::apply::{self, ApplyOptions};
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, ApplyFormat};
 use crate::model::Plan;
 use crate::render;
 use crate::sanitize::{clean, clean_output};
 
 use super::{load_blueprint, select, MoatError, Output};
 
+/// Where the human report goes: stdout, or stderr when stdout carries the JSON events.
+#[derive(Clone, Copy)]
+struct Human {
+    to_stderr: bool,
+    color: bool,
+}
+
+impl Human {
+    fn print(self, s: &str) {
+        if self.to_stderr {
+            eprint!("{s}");
+        } else {
+            print!("{s}");
+        }
+    }
+
+    fn line(self, s: &str) {
+        self.print(&format!("{s}\n"));
+    }
+}
+
 pub async fn run(args: ApplyArgs, out: Output) -> Result<i32, MoatError> {
+    let start = std::time::Instant::now();
+    let events = (args.format == ApplyFormat::Json).then(|| Arc::new(JsonLines::stdout(start)));
+    let mut summary = Summary::new(Outcome::Error);
+    let result = apply_from_args(&args, out, events.clone(), &mut summary).await;
+    if let Some(events) = &events {
+        match &result {
+            Ok(code) => events.summary(&summary, *code),
+            Err(e) => {
+                summary.outcome = Outcome::Error;
+                summary.message = Some(crate::report::render_error(e));
+                events.summary(&summary, 1);
+            }
+        }
+    }
+    result
+}
+
+async fn apply_from_args(
+    args: &ApplyArgs,
+    out: Output,
+    events: Option<Arc<JsonLines>>,
+    summary: &mut Summary,
+) -> Result<i32, MoatError> {
     let saved = match &args.plan {
         Some(path) => Some(super::saved::read(path)?),
         None => None,
@@ -32,7 +79,7 @@ pub async fn run(args: ApplyArgs, out: Output) -> Result<i32, MoatError> {
     }
     let bp = select(bp, &args.select)?;
     let conn = super::connect::connect(&args.connect, out).await?;
-    let result = apply_with(&conn, &bp, saved, &args, out).await;
+    let result = apply_with(&conn, &bp, saved, args, out, events, summary).await;
     conn.finish().await;
     result
 }
@@ -43,7 +90,13 @@ async fn apply_with(
     saved: Option<Plan>,
     args: &ApplyArgs,
     out: Output,
+    events: Option<Arc<JsonLines>>,
+    summary: &mut Summary,
 ) -> Result<i32, MoatError> {
+    let human = Human {
+        to_stderr: events.is_some(),
+        color: out.color && events.is_none(),
+    };
     let api = conn.api.clone();
     let observed = crate::observe::observe(api.as_ref(), bp).await?;
     let fresh = crate::plan::plan(bp, &observed);
@@ -64,7 +117,7 @@ async fn apply_with(
         }
         None => fresh,
     };
-    print!("{}", render::text::render(&plan, out.color));
+    human.print(&render::text::render(&plan, human.color));
     // A blocked change or verify-only drift holds back its own instance (and what depends on
     // it), not the fleet; apply still exits 1 so the pipeline knows.
     let held: Vec<(String, String)> = plan
@@ -84,19 +137,29 @@ async fn apply_with(
     for (_, why) in &held {
         eprintln!("warning: {why}; the other instances are applied, and apply exits 1");
     }
+    summary.held_back = held.iter().map(|(h, _)| h.clone()).collect();
     if !plan.has_changes() {
+        summary.outcome = Outcome::NoChanges;
         return Ok(0);
     }
     match super::approve(args.auto_approve, out, "Apply these changes?", "plan") {
         Err(refusal) => return Err(MoatError::Refused(refusal)),
         Ok(false) => {
             eprintln!("Apply cancelled; nothing was changed.");
+            summary.outcome = Outcome::Cancelled;
             return Ok(1);
         }
         Ok(true) => {}
     }
     let cancel = super::interrupt_flag("writes");
-    let prog = super::progress_for(out);
+    // The JSON events replace the progress on stderr: one stream of events, not two.
+    let prog: Arc<dyn apply::Progress> = match &events {
+        Some(e) => {
+            e.know(&plan);
+            e.clone()
+        }
+        None => super::progress_for(out),
+    };
     let opts = ApplyOptions {
         // `--parallelism` bounds ARM requests in flight (in the client); steps mostly wait for
         // long-running operations, so more of them may be under way than requests.
@@ -104,8 +167,9 @@ async fn apply_with(
         gates: conn.gate_options,
     };
     let report = apply::execute(api.clone(), &plan, opts, prog, cancel.clone()).await;
-    println!();
-    println!(
+    summary.count(&report);
+    human.line("");
+    human.line(&format!(
         "Applied {} change(s), {} failed, {} skipped{}.",
         report.applied.len(),
         report.failed.len(),
@@ -115,25 +179,30 @@ async fn apply_with(
         } else {
             format!(", {} not started", report.not_started.len())
         }
-    );
+    ));
     let stats = api.stats();
     if stats.retries > 0 || stats.throttled > 0 {
-        println!(
+        human.line(&format!(
             "ARM made moat wait: {} request(s) retried (throttling, conflicts, principals replicating), {} paced by the request budget; `-v` shows each one.",
             stats.retries, stats.throttled
-        );
+        ));
     }
     for (a, e) in &report.failed {
-        println!("  failed  {}\n{}", clean(a), indent(&clean_output(e), 10));
+        human.line(&format!(
+            "  failed  {}\n{}",
+            clean(a),
+            indent(&clean_output(e), 10)
+        ));
     }
     for (a, why) in &report.skipped {
-        println!("  skipped {}: {}", clean(a), clean(why));
+        human.line(&format!("  skipped {}: {}", clean(a), clean(why)));
     }
     for a in &report.not_started {
-        println!("  not started {}", clean(a));
+        human.line(&format!("  not started {}", clean(a)));
     }
     if report.interrupted {
-        println!("Interrupted. Run apply again to converge.");
+        human.line("Interrupted. Run apply again to converge.");
+        summary.outcome = Outcome::Interrupted;
         return Ok(130);
     }
     let held_only = report.failed.is_empty()
@@ -143,7 +212,8 @@ async fn apply_with(
             plan_instance_of(&plan, a).is_some_and(|i| held.iter().any(|(h, _)| *h == i))
         });
     if !report.ok() && !held_only {
-        println!("Apply did not finish. Run apply again once the cause is fixed: it converges from any state.");
+        human.line("Apply did not finish. Run apply again once the cause is fixed: it converges from any state.");
+        summary.outcome = Outcome::Incomplete;
         return Ok(1);
     }
     // Prove convergence: read everything again and plan (the instances held back excepted).
@@ -153,19 +223,22 @@ async fn apply_with(
         .instances
         .retain(|i| !held.iter().any(|(h, _)| *h == i.name));
     if replan.has_changes() || replan.is_failed() {
-        println!("Apply did not converge: live state still differs from the blueprint:");
-        print!("{}", render::text::render(&replan, out.color));
+        human.line("Apply did not converge: live state still differs from the blueprint:");
+        human.print(&render::text::render(&replan, human.color));
+        summary.outcome = Outcome::NotConverged;
         return Ok(1);
     }
     if !held.is_empty() {
         let names: Vec<&str> = held.iter().map(|(n, _)| n.as_str()).collect();
-        println!(
+        human.line(&format!(
             "Apply complete for the other instances; held back: {} (see the blocked changes and drift above, fix them and apply again).",
             clean(&names.join(", "))
-        );
+        ));
+        summary.outcome = Outcome::HeldBack;
         return Ok(1);
     }
-    println!("Apply complete: live state matches the blueprint.");
+    human.line("Apply complete: live state matches the blueprint.");
+    summary.outcome = Outcome::Converged;
     Ok(0)
 }
 

@@ -29,8 +29,14 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
         Command::Destroy(args) => destroy::run(args, out).await,
         Command::Show(args) => show::run(args, out),
         Command::Validate { files, format } => Ok(validate(&files, format)),
-        Command::Schema => {
-            let schema = crate::blueprint::json_schema();
+        Command::Schema(args) => {
+            let schema = if args.plan {
+                crate::render::schema::plan_schema()
+            } else if args.apply_events {
+                crate::apply::events::schema()
+            } else {
+                crate::blueprint::json_schema()
+            };
             println!(
                 "{}",
                 serde_json::to_string_pretty(&schema).unwrap_or_default()

@@ -5,6 +5,7 @@ pub mod diagnostics;
 pub mod json;
 pub mod markdown;
 mod parts;
+pub mod schema;
 pub mod text;
 
 use crate::model::Plan;

@@ -16,8 +16,8 @@
 use serde_json::{json, Value};
 
 use super::alert_rule::{self, Diff, Draft, Words};
-use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::get_str;
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use crate::blueprint::resolved::{Instance, Mode};
 use crate::model::{Change, KindId};
 

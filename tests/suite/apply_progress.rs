@@ -44,6 +44,7 @@ fn scripted() -> Vec<(f64, &'static str, &'static str, Event<'static>)> {
             Event::Failed {
                 error:
                     "error: PUT …/privateEndpoints/pe-dev failed: 400 InvalidSubnet\n  Caused by: x",
+                request_id: None,
             },
         ),
         (67.0, "prod", "prod/private-endpoint", Event::Done),
