@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod markdown;
+mod md_parts;
 mod parts;
 pub mod text;
 
@@ -23,10 +24,16 @@ pub enum Format {
     Json,
 }
 
+/// The plan in `format`, markdown with the default budget and marker.
 pub fn render(plan: &Plan, format: Format, color: bool) -> String {
+    render_with(plan, format, color, &markdown::Options::default())
+}
+
+/// The plan in `format`; `md` says how markdown is sized and marked (the other formats ignore it).
+pub fn render_with(plan: &Plan, format: Format, color: bool, md: &markdown::Options) -> String {
     match format {
         Format::Text => text::render(plan, color),
-        Format::Markdown => markdown::render(plan),
+        Format::Markdown => markdown::render_with(plan, md),
         Format::Json => json::render(plan),
     }
 }
