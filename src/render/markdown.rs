@@ -54,7 +54,8 @@ pub const MIN_BYTES: usize = 1024;
 /// How to render the markdown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// The most bytes the rendering may take.
+    /// The most bytes the rendering may take (at least [`MIN_BYTES`]; below that, the marker and
+    /// the truncation line alone may take more).
     pub max_bytes: usize,
     /// The id in the hidden marker (`<!-- moat-plan: ID -->`); the blueprint's path when unset.
     pub marker: Option<String>,
@@ -195,7 +196,8 @@ struct Folded {
     quiet_changes: usize,
     grouped: usize,
     groups: usize,
-    notes: usize,
+    /// Level 4: changes without risk are in the counts table only.
+    grouped_level: bool,
 }
 
 fn compose(plan: &Plan, opts: &Options, level: Level) -> Doc {
@@ -249,10 +251,10 @@ fn compose(plan: &Plan, opts: &Options, level: Level) -> Doc {
 fn section(i: &InstancePlan, level: Level, doc: &mut Doc, folded: &mut Folded) {
     let shown: Vec<&Change> = i.changes.iter().filter(|c| visible(c)).collect();
     let (risky, plain): (Vec<&Change>, Vec<&Change>) = shown.iter().partition(|c| is_risky(c));
-    if level.fold_quiet && risky.is_empty() {
+    // Notes (a privileged role moat leaves alone) keep their section.
+    if level.fold_quiet && risky.is_empty() && i.notes.is_empty() {
         folded.quiet += 1;
         folded.quiet_changes += shown.len();
-        folded.notes += i.notes.len();
         return;
     }
     let mut out = format!(
@@ -349,6 +351,7 @@ fn grouped_risks_table(plan: &Plan) -> String {
 
 /// Level 4: every risky change in full once per group; everything else is in the tables.
 fn groups(plan: &Plan, doc: &mut Doc, folded: &mut Folded) {
+    folded.grouped_level = true;
     for i in &plan.instances {
         let shown = i.changes.iter().filter(|c| visible(c));
         let plain = shown.clone().filter(|c| !is_risky(c)).count();
@@ -359,8 +362,8 @@ fn groups(plan: &Plan, doc: &mut Doc, folded: &mut Folded) {
             folded.quiet += 1;
             folded.quiet_changes += plain;
         }
-        folded.notes += i.notes.len();
     }
+    notes(plan, doc);
     let groups = group_changes(plan, is_risky);
     if groups.is_empty() {
         return;
@@ -382,6 +385,34 @@ fn groups(plan: &Plan, doc: &mut Doc, folded: &mut Folded) {
     }
 }
 
+/// Level 4: every note once, naming its instances.
+fn notes(plan: &Plan, doc: &mut Doc) {
+    let mut notes: Vec<(&str, Vec<&str>)> = Vec::new();
+    for i in &plan.instances {
+        for n in &i.notes {
+            match notes.iter_mut().find(|(t, _)| *t == n.as_str()) {
+                Some((_, names)) => names.push(&i.name),
+                None => notes.push((n, vec![&i.name])),
+            }
+        }
+    }
+    if notes.is_empty() {
+        return;
+    }
+    let mut out = String::from(
+        "### Notes
+
+",
+    );
+    for (n, names) in notes {
+        out.push_str(&format!(
+            "> [!NOTE]\n> {n}\n>\n> **Instances:** {}\n\n",
+            esc(&names.join(", "))
+        ));
+    }
+    doc.push(out, 0);
+}
+
 fn with_commas(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
@@ -396,10 +427,10 @@ fn with_commas(n: usize) -> String {
 
 /// Where the whole plan can be read.
 fn see_all(opts: &Options) -> String {
-    match &opts.saved {
+    match opts.saved.as_ref().filter(|p| p.len() <= 200) {
         Some(p) => format!("`moat show {}` shows all of it", p.replace('`', "'")),
         None => {
-            "save the plan with `moat plan --out plan.json`; `moat show plan.json` shows all of it"
+            "`moat plan --out plan.json` saves the plan, and `moat show plan.json` shows all of it"
                 .into()
         }
     }
@@ -408,8 +439,13 @@ fn see_all(opts: &Options) -> String {
 fn folded_line(f: &Folded, opts: &Options) -> Option<String> {
     let mut said = Vec::new();
     if f.plain > 0 {
+        let to = if f.grouped_level {
+            "their instance's row in the counts table"
+        } else {
+            "one line per kind"
+        };
         said.push(format!(
-            "{} change(s) without risk in {} instance(s) to one line per kind",
+            "{} change(s) without risk in {} instance(s) to {to}",
             f.plain, f.plain_in
         ));
     }
@@ -421,20 +457,17 @@ fn folded_line(f: &Folded, opts: &Options) -> Option<String> {
     }
     if f.groups > 0 {
         said.push(format!(
-            "{} risky change(s) that several instances share to {} change(s) shown once with their instances",
+            "{} risky change(s) shared by several instances shown once each, as {} change(s) naming their instances",
             f.grouped, f.groups
         ));
-    }
-    if f.notes > 0 {
-        said.push(format!("{} note(s)", f.notes));
     }
     if said.is_empty() {
         return None;
     }
     Some(format!(
-        "**Folded** {} to fit {} bytes; {}.\n",
-        said.join("; "),
+        "**Folded to fit {} bytes:** {}. {}.\n",
         with_commas(opts.max_bytes),
+        said.join("; "),
         see_all(opts)
     ))
 }
@@ -451,12 +484,19 @@ fn truncate(doc: Doc, opts: &Options) -> String {
     // Room for the last line, whose numbers are at most this long.
     let last = |kept: usize, missing: usize| {
         format!(
-            "**Truncated** after {kept} of {total} parts to fit {} bytes: {missing} change(s) to read in full (risks, deletes, blocked changes, drift, exceptions) are not shown here; {}.\n",
+            "**Truncated to fit {} bytes:** {kept} of {total} parts shown; {missing} change(s) to read in full (risks, deletes, blocked changes, drift, exceptions) are not shown in full here. {}.\n",
             with_commas(opts.max_bytes),
             see_all(opts)
         )
     };
-    let room = opts.max_bytes.saturating_sub(last(total, doc.risky).len());
+    // What level 4 folded is said too, when there is room for it.
+    let folded = doc
+        .folded
+        .filter(|f| out.len() + f.len() + last(total, doc.risky).len() <= opts.max_bytes)
+        .unwrap_or_default();
+    let room = opts
+        .max_bytes
+        .saturating_sub(folded.len() + last(total, doc.risky).len());
     for p in pieces {
         if out.len() + p.text.len() > room {
             break;
@@ -465,6 +505,7 @@ fn truncate(doc: Doc, opts: &Options) -> String {
         shown_risky += p.risky;
         kept += 1;
     }
+    out.push_str(&folded);
     out.push_str(&last(kept, doc.risky.saturating_sub(shown_risky)));
     out
 }

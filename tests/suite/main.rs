@@ -58,6 +58,7 @@ mod emulator_rbac;
 mod emulator_sdk_faults;
 mod golden;
 mod kind_conformance;
+mod markdown_budget;
 mod pipeline_examples;
 mod planner;
 mod planner_noise;
