@@ -59,6 +59,7 @@ mod emulator_sdk_faults;
 mod golden;
 mod kind_conformance;
 mod markdown_budget;
+mod markdown_levels;
 mod pipeline_examples;
 mod planner;
 mod planner_noise;

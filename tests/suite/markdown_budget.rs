@@ -237,3 +237,98 @@ fn the_in_full_check_catches_a_missing_detail() {
         assert!(caught, "a mangled rendering passed the check");
     }
 }
+
+fn moat(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = assert_cmd::Command::cargo_bin("moat")
+        .unwrap()
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("MOAT_ARM_ENDPOINT", "http://127.0.0.1:9")
+        .env_remove("MOAT_ACCESS_TOKEN")
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The flags on `moat show` (the same flags as `moat plan`'s): the host's default budget,
+/// `--max-bytes`, `--marker`, and a budget too small to hold the last line refused as a usage
+/// error.
+#[test]
+fn show_sizes_and_marks_the_fleet_markdown_with_its_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("plan.json"), render::json::render(&fleet())).unwrap();
+    let (code, github, err) = moat(tmp.path(), &["show", "plan.json", "--format", "markdown"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(github.len() <= 64_000);
+    assert!(github.starts_with("<!-- moat-plan: fleet-40.yaml -->\n"));
+    let last = github.lines().last().unwrap();
+    assert!(
+        last.starts_with("**Folded to fit 64,000 bytes:** "),
+        "{last}"
+    );
+    assert!(
+        last.ends_with("`moat show plan.json` shows all of it."),
+        "{last}"
+    );
+
+    let (code, ado, err) = moat(
+        tmp.path(),
+        &[
+            "show",
+            "plan.json",
+            "--format",
+            "markdown",
+            "--comment-host",
+            "azure-devops",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(ado.len() <= 148_000 && ado.len() > github.len());
+    assert!(ado
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("**Folded to fit 148,000 bytes:** "));
+
+    let (code, small, err) = moat(
+        tmp.path(),
+        &[
+            "show",
+            "plan.json",
+            "--format",
+            "markdown",
+            "--max-bytes",
+            "5000",
+            "--marker",
+            "pr-bot/fleet",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(small.len() <= 5000, "{} bytes", small.len());
+    assert!(small.starts_with("<!-- moat-plan: pr-bot/fleet -->\n"));
+    assert!(small
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("**Truncated to fit 5,000 bytes:** "));
+
+    let (code, out, err) = moat(
+        tmp.path(),
+        &[
+            "show",
+            "plan.json",
+            "--format",
+            "markdown",
+            "--max-bytes",
+            "100",
+        ],
+    );
+    assert_eq!(code, 1, "a usage error: {out}");
+    assert!(err.contains("--max-bytes"), "{err}");
+}
