@@ -166,16 +166,23 @@ struct Piece {
 #[derive(Debug, Default)]
 struct Doc {
     pieces: Vec<Piece>,
-    /// The folded line, when anything was folded (it is the last piece then).
+    /// The folded line, cleaned, when anything was folded: said after the pieces.
     folded: Option<String>,
     /// Every risky change in the plan.
     risky: usize,
 }
 
+/// Control characters escaped and secrets redacted (the saved plan's path is the user's).
+fn clean(text: &str) -> String {
+    crate::sanitize::clean_output(text).into_owned()
+}
+
 impl Doc {
     fn push(&mut self, text: String, risky: usize) {
-        let text = crate::sanitize::clean_output(&text).into_owned();
-        self.pieces.push(Piece { text, risky });
+        self.pieces.push(Piece {
+            text: clean(&text),
+            risky,
+        });
     }
 
     fn text(&self) -> String {
@@ -243,7 +250,7 @@ fn compose(plan: &Plan, opts: &Options, level: Level) -> Doc {
             section(i, level, &mut doc, &mut folded);
         }
     }
-    doc.folded = folded_line(&folded, opts);
+    doc.folded = folded_line(&folded, opts).map(|f| clean(&f));
     doc
 }
 
@@ -483,11 +490,11 @@ fn truncate(doc: Doc, opts: &Options) -> String {
     let mut kept = 1;
     // Room for the last line, whose numbers are at most this long.
     let last = |kept: usize, missing: usize| {
-        format!(
+        clean(&format!(
             "**Truncated to fit {} bytes:** {kept} of {total} parts shown; {missing} change(s) to read in full (risks, deletes, blocked changes, drift, exceptions) are not shown in full here. {}.\n",
             with_commas(opts.max_bytes),
             see_all(opts)
-        )
+        ))
     };
     // What level 4 folded is said too, when there is room for it.
     let folded = doc
