@@ -8,7 +8,8 @@
 //! 3. and instances without a risky change folded to their row of the counts table;
 //! 4. and a risky change that several instances share in full once, naming them (the risks
 //!    table grouped the same way);
-//! 5. level 4 cut after the last piece that fits, saying how many risky changes it left out.
+//! 5. the pieces of level 4 that fit, risks and changes in full before notes and counts, saying
+//!    what it left out (how many risky changes among it).
 //!
 //! Every level but the first ends with a line saying what was folded. Pieces are whole markdown
 //! constructs (a table, a change, a section): a cut never splits a code fence, a `<details>` or
@@ -156,9 +157,26 @@ const LEVELS: [Level; 4] = [
     },
 ];
 
+/// What a piece is, in the order a cut keeps them (level 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+enum Part {
+    /// Marker, title, summary line, caution banner, the heading of the changes in full.
+    #[default]
+    Head,
+    /// The risks table and the standing exceptions.
+    Risks,
+    /// A change (or an instance's section) in full.
+    Change,
+    /// Notes.
+    Notes,
+    /// The per-instance counts.
+    Counts,
+}
+
 /// One piece of the rendering, cleaned, and how many risky changes it shows in full.
 #[derive(Debug, Default)]
 struct Piece {
+    part: Part,
     text: String,
     risky: usize,
 }
@@ -170,6 +188,8 @@ struct Doc {
     folded: Option<String>,
     /// Every risky change in the plan.
     risky: usize,
+    /// The piece that heads the changes in full (level 4).
+    changes_heading: Option<usize>,
 }
 
 /// Control characters escaped and secrets redacted (the saved plan's path is the user's).
@@ -178,8 +198,9 @@ fn clean(text: &str) -> String {
 }
 
 impl Doc {
-    fn push(&mut self, text: String, risky: usize) {
+    fn push(&mut self, part: Part, text: String, risky: usize) {
         self.pieces.push(Piece {
+            part,
             text: clean(&text),
             risky,
         });
@@ -212,21 +233,34 @@ fn compose(plan: &Plan, opts: &Options, level: Level) -> Doc {
         risky: plan.changes().filter(|c| is_risky(c)).count(),
         ..Doc::default()
     };
-    doc.push(marker_line(plan, opts), 0);
-    doc.push(format!("## moat plan: `{}`\n\n", plan.blueprint.path), 0);
+    doc.push(Part::Head, marker_line(plan, opts), 0);
+    doc.push(
+        Part::Head,
+        format!("## moat plan: `{}`\n\n", plan.blueprint.path),
+        0,
+    );
     if !plan.has_changes() && !plan.is_failed() {
         doc.push(
+            Part::Head,
             "**No changes.** Live state matches the blueprint.\n".into(),
             0,
         );
-        doc.push(parts::exceptions(plan), 0);
+        doc.push(Part::Risks, parts::exceptions(plan), 0);
         return doc;
     }
-    doc.push(format!("**{}**\n\n", summary_line(&plan.summary())), 0);
+    doc.push(
+        Part::Head,
+        format!("**{}**\n\n", summary_line(&plan.summary())),
+        0,
+    );
     if plan.is_failed() {
-        doc.push(format!("> [!CAUTION]\n> {}\n\n", super::FAILED_LINE), 0);
+        doc.push(
+            Part::Head,
+            format!("> [!CAUTION]\n> {}\n\n", super::FAILED_LINE),
+            0,
+        );
     }
-    doc.push(parts::exceptions(plan), 0);
+    doc.push(Part::Risks, parts::exceptions(plan), 0);
     let rows = || {
         plan.instances
             .iter()
@@ -239,9 +273,9 @@ fn compose(plan: &Plan, opts: &Options, level: Level) -> Doc {
         } else {
             parts::risks_table(rows())
         };
-        doc.push(table, 0);
+        doc.push(Part::Risks, table, 0);
     }
-    doc.push(parts::counts_table(plan), 0);
+    doc.push(Part::Counts, parts::counts_table(plan), 0);
     let mut folded = Folded::default();
     if level.group {
         groups(plan, &mut doc, &mut folded);
@@ -290,7 +324,7 @@ fn section(i: &InstancePlan, level: Level, doc: &mut Doc, folded: &mut Folded) {
         out.push_str(&format!("> [!NOTE]\n> {n}\n\n"));
     }
     out.push_str("</details>\n\n");
-    doc.push(out, risky.len());
+    doc.push(Part::Change, out, risky.len());
 }
 
 /// Risky changes that are the same in several instances (address within the instance, action,
@@ -375,7 +409,8 @@ fn groups(plan: &Plan, doc: &mut Doc, folded: &mut Folded) {
     if groups.is_empty() {
         return;
     }
-    doc.push("### Changes to read in full\n\n".into(), 0);
+    doc.changes_heading = Some(doc.pieces.len());
+    doc.push(Part::Head, "### Changes to read in full\n\n".into(), 0);
     for g in &groups {
         let names = (g.names.len() > 1).then_some(g.names.as_slice());
         if let Some(n) = names {
@@ -388,7 +423,7 @@ fn groups(plan: &Plan, doc: &mut Doc, folded: &mut Folded) {
             &g.change.address
         };
         let text = parts::change(g.change, title, names, g.gates.as_deref());
-        doc.push(text, g.names.len());
+        doc.push(Part::Change, text, g.names.len());
     }
 }
 
@@ -417,14 +452,14 @@ fn notes(plan: &Plan, doc: &mut Doc) {
             esc(&names.join(", "))
         ));
     }
-    doc.push(out, 0);
+    doc.push(Part::Notes, out, 0);
 }
 
 fn with_commas(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (k, ch) in s.chars().enumerate() {
-        if k > 0 && (s.len() - k) % 3 == 0 {
+        if k > 0 && (s.len() - k).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -479,40 +514,73 @@ fn folded_line(f: &Folded, opts: &Options) -> Option<String> {
     ))
 }
 
-/// Level 5: the pieces of level 4 that fit, in order, and a last line saying what is missing.
+/// Level 5: the pieces of level 4 that fit, chosen in the order of [`Part`] (the head, the
+/// risks, the changes in full, notes, counts; in document order within each) and printed in
+/// document order, then a last line saying what is missing.
 fn truncate(doc: Doc, opts: &Options) -> String {
     let total = doc.pieces.len();
-    let mut pieces = doc.pieces.into_iter();
-    // The marker is always kept: a bot must still find the comment.
-    let marker = pieces.next().unwrap_or_default();
-    let mut out = marker.text;
-    let mut shown_risky = 0;
-    let mut kept = 1;
-    // Room for the last line, whose numbers are at most this long.
-    let last = |kept: usize, missing: usize| {
+    let last = |kept: usize, dropped: &[Part], missing: usize| {
+        let mut not_shown: Vec<&str> = Vec::new();
+        for (part, what) in [
+            (Part::Head, "part of the heading"),
+            (Part::Risks, "the risks table or the standing exceptions"),
+            (Part::Notes, "the notes"),
+            (Part::Counts, "the counts table"),
+        ] {
+            if dropped.contains(&part) {
+                not_shown.push(what);
+            }
+        }
+        let missing = format!("{missing} change(s) to read in full (risks, deletes, blocked changes, drift, exceptions)");
+        not_shown.push(&missing);
         clean(&format!(
-            "**Truncated to fit {} bytes:** {kept} of {total} parts shown; {missing} change(s) to read in full (risks, deletes, blocked changes, drift, exceptions) are not shown in full here. {}.\n",
+            "**Truncated to fit {} bytes:** {kept} of {total} parts shown; not shown here: {}. {}.\n",
             with_commas(opts.max_bytes),
+            not_shown.join(", "),
             see_all(opts)
         ))
     };
+    // Room for the last line, whose numbers are at most this long.
+    let every = [Part::Head, Part::Risks, Part::Notes, Part::Counts];
+    let longest = last(total, &every, doc.risky).len();
+    // The marker is always kept: a bot must still find the comment.
+    let marker = doc.pieces.first().map_or(0, |p| p.text.len());
     // What level 4 folded is said too, when there is room for it.
     let folded = doc
         .folded
-        .filter(|f| out.len() + f.len() + last(total, doc.risky).len() <= opts.max_bytes)
+        .filter(|f| marker + f.len() + longest <= opts.max_bytes)
         .unwrap_or_default();
-    let room = opts
-        .max_bytes
-        .saturating_sub(folded.len() + last(total, doc.risky).len());
-    for p in pieces {
-        if out.len() + p.text.len() > room {
-            break;
+    let room = opts.max_bytes.saturating_sub(folded.len() + longest);
+    let mut order: Vec<usize> = (1..total).collect();
+    order.sort_by_key(|&k| doc.pieces[k].part);
+    let mut keep = vec![false; total];
+    keep[0] = true;
+    let mut used = marker;
+    for k in order {
+        let len = doc.pieces[k].text.len();
+        if used + len <= room {
+            keep[k] = true;
+            used += len;
         }
-        out.push_str(&p.text);
-        shown_risky += p.risky;
-        kept += 1;
+    }
+    // The heading of the changes in full goes when none of them is left.
+    let no_change = !(0..total).any(|k| keep[k] && doc.pieces[k].part == Part::Change);
+    if let Some(k) = doc.changes_heading.filter(|_| no_change) {
+        keep[k] = false;
+    }
+    let mut out = String::new();
+    let (mut kept, mut shown_risky, mut dropped) = (0, 0, Vec::new());
+    for (k, p) in doc.pieces.iter().enumerate() {
+        if keep[k] {
+            out.push_str(&p.text);
+            kept += 1;
+            shown_risky += p.risky;
+        } else if !dropped.contains(&p.part) && doc.changes_heading != Some(k) {
+            // (The changes in full are counted instead of their heading.)
+            dropped.push(p.part);
+        }
     }
     out.push_str(&folded);
-    out.push_str(&last(kept, doc.risky.saturating_sub(shown_risky)));
+    out.push_str(&last(kept, &dropped, doc.risky.saturating_sub(shown_risky)));
     out
 }

@@ -332,3 +332,48 @@ fn show_sizes_and_marks_the_fleet_markdown_with_its_flags() {
     assert_eq!(code, 1, "a usage error: {out}");
     assert!(err.contains("--max-bytes"), "{err}");
 }
+
+/// A budget too small for level 4 keeps the head, the risks and as many changes in full as fit
+/// before notes and counts, in document order, and says how many it could not show in full.
+#[test]
+fn a_cut_keeps_risks_and_changes_in_full_before_the_counts() {
+    let plan = fleet();
+    let out = markdown::render_with(
+        &plan,
+        &Options {
+            max_bytes: 8_000,
+            saved: Some("plan.json".into()),
+            ..Options::default()
+        },
+    );
+    assert!(out.len() <= 8_000, "{} bytes", out.len());
+    assert_eq!(out.lines().filter(|l| l.starts_with("```")).count() % 2, 0);
+    let risks = out.find("### Risks, blocked changes and drift").expect("the risks table");
+    let changes = out.find("### Changes to read in full").expect("changes in full");
+    assert!(risks < changes, "document order");
+    assert!(!out.contains("| instance | create |"), "the counts table goes first");
+    // The changes shown in full, counted per instance, and the rest said to be missing.
+    let shown: usize = out
+        .lines()
+        .filter(|l| l.starts_with("#### "))
+        .map(|l| {
+            l.rsplit_once(" — ")
+                .and_then(|(_, n)| n.strip_suffix(" instance(s)"))
+                .map_or(1, |n| n.parse::<usize>().unwrap())
+        })
+        .sum();
+    assert!(shown > 0);
+    let total = plan.changes().filter(|c| to_read_in_full(c)).count();
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("**Truncated to fit 8,000 bytes:** "), "{last}");
+    assert!(
+        last.contains(&format!(
+            "not shown here: the notes, the counts table, {} change(s) to read in full",
+            total - shown
+        )),
+        "{last}"
+    );
+    assert!(last.ends_with("`moat show plan.json` shows all of it."), "{last}");
+    let folded = out.lines().rev().nth(1).unwrap();
+    assert!(folded.starts_with("**Folded to fit 8,000 bytes:** "), "{folded}");
+}
