@@ -348,10 +348,17 @@ fn a_cut_keeps_risks_and_changes_in_full_before_the_counts() {
     );
     assert!(out.len() <= 8_000, "{} bytes", out.len());
     assert_eq!(out.lines().filter(|l| l.starts_with("```")).count() % 2, 0);
-    let risks = out.find("### Risks, blocked changes and drift").expect("the risks table");
-    let changes = out.find("### Changes to read in full").expect("changes in full");
+    let risks = out
+        .find("### Risks, blocked changes and drift")
+        .expect("the risks table");
+    let changes = out
+        .find("### Changes to read in full")
+        .expect("changes in full");
     assert!(risks < changes, "document order");
-    assert!(!out.contains("| instance | create |"), "the counts table goes first");
+    assert!(
+        !out.contains("| instance | create |"),
+        "the counts table goes first"
+    );
     // The changes shown in full, counted per instance, and the rest said to be missing.
     let shown: usize = out
         .lines()
@@ -365,7 +372,10 @@ fn a_cut_keeps_risks_and_changes_in_full_before_the_counts() {
     assert!(shown > 0);
     let total = plan.changes().filter(|c| to_read_in_full(c)).count();
     let last = out.lines().last().unwrap();
-    assert!(last.starts_with("**Truncated to fit 8,000 bytes:** "), "{last}");
+    assert!(
+        last.starts_with("**Truncated to fit 8,000 bytes:** "),
+        "{last}"
+    );
     assert!(
         last.contains(&format!(
             "not shown here: the notes, the counts table, {} change(s) to read in full",
@@ -373,7 +383,13 @@ fn a_cut_keeps_risks_and_changes_in_full_before_the_counts() {
         )),
         "{last}"
     );
-    assert!(last.ends_with("`moat show plan.json` shows all of it."), "{last}");
+    assert!(
+        last.ends_with("`moat show plan.json` shows all of it."),
+        "{last}"
+    );
     let folded = out.lines().rev().nth(1).unwrap();
-    assert!(folded.starts_with("**Folded to fit 8,000 bytes:** "), "{folded}");
+    assert!(
+        folded.starts_with("**Folded to fit 8,000 bytes:** "),
+        "{folded}"
+    );
 }
