@@ -156,6 +156,8 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
     #[command(flatten)]
+    pub markdown: MarkdownArgs,
+    #[command(flatten)]
     pub select: Selectors,
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -209,6 +211,25 @@ pub struct ShowArgs {
     pub plan: PathBuf,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    #[command(flatten)]
+    pub markdown: MarkdownArgs,
+}
+
+/// How `--format markdown` fits a pull-request comment (docs/plan-format.md).
+#[derive(Debug, Clone, Args)]
+pub struct MarkdownArgs {
+    /// With --format markdown: at most N bytes (default: the comment host's limit less a margin);
+    /// what does not fit is folded, risky changes last.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(crate::render::markdown::MIN_BYTES as u64..))]
+    pub max_bytes: Option<u64>,
+    /// With --format markdown: the host the comment goes to, whose limit is the default
+    /// --max-bytes (github: 64,000 bytes; azure-devops: 148,000 bytes).
+    #[arg(long, value_enum, default_value = "github")]
+    pub comment_host: crate::render::markdown::CommentHost,
+    /// With --format markdown: the id in the hidden first line `<!-- moat-plan: ID -->` that a
+    /// bot finds its comment by (default: the blueprint's path).
+    #[arg(long, value_name = "ID")]
+    pub marker: Option<String>,
 }
 
 #[derive(Debug, Args)]

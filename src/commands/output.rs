@@ -3,7 +3,8 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, MarkdownArgs};
+use crate::render::markdown;
 
 /// Output policy, passed around instead of scattered `println!` decisions.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +24,17 @@ impl Output {
             stderr_is_terminal: std::io::stderr().is_terminal(),
             stdin_is_terminal: std::io::stdin().is_terminal(),
         }
+    }
+}
+
+/// The markdown options of `plan` and `show`; `saved` is the plan file the folded line points to.
+pub fn markdown_options(args: &MarkdownArgs, saved: Option<String>) -> markdown::Options {
+    markdown::Options {
+        max_bytes: args.max_bytes.map_or(args.comment_host.budget(), |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }),
+        marker: args.marker.clone(),
+        saved,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod diagnostics;
 pub mod json;
 pub mod markdown;
+mod md_parts;
 mod parts;
 pub mod schema;
 pub mod text;
@@ -25,10 +26,16 @@ pub enum Format {
     Json,
 }
 
+/// The plan in `format`, markdown with the default budget and marker.
 pub fn render(plan: &Plan, format: Format, color: bool) -> String {
+    render_with(plan, format, color, &markdown::Options::default())
+}
+
+/// The plan in `format`; `md` says how markdown is sized and marked (the other formats ignore it).
+pub fn render_with(plan: &Plan, format: Format, color: bool, md: &markdown::Options) -> String {
     match format {
         Format::Text => text::render(plan, color),
-        Format::Markdown => markdown::render(plan),
+        Format::Markdown => markdown::render_with(plan, md),
         Format::Json => json::render(plan),
     }
 }

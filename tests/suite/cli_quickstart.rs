@@ -138,7 +138,9 @@ fn saved_plan_markdown_and_json_formats_through_the_binary() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(
-        out.starts_with("## moat plan: `examples/quickstart.yaml`"),
+        out.starts_with(
+            "<!-- moat-plan: examples/quickstart.yaml -->\n## moat plan: `examples/quickstart.yaml`"
+        ),
         "{out}"
     );
     assert!(out.contains("<details><summary><b>contoso-openai-prod</b>"));

@@ -27,7 +27,7 @@ fn plan_of(dir: &Path) -> Plan {
     moat::plan::plan(&bp, &observed)
 }
 
-fn check(dir: &Path, file: &str, actual: &str) -> Option<String> {
+pub(crate) fn check(dir: &Path, file: &str, actual: &str) -> Option<String> {
     let path = dir.join(file);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();

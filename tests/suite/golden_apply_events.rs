@@ -284,7 +284,7 @@ async fn apply_format_json_names_the_instances_held_back() {
     let summary = check_stream(&run);
     assert_eq!(summary["outcome"], "held-back", "{summary}\n{}", run.stderr);
     assert_eq!(summary["held_back"], json!(["contoso-openai-missing"]));
-    assert_eq!(summary["applied"], 19);
+    assert_eq!(summary["applied"], 22);
     assert!(run
         .lines
         .iter()

@@ -64,6 +64,8 @@ mod golden;
 mod golden_apply_events;
 mod golden_validate;
 mod kind_conformance;
+mod markdown_budget;
+mod markdown_levels;
 mod pipeline_examples;
 mod plan_schema;
 mod planner;
