@@ -74,7 +74,7 @@ fn level_2_keeps_risky_changes_in_full_and_folds_the_others_per_kind() {
     assert!(!out.contains("quickstart/defender-for-ai/Default create"));
     assert!(out.contains("- `defender-for-ai`: 1 create\n"));
     assert!(out.contains("- `role-assignment`: 1 create\n"));
-    assert!(out.contains("— 19 change(s), 5 in full</summary>"));
+    assert!(out.contains("— 22 change(s), 5 in full</summary>"));
     // The note stays, and the last line says what was folded.
     assert!(out.contains("> [!NOTE]"));
     let plain = plan
