@@ -298,6 +298,11 @@ pub struct Change {
     /// Fingerprint of the observed resource this change was computed from (etag when ARM has one,
     /// else a digest of the observed managed fields); `absent` when it did not exist.
     pub observed: String,
+    /// An update that puts back what the blueprint already declares: a managed field's live
+    /// value is weaker than any the blueprint allows (drift since the last apply, or an instance
+    /// not hardened yet). Set by the planner from the kind's `weak` values.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub regression: bool,
     /// The request apply sends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write: Option<Write>,
@@ -321,6 +326,9 @@ impl Plan {
             }
             if c.risk.is_some() && c.action.is_write() {
                 s.risks += 1;
+            }
+            if c.regression {
+                s.regressions += 1;
             }
         }
         s
@@ -346,6 +354,9 @@ pub struct Summary {
     pub blocked: usize,
     pub unchanged: usize,
     pub risks: usize,
+    /// Updates that are regressions (`Change::regression`).
+    #[serde(default)]
+    pub regressions: usize,
 }
 
 impl Change {
@@ -371,6 +382,7 @@ impl Change {
             depends_on: Vec::new(),
             gates: Vec::new(),
             observed,
+            regression: false,
             write: None,
         }
     }

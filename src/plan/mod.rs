@@ -48,6 +48,7 @@ fn finish(bp: &Blueprint, instances: &mut Vec<InstancePlan>) -> Plan {
     prune_dependencies(instances);
     for c in instances.iter_mut().flat_map(|i| i.changes.iter_mut()) {
         with_directives(c);
+        c.regression = regression(c);
     }
     Plan {
         format_version: PLAN_FORMAT_VERSION,
@@ -135,6 +136,28 @@ pub fn with_directives(c: &mut Change) {
         w.resend = resend;
         w.adopt = adopt;
     }
+}
+
+/// Whether `c` puts back what the blueprint already declares: an update, allowed by no
+/// exception, away from a value its kind calls weak (`Meta::weak`).
+pub fn regression(c: &Change) -> bool {
+    let Some(kind) = crate::resources::find(&c.kind) else {
+        return false;
+    };
+    c.action == model::Action::Update
+        && c.exception.is_none()
+        && c.fields.iter().any(|f| {
+            let before = f.before.as_ref().map_or_else(
+                || "(absent)".to_string(),
+                |v| serde_json::to_string(v).unwrap_or_default(),
+            );
+            f.before != f.after
+                && kind
+                    .meta()
+                    .weak
+                    .iter()
+                    .any(|(path, weak)| *path == f.path && weak.eq_ignore_ascii_case(&before))
+        })
 }
 
 /// Dependencies only matter between writes; a change that writes nothing waits for nothing.

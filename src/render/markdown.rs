@@ -531,7 +531,7 @@ fn truncate(doc: Doc, opts: &Options) -> String {
                 not_shown.push(what);
             }
         }
-        let missing = format!("{missing} change(s) to read in full (risks, deletes, blocked changes, drift, exceptions)");
+        let missing = format!("{missing} change(s) to read in full (risks, regressions, deletes, blocked changes, drift, exceptions)");
         not_shown.push(&missing);
         clean(&format!(
             "**Truncated to fit {} bytes:** {kept} of {total} parts shown; not shown here: {}. {}.\n",

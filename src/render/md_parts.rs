@@ -13,18 +13,22 @@ pub fn esc(s: &str) -> String {
 }
 
 /// The changes a reviewer must read in full whatever the budget: a risk for running clients, a
-/// delete, a blocked change, drift on a verify-only control, or a weakening the blueprint's
-/// exception allows.
+/// delete, a blocked change, drift on a verify-only control, a regression, or a weakening the
+/// blueprint's exception allows.
 pub fn is_risky(c: &Change) -> bool {
     visible(c)
         && (c.risk.is_some()
             || c.exception.is_some()
+            || c.regression
             || matches!(c.action, Action::Delete | Action::Blocked | Action::Drift))
 }
 
-/// The changes the risks table lists: writes with a risk, blocked changes and drift.
+/// The changes the risks table lists: writes with a risk, regressions, blocked changes and
+/// drift.
 pub fn in_risks_table(c: &Change) -> bool {
-    (c.risk.is_some() && c.action.is_write()) || matches!(c.action, Action::Blocked | Action::Drift)
+    (c.risk.is_some() && c.action.is_write())
+        || c.regression
+        || matches!(c.action, Action::Blocked | Action::Drift)
 }
 
 /// What the risks table says of a change.
@@ -32,6 +36,7 @@ pub fn risk_text(c: &Change) -> &str {
     match c.action {
         Action::Blocked => c.blocked.as_deref().unwrap_or(&c.reason),
         Action::Drift => "verify-only control differs from the blueprint: moat does not write it, and apply holds the instance back",
+        _ if c.risk.is_none() && c.regression => super::parts::REGRESSION,
         _ => c.risk.as_deref().unwrap_or(""),
     }
 }
@@ -69,6 +74,9 @@ pub fn change(
         let _ = writeln!(out, "**Instances:** {}\n", esc(&names.join(", ")));
     }
     let _ = writeln!(out, "{}\n", c.reason);
+    if c.regression {
+        let _ = writeln!(out, "**Regression:** {}\n", super::parts::REGRESSION);
+    }
     if let Some(b) = c.blocked.as_ref().filter(|b| **b != c.reason) {
         let _ = writeln!(out, "**Blocked:** {b}\n");
     }

@@ -8,7 +8,11 @@ use crate::model::{Action, Change, FieldChange, Summary};
 /// What every rendering says of a plan that fails.
 pub const FAILED_LINE: &str = "The plan has blocked changes, drift on verify-only controls or expired exceptions: apply holds back the instances that have them (and what depends on them) and applies the others.";
 
-/// "N to create, M to update, K to delete" (+ blocked / drift when any).
+/// What every rendering says of a change that is a regression.
+pub const REGRESSION: &str =
+    "live is weaker than the blueprint declares (drift since the last apply, or not hardened yet)";
+
+/// "N to create, M to update, K to delete" (+ blocked / drift / regressions when any).
 pub fn summary_line(s: &Summary) -> String {
     let mut line = format!(
         "{} to create, {} to update, {} to delete",
@@ -21,6 +25,12 @@ pub fn summary_line(s: &Summary) -> String {
         line.push_str(&format!(", {} blocked", s.blocked));
     }
     line.push('.');
+    if s.regressions > 0 {
+        line.push_str(&format!(
+            " {} regression(s): live weaker than the blueprint declares.",
+            s.regressions
+        ));
+    }
     line
 }
 

@@ -87,6 +87,14 @@ pub fn plan_schema() -> Value {
                 true,
                 count("Writes (create, update, delete) that carry a `risk` for running clients."),
             ),
+            (
+                "regressions",
+                true,
+                count(
+                    "Updates that are regressions: a managed field's live value is weaker than \
+                     the blueprint declares (drift since the last apply, or not hardened yet).",
+                ),
+            ),
         ],
     );
     let blueprint = object(
@@ -243,6 +251,12 @@ pub fn plan_schema() -> Value {
                 true,
                 json!({"type": "string", "pattern": "^(absent|etag:.+|sha256:[0-9a-f]{64})$",
                        "description": "Fingerprint of the live resource the change was computed from."}),
+            ),
+            (
+                "regression",
+                false,
+                json!({"type": "boolean", "const": true,
+                       "description": "Present (true) on an update that puts back what the blueprint already declares: a managed field's live value is weaker than any the blueprint allows. Absent otherwise."}),
             ),
             ("write", false, reference("write")),
         ],

@@ -100,6 +100,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
                     );
                 }
             }
+            if c.regression {
+                let _ = writeln!(
+                    out,
+                    "      {} {}",
+                    p.paint(risk, "regression:"),
+                    super::parts::REGRESSION
+                );
+            }
             if let Some(r) = &c.risk {
                 let _ = writeln!(out, "      {} {}", p.paint(risk, "risk:"), clean(r));
             }

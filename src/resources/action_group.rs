@@ -73,6 +73,7 @@ static META: Meta = Meta {
         "properties.eventHubReceivers",
     ],
     first_on_lock: false,
+    weak: &[],
 };
 
 /// The group moat keeps for `inst`: `controls.alerts.actionGroup` (never given together with

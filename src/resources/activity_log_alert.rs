@@ -99,6 +99,7 @@ static META: Meta = Meta {
     read_only: &[],
     ignored: &["tags"],
     first_on_lock: false,
+    weak: &[("properties.enabled", "false")],
 };
 
 /// The id of the key-access rule of `inst`.

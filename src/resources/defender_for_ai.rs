@@ -31,6 +31,7 @@ static META: Meta = Meta {
     read_only: &[],
     ignored: &["tags"],
     first_on_lock: false,
+    weak: &[("properties.state", "\"Disabled\"")],
 };
 
 fn id(inst: &Instance) -> String {

@@ -18,6 +18,7 @@ static META: Meta = Meta {
     read_only: &[],
     ignored: &["kind", "location", "sku", "tags", "properties", "identity"],
     first_on_lock: false,
+    weak: &[],
 };
 
 impl Kind for DeletedAccountKind {

@@ -219,6 +219,12 @@ static META: Meta = Meta {
     // The settings a full PUT sends back as ARM returned them (see the file header).
     ignored: &["properties.deploymentState", "properties.serviceTier"],
     first_on_lock: false,
+    // Bound to Microsoft's default filter (or none) instead of the declared strict one.
+    weak: &[
+        ("properties.raiPolicyName", "\"Microsoft.Default\""),
+        ("properties.raiPolicyName", "\"Microsoft.DefaultV2\""),
+        ("properties.raiPolicyName", "(absent)"),
+    ],
 };
 
 impl Kind for DeploymentKind {

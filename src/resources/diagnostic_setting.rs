@@ -382,6 +382,7 @@ static META: Meta = Meta {
         "properties.metrics[].retentionPolicy",
     ],
     first_on_lock: false,
+    weak: &[],
 };
 
 impl Kind for DiagnosticSettingKind {

@@ -96,6 +96,7 @@ static META: Meta = Meta {
         "properties.provisioningState",
     ],
     first_on_lock: false,
+    weak: &[],
 };
 
 impl Kind for DnsZoneGroupKind {

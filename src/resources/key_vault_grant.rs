@@ -68,6 +68,7 @@ static META: Meta = Meta {
     read_only: &[],
     ignored: role_assignment::IGNORED,
     first_on_lock: false,
+    weak: &[],
 };
 
 /// The customer-managed key this instance declares, with its vault.

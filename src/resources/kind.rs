@@ -43,6 +43,12 @@ pub struct Meta {
     /// Whether a write to this kind goes first on its lock: the cutover's critical path (a
     /// private endpoint, ARM's longest operation, which everything network-side waits for).
     pub first_on_lock: bool,
+    /// Live values of managed fields that are weaker than any value the blueprint declares:
+    /// `(dotted path, value as compact JSON)`, `(absent)` for a missing field, compared without
+    /// case. An update away from one of them, with no exception, is a **regression** in the
+    /// plan (live state weaker than what the blueprint already says: drift since the last apply,
+    /// or an instance not hardened yet).
+    pub weak: &'static [(&'static str, &'static str)],
 }
 
 /// Whether a gate holds, given the reads done so far.

@@ -177,6 +177,7 @@ static META: Meta = Meta {
         "properties.skipQueryValidation",
     ],
     first_on_lock: false,
+    weak: &[("properties.enabled", "false")],
 };
 
 /// The id of `rule` for `inst`.

@@ -107,6 +107,7 @@ static META: Meta = Meta {
     // Webhook properties of other tools' actions: moat sends none and compares none.
     ignored: &["tags", "properties.actions[].webHookProperties"],
     first_on_lock: false,
+    weak: &[("properties.enabled", "false")],
 };
 
 /// The id of `rule` for `inst`.

@@ -76,6 +76,7 @@ static META: Meta = Meta {
         "properties.internalId",
     ],
     first_on_lock: false,
+    weak: &[],
 };
 
 impl Kind for PrivateDnsZoneKind {

@@ -191,6 +191,7 @@ static META: Meta = Meta {
         "extendedLocation",
     ],
     first_on_lock: true,
+    weak: &[],
 };
 
 impl Kind for PrivateEndpointKind {

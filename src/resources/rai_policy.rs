@@ -276,6 +276,7 @@ static META: Meta = Meta {
         "properties.safetyProviders",
     ],
     first_on_lock: false,
+    weak: &[],
 };
 
 impl Kind for RaiPolicyKind {

@@ -268,6 +268,7 @@ static META: Meta = Meta {
     read_only: &[],
     ignored: IGNORED,
     first_on_lock: false,
+    weak: &[],
 };
 
 const ASSIGNMENTS: &str = "/providers/Microsoft.Authorization/roleAssignments";

@@ -336,6 +336,7 @@ static META: Meta = Meta {
         "properties.destinationApplicationSecurityGroups",
     ],
     first_on_lock: false,
+    weak: &[],
 };
 
 impl Kind for SecurityRuleKind {

@@ -105,6 +105,8 @@ static META: Meta = Meta {
         "properties.ipamPoolPrefixAllocations",
     ],
     first_on_lock: false,
+    // Network policies off: the NSG does not apply to the private endpoint.
+    weak: &[("properties.privateEndpointNetworkPolicies", "\"Disabled\"")],
 };
 
 impl Kind for SubnetKind {

@@ -128,6 +128,7 @@ static META: Meta = Meta {
         "tags",
     ],
     first_on_lock: false,
+    weak: &[],
 };
 
 impl Kind for VnetLinkKind {

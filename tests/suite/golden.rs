@@ -126,8 +126,34 @@ fn scenarios_mean_what_their_names_say() {
         criteria.after.as_ref().and_then(|v| v.as_str()),
         Some("Total RAIRejectedRequests > 50 per ModelDeploymentName")
     );
+    assert!(
+        !c.regression,
+        "a new threshold is the blueprint changing, not drift"
+    );
+    assert_eq!(threshold.summary().regressions, 0);
     let body = &c.write.as_ref().unwrap().body.as_ref().unwrap()["properties"];
     assert_eq!(body["criteria"]["allOf"][0]["threshold"], 50);
+
+    // Hand edits that weaken a converged instance are regressions, each of them, in the
+    // summary every rendering shows; the plan does not fail (apply puts them back).
+    let regression = p("regression");
+    let writes: Vec<_> = regression
+        .changes()
+        .filter(|c| c.action.is_write())
+        .collect();
+    assert_eq!(writes.len(), 3, "{writes:#?}");
+    assert!(writes
+        .iter()
+        .all(|c| c.regression && c.action == Action::Update));
+    assert_eq!(regression.summary().regressions, 3);
+    assert!(!regression.is_failed());
+    let text = render::render(&regression, Format::Text, false);
+    assert!(text.contains("3 regression(s): live weaker than the blueprint declares."));
+    let md = render::render(&regression, Format::Markdown, false);
+    assert!(md.contains("**Regression:**"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&render::render(&regression, Format::Json, false)).unwrap();
+    assert_eq!(json["summary"]["regressions"], 3);
     assert_eq!(body["windowSize"], "PT15M");
 
     let blocked = p("blocked");

@@ -58,6 +58,7 @@ fn to_read_in_full(c: &Change) -> bool {
     !matches!(c.action, Action::NoOp | Action::Verified)
         && (c.risk.is_some()
             || c.exception.is_some()
+            || c.regression
             || matches!(c.action, Action::Delete | Action::Blocked | Action::Drift))
 }
 

@@ -74,12 +74,12 @@ fn level_2_keeps_risky_changes_in_full_and_folds_the_others_per_kind() {
     assert!(!out.contains("quickstart/defender-for-ai/Default create"));
     assert!(out.contains("- `defender-for-ai`: 1 create\n"));
     assert!(out.contains("- `role-assignment`: 1 create\n"));
-    assert!(out.contains("— 22 change(s), 5 in full</summary>"));
+    assert!(out.contains("— 22 change(s), 6 in full</summary>"));
     // The note stays, and the last line says what was folded.
     assert!(out.contains("> [!NOTE]"));
     let plain = plan
         .changes()
-        .filter(|c| c.action.is_write() && c.risk.is_none())
+        .filter(|c| c.action.is_write() && c.risk.is_none() && !c.regression)
         .count();
     let last = out.lines().last().unwrap();
     let want = format!(
@@ -111,7 +111,7 @@ fn with_commas(n: usize) -> String {
 fn mixed() -> Plan {
     let brown = scenario("brownfield");
     let mut quiet = renamed(&brown, "quiet");
-    quiet.changes.retain(|c| c.risk.is_none());
+    quiet.changes.retain(|c| c.risk.is_none() && !c.regression);
     quiet.notes.clear();
     let mut plan = brown.clone();
     plan.instances = vec![renamed(&brown, "east"), quiet, renamed(&brown, "west")];
@@ -175,7 +175,7 @@ fn level_5_cuts_between_pieces_and_says_what_is_missing() {
     );
     let risky = plan
         .changes()
-        .filter(|c| c.risk.is_some() || c.action == Action::Delete)
+        .filter(|c| c.risk.is_some() || c.regression || c.action == Action::Delete)
         .count();
     assert!(
         last.contains(&format!("{risky} change(s) to read in full")),

@@ -130,6 +130,7 @@ fn maximal_plan() -> Plan {
             exception: Some("local-auth: vendor appliance".into()),
             depends_on: vec![format!("max/x/c{}", i + 1)],
             gates: vec![gate(i), gate(i + 1)],
+            regression: true,
             observed: match i % 3 {
                 0 => "etag:W/\"1\"".into(),
                 1 => format!("sha256:{}", "ab".repeat(32)),

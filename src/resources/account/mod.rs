@@ -78,6 +78,17 @@ static META: Meta = Meta {
     // What the account's owner sets and moat leaves alone.
     ignored: &["properties.userOwnedStorage"],
     first_on_lock: false,
+    weak: &[
+        ("properties.publicNetworkAccess", "\"Enabled\""),
+        ("properties.publicNetworkAccess", "(absent)"),
+        ("properties.disableLocalAuth", "false"),
+        ("properties.disableLocalAuth", "(absent)"),
+        ("properties.networkAcls.defaultAction", "\"Allow\""),
+        ("properties.networkAcls.defaultAction", "(absent)"),
+        ("properties.networkAcls.bypass", "\"AzureServices\""),
+        ("properties.restrictOutboundNetworkAccess", "false"),
+        ("properties.restrictOutboundNetworkAccess", "(absent)"),
+    ],
 };
 
 impl Kind for Account {
