@@ -49,6 +49,9 @@ pub enum Fmt {
     ShortName,
     /// An e-mail address (one `@`, a dotted domain).
     Email,
+    /// A webhook an action group calls: `https://` to a host name, no user info, no query string
+    /// (a URL that carries a secret belongs in an action group made outside the blueprint).
+    WebhookUrl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,6 +368,7 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
         Fmt::ShortName => {
             (1..=12).contains(&value.chars().count()) && !value.chars().any(char::is_control)
         }
+        Fmt::WebhookUrl => is_webhook_url(value),
         Fmt::Email => value.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !local.contains(char::is_whitespace)
@@ -477,6 +481,10 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
             format!("`{v}` is not an e-mail address"),
             "e.g. secops@contoso.com",
         ),
+        Fmt::WebhookUrl => problem(
+            "not a webhook moat writes: it takes `https://host/path` without user info or a query string".to_string(),
+            "a webhook whose URL carries a secret (a token in the query) belongs in an action group made outside the blueprint: name it with `actionGroupId`",
+        ),
     })
 }
 
@@ -494,6 +502,7 @@ pub fn pattern(fmt: Fmt) -> Option<String> {
         Fmt::Subdomain => "^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}[a-zA-Z0-9]$".into(),
         Fmt::DnsZone => "^privatelink\\.".into(),
         Fmt::KeyVaultUri => "^https://".into(),
+        Fmt::WebhookUrl => "^https://[^/?#@]+(/[^?#]*)?$".into(),
         Fmt::ShortName => "^.{1,12}$".into(),
         _ => return None,
     })
@@ -533,58 +542,32 @@ fn arm_id_hint(value: &str, kind: ArmKind) -> String {
     format!("expected {}", kind.template())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cidrs_ips_and_tags() {
-        for ok in ["10.10.1.0/24", "0.0.0.0/0", "2001:db8::/32", "203.0.113.7"] {
-            assert!(check(Fmt::IpOrCidr, ok).is_ok(), "{ok}");
-        }
-        for bad in ["10.10.1.0/33", "10.10.1/24", "10.10.1.0/", "300.1.1.1", "x"] {
-            assert!(check(Fmt::IpOrCidr, bad).is_err(), "{bad}");
-        }
-        for ok in [
-            "*",
-            "VirtualNetwork",
-            "Storage.EastUS",
-            "AzureFrontDoor.Backend",
-        ] {
-            assert!(check(Fmt::AddressPrefix, ok).is_ok(), "{ok}");
-        }
-        let (_, hint) = check(Fmt::AddressPrefix, "VirtualNetwrk").unwrap_err();
-        assert_eq!(
-            hint.unwrap(),
-            "did you mean the service tag `VirtualNetwork`?"
-        );
+/// `https://host[/path]`: a host name (or IP), no user info, port allowed, no query or fragment.
+fn is_webhook_url(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix("https://") else {
+        return false;
+    };
+    if v.len() > 2048
+        || rest.contains(['?', '#', '@'])
+        || v.chars().any(|c| c.is_control() || c == ' ')
+    {
+        return false;
     }
-
-    #[test]
-    fn ports_guids_ids_dates() {
-        assert!(check(Fmt::PortRange, "1024-65535").is_ok());
-        assert!(check(Fmt::PortRange, "65536").is_err());
-        assert!(check(Fmt::PortRange, "500-400").is_err());
-        assert!(is_guid("9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a34"));
-        assert!(!is_guid("9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a3"));
-        let id = "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-prod/subnets/snet-pe";
-        let (sub, rg, names) = parse_arm_id(id, ArmKind::Subnet).unwrap();
-        assert_eq!(
-            (sub.as_str(), rg.as_str()),
-            ("6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10", "rg-network")
+    let host = rest.split('/').next().unwrap_or_default();
+    let host =
+        host.rsplit_once(':').map_or(
+            host,
+            |(h, port)| {
+                if port.parse::<u16>().is_ok() {
+                    h
+                } else {
+                    host
+                }
+            },
         );
-        assert_eq!(names, ["vnet-prod", "snet-pe"]);
-        assert!(parse_arm_id(id, ArmKind::Vnet).is_none());
-        assert!(check(Fmt::Date, "2027-02-30").is_err());
-        assert!(check(Fmt::Date, "2027-01-31").is_ok());
-    }
-
-    #[test]
-    fn suggestions_catch_typos_only() {
-        assert_eq!(
-            suggest("resourceGrup", &["resourceGroup", "location"]),
-            Some("resourceGroup")
-        );
-        assert_eq!(suggest("zzzzzz", &["resourceGroup", "location"]), None);
-    }
+    is_fqdn(host) || host.parse::<std::net::Ipv4Addr>().is_ok()
 }
+
+#[cfg(test)]
+#[path = "formats_tests.rs"]
+mod tests;

@@ -12,6 +12,7 @@ pub static ACTION_GROUP: Obj = Obj {
         f("name", &Ty::Str(Fmt::Name(NameKind::ActionGroup)), "Name of the action group.").req().arm("Microsoft.Insights/actionGroups name"),
         f("shortName", &Ty::Str(Fmt::ShortName), "Short name shown in notifications, at most 12 characters.").req().arm("properties.groupShortName"),
         f("emails", &Ty::List(&Ty::Str(Fmt::Email)), "E-mail addresses notified (common alert schema).").def("[]").arm("properties.emailReceivers[].emailAddress"),
+        f("webhooks", &Ty::List(&Ty::Str(Fmt::WebhookUrl)), "Webhooks called (common alert schema): `https://` URLs without user info or a query string. moat adds them and never removes a webhook receiver; plans show only the host and a fingerprint of the URL.").def("[]").arm("properties.webhookReceivers[].serviceUri"),
     ],
 };
 

@@ -57,12 +57,19 @@ static META: Meta = Meta {
         "properties.emailReceivers[].name",
         "properties.emailReceivers[].emailAddress",
         "properties.emailReceivers[].useCommonAlertSchema",
+        "properties.webhookReceivers[].name",
+        "properties.webhookReceivers[].serviceUri",
+        "properties.webhookReceivers[].useCommonAlertSchema",
     ],
     read_only: &["properties.emailReceivers[].status"],
     ignored: &[
         "tags",
         "properties.smsReceivers",
-        "properties.webhookReceivers",
+        // Entra-authenticated webhooks are set up outside moat; carried over as they are.
+        "properties.webhookReceivers[].useAadAuth",
+        "properties.webhookReceivers[].objectId",
+        "properties.webhookReceivers[].identifierUri",
+        "properties.webhookReceivers[].tenantId",
         "properties.itsmReceivers",
         "properties.azureAppPushReceivers",
         "properties.automationRunbookReceivers",
@@ -109,6 +116,48 @@ fn read(inst: &Instance) -> Option<Read> {
 
 fn emails(spec: &Value) -> Vec<String> {
     super::str_list(get(spec, "emails"))
+}
+
+/// The declared webhooks, in order, without repeats.
+fn webhooks(spec: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in super::str_list(get(spec, "webhooks")) {
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// A webhook as plans show it: the host and a fingerprint of the URL, never its path (webhook
+/// paths often carry a token).
+pub fn shown_webhook(url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let host = url
+        .strip_prefix("https://")
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("?");
+    let digest = hex::encode(Sha256::digest(url.as_bytes()));
+    format!(
+        "https://{}/… (sha256:{})",
+        crate::sanitize::clean(host),
+        &digest[..12]
+    )
+}
+
+/// The declared webhooks a live group already calls with the common alert schema.
+fn live_webhooks(live: &Value, declared: &[String]) -> Vec<String> {
+    let calls = |w: &String| {
+        get(live, "properties.webhookReceivers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|r| {
+                get_str(r, "serviceUri") == Some(w.as_str())
+                    && r["useCommonAlertSchema"].as_bool() == Some(true)
+            })
+    };
+    declared.iter().filter(|w| calls(w)).cloned().collect()
 }
 
 /// The e-mail addresses of a live group that use the common alert schema, lower-cased, sorted.
@@ -227,6 +276,17 @@ fn plan(
             after: Some(json!(want_sorted)),
         });
     }
+    let hooks = webhooks(spec);
+    let have_hooks = live.map(|l| live_webhooks(l, &hooks)).unwrap_or_default();
+    if have_hooks.len() != hooks.len() {
+        let shown =
+            |list: &[String]| json!(list.iter().map(|w| shown_webhook(w)).collect::<Vec<_>>());
+        fields.push(FieldChange {
+            path: "properties.webhookReceivers".into(),
+            before: live.map(|_| shown(&have_hooks)),
+            after: Some(shown(&hooks)),
+        });
+    }
     let action = super::outcome(mode, live.is_some(), !fields.is_empty());
     let name = super::last_segment(id);
     let mut c = Change::new(
@@ -243,12 +303,9 @@ fn plan(
             .iter()
             .map(|e| json!({"name": e, "emailAddress": e, "useCommonAlertSchema": true}))
             .collect();
-        let mut w = Write::new(
-            Method::Put,
-            id,
-            API_VERSION,
-            Some(body(live, short, receivers)),
-        );
+        let mut body = body(live, short, receivers);
+        add_webhooks(&mut body, &hooks);
+        let mut w = Write::new(Method::Put, id, API_VERSION, Some(body));
         match live {
             Some(l) => w = w.if_match(l),
             None => w.if_none_match = true,
@@ -256,6 +313,31 @@ fn plan(
         c.write = Some(w);
     }
     c
+}
+
+/// The declared webhooks in a PUT body: any live receiver of the same URL replaced by moat's
+/// (common alert schema on), the other webhook receivers kept.
+fn add_webhooks(body: &mut Value, hooks: &[String]) {
+    if hooks.is_empty() {
+        return;
+    }
+    let mut receivers: Vec<Value> = body["properties"]["webhookReceivers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| !get_str(r, "serviceUri").is_some_and(|u| hooks.iter().any(|h| h == u)))
+        .collect();
+    for h in hooks {
+        let digest = shown_webhook(h);
+        let tag = digest
+            .rsplit("sha256:")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(')');
+        receivers.push(json!({"name": format!("moat-webhook-{tag}"), "serviceUri": h, "useCommonAlertSchema": true}));
+    }
+    body["properties"]["webhookReceivers"] = Value::Array(receivers);
 }
 
 /// The PUT body: the live group's tags and other receivers carried over (without the server's

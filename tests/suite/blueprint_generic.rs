@@ -162,3 +162,37 @@ fn a_metric_alert_frequency_longer_than_its_window_is_a_located_error() {
     let (bp, shown) = load("    controls:\n      alerts:\n        contentFilter: {window: PT1M}\n");
     assert!(bp.is_some() && shown.is_empty(), "{shown:?}");
 }
+
+/// M2: a webhook is `https://host/path` only; one with a query string (where tokens go) or user
+/// info, or over plain HTTP, is refused where it is written, pointing at `actionGroupId`.
+#[test]
+fn a_webhook_with_a_query_user_info_or_plain_http_is_refused_where_written() {
+    let group = |url: &str| {
+        format!(
+            "    controls:\n      alerts:\n        actionGroup: {{name: ag-sec, shortName: sec, webhooks: [\"{url}\"]}}\n"
+        )
+    };
+    for bad in [
+        "https://hooks.contoso.com/x?token=abc",
+        "https://user:pw@hooks.contoso.com/x",
+        "http://hooks.contoso.com/x",
+        "https://hooks.contoso.com/x#frag",
+        "https:///x",
+    ] {
+        let (bp, shown) = load(&group(bad));
+        assert!(bp.is_none(), "{bad}: {shown:?}");
+        assert!(
+            shown.iter().any(|d| d.starts_with("d.yaml:15:")
+                && d.contains("not a webhook moat writes")
+                && d.contains("actionGroupId")),
+            "{bad}: {shown:?}"
+        );
+    }
+    for good in [
+        "https://hooks.contoso.com/alerts/moat",
+        "https://203.0.113.7:8443/hook",
+    ] {
+        let (bp, shown) = load(&group(good));
+        assert!(bp.is_some() && shown.is_empty(), "{good}: {shown:?}");
+    }
+}

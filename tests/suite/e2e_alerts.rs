@@ -10,6 +10,7 @@ use moat::resources::{action_group, activity_log_alert, log_alert, metric_alert}
 use serde_json::Value;
 use support::e2e::*;
 
+const WEBHOOK: &str = "https://alerts.contoso.com/hooks/moat-m2";
 const GROUP: &str = "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourceGroups/rg-ai-prod/providers/Microsoft.Insights/actionGroups/ag-ai-security";
 
 fn writes(p: &Plan) -> Vec<String> {
@@ -176,6 +177,21 @@ async fn the_alerts_example_converges_and_keeps_the_hand_made_receivers() {
         body["properties"]["smsReceivers"][0]["name"],
         "secops-oncall"
     );
+    // The declared webhook is written in full, but the plan shows only its host and a
+    // fingerprint (webhook paths often carry a token).
+    let hooks = body["properties"]["webhookReceivers"].as_array().unwrap();
+    assert!(hooks
+        .iter()
+        .any(|h| h["serviceUri"] == WEBHOOK && h["useCommonAlertSchema"] == true));
+    let shown = moat::render::text::render(&p, false);
+    assert!(
+        shown.contains("https://alerts.contoso.com/… (sha256:"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("moat-m2"),
+        "the webhook's path is not shown: {shown}"
+    );
     let alerts: Vec<_> = p
         .changes()
         .filter(|c| c.kind == activity_log_alert::KIND)
@@ -203,6 +219,11 @@ async fn the_alerts_example_converges_and_keeps_the_hand_made_receivers() {
         .filter_map(|r| r["emailAddress"].as_str())
         .collect();
     assert_eq!(emails, ["secops@contoso.com"]);
+    assert!(props["webhookReceivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["serviceUri"] == WEBHOOK));
     assert_eq!(props["emailReceivers"][0]["useCommonAlertSchema"], true);
     // The SMS receiver someone added by hand is carried over, and so are the group's tags.
     assert_eq!(props["smsReceivers"][0]["name"], "secops-oncall");
@@ -217,6 +238,11 @@ async fn the_alerts_example_converges_and_keeps_the_hand_made_receivers() {
         "{:#?}",
         writes(&again)
     );
+    // A second apply on the converged instance writes nothing at all.
+    emu.clear_request_log();
+    let report = apply(api.clone(), &again).await;
+    assert!(report.ok() && report.applied.is_empty(), "{report:#?}");
+    assert_eq!(emu.request_log().iter().filter(|e| is_write(e)).count(), 0);
     emu.shutdown().await;
 }
 
@@ -385,5 +411,44 @@ async fn an_alert_rule_that_cannot_be_created_fails_alone_and_hardening_goes_on(
     )
     .await;
 
+    emu.shutdown().await;
+}
+
+/// The log rule's workspace is gone (deleted after the blueprint was written): Azure refuses the
+/// rule, and it fails alone — no step waits for an alert rule, so nothing is skipped because of
+/// it, and the other alert rules are created.
+#[tokio::test]
+async fn a_log_alert_on_a_missing_workspace_fails_alone() {
+    let seed: Vec<Value> = moat::emulator::load_seed_file(repo("examples/alerts-seed.json"))
+        .unwrap()
+        .into_iter()
+        .filter(|v| {
+            !v["id"]
+                .as_str()
+                .unwrap_or("")
+                .contains("/workspaces/law-security")
+        })
+        .collect();
+    let emu = moat::emulator::EmulatorHandle::start(moat::emulator::EmulatorConfig::default())
+        .await
+        .expect("emulator starts");
+    emu.seed(&seed).expect("seed applies");
+    let api = connect(&emu);
+    let bp = load("examples/alerts.yaml");
+    let p = plan(api.as_ref(), &bp).await;
+    let report = apply(api.clone(), &p).await;
+    let log_rule = "contoso-openai-prod/log-alert/new-caller-prefix";
+    let failed: Vec<&str> = report.failed.iter().map(|(a, _)| a.as_str()).collect();
+    assert!(failed.contains(&log_rule), "{report:#?}");
+    let why = &report.failed.iter().find(|(a, _)| a == log_rule).unwrap().1;
+    assert!(why.contains("could not be found"), "{why}");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .all(|(_, because)| !because.contains(log_rule)),
+        "nothing waits for an alert rule: {report:#?}"
+    );
+    assert_metric_rules(api.as_ref(), &bp, 0).await;
     emu.shutdown().await;
 }

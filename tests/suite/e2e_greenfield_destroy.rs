@@ -34,16 +34,6 @@ fn two_instances() -> Blueprint {
     bp
 }
 
-async fn destroy_plan(api: &dyn moat::arm::ArmApi, bp: &Blueprint, names: &[&str]) -> Plan {
-    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    let mut selected = bp.clone();
-    selected.instances.retain(|i| names.contains(&i.name));
-    let observed = moat::observe::observe(api, &selected)
-        .await
-        .expect("observe");
-    moat::plan::destroy::plan(bp, &names, &observed)
-}
-
 fn kinds(p: &Plan, action: Action) -> Vec<(KindId, String)> {
     p.changes()
         .filter(|c| c.action == action)

@@ -40,6 +40,7 @@ mod cli_quickstart;
 mod distribution;
 mod docs_outputs;
 mod e2e_alerts;
+mod e2e_alerts_destroy;
 mod e2e_apply;
 mod e2e_apply_cli;
 mod e2e_cmk;

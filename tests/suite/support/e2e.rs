@@ -116,3 +116,18 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The destroy plan for the instances named in `names` (all in `bp`), from their observed state.
+pub async fn destroy_plan(
+    api: &dyn moat::arm::ArmApi,
+    bp: &moat::blueprint::resolved::Blueprint,
+    names: &[&str],
+) -> moat::plan::model::Plan {
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let mut selected = bp.clone();
+    selected.instances.retain(|i| names.contains(&i.name));
+    let observed = moat::observe::observe(api, &selected)
+        .await
+        .expect("observe");
+    moat::plan::destroy::plan(bp, &names, &observed)
+}
