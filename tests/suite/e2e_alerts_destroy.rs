@@ -21,30 +21,17 @@ const GROUP: &str = "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourc
 /// The greenfield example (accounts moat creates, so destroy may delete them) as `names`, each
 /// naming the same action group.
 fn greenfield(names: &[&str]) -> Blueprint {
-    let mut bp = load("examples/greenfield.yaml");
-    let template = bp.instances[0].clone();
-    bp.instances = names
-        .iter()
-        .map(|n| {
-            let mut inst = template.clone();
-            let name = format!("contoso-openai-{n}");
-            inst.name = name.clone();
-            inst.account_name = name.clone();
-            inst.custom_subdomain = Some(name.clone());
-            if let Some(pe) = inst.controls.private_endpoint.as_mut() {
-                pe.spec.name = format!("{name}-pe");
-            }
-            let alerts = inst
-                .controls
-                .generic
-                .get_mut("alerts")
-                .expect("baseline alerts");
-            alerts.spec["actionGroup"] = serde_json::json!({
-                "name": "ag-ai-security", "shortName": "ai-secops", "emails": ["secops@contoso.com"]
-            });
-            inst
-        })
-        .collect();
+    let mut bp = greenfield_instances(names);
+    for inst in &mut bp.instances {
+        let alerts = inst
+            .controls
+            .generic
+            .get_mut("alerts")
+            .expect("baseline alerts");
+        alerts.spec["actionGroup"] = serde_json::json!({
+            "name": "ag-ai-security", "shortName": "ai-secops", "emails": ["secops@contoso.com"]
+        });
+    }
     bp
 }
 

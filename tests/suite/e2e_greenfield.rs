@@ -302,21 +302,8 @@ async fn greenfield_example_creates_a_hardened_account_in_one_put_and_converges(
 async fn greenfield_fleet_of_ten_is_created_and_converges() {
     let emu = emulator("examples/greenfield-seed.json").await;
     let api = connect(&emu);
-    let mut bp = load("examples/greenfield.yaml");
-    let template = bp.instances[0].clone();
-    bp.instances = (0..10)
-        .map(|i| {
-            let mut inst = template.clone();
-            let name = format!("contoso-openai-new-{i:02}");
-            inst.name = name.clone();
-            inst.account_name = name.clone();
-            inst.custom_subdomain = Some(name.clone());
-            if let Some(pe) = inst.controls.private_endpoint.as_mut() {
-                pe.spec.name = format!("{name}-pe");
-            }
-            inst
-        })
-        .collect();
+    let names: Vec<String> = (0..10).map(|i| format!("new-{i:02}")).collect();
+    let bp = greenfield_instances(&names.iter().map(String::as_str).collect::<Vec<_>>());
 
     let started = std::time::Instant::now();
     let p = plan(api.as_ref(), &bp).await;

@@ -15,23 +15,7 @@ const SUB: &str = "6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10";
 
 /// The greenfield example as two instances sharing the subnet, NSG, zone and link.
 fn two_instances() -> Blueprint {
-    let mut bp = load("examples/greenfield.yaml");
-    let template = bp.instances[0].clone();
-    bp.instances = ["alpha", "beta"]
-        .iter()
-        .map(|n| {
-            let mut inst = template.clone();
-            let name = format!("contoso-openai-{n}");
-            inst.name = name.clone();
-            inst.account_name = name.clone();
-            inst.custom_subdomain = Some(name.clone());
-            if let Some(pe) = inst.controls.private_endpoint.as_mut() {
-                pe.spec.name = format!("{name}-pe");
-            }
-            inst
-        })
-        .collect();
-    bp
+    greenfield_instances(&["alpha", "beta"])
 }
 
 fn kinds(p: &Plan, action: Action) -> Vec<(KindId, String)> {

@@ -131,3 +131,25 @@ pub async fn destroy_plan(
         .expect("observe");
     moat::plan::destroy::plan(bp, &names, &observed)
 }
+
+/// The greenfield example as one instance per name (`contoso-openai-{name}`, its own endpoint),
+/// sharing the subnet, NSG, zone and link.
+pub fn greenfield_instances(names: &[&str]) -> moat::blueprint::resolved::Blueprint {
+    let mut bp = load("examples/greenfield.yaml");
+    let template = bp.instances[0].clone();
+    bp.instances = names
+        .iter()
+        .map(|n| {
+            let mut inst = template.clone();
+            let name = format!("contoso-openai-{n}");
+            inst.name = name.clone();
+            inst.account_name = name.clone();
+            inst.custom_subdomain = Some(name.clone());
+            if let Some(pe) = inst.controls.private_endpoint.as_mut() {
+                pe.spec.name = format!("{name}-pe");
+            }
+            inst
+        })
+        .collect();
+    bp
+}
