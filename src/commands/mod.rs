@@ -69,6 +69,29 @@ fn validate(
 /// `moat emulator`: serve until Ctrl-C, or (`--reset` alone) forget the state that
 /// `--emulator` keeps under `.moat/`.
 async fn emulator(args: crate::emulator::cli::EmulatorArgs) -> Result<i32, MoatError> {
+    if let Some(crate::emulator::cli::EmulatorAction::Seed { file, out }) = &args.action {
+        let bp = load::load_blueprint(file)?;
+        let seed = crate::emulator::seed_from::brownfield(&bp);
+        let text = serde_json::to_string_pretty(&seed).expect("JSON values serialise") + "\n";
+        match out {
+            Some(path) => {
+                std::fs::write(path, &text).map_err(|source| MoatError::Io {
+                    what: "could not write",
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                eprintln!(
+                    "Wrote {} resources to {}: try it with `moat plan {} --emulator --seed {}`.",
+                    seed.len(),
+                    path.display(),
+                    file.display(),
+                    path.display()
+                );
+            }
+            None => print!("{text}"),
+        }
+        return Ok(0);
+    }
     if args.reset && args.state.is_none() && args.seed.is_none() {
         let states = connect::emulator_state_files();
         if states.is_empty() {

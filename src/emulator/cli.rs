@@ -8,8 +8,25 @@ use super::config::EmulatorConfig;
 use super::config::{FailOutcome, FailRule};
 use super::handle::{load_seed_file, EmulatorHandle};
 
+/// What `moat emulator` does besides serving.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum EmulatorAction {
+    /// Print a brownfield seed for a blueprint (JSON array of ARM bodies): its accounts as teams
+    /// leave them (public, keys on) and what `existing:` names, for `--emulator --seed FILE`.
+    Seed {
+        /// The blueprint.
+        file: PathBuf,
+        /// Write the seed here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
 #[derive(clap::Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct EmulatorArgs {
+    #[command(subcommand)]
+    pub action: Option<EmulatorAction>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8480")]
     pub listen: SocketAddr,

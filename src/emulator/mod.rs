@@ -21,6 +21,7 @@ pub mod ops;
 pub mod provider;
 pub mod providers;
 pub mod routes;
+pub mod seed_from;
 pub mod server;
 pub mod settle;
 pub mod spec;

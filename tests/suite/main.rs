@@ -61,6 +61,7 @@ mod emulator_network;
 mod emulator_protocol;
 mod emulator_rbac;
 mod emulator_sdk_faults;
+mod emulator_seed_from;
 mod golden;
 mod golden_apply_events;
 mod golden_validate;
