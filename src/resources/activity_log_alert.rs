@@ -22,7 +22,6 @@ use crate::model::{Change, KindId};
 
 pub const API_VERSION: &str = "2020-10-01";
 pub const KIND: KindId = KindId::new("activity-log-alert");
-use super::action_group::CONTROL;
 
 /// The operations the key-access rule fires on.
 pub const KEY_OPERATIONS: &[&str] = &[
@@ -115,16 +114,7 @@ pub fn rule_id(inst: &Instance, rule: &Rule) -> String {
     )
 }
 
-/// The control's mode and the rule's fields, when `inst` declares the rule.
-fn spec<'i>(inst: &'i Instance, rule: &Rule) -> Option<(Mode, &'i Value)> {
-    let ctl = inst.controls.generic(CONTROL)?;
-    let spec = ctl.spec.get(rule.key).filter(|r| r.is_object())?;
-    Some((ctl.mode, spec))
-}
-
-fn read(inst: &Instance, rule: &Rule) -> Option<Read> {
-    spec(inst, rule).map(|_| Read::get(rule_id(inst, rule), API_VERSION))
-}
+alert_rule::row!(Rule, rule_id);
 
 impl Kind for ActivityLogAlertKind {
     fn meta(&self) -> &'static Meta {
@@ -132,36 +122,26 @@ impl Kind for ActivityLogAlertKind {
     }
 
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
-        RULES.iter().filter_map(|rule| read(inst, rule)).collect()
+        alert_rule::reads(&alert_rule::declared(inst, RULES, API_VERSION))
     }
 
     /// Each declared rule moat created (its owner tag), in a managed control; a rule someone
     /// else made under the same name is kept, with a note.
     fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
-        let declared = RULES.iter().filter_map(|rule| {
-            let (mode, _) = spec(inst, rule)?;
-            Some((mode, &rule.words, read(inst, rule)?))
-        });
-        alert_rule::destroy(inst, &KIND, declared, seen)
+        let declared = alert_rule::declared(inst, RULES, API_VERSION);
+        alert_rule::destroy(inst, &KIND, &declared, seen)
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
         let mut out = Planned::default();
-        for rule in RULES {
-            let (Some((mode, spec)), Some(r)) = (spec(inst, rule), read(inst, rule)) else {
-                continue;
-            };
-            let live = seen.value(&r);
-            let enabled = spec["enabled"].as_bool().unwrap_or(true);
-            if !enabled && live.is_none() {
-                out.notes.push(format!(
-                    "{}: the {} alert is off (its exception allows it) and does not exist",
-                    inst.name, rule.words.suffix
-                ));
+        for d in alert_rule::declared(inst, RULES, API_VERSION) {
+            let (rule, live) = (d.rule, seen.value(&d.read));
+            let enabled = d.spec["enabled"].as_bool().unwrap_or(true);
+            if alert_rule::off_and_absent(&mut out, inst, &rule.words, (enabled, true), live) {
                 continue;
             }
-            let severity = spec["severity"].as_i64().unwrap_or(rule.severity);
-            let change = plan(inst, rule, mode, enabled, severity, live);
+            let severity = d.spec["severity"].as_i64().unwrap_or(rule.severity);
+            let change = plan(inst, rule, d.mode, enabled, severity, live);
             out.changes.push((Stage::Alerting, change));
         }
         out

@@ -20,6 +20,91 @@ pub struct Words {
     pub lost: &'static str,
 }
 
+/// One row of an alert kind's rule table.
+pub trait Row: Sync + 'static {
+    /// Its field in `controls.alerts`.
+    fn key(&self) -> &'static str;
+    fn words(&self) -> &Words;
+    /// Its ARM id for `inst`.
+    fn id(&self, inst: &Instance) -> String;
+}
+
+/// `Row` for a kind's rule struct with `key` and `words` fields and a `rule_id(inst, rule)`.
+macro_rules! row {
+    ($rule:ty, $id:path) => {
+        impl $crate::resources::alert_rule::Row for $rule {
+            fn key(&self) -> &'static str {
+                self.key
+            }
+            fn words(&self) -> &$crate::resources::alert_rule::Words {
+                &self.words
+            }
+            fn id(&self, inst: &Instance) -> String {
+                $id(inst, self)
+            }
+        }
+    };
+}
+pub(crate) use row;
+
+/// A rule `inst` declares: the row, the control's mode, the rule's fields and its read.
+pub struct Declared<'i, R: 'static> {
+    pub rule: &'static R,
+    pub mode: Mode,
+    pub spec: &'i Value,
+    pub read: Read,
+}
+
+/// The rules of `rules` that `inst` declares (an object under their key in `controls.alerts`).
+pub fn declared<'i, R: Row>(
+    inst: &'i Instance,
+    rules: &[&'static R],
+    api_version: &'static str,
+) -> Vec<Declared<'i, R>> {
+    let Some(ctl) = inst.controls.generic(super::action_group::CONTROL) else {
+        return Vec::new();
+    };
+    rules
+        .iter()
+        .copied()
+        .filter_map(|rule| {
+            let spec = ctl.spec.get(rule.key()).filter(|r| r.is_object())?;
+            Some(Declared {
+                rule,
+                mode: ctl.mode,
+                spec,
+                read: Read::get(rule.id(inst), api_version),
+            })
+        })
+        .collect()
+}
+
+/// The reads of the declared rules.
+pub fn reads<R: Row>(declared: &[Declared<'_, R>]) -> Vec<Read> {
+    declared.iter().map(|d| d.read.clone()).collect()
+}
+
+/// Whether a rule that is off and does not exist is left alone (nothing to plan), noting it when
+/// the rule is on by default (its exception allows it off).
+pub fn off_and_absent(
+    out: &mut Planned,
+    inst: &Instance,
+    words: &Words,
+    (enabled, on_by_default): (bool, bool),
+    live: Option<&Value>,
+) -> bool {
+    if enabled || live.is_some() {
+        return false;
+    }
+    if on_by_default {
+        out.notes.push(format!(
+            "{}: the {} alert is off (its exception allows it) and does not exist",
+            inst.name, words.suffix
+        ));
+    }
+    true
+}
+
 /// One rule as a kind planned it: the body it wants and the managed fields that differ.
 pub struct Draft<'a> {
     pub inst: &'a Instance,
@@ -237,19 +322,18 @@ fn without_hidden_links(tags: &Value) -> Value {
     Value::Object(out)
 }
 
-/// Destroy of the declared rules of a kind (`(mode, words, read)` each): each one deleted when
-/// moat created it (its owner tag) in a managed control, kept with a note otherwise.
-pub fn destroy<'w>(
+/// Destroy of the declared rules of a kind: each one deleted when moat created it (its owner
+/// tag) in a managed control, kept with a note otherwise.
+pub fn destroy<R: Row>(
     inst: &Instance,
     kind: &KindId,
-    rules: impl IntoIterator<Item = (Mode, &'w Words, Read)>,
+    declared: &[Declared<'_, R>],
     seen: &Reads,
 ) -> Planned {
     let mut out = Planned::default();
-    for (mode, words, read) in rules {
-        if mode == Mode::Managed {
-            destroy_one(&mut out, inst, kind, words, &read, seen.value(&read));
-        }
+    for d in declared.iter().filter(|d| d.mode == Mode::Managed) {
+        let words = d.rule.words();
+        destroy_one(&mut out, inst, kind, words, &d.read, seen.value(&d.read));
     }
     out
 }

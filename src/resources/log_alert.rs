@@ -202,16 +202,17 @@ fn keys_on(inst: &Instance) -> bool {
         .is_some_and(|c| !c.spec.disabled)
 }
 
-/// The control's mode and the rule's fields, when `inst` declares the rule and can have it.
-fn spec<'i>(inst: &'i Instance, rule: &Rule) -> Option<(Mode, &'i Value)> {
-    let ctl = inst.controls.generic(CONTROL)?;
-    let spec = ctl.spec.get(rule.key).filter(|r| r.is_object())?;
-    workspace(inst)?;
-    (!rule.needs_keys || keys_on(inst)).then_some((ctl.mode, spec))
-}
+alert_rule::row!(Rule, rule_id);
 
-fn read(inst: &Instance, rule: &Rule) -> Option<Read> {
-    spec(inst, rule).map(|_| Read::get(rule_id(inst, rule), API_VERSION))
+/// The rules `inst` declares and can have: a workspace to query, and keys on for the rules
+/// about keys.
+fn declared(inst: &Instance) -> Vec<alert_rule::Declared<'_, Rule>> {
+    if workspace(inst).is_none() {
+        return Vec::new();
+    }
+    let mut out = alert_rule::declared(inst, RULES, API_VERSION);
+    out.retain(|d| !d.rule.needs_keys || keys_on(inst));
+    out
 }
 
 /// A window as KQL writes a timespan (`PT1H` → `1h`, `P1D` → `1d`).
@@ -226,47 +227,35 @@ impl Kind for LogAlertKind {
     }
 
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
-        RULES.iter().filter_map(|rule| read(inst, rule)).collect()
+        alert_rule::reads(&declared(inst))
     }
 
     fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
-        let declared = RULES.iter().filter_map(|rule| {
-            let (mode, _) = spec(inst, rule)?;
-            Some((mode, &rule.words, read(inst, rule)?))
-        });
-        alert_rule::destroy(inst, &KIND, declared, seen)
+        alert_rule::destroy(inst, &KIND, &declared(inst), seen)
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
         let mut out = Planned::default();
-        let declared = inst
+        let named = inst
             .controls
             .generic(CONTROL)
             .is_some_and(|c| RULES.iter().any(|r| c.spec.get(r.key).is_some()));
-        if declared && workspace(inst).is_none() {
+        if named && workspace(inst).is_none() {
             out.notes.push(format!(
                 "{}: no log alert rules: the instance sends its logs to no workspace (declare `diagnostics`)",
                 inst.name
             ));
         }
-        for rule in RULES {
-            let (Some((mode, spec)), Some(r)) = (spec(inst, rule), read(inst, rule)) else {
-                continue;
-            };
-            let live = seen.value(&r);
-            let enabled = spec["enabled"].as_bool().unwrap_or(rule.enabled);
-            if !enabled && live.is_none() {
-                if rule.enabled {
-                    out.notes.push(format!(
-                        "{}: the {} alert is off (its exception allows it) and does not exist",
-                        inst.name, rule.words.suffix
-                    ));
-                }
+        for d in declared(inst) {
+            let (rule, live) = (d.rule, seen.value(&d.read));
+            let enabled = d.spec["enabled"].as_bool().unwrap_or(rule.enabled);
+            let on = (enabled, rule.enabled);
+            if alert_rule::off_and_absent(&mut out, inst, &rule.words, on, live) {
                 continue;
             }
-            let severity = spec["severity"].as_i64().unwrap_or(rule.severity);
-            let window = get_str(spec, "window").unwrap_or(rule.window);
-            let change = plan(inst, rule, mode, (enabled, severity, window), live);
+            let severity = d.spec["severity"].as_i64().unwrap_or(rule.severity);
+            let window = get_str(d.spec, "window").unwrap_or(rule.window);
+            let change = plan(inst, rule, d.mode, (enabled, severity, window), live);
             out.changes.push((Stage::Alerting, change));
         }
         out

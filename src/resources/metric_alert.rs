@@ -26,7 +26,6 @@ use crate::model::{Change, KindId};
 
 pub const API_VERSION: &str = "2018-03-01";
 pub const KIND: KindId = KindId::new("metric-alert");
-use super::action_group::CONTROL;
 
 const NAMESPACE: &str = "Microsoft.CognitiveServices/accounts";
 const CRITERIA_TYPE: &str = "Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria";
@@ -118,16 +117,7 @@ pub fn rule_id(inst: &Instance, rule: &Rule) -> String {
     )
 }
 
-/// The control's mode and the rule's fields, when `inst` declares the rule.
-fn spec<'i>(inst: &'i Instance, rule: &Rule) -> Option<(Mode, &'i Value)> {
-    let ctl = inst.controls.generic(CONTROL)?;
-    let spec = ctl.spec.get(rule.key).filter(|r| r.is_object())?;
-    Some((ctl.mode, spec))
-}
-
-fn read(inst: &Instance, rule: &Rule) -> Option<Read> {
-    spec(inst, rule).map(|_| Read::get(rule_id(inst, rule), API_VERSION))
-}
+alert_rule::row!(Rule, rule_id);
 
 /// A rule's settings: the blueprint's values over the rule's defaults.
 pub struct Settings {
@@ -158,34 +148,25 @@ impl Kind for MetricAlertKind {
     }
 
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
-        RULES.iter().filter_map(|rule| read(inst, rule)).collect()
+        alert_rule::reads(&alert_rule::declared(inst, RULES, API_VERSION))
     }
 
     fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
-        let declared = RULES.iter().filter_map(|rule| {
-            let (mode, _) = spec(inst, rule)?;
-            Some((mode, &rule.words, read(inst, rule)?))
-        });
-        alert_rule::destroy(inst, &KIND, declared, seen)
+        let declared = alert_rule::declared(inst, RULES, API_VERSION);
+        alert_rule::destroy(inst, &KIND, &declared, seen)
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
         let mut out = Planned::default();
-        for rule in RULES {
-            let (Some((mode, spec)), Some(r)) = (spec(inst, rule), read(inst, rule)) else {
-                continue;
-            };
-            let live = seen.value(&r);
-            let settings = Settings::of(rule, spec);
-            if !settings.enabled && live.is_none() {
-                out.notes.push(format!(
-                    "{}: the {} alert is off (its exception allows it) and does not exist",
-                    inst.name, rule.words.suffix
-                ));
+        for d in alert_rule::declared(inst, RULES, API_VERSION) {
+            let (rule, live) = (d.rule, seen.value(&d.read));
+            let settings = Settings::of(rule, d.spec);
+            let on = (settings.enabled, true);
+            if alert_rule::off_and_absent(&mut out, inst, &rule.words, on, live) {
                 continue;
             }
             out.changes
-                .push((Stage::Alerting, plan(inst, rule, mode, &settings, live)));
+                .push((Stage::Alerting, plan(inst, rule, d.mode, &settings, live)));
         }
         out
     }
