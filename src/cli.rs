@@ -80,6 +80,16 @@ moat plan fleet.yaml --out plan.json --detailed-exitcode"
 moat apply --plan plan.json --auto-approve"
     )]
     Apply(ApplyArgs),
+    /// Report the security posture of every account in subscriptions or resource groups
+    /// (read-only): against a blueprint for the instances it names, else the strict baseline.
+    #[command(
+        after_help = "Exit codes: 0 no unwaived finding at or above --fail-on, 1 error, 3 findings \
+(not 2, which is `plan --detailed-exitcode`'s \"changes\").\n\n\
+Examples:\n  moat audit --subscription 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10\n  \
+moat audit fleet.yaml --format json > audit.json\n  \
+moat audit examples/audit.yaml --emulator --seed examples/audit-seed.json --fail-on high"
+    )]
+    Audit(AuditArgs),
     /// Render a saved plan (`moat plan --out`) again, without talking to Azure.
     #[command(
         after_help = "Exit codes: 0 rendered, 1 the file is unreadable, not a moat plan, or edited.\n\n\
@@ -201,6 +211,44 @@ pub struct ApplyArgs {
     pub format: ApplyFormat,
     #[command(flatten)]
     pub select: Selectors,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// Output format of `moat audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// One block per finding, then a summary line.
+    Table,
+    /// A versioned JSON document (docs/audit.md).
+    Json,
+}
+
+/// The lowest severity that fails `moat audit` (exit 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// A blueprint: the instances it names are judged against it (its exceptions shown as
+    /// waived); every other account against the strict baseline.
+    pub file: Option<PathBuf>,
+    /// Audit this subscription (repeatable; default: the blueprint's subscriptions).
+    #[arg(long = "subscription", value_name = "ID")]
+    pub subscriptions: Vec<String>,
+    /// Only this resource group of each subscription (repeatable).
+    #[arg(long = "resource-group", value_name = "NAME")]
+    pub resource_groups: Vec<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: AuditFormat,
+    /// Exit 3 when an unwaived finding is at or above this severity.
+    #[arg(long, value_enum, default_value = "low")]
+    pub fail_on: FailOn,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

@@ -9,6 +9,7 @@ pub mod discover;
 pub mod read_only;
 pub mod render;
 pub mod rules;
+pub mod run;
 
 use serde::Serialize;
 use serde_json::Value;

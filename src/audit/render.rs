@@ -34,15 +34,20 @@ pub fn table(findings: &[Finding]) -> String {
         );
         let _ = writeln!(out, "    resource: {}", f.resource_id);
         for e in &f.evidence {
-            let _ = writeln!(
-                out,
-                "    {}: {} (expected {})",
-                e.path,
-                shown(&e.observed),
-                shown(&e.expected)
-            );
+            let _ = match &e.expected {
+                None if e.observed.is_some() => {
+                    writeln!(out, "    {}: {}", e.path, shown(&e.observed))
+                }
+                _ => writeln!(
+                    out,
+                    "    {}: {} (expected {})",
+                    e.path,
+                    shown(&e.observed),
+                    shown(&e.expected)
+                ),
+            };
         }
-        if f.evidence.is_empty() {
+        if f.evidence.is_empty() && f.waived_by.is_none() {
             let _ = writeln!(out, "    missing: the resource does not exist");
         }
         match &f.waived_by {
@@ -107,4 +112,15 @@ pub fn json(findings: &[Finding], fail_on: Severity) -> Value {
             "remediation": f.rule.remediation,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The line on stderr after an audit: what was looked at.
+pub fn scanned(report: &super::run::Audit) -> String {
+    let named = report.instances.iter().filter(|i| i.named).count();
+    format!(
+        "Audited {} account(s) ({named} named by the blueprint, {} against the strict baseline) and {} soft-deleted account(s); read-only, nothing was changed.",
+        report.accounts.len(),
+        report.instances.len() - named,
+        report.deleted.len()
+    )
 }
