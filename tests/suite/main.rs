@@ -42,6 +42,7 @@ mod docs_outputs;
 mod e2e_alerts;
 mod e2e_apply;
 mod e2e_apply_cli;
+mod e2e_audit;
 mod e2e_cmk;
 mod e2e_defender;
 mod e2e_fleet;
