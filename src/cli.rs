@@ -222,6 +222,13 @@ pub enum AuditFormat {
     Table,
     /// A versioned JSON document (docs/audit.md).
     Json,
+    /// SARIF 2.1.0 for GitHub code scanning (results at the blueprint's FILE:LINE, ARM id in
+    /// their properties).
+    Sarif,
+    /// JUnit XML for the Azure DevOps test tab: a suite per account, a case per rule.
+    Junit,
+    /// Markdown for a pull-request comment or a report.
+    Markdown,
 }
 
 /// The lowest severity that fails `moat audit` (exit 3).

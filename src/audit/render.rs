@@ -124,3 +124,100 @@ pub fn scanned(report: &super::run::Audit) -> String {
         report.deleted.len()
     )
 }
+
+/// A table cell: no pipe, no line break.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn evidence_cell(f: &Finding) -> String {
+    let parts: Vec<String> = f
+        .evidence
+        .iter()
+        .map(|e| match &e.expected {
+            None if e.observed.is_some() => format!("`{}`: {}", e.path, shown(&e.observed)),
+            _ => format!(
+                "`{}`: {} (expected {})",
+                e.path,
+                shown(&e.observed),
+                shown(&e.expected)
+            ),
+        })
+        .collect();
+    match (&f.waived_by, parts.is_empty()) {
+        (_, false) => cell(&parts.join("; ")),
+        (Some(_), true) => String::new(),
+        (None, true) => "missing: the resource does not exist".into(),
+    }
+}
+
+/// Markdown for a pull-request comment or a report: a summary line, the unwaived findings
+/// worst first, then the waived ones with their exceptions. A long evidence value (a whole
+/// content-filter list) is cut to keep the comment readable; the JSON has it all.
+pub fn markdown(findings: &[Finding], fail_on: Severity) -> String {
+    const EVIDENCE_CHARS: usize = 300;
+    let mut out = String::from("<!-- moat-audit -->\n## moat audit\n\n");
+    let s = summary(findings);
+    if findings.is_empty() {
+        out.push_str("No findings.\n");
+        return out;
+    }
+    let verdict = if super::fails(findings, fail_on) {
+        format!("**fails** (`--fail-on {}`)", fail_on.label())
+    } else {
+        format!("passes (`--fail-on {}`)", fail_on.label())
+    };
+    let _ = writeln!(
+        out,
+        "{} findings: {} critical, {} high, {} medium, {} low, {} waived. The audit {verdict}.\n",
+        findings.len(),
+        s[3],
+        s[2],
+        s[1],
+        s[0],
+        s[4]
+    );
+    let mut open: Vec<&Finding> = findings.iter().filter(|f| f.waived_by.is_none()).collect();
+    open.sort_by_key(|f| std::cmp::Reverse(f.rule.severity));
+    let cut = |t: String| {
+        if t.chars().count() > EVIDENCE_CHARS {
+            let mut c: String = t.chars().take(EVIDENCE_CHARS).collect();
+            c.push('…');
+            c
+        } else {
+            t
+        }
+    };
+    if !open.is_empty() {
+        out.push_str(
+            "| severity | rule | account | finding | evidence | fix |\n|---|---|---|---|---|---|\n",
+        );
+        for f in open {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.rule.severity.label(),
+                f.rule.id,
+                cell(&f.instance),
+                cell(f.rule.title),
+                cut(evidence_cell(f)),
+                cell(f.rule.remediation)
+            );
+        }
+    }
+    let waived: Vec<&Finding> = findings.iter().filter(|f| f.waived_by.is_some()).collect();
+    if !waived.is_empty() {
+        out.push_str("\n### Waived by the blueprint's exceptions\n\n| rule | account | finding | exception |\n|---|---|---|---|\n");
+        for f in waived {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                f.rule.id,
+                cell(&f.instance),
+                cell(f.rule.title),
+                cell(f.waived_by.as_deref().unwrap_or_default())
+            );
+        }
+    }
+    out
+}

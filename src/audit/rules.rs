@@ -227,6 +227,25 @@ pub fn rule_waived_by(allows: &str) -> Option<&'static Rule> {
     rule(id)
 }
 
+/// Whether the blueprint (or the baseline) judges `rule` for an instance with these controls:
+/// a rule whose control is not declared is not checked (JUnit shows it skipped, not passed).
+pub fn judged_by(rule: &Rule, c: &crate::blueprint::resolved::Controls) -> bool {
+    match rule.id {
+        "MOAT-NS-001" | "MOAT-NS-002" => c.network_access.is_some(),
+        "MOAT-NS-003" => c.private_endpoint.is_some(),
+        "MOAT-NS-004" | "MOAT-NS-005" => c.outbound.is_some(),
+        "MOAT-IM-001" => c.local_auth.is_some(),
+        "MOAT-IM-002" => c.identity.is_some(),
+        "MOAT-PA-001" => c.role_assignments.is_some(),
+        "MOAT-DP-001" => c.encryption.is_some(),
+        "MOAT-LT-001" => c.diagnostics.is_some(),
+        "MOAT-LT-002" => c.generic("defenderForAI").is_some(),
+        "MOAT-CF-001" => c.rai_policy.is_some(),
+        "MOAT-CF-002" => c.deployments.is_some(),
+        _ => false,
+    }
+}
+
 /// The rule for a changed field (`Some(path)`) or a whole change (`None`) of a kind.
 pub fn rule_for(kind: &str, path: Option<&str>) -> Option<&'static Rule> {
     RULES.iter().find(|r| {

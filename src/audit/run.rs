@@ -65,6 +65,8 @@ pub struct Audit {
     /// Per audited instance: its name, account id, and whether the blueprint names it.
     pub instances: Vec<Audited>,
     pub findings: Vec<Finding>,
+    /// The instances judged: the blueprint's, then the strict baseline's for the rest.
+    pub judged: Blueprint,
     /// The plan the findings were drawn from (never applied).
     pub plan: Plan,
 }
@@ -139,6 +141,7 @@ pub async fn audit(
         deleted,
         instances,
         findings,
+        judged: bp,
         plan,
     })
 }

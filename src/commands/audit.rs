@@ -24,6 +24,20 @@ pub async fn run(args: AuditArgs, out: Output) -> Result<i32, MoatError> {
             serde_json::to_string_pretty(&audit::render::json(&report.findings, fail_on))
                 .unwrap_or_default()
         ),
+        AuditFormat::Sarif => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let source = args.file.as_deref().map(|f| audit::locate::source(f, &cwd));
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&audit::sarif::sarif(
+                    &report.findings,
+                    source.as_ref()
+                ))
+                .unwrap_or_default()
+            )
+        }
+        AuditFormat::Junit => audit::junit::junit(&report),
+        AuditFormat::Markdown => audit::render::markdown(&report.findings, fail_on),
     };
     print!("{}", crate::sanitize::clean_output(&text));
     eprintln!("{}", audit::render::scanned(&report));

@@ -63,6 +63,7 @@ mod emulator_rbac;
 mod emulator_sdk_faults;
 mod golden;
 mod golden_apply_events;
+mod golden_audit;
 mod golden_validate;
 mod kind_conformance;
 mod markdown_budget;
