@@ -15,10 +15,12 @@ Examples:
   moat plan fleet.yaml --format markdown --out plan.json --detailed-exitcode
   moat apply fleet.yaml --instance prod-eastus --auto-approve
   moat apply --plan plan.json --auto-approve
+  moat audit --subscription 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10 --format sarif
 
 Exit codes (every command): 0 success; 1 error, refusal, blocked change, verify-only drift, or a
 usage error (unknown flag, bad value, missing argument); 2 only from `moat plan
---detailed-exitcode`, when there are changes; 130 interrupted (Ctrl-C).";
+--detailed-exitcode`, when there are changes; 3 only from `moat audit`, when there are findings
+at or above --fail-on; 130 interrupted (Ctrl-C).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,10 +62,12 @@ moat validate fleet.yaml --format sarif > moat.sarif   # GitHub code scanning"
         format: crate::render::diagnostics::DiagnosticFormat,
     },
     /// Print the JSON Schema of the blueprint (for editors' YAML completion), of the plan JSON
-    /// (`--plan`) or of the `apply --format json` events (`--apply-events`).
+    /// (`--plan`), of the `apply --format json` events (`--apply-events`) or of the audit JSON
+    /// (`--audit`).
     #[command(after_help = "Examples:\n  moat schema > moat.schema.json\n  \
 moat schema --plan > moat-plan.schema.json\n  \
-moat schema --apply-events > moat-apply-events.schema.json")]
+moat schema --apply-events > moat-apply-events.schema.json\n  \
+moat schema --audit > moat-audit.schema.json")]
     Schema(SchemaArgs),
     /// Show what differs between the blueprint and live ARM state.
     #[command(
@@ -183,6 +187,9 @@ pub struct SchemaArgs {
     /// One line of `moat apply --format json` (draft 2020-12).
     #[arg(long)]
     pub apply_events: bool,
+    /// The document that `moat audit --format json` prints (draft 2020-12).
+    #[arg(long)]
+    pub audit: bool,
 }
 
 /// Output format of `moat apply`.

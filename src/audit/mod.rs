@@ -13,6 +13,7 @@ pub mod render;
 pub mod rules;
 pub mod run;
 pub mod sarif;
+pub mod schema;
 
 use serde::Serialize;
 use serde_json::Value;

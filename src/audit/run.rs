@@ -50,9 +50,21 @@ pub enum AuditError {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Arm(#[from] ArmError),
+    Arm(Box<ArmError>),
     #[error(transparent)]
-    Observe(#[from] crate::observe::ObserveError),
+    Observe(Box<crate::observe::ObserveError>),
+}
+
+impl From<ArmError> for AuditError {
+    fn from(e: ArmError) -> Self {
+        AuditError::Arm(Box::new(e))
+    }
+}
+
+impl From<crate::observe::ObserveError> for AuditError {
+    fn from(e: crate::observe::ObserveError) -> Self {
+        AuditError::Observe(Box::new(e))
+    }
 }
 
 /// What an audit found.

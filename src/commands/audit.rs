@@ -60,7 +60,7 @@ fn severity(f: FailOn) -> Severity {
 fn audit_error(e: audit::run::AuditError) -> MoatError {
     match e {
         audit::run::AuditError::Usage(m) => MoatError::Usage(m),
-        audit::run::AuditError::Arm(e) => e.into(),
-        audit::run::AuditError::Observe(e) => e.into(),
+        audit::run::AuditError::Arm(e) => MoatError::Arm(e),
+        audit::run::AuditError::Observe(e) => MoatError::Observe(e),
     }
 }

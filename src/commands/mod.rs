@@ -36,6 +36,8 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
                 crate::render::schema::plan_schema()
             } else if args.apply_events {
                 crate::apply::events::schema()
+            } else if args.audit {
+                crate::audit::schema::schema()
             } else {
                 crate::blueprint::json_schema()
             };

@@ -299,3 +299,34 @@ fn the_audit_junit_is_well_formed_junit_with_a_suite_per_account() {
     assert!(parse_xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a><b></a></b>").is_err());
     assert!(parse_xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a x=\"&bad;\"/>").is_err());
 }
+
+#[test]
+fn the_audit_json_validates_against_the_published_schema() {
+    let schema = moat::audit::schema::schema();
+    let v = jsonschema::draft202012::new(&schema).expect("a valid draft 2020-12 schema");
+    let doc: Value = serde_json::from_str(&golden("audit.json")).unwrap();
+    let errors: Vec<String> = v
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut broken = doc.clone();
+    broken["findings"][0]["ruleId"] = "MOAT-XX-999".into();
+    assert!(
+        v.iter_errors(&broken).next().is_some(),
+        "an unknown rule id is refused"
+    );
+    let mut extra = doc.clone();
+    extra["findings"][0]["unexpected"] = true.into();
+    assert!(v.iter_errors(&extra).next().is_some(), "objects are closed");
+
+    let o = assert_cmd::Command::cargo_bin("moat")
+        .unwrap()
+        .args(["schema", "--audit"])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let printed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(printed, schema);
+}
