@@ -130,17 +130,31 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
+/// A value in a markdown cell, cut at `EVIDENCE_CHARS` (a whole content-filter list would
+/// swamp the comment; the JSON has it all).
+fn short(v: &Option<Value>) -> String {
+    const EVIDENCE_CHARS: usize = 120;
+    let t = shown(v);
+    if t.chars().count() > EVIDENCE_CHARS {
+        let mut c: String = t.chars().take(EVIDENCE_CHARS).collect();
+        c.push('…');
+        c
+    } else {
+        t
+    }
+}
+
 fn evidence_cell(f: &Finding) -> String {
     let parts: Vec<String> = f
         .evidence
         .iter()
         .map(|e| match &e.expected {
-            None if e.observed.is_some() => format!("`{}`: {}", e.path, shown(&e.observed)),
+            None if e.observed.is_some() => format!("`{}`: {}", e.path, short(&e.observed)),
             _ => format!(
                 "`{}`: {} (expected {})",
                 e.path,
-                shown(&e.observed),
-                shown(&e.expected)
+                short(&e.observed),
+                short(&e.expected)
             ),
         })
         .collect();
@@ -152,10 +166,8 @@ fn evidence_cell(f: &Finding) -> String {
 }
 
 /// Markdown for a pull-request comment or a report: a summary line, the unwaived findings
-/// worst first, then the waived ones with their exceptions. A long evidence value (a whole
-/// content-filter list) is cut to keep the comment readable; the JSON has it all.
+/// worst first, then the waived ones with their exceptions.
 pub fn markdown(findings: &[Finding], fail_on: Severity) -> String {
-    const EVIDENCE_CHARS: usize = 300;
     let mut out = String::from("<!-- moat-audit -->\n## moat audit\n\n");
     let s = summary(findings);
     if findings.is_empty() {
@@ -179,15 +191,6 @@ pub fn markdown(findings: &[Finding], fail_on: Severity) -> String {
     );
     let mut open: Vec<&Finding> = findings.iter().filter(|f| f.waived_by.is_none()).collect();
     open.sort_by_key(|f| std::cmp::Reverse(f.rule.severity));
-    let cut = |t: String| {
-        if t.chars().count() > EVIDENCE_CHARS {
-            let mut c: String = t.chars().take(EVIDENCE_CHARS).collect();
-            c.push('…');
-            c
-        } else {
-            t
-        }
-    };
     if !open.is_empty() {
         out.push_str(
             "| severity | rule | account | finding | evidence | fix |\n|---|---|---|---|---|---|\n",
@@ -200,7 +203,7 @@ pub fn markdown(findings: &[Finding], fail_on: Severity) -> String {
                 f.rule.id,
                 cell(&f.instance),
                 cell(f.rule.title),
-                cut(evidence_cell(f)),
+                evidence_cell(f),
                 cell(f.rule.remediation)
             );
         }
