@@ -15,10 +15,12 @@ Examples:
   moat plan fleet.yaml --format markdown --out plan.json --detailed-exitcode
   moat apply fleet.yaml --instance prod-eastus --auto-approve
   moat apply --plan plan.json --auto-approve
+  moat audit --subscription 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10 --format sarif
 
 Exit codes (every command): 0 success; 1 error, refusal, blocked change, verify-only drift, or a
 usage error (unknown flag, bad value, missing argument); 2 only from `moat plan
---detailed-exitcode`, when there are changes; 130 interrupted (Ctrl-C).";
+--detailed-exitcode`, when there are changes; 3 only from `moat audit`, when there are findings
+at or above --fail-on; 130 interrupted (Ctrl-C).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,10 +62,12 @@ moat validate fleet.yaml --format sarif > moat.sarif   # GitHub code scanning"
         format: crate::render::diagnostics::DiagnosticFormat,
     },
     /// Print the JSON Schema of the blueprint (for editors' YAML completion), of the plan JSON
-    /// (`--plan`) or of the `apply --format json` events (`--apply-events`).
+    /// (`--plan`), of the `apply --format json` events (`--apply-events`) or of the audit JSON
+    /// (`--audit`).
     #[command(after_help = "Examples:\n  moat schema > moat.schema.json\n  \
 moat schema --plan > moat-plan.schema.json\n  \
-moat schema --apply-events > moat-apply-events.schema.json")]
+moat schema --apply-events > moat-apply-events.schema.json\n  \
+moat schema --audit > moat-audit.schema.json")]
     Schema(SchemaArgs),
     /// Show what differs between the blueprint and live ARM state.
     #[command(
@@ -80,6 +84,16 @@ moat plan fleet.yaml --out plan.json --detailed-exitcode"
 moat apply --plan plan.json --auto-approve"
     )]
     Apply(ApplyArgs),
+    /// Report the security posture of every account in subscriptions or resource groups
+    /// (read-only): against a blueprint for the instances it names, else the strict baseline.
+    #[command(
+        after_help = "Exit codes: 0 no unwaived finding at or above --fail-on, 1 error, 3 findings \
+(not 2, which is `plan --detailed-exitcode`'s \"changes\").\n\n\
+Examples:\n  moat audit --subscription 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10\n  \
+moat audit fleet.yaml --format json > audit.json\n  \
+moat audit examples/audit.yaml --emulator --seed examples/audit-seed.json --fail-on high"
+    )]
+    Audit(AuditArgs),
     /// Render a saved plan (`moat plan --out`) again, without talking to Azure.
     #[command(
         after_help = "Exit codes: 0 rendered, 1 the file is unreadable, not a moat plan, or edited.\n\n\
@@ -173,6 +187,9 @@ pub struct SchemaArgs {
     /// One line of `moat apply --format json` (draft 2020-12).
     #[arg(long)]
     pub apply_events: bool,
+    /// The document that `moat audit --format json` prints (draft 2020-12).
+    #[arg(long)]
+    pub audit: bool,
 }
 
 /// Output format of `moat apply`.
@@ -201,6 +218,51 @@ pub struct ApplyArgs {
     pub format: ApplyFormat,
     #[command(flatten)]
     pub select: Selectors,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// Output format of `moat audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// One block per finding, then a summary line.
+    Table,
+    /// A versioned JSON document (docs/audit.md).
+    Json,
+    /// SARIF 2.1.0 for GitHub code scanning (results at the blueprint's FILE:LINE, ARM id in
+    /// their properties).
+    Sarif,
+    /// JUnit XML for the Azure DevOps test tab: a suite per account, a case per rule.
+    Junit,
+    /// Markdown for a pull-request comment or a report.
+    Markdown,
+}
+
+/// The lowest severity that fails `moat audit` (exit 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// A blueprint: the instances it names are judged against it (its exceptions shown as
+    /// waived); every other account against the strict baseline.
+    pub file: Option<PathBuf>,
+    /// Audit this subscription (repeatable; default: the blueprint's subscriptions).
+    #[arg(long = "subscription", value_name = "ID")]
+    pub subscriptions: Vec<String>,
+    /// Only this resource group of each subscription (repeatable).
+    #[arg(long = "resource-group", value_name = "NAME")]
+    pub resource_groups: Vec<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: AuditFormat,
+    /// Exit 3 when an unwaived finding is at or above this severity.
+    #[arg(long, value_enum, default_value = "low")]
+    pub fail_on: FailOn,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

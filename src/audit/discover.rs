@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::arm::{ArmApi, ArmError};
 
 const ACCOUNTS: &str = "providers/Microsoft.CognitiveServices/accounts";
+const DELETED: &str = "providers/Microsoft.CognitiveServices/deletedAccounts";
 const API_VERSION: &str = "2024-10-01";
 
 /// One scope to list: a subscription, or a resource group in it.
@@ -61,6 +62,40 @@ pub async fn discover(api: &dyn ArmApi, scopes: &[Scope]) -> Result<Vec<Discover
                 if !out.iter().any(|o| o.id.eq_ignore_ascii_case(&d.id)) {
                     out.push(d);
                 }
+            }
+        }
+    }
+    out.sort_by_key(|d| d.id.to_ascii_lowercase());
+    Ok(out)
+}
+
+/// The soft-deleted accounts of the scopes' subscriptions (ARM lists them per subscription),
+/// narrowed to the scopes' resource groups, once each, sorted by ARM id.
+pub async fn discover_deleted(
+    api: &dyn ArmApi,
+    scopes: &[Scope],
+) -> Result<Vec<Discovered>, ArmError> {
+    let mut out: Vec<Discovered> = Vec::new();
+    let mut listed: Vec<String> = Vec::new();
+    for s in scopes {
+        if listed
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(&s.subscription))
+        {
+            continue;
+        }
+        listed.push(s.subscription.clone());
+        let path = format!("/subscriptions/{}/{DELETED}", s.subscription);
+        for v in api.list(&path, API_VERSION).await? {
+            let Some(d) = discovered(&v) else { continue };
+            let in_scope = scopes.iter().any(|s| {
+                s.subscription.eq_ignore_ascii_case(&d.subscription)
+                    && s.resource_group
+                        .as_ref()
+                        .is_none_or(|rg| rg.eq_ignore_ascii_case(&d.resource_group))
+            });
+            if in_scope && !out.iter().any(|o| o.id.eq_ignore_ascii_case(&d.id)) {
+                out.push(d);
             }
         }
     }

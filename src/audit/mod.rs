@@ -6,9 +6,14 @@
 //! [`Plan`] into [`Finding`]s and knows no kind itself.
 
 pub mod discover;
+pub mod junit;
+pub mod locate;
 pub mod read_only;
 pub mod render;
 pub mod rules;
+pub mod run;
+pub mod sarif;
+pub mod schema;
 
 use serde::Serialize;
 use serde_json::Value;

@@ -34,15 +34,20 @@ pub fn table(findings: &[Finding]) -> String {
         );
         let _ = writeln!(out, "    resource: {}", f.resource_id);
         for e in &f.evidence {
-            let _ = writeln!(
-                out,
-                "    {}: {} (expected {})",
-                e.path,
-                shown(&e.observed),
-                shown(&e.expected)
-            );
+            let _ = match &e.expected {
+                None if e.observed.is_some() => {
+                    writeln!(out, "    {}: {}", e.path, shown(&e.observed))
+                }
+                _ => writeln!(
+                    out,
+                    "    {}: {} (expected {})",
+                    e.path,
+                    shown(&e.observed),
+                    shown(&e.expected)
+                ),
+            };
         }
-        if f.evidence.is_empty() {
+        if f.evidence.is_empty() && f.waived_by.is_none() {
             let _ = writeln!(out, "    missing: the resource does not exist");
         }
         match &f.waived_by {
@@ -107,4 +112,115 @@ pub fn json(findings: &[Finding], fail_on: Severity) -> Value {
             "remediation": f.rule.remediation,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The line on stderr after an audit: what was looked at.
+pub fn scanned(report: &super::run::Audit) -> String {
+    let named = report.instances.iter().filter(|i| i.named).count();
+    format!(
+        "Audited {} account(s) ({named} named by the blueprint, {} against the strict baseline) and {} soft-deleted account(s); read-only, nothing was changed.",
+        report.accounts.len(),
+        report.instances.len() - named,
+        report.deleted.len()
+    )
+}
+
+/// A table cell: no pipe, no line break.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// A value in a markdown cell, cut at `EVIDENCE_CHARS` (a whole content-filter list would
+/// swamp the comment; the JSON has it all).
+fn short(v: &Option<Value>) -> String {
+    const EVIDENCE_CHARS: usize = 120;
+    let t = shown(v);
+    if t.chars().count() > EVIDENCE_CHARS {
+        let mut c: String = t.chars().take(EVIDENCE_CHARS).collect();
+        c.push('…');
+        c
+    } else {
+        t
+    }
+}
+
+fn evidence_cell(f: &Finding) -> String {
+    let parts: Vec<String> = f
+        .evidence
+        .iter()
+        .map(|e| match &e.expected {
+            None if e.observed.is_some() => format!("`{}`: {}", e.path, short(&e.observed)),
+            _ => format!(
+                "`{}`: {} (expected {})",
+                e.path,
+                short(&e.observed),
+                short(&e.expected)
+            ),
+        })
+        .collect();
+    match (&f.waived_by, parts.is_empty()) {
+        (_, false) => cell(&parts.join("; ")),
+        (Some(_), true) => String::new(),
+        (None, true) => "missing: the resource does not exist".into(),
+    }
+}
+
+/// Markdown for a pull-request comment or a report: a summary line, the unwaived findings
+/// worst first, then the waived ones with their exceptions.
+pub fn markdown(findings: &[Finding], fail_on: Severity) -> String {
+    let mut out = String::from("<!-- moat-audit -->\n## moat audit\n\n");
+    let s = summary(findings);
+    if findings.is_empty() {
+        out.push_str("No findings.\n");
+        return out;
+    }
+    let verdict = if super::fails(findings, fail_on) {
+        format!("**fails** (`--fail-on {}`)", fail_on.label())
+    } else {
+        format!("passes (`--fail-on {}`)", fail_on.label())
+    };
+    let _ = writeln!(
+        out,
+        "{} findings: {} critical, {} high, {} medium, {} low, {} waived. The audit {verdict}.\n",
+        findings.len(),
+        s[3],
+        s[2],
+        s[1],
+        s[0],
+        s[4]
+    );
+    let mut open: Vec<&Finding> = findings.iter().filter(|f| f.waived_by.is_none()).collect();
+    open.sort_by_key(|f| std::cmp::Reverse(f.rule.severity));
+    if !open.is_empty() {
+        out.push_str(
+            "| severity | rule | account | finding | evidence | fix |\n|---|---|---|---|---|---|\n",
+        );
+        for f in open {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.rule.severity.label(),
+                f.rule.id,
+                cell(&f.instance),
+                cell(f.rule.title),
+                evidence_cell(f),
+                cell(f.rule.remediation)
+            );
+        }
+    }
+    let waived: Vec<&Finding> = findings.iter().filter(|f| f.waived_by.is_some()).collect();
+    if !waived.is_empty() {
+        out.push_str("\n### Waived by the blueprint's exceptions\n\n| rule | account | finding | exception |\n|---|---|---|---|\n");
+        for f in waived {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                f.rule.id,
+                cell(&f.instance),
+                cell(f.rule.title),
+                cell(f.waived_by.as_deref().unwrap_or_default())
+            );
+        }
+    }
+    out
 }

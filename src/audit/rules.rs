@@ -155,6 +155,16 @@ pub const RULES: &[Rule] = &[
         path: "properties.encryption",
     },
     Rule {
+        id: "MOAT-DP-002",
+        title: "a soft-deleted account is pending purge",
+        mcsb: "DP-8",
+        severity: Severity::Low,
+        policy: None,
+        remediation: "purge it (or restore it and harden it with softDelete: restore)",
+        kind: DELETED_ACCOUNT,
+        path: "",
+    },
+    Rule {
         id: "MOAT-LT-001",
         title: "diagnostic logs are not sent to Log Analytics",
         mcsb: "LT-3",
@@ -195,6 +205,46 @@ pub const RULES: &[Rule] = &[
         path: "properties.raiPolicyName",
     },
 ];
+
+/// The pseudo-kind of a finding on a soft-deleted account: found by discovery, never planned.
+pub const DELETED_ACCOUNT: &str = "deleted-account";
+
+/// The rule a blueprint exception waives (by its `allows:` name), for an exception the plan
+/// shows no change for (the blueprint already declares the weaker value live state has).
+pub fn rule_waived_by(allows: &str) -> Option<&'static Rule> {
+    let id = match allows {
+        "public-network-access" => "MOAT-NS-001",
+        "network-bypass" => "MOAT-NS-002",
+        "outbound-unrestricted" => "MOAT-NS-004",
+        "local-auth" => "MOAT-IM-001",
+        "no-managed-identity" => "MOAT-IM-002",
+        "privileged-role" => "MOAT-PA-001",
+        "reduced-logging" => "MOAT-LT-001",
+        "defender-for-ai-disabled" => "MOAT-LT-002",
+        "content-filter" => "MOAT-CF-001",
+        _ => return None,
+    };
+    rule(id)
+}
+
+/// Whether the blueprint (or the baseline) judges `rule` for an instance with these controls:
+/// a rule whose control is not declared is not checked (JUnit shows it skipped, not passed).
+pub fn judged_by(rule: &Rule, c: &crate::blueprint::resolved::Controls) -> bool {
+    match rule.id {
+        "MOAT-NS-001" | "MOAT-NS-002" => c.network_access.is_some(),
+        "MOAT-NS-003" => c.private_endpoint.is_some(),
+        "MOAT-NS-004" | "MOAT-NS-005" => c.outbound.is_some(),
+        "MOAT-IM-001" => c.local_auth.is_some(),
+        "MOAT-IM-002" => c.identity.is_some(),
+        "MOAT-PA-001" => c.role_assignments.is_some(),
+        "MOAT-DP-001" => c.encryption.is_some(),
+        "MOAT-LT-001" => c.diagnostics.is_some(),
+        "MOAT-LT-002" => c.generic("defenderForAI").is_some(),
+        "MOAT-CF-001" => c.rai_policy.is_some(),
+        "MOAT-CF-002" => c.deployments.is_some(),
+        _ => false,
+    }
+}
 
 /// The rule for a changed field (`Some(path)`) or a whole change (`None`) of a kind.
 pub fn rule_for(kind: &str, path: Option<&str>) -> Option<&'static Rule> {

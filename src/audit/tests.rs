@@ -230,3 +230,77 @@ fn docs_audit_md_lists_every_rule_with_its_mcsb_and_policy() {
         "docs/audit.md has rows for rules that do not exist"
     );
 }
+
+#[test]
+fn every_waivable_exception_name_is_a_real_exception_kind() {
+    use crate::blueprint::resolved::ExceptionKind;
+    let mut mapped = 0;
+    for name in ExceptionKind::NAMES {
+        if let Some(rule) = rules::rule_waived_by(name) {
+            assert!(rules::rule(rule.id).is_some());
+            mapped += 1;
+        }
+    }
+    assert!(mapped >= 9, "the rules' exceptions are mapped: {mapped}");
+    assert!(rules::rule_waived_by("no-such-exception").is_none());
+}
+
+#[test]
+fn a_baseline_instance_is_the_strict_profile_for_the_discovered_account() {
+    let template = run::strict_template().expect("the built-in baseline resolves");
+    let d = discover::Discovered {
+        id: "/subscriptions/s1/resourceGroups/rg-x/providers/Microsoft.CognitiveServices/accounts/acct".into(),
+        subscription: "s1".into(),
+        resource_group: "rg-x".into(),
+        name: "acct".into(),
+        location: "swedencentral".into(),
+        kind: "AIServices".into(),
+    };
+    let i = run::baseline_instance(&template, &d, false);
+    assert_eq!(i.account_id(), d.id);
+    assert_eq!(
+        (i.name.as_str(), i.location.as_str(), i.kind.as_str()),
+        ("acct", "swedencentral", "AIServices")
+    );
+    assert!(i.custom_subdomain.is_none() && i.exceptions.is_empty());
+    let c = &i.controls;
+    // What needs a blueprint's infrastructure is dropped; the rest of `strict` is judged.
+    assert!(c.private_endpoint.is_none() && c.nsg.is_none() && c.diagnostics.is_none());
+    assert!(c.private_dns.is_none() && c.dns_zone_group.is_none() && c.generic("alerts").is_none());
+    assert_eq!(
+        c.network_access
+            .as_ref()
+            .unwrap()
+            .spec
+            .public_network_access,
+        "Disabled"
+    );
+    assert!(c.local_auth.as_ref().unwrap().spec.disabled);
+    assert!(
+        c.rai_policy.is_some() && c.deployments.is_some() && c.generic("defenderForAI").is_some()
+    );
+    assert!(
+        c.role_assignments
+            .as_ref()
+            .unwrap()
+            .spec
+            .remove_undeclared_privileged
+    );
+    assert_eq!(
+        run::baseline_instance(&template, &d, true).name,
+        "rg-x/acct"
+    );
+}
+
+#[test]
+fn audit_scopes_come_from_the_flags_or_the_blueprint_and_none_is_an_error() {
+    assert!(matches!(
+        run::scopes_for(&[], &[], None),
+        Err(run::AuditError::Usage(_))
+    ));
+    let s = run::scopes_for(&["a".into()], &["rg1".into(), "rg2".into()], None).unwrap();
+    assert_eq!(s.len(), 2);
+    assert!(s
+        .iter()
+        .all(|s| s.subscription == "a" && s.resource_group.is_some()));
+}

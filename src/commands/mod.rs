@@ -2,6 +2,7 @@
 //! blueprint → observe → plan → (render | apply).
 
 mod apply;
+mod audit;
 mod connect;
 pub mod destroy;
 mod error;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
         Command::Plan(args) => plan::run(args, out).await,
         Command::Apply(args) => apply::run(args, out).await,
         Command::Destroy(args) => destroy::run(args, out).await,
+        Command::Audit(args) => audit::run(args, out).await,
         Command::Show(args) => show::run(args, out),
         Command::Validate { files, format } => Ok(validate(&files, format)),
         Command::Schema(args) => {
@@ -34,6 +36,8 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
                 crate::render::schema::plan_schema()
             } else if args.apply_events {
                 crate::apply::events::schema()
+            } else if args.audit {
+                crate::audit::schema::schema()
             } else {
                 crate::blueprint::json_schema()
             };

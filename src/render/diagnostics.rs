@@ -128,6 +128,12 @@ pub fn sarif(files: &[Validated], cwd: &Path) -> Value {
             })
         })
         .collect();
+    sarif_log(rules, results)
+}
+
+/// A SARIF 2.1.0 log of one run of the tool `moat` with these rules and results: the envelope
+/// `moat validate` and `moat audit` share.
+pub fn sarif_log(rules: Vec<Value>, results: Vec<Value>) -> Value {
     json!({
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",

@@ -1,0 +1,205 @@
+//! `moat audit` end to end against the emulator seeded with examples/audit-seed.json (22
+//! accounts of mixed kinds and postures, one soft-deleted here): every planted weakness is found
+//! exactly once, nothing on the hardened accounts, the blueprint's exception is shown as waived
+//! with its reason, nothing is written, and the exit codes follow `--fail-on`.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+
+use moat::arm::Precondition;
+use moat::audit::discover::scopes;
+use moat::audit::run::audit;
+use moat::emulator::EmulatorHandle;
+use serde_json::Value;
+
+use crate::support::e2e::*;
+
+pub const SUB: &str = "2b9c4e71-6d3a-4f58-8e2b-9a1c7d5e3f60";
+const CS: &str = "2024-10-01";
+const RETIRED: &str = "fabrikam-openai-retired";
+
+/// (rule, instance) of every finding the seed plants, and whether it is waived.
+pub const PLANTED: &[(&str, &str, bool)] = &[
+    ("MOAT-CF-002", "fabrikam-openai-unbound", false),
+    ("MOAT-DP-002", RETIRED, false),
+    ("MOAT-IM-001", "fabrikam-ais-keys", false),
+    ("MOAT-IM-001", "openai-legacy", true),
+    ("MOAT-NS-001", "fabrikam-ais-keys", false),
+    ("MOAT-NS-001", "fabrikam-openai-public", false),
+    ("MOAT-NS-002", "fabrikam-openai-public", false),
+    ("MOAT-PA-001", "fabrikam-openai-contrib", false),
+];
+
+fn account_id(rg: &str, name: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{name}")
+}
+
+/// The example's emulator, with one account soft-deleted (the emulator seeds no deleted
+/// accounts, so the test deletes it as a caller would) and a clean request log.
+pub async fn audit_emulator() -> EmulatorHandle {
+    let emu = emulator("examples/audit-seed.json").await;
+    connect(&emu)
+        .delete(&account_id("rg-ai-dev", RETIRED), CS, Precondition::None)
+        .await
+        .expect("soft-delete");
+    assert_eq!(emu.deleted_accounts().len(), 1);
+    emu.clear_request_log();
+    emu
+}
+
+fn planted() -> BTreeSet<(String, String, bool)> {
+    PLANTED
+        .iter()
+        .map(|(r, i, w)| (r.to_string(), i.to_string(), *w))
+        .collect()
+}
+
+#[tokio::test]
+async fn audit_finds_each_planted_weakness_once_and_nothing_on_hardened_accounts() {
+    let emu = audit_emulator().await;
+    let bp = load("examples/audit.yaml");
+    let report = audit(connect(&emu), &scopes(&[SUB.into()], &[]), Some(&bp))
+        .await
+        .expect("audit");
+    assert!(report.accounts.len() >= 20, "{}", report.accounts.len());
+    let kinds: BTreeSet<&str> = report.accounts.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, BTreeSet::from(["AIServices", "OpenAI"]));
+    assert_eq!(report.deleted.len(), 1);
+
+    let got: Vec<(String, String, bool)> = report
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.rule.id.to_string(),
+                f.instance.clone(),
+                f.waived_by.is_some(),
+            )
+        })
+        .collect();
+    let set: BTreeSet<_> = got.iter().cloned().collect();
+    assert_eq!(set.len(), got.len(), "a finding is repeated: {got:?}");
+    assert_eq!(set, planted());
+
+    let weak: BTreeSet<&str> = PLANTED.iter().map(|p| p.1).collect();
+    let hardened: Vec<&str> = report
+        .instances
+        .iter()
+        .map(|i| i.name.as_str())
+        .filter(|n| !weak.contains(n))
+        .collect();
+    assert!(hardened.len() >= 14, "{hardened:?}");
+    assert!(hardened.contains(&"openai-01"), "the named hardened one");
+
+    let waived = report
+        .findings
+        .iter()
+        .find(|f| f.waived_by.is_some())
+        .unwrap();
+    assert!(
+        waived
+            .waived_by
+            .as_deref()
+            .unwrap()
+            .contains("Vendor appliance only supports api-key headers"),
+        "{waived:?}"
+    );
+    assert!(!moat::audit::fails(
+        std::slice::from_ref(waived),
+        moat::audit::Severity::Low
+    ));
+
+    let log = emu.request_log();
+    assert!(!log.is_empty());
+    assert!(
+        log.iter().all(|e| e.method == "GET"),
+        "audit wrote: {log:?}"
+    );
+}
+
+/// `moat audit ARGS… --arm-endpoint URL` with a static token, no terminal.
+pub fn moat_audit(url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("moat"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("MOAT_ACCESS_TOKEN", TOKEN)
+        .env("NO_COLOR", "1")
+        .env_remove("MOAT_ARM_ENDPOINT")
+        .env_remove("RUST_LOG")
+        .arg("audit")
+        .args(args)
+        .args(["--arm-endpoint", url])
+        .stdin(Stdio::null());
+    c
+}
+
+#[tokio::test]
+async fn the_binary_exits_3_on_findings_and_0_above_the_worst_severity() {
+    let emu = audit_emulator().await;
+    let run = |args: Vec<&'static str>| {
+        let mut c = moat_audit(&emu.base_url(), &args);
+        tokio::task::spawn_blocking(move || c.output().expect("moat runs"))
+    };
+    let json = run(vec!["examples/audit.yaml", "--format", "json"])
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&json.stderr);
+    assert_eq!(json.status.code(), Some(3), "{stderr}");
+    let doc: Value = serde_json::from_slice(&json.stdout).expect("JSON on stdout");
+    let got: BTreeSet<(String, String, bool)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["ruleId"].as_str().unwrap().to_string(),
+                f["instance"].as_str().unwrap().to_string(),
+                !f["waivedBy"].is_null(),
+            )
+        })
+        .collect();
+    assert_eq!(got, planted());
+    assert_eq!(doc["failed"], true);
+
+    // The worst unwaived finding is high: --fail-on critical passes, --fail-on high fails.
+    let critical = run(vec!["examples/audit.yaml", "--fail-on", "critical"])
+        .await
+        .unwrap();
+    assert_eq!(critical.status.code(), Some(0), "{critical:?}");
+    assert!(String::from_utf8_lossy(&critical.stdout).contains("MOAT-NS-001  high"));
+    let high = run(vec!["--subscription", SUB, "--fail-on", "high"])
+        .await
+        .unwrap();
+    assert_eq!(high.status.code(), Some(3), "{high:?}");
+
+    // A resource group narrows the audit; an unknown --fail-on is a usage error (1, not 2).
+    let rg = run(vec![
+        "--subscription",
+        SUB,
+        "--resource-group",
+        "rg-ai-shared",
+        "--format",
+        "json",
+    ])
+    .await
+    .unwrap();
+    let doc: Value = serde_json::from_slice(&rg.stdout).unwrap();
+    let accounts: BTreeSet<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["instance"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, BTreeSet::from(["fabrikam-ais-keys"]));
+    let bad = run(vec!["--subscription", SUB, "--fail-on", "urgent"])
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let none = run(vec![]).await.unwrap();
+    assert_eq!(none.status.code(), Some(1), "no scope is an error");
+
+    let log = emu.request_log();
+    assert!(
+        log.iter().all(|e| e.method == "GET"),
+        "audit wrote: {log:?}"
+    );
+}
