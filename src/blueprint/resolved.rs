@@ -61,6 +61,9 @@ pub struct Instance {
     pub controls: Controls,
     /// Documented exceptions to the strict baseline (already checked by the loader).
     pub exceptions: Vec<Exception>,
+    /// The blueprint's `guardrails` whose scope covers the account (Azure Policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<super::guardrails::Guard>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
