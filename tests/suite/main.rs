@@ -45,6 +45,7 @@ mod e2e_apply_cli;
 mod e2e_cmk;
 mod e2e_defender;
 mod e2e_fleet;
+mod e2e_guardrails;
 mod e2e_foreign_rule;
 mod e2e_greenfield;
 mod e2e_greenfield_destroy;
