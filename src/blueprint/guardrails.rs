@@ -7,10 +7,8 @@
 //! which see one instance at a time, can plan the shared assignment (emitted once) and the
 //! instance's exemption.
 
-use serde::{Deserialize, Serialize};
-
 use super::diag::{Code, Diagnostic};
-use super::resolved::{ExceptionKind, Instance};
+use super::resolved::{ExceptionKind, Guard, Instance};
 use super::yaml::Node;
 
 /// A guarded control's built-in definition (docs/guardrails-design.md, section 1).
@@ -45,26 +43,10 @@ pub fn built_in(control: &str) -> Option<&'static BuiltIn> {
     BUILT_INS.iter().find(|b| b.control == control)
 }
 
-/// One control enforced by policy at a scope that covers the instance carrying it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Guard {
-    /// `/subscriptions/{s}` or `/subscriptions/{s}/resourceGroups/{rg}` (subscription lower-cased).
-    pub scope: String,
-    /// The control's key (`localAuth`).
-    pub control: String,
-    /// The policy effect as ARM spells it (`Deny`, `Audit`).
-    pub effect: String,
-    /// Names of every instance of the blueprint in the scope, in blueprint order: the
-    /// assignment waits for their hardening.
-    pub members: Vec<String>,
-}
-
-impl Guard {
-    /// `/providers/Microsoft.Authorization/policyDefinitions/{guid}`.
-    pub fn definition_id(&self) -> String {
-        let guid = built_in(&self.control).map_or("", |b| b.definition);
-        format!("/providers/Microsoft.Authorization/policyDefinitions/{guid}")
-    }
+/// `/providers/Microsoft.Authorization/policyDefinitions/{guid}` of a guard's built-in.
+pub fn definition_id(g: &Guard) -> String {
+    let guid = built_in(&g.control).map_or("", |b| b.definition);
+    format!("/providers/Microsoft.Authorization/policyDefinitions/{guid}")
 }
 
 /// The scope as ARM writes it, or `None` when it is neither a subscription nor a resource group.
@@ -152,11 +134,15 @@ pub fn attach(root: &Node, instances: &mut [Instance], out: &mut Vec<Diagnostic>
                 continue;
             };
             let lower = scope.to_lowercase();
-            if let Some((_, _, line)) = seen.iter().find(|(s, c, _)| *s == lower && *c == key.name) {
+            if let Some((_, _, line)) = seen.iter().find(|(s, c, _)| *s == lower && *c == key.name)
+            {
                 out.push(
                     Diagnostic::error(
                         &key.loc,
-                        format!("`{}` is guarded twice in scope `{scope}` (also on line {line})", key.name),
+                        format!(
+                            "`{}` is guarded twice in scope `{scope}` (also on line {line})",
+                            key.name
+                        ),
                         Some("keep one effect per control and scope".into()),
                     )
                     .with_code(Code::Conflict),

@@ -25,7 +25,8 @@ use sha2::{Digest, Sha256};
 use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
 use super::{enum_eq, fingerprint, get, get_str, id_eq, OWNER_MARKER, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
-use crate::blueprint::guardrails::{built_in, Guard};
+use crate::blueprint::guardrails::{built_in, definition_id};
+use crate::blueprint::resolved::Guard;
 use crate::blueprint::resolved::Instance;
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
@@ -72,7 +73,7 @@ static META: Meta = Meta {
 
 /// The assignment's name: the control and a digest of scope and definition.
 pub fn name(g: &Guard) -> String {
-    let key = format!("{}|{}", g.scope.to_lowercase(), g.definition_id());
+    let key = format!("{}|{}", g.scope.to_lowercase(), definition_id(g));
     let digest = hex::encode(Sha256::digest(key.as_bytes()));
     format!("moat-{}-{}", g.control.to_lowercase(), &digest[..8])
 }
@@ -89,10 +90,17 @@ pub fn id(g: &Guard) -> String {
 /// The account writes of an instance a Deny could refuse (the account kind's addresses); the
 /// assignment waits for those of every instance in its scope.
 fn account_writes(instance: &str) -> Vec<String> {
-    ["", "/identity", "/encryption", "/network", "/public-network-access", "/local-auth"]
-        .iter()
-        .map(|s| format!("{instance}/account{s}"))
-        .collect()
+    [
+        "",
+        "/identity",
+        "/encryption",
+        "/network",
+        "/public-network-access",
+        "/local-auth",
+    ]
+    .iter()
+    .map(|s| format!("{instance}/account{s}"))
+    .collect()
 }
 
 fn display(g: &Guard) -> String {
@@ -112,7 +120,7 @@ pub fn body(g: &Guard) -> Value {
     json!({"properties": {
         "displayName": display(g),
         "description": description(g),
-        "policyDefinitionId": g.definition_id(),
+        "policyDefinitionId": definition_id(g),
         "parameters": {"effect": {"value": g.effect}},
         "enforcementMode": "Default",
         "notScopes": [],
@@ -156,7 +164,7 @@ fn differences(g: &Guard, live: &Value) -> Vec<FieldChange> {
     };
     text("properties.displayName", &display(g), |a, b| a == b);
     text("properties.description", &description(g), |a, b| a == b);
-    text("properties.policyDefinitionId", &g.definition_id(), id_eq);
+    text("properties.policyDefinitionId", &definition_id(g), id_eq);
     text("properties.parameters.effect.value", &g.effect, enum_eq);
     let mode = get_str(live, "properties.enforcementMode").unwrap_or("Default");
     if !enum_eq(mode, "Default") {
@@ -203,7 +211,8 @@ fn plan(inst: &Instance, g: &Guard, live: Option<&Value>) -> Change {
         "Azure Policy enforces controls.{} with {} on every account in {} (guardrails)",
         g.control, g.effect, g.scope
     );
-    let mut c = Change::new(address, KIND, &id, action, reason, fingerprint(live)).with_fields(fields);
+    let mut c =
+        Change::new(address, KIND, &id, action, reason, fingerprint(live)).with_fields(fields);
     if action.is_write() {
         let mut w = Write::new(Method::Put, &id, API_VERSION, Some(body(g)));
         w.if_none_match = live.is_none();

@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get_str, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
-use crate::blueprint::guardrails::{built_in, Guard};
-use crate::blueprint::resolved::{Exception, Instance, Mode};
+use crate::blueprint::guardrails::built_in;
+use crate::blueprint::resolved::{Exception, Guard, Instance, Mode};
 use crate::model::{Change, FieldChange, KindId, Write};
 
 pub const API_VERSION: &str = "2026-01-01-preview";
@@ -99,7 +99,9 @@ impl Kind for PolicyExemptionKind {
             let live = seen.value(&Read::get(id(inst, g), API_VERSION));
             let e = exception(inst, g);
             match (e.filter(|e| !expired(e)), live) {
-                (Some(e), live) => out.changes.push((Stage::Exemptions, plan(inst, g, e, live))),
+                (Some(e), live) => out
+                    .changes
+                    .push((Stage::Exemptions, plan(inst, g, e, live))),
                 (None, Some(l)) if owned(l) => {
                     out.changes.push((Stage::Exemptions, remove(inst, g, e, l)))
                 }
@@ -177,8 +179,15 @@ fn plan(inst: &Instance, g: &Guard, e: &Exception, live: Option<&Value>) -> Chan
         "exempts the account from the {} of controls.{} in {}, as its `{}` exception allows",
         g.effect, g.control, g.scope, e.allows
     );
-    let mut c = Change::new(address(inst, g), KIND, &id, action, reason, fingerprint(live))
-        .with_fields(fields);
+    let mut c = Change::new(
+        address(inst, g),
+        KIND,
+        &id,
+        action,
+        reason,
+        fingerprint(live),
+    )
+    .with_fields(fields);
     if action.is_write() {
         let mut w = Write::new(Method::Put, &id, API_VERSION, Some(want));
         w.if_none_match = live.is_none();

@@ -34,20 +34,34 @@ async fn guardrails_are_assigned_after_hardening_exempt_the_exception_and_deny_t
         .changes()
         .filter(|c| c.kind.label() == "policy-assignment")
         .collect();
-    assert_eq!(assignments.len(), 2, "one per control, planned once for the scope");
+    assert_eq!(
+        assignments.len(),
+        2,
+        "one per control, planned once for the scope"
+    );
     for a in &assignments {
         assert_eq!(a.action, Action::Create);
-        assert!(a.address.starts_with("contoso-guard-chat/"), "{}", a.address);
+        assert!(
+            a.address.starts_with("contoso-guard-chat/"),
+            "{}",
+            a.address
+        );
         // Waits for the key and network writes of every other instance in the scope.
         for other in ["contoso-guard-search", "contoso-guard-legacy"] {
             assert!(
-                a.depends_on.iter().any(|d| d.starts_with(&format!("{other}/account"))),
+                a.depends_on
+                    .iter()
+                    .any(|d| d.starts_with(&format!("{other}/account"))),
                 "{} waits for {other}: {:?}",
                 a.address,
                 a.depends_on
             );
         }
-        assert!(a.risk.as_deref().unwrap().contains("RequestDisallowedByPolicy"));
+        assert!(a
+            .risk
+            .as_deref()
+            .unwrap()
+            .contains("RequestDisallowedByPolicy"));
     }
     let exemptions: Vec<_> = p
         .changes()
@@ -73,13 +87,19 @@ async fn guardrails_are_assigned_after_hardening_exempt_the_exception_and_deny_t
         .iter()
         .rposition(|e| e.method == "PATCH" && e.path.contains("/accounts/"))
         .unwrap();
-    assert!(last_account < first_policy, "assignments go after every account write");
+    assert!(
+        last_account < first_policy,
+        "assignments go after every account write"
+    );
 
     let again = plan(api.as_ref(), &bp).await;
     assert!(
         !again.has_changes() && !again.is_failed(),
         "converged guardrails are no-ops: {:#?}",
-        again.changes().filter(|c| c.action != Action::NoOp).collect::<Vec<_>>()
+        again
+            .changes()
+            .filter(|c| c.action != Action::NoOp)
+            .collect::<Vec<_>>()
     );
 
     // The exempted account is still served with keys.
@@ -124,7 +144,9 @@ async fn guardrails_are_assigned_after_hardening_exempt_the_exception_and_deny_t
         .iter_mut()
         .find(|i| i.account_name == "contoso-guard-legacy")
         .unwrap();
-    legacy.exceptions.retain(|e| e.allows != ExceptionKind::LocalAuth);
+    legacy
+        .exceptions
+        .retain(|e| e.allows != ExceptionKind::LocalAuth);
     legacy.controls.local_auth.as_mut().unwrap().spec.disabled = true;
     let p = plan(api.as_ref(), &bp).await;
     let gone: Vec<_> = p
@@ -133,8 +155,14 @@ async fn guardrails_are_assigned_after_hardening_exempt_the_exception_and_deny_t
         .collect();
     assert_eq!(gone.len(), 1, "{gone:#?}");
     assert!(gone[0].address.starts_with("contoso-guard-legacy/"));
-    assert!(gone[0].risk.as_deref().unwrap().contains("RequestDisallowedByPolicy"));
-    assert!(gone[0].reason.contains("no longer has a `local-auth` exception"));
+    assert!(gone[0]
+        .risk
+        .as_deref()
+        .unwrap()
+        .contains("RequestDisallowedByPolicy"));
+    assert!(gone[0]
+        .reason
+        .contains("no longer has a `local-auth` exception"));
     assert!(apply(api.clone(), &p).await.ok());
     assert!(!plan(api.as_ref(), &bp).await.has_changes());
     emu.shutdown().await;

@@ -184,19 +184,35 @@ fn assignment(
     existing: Option<&Value>,
 ) -> Result<Value, ApiError> {
     let def = prop_str(&body, "policyDefinitionId")
-        .ok_or_else(|| bad("InvalidRequestContent", "properties.policyDefinitionId is required."))?
+        .ok_or_else(|| {
+            bad(
+                "InvalidRequestContent",
+                "properties.policyDefinitionId is required.",
+            )
+        })?
         .to_string();
     let known = built_in(&def);
-    if known.is_none() && !cx.st.of_type(PD_TYPE).any(|d| d["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(&def))) {
+    if known.is_none()
+        && !cx.st.of_type(PD_TYPE).any(|d| {
+            d["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&def))
+        })
+    {
         return Err(ApiError::new(
             404,
             "PolicyDefinitionNotFound",
-            format!("The policy definition '{}' could not be found.", def.rsplit('/').next().unwrap_or(&def)),
+            format!(
+                "The policy definition '{}' could not be found.",
+                def.rsplit('/').next().unwrap_or(&def)
+            ),
         ));
     }
     let mut effect = None;
     if let Some(b) = known {
-        let given = body.pointer("/properties/parameters/effect/value").and_then(Value::as_str);
+        let given = body
+            .pointer("/properties/parameters/effect/value")
+            .and_then(Value::as_str);
         if let Some(e) = given {
             if !b.effects.iter().any(|a| a.eq_ignore_ascii_case(e)) {
                 return Err(bad(
@@ -207,8 +223,13 @@ fn assignment(
         }
         effect = Some(given.unwrap_or(b.default).to_string());
     }
-    let mode = prop_str(&body, "enforcementMode").unwrap_or("Default").to_string();
-    if !["Default", "DoNotEnforce"].iter().any(|m| m.eq_ignore_ascii_case(&mode)) {
+    let mode = prop_str(&body, "enforcementMode")
+        .unwrap_or("Default")
+        .to_string();
+    if !["Default", "DoNotEnforce"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(&mode))
+    {
         return Err(bad("InvalidRequestContent", format!("The value '{mode}' of properties.enforcementMode is invalid. Allowed values: Default, DoNotEnforce.")));
     }
     let identity = body
@@ -226,7 +247,10 @@ fn assignment(
         ));
     }
     if identity.is_some() && body.get("location").and_then(Value::as_str).is_none() {
-        return Err(bad("LocationRequired", "A policy assignment with a managed identity must have a location."));
+        return Err(bad(
+            "LocationRequired",
+            "A policy assignment with a managed identity must have a location.",
+        ));
     }
     if let Some(t) = &identity {
         if t.eq_ignore_ascii_case("SystemAssigned") {
@@ -267,7 +291,12 @@ fn exemption(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiError> {
         ));
     }
     let pa = prop_str(&body, "policyAssignmentId")
-        .ok_or_else(|| bad("InvalidRequestContent", "properties.policyAssignmentId is required."))?
+        .ok_or_else(|| {
+            bad(
+                "InvalidRequestContent",
+                "properties.policyAssignmentId is required.",
+            )
+        })?
         .to_string();
     match prop_str(&body, "exemptionCategory") {
         Some(c) if ["Waiver", "Mitigated"].contains(&c) => {}
@@ -281,11 +310,18 @@ fn exemption(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiError> {
     }
     if let Some(e) = prop_str(&body, "expiresOn") {
         if !looks_like_time(e) {
-            return Err(bad("InvalidRequestContent", format!("properties.expiresOn '{e}' is not a date-time (yyyy-MM-ddTHH:mm:ssZ).")));
+            return Err(bad(
+                "InvalidRequestContent",
+                format!("properties.expiresOn '{e}' is not a date-time (yyyy-MM-ddTHH:mm:ssZ)."),
+            ));
         }
     }
     let Some(assigned) = find(cx.st, &pa) else {
-        return Err(ApiError::new(404, "PolicyAssignmentNotFound", format!("The policy assignment '{pa}' is not found.")));
+        return Err(ApiError::new(
+            404,
+            "PolicyAssignmentNotFound",
+            format!("The policy assignment '{pa}' is not found."),
+        ));
     };
     let validate = prop_str(&body, "assignmentScopeValidation").unwrap_or("Default");
     let a_scope = prop_str(assigned, "scope").unwrap_or_default().to_string();
@@ -296,7 +332,9 @@ fn exemption(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiError> {
         ));
     }
     let mut body = body;
-    props(&mut body).entry("assignmentScopeValidation").or_insert(json!("Default"));
+    props(&mut body)
+        .entry("assignmentScopeValidation")
+        .or_insert(json!("Default"));
     Ok(body)
 }
 
@@ -326,10 +364,24 @@ pub fn deny(cx: &Cx, account_id: &str, body: &Value) -> Result<(), ApiError> {
         let Some(b) = p["policyDefinitionId"].as_str().and_then(built_in) else {
             continue;
         };
-        let effect = p.pointer("/parameters/effect/value").and_then(Value::as_str).unwrap_or(b.default);
-        let enforced = !p["enforcementMode"].as_str().is_some_and(|m| m.eq_ignore_ascii_case("DoNotEnforce"));
-        let excluded = p["notScopes"].as_array().into_iter().flatten().filter_map(Value::as_str).any(|n| covers(n, account_id));
-        if !effect.eq_ignore_ascii_case("Deny") || !enforced || excluded || !covers(scope, account_id) {
+        let effect = p
+            .pointer("/parameters/effect/value")
+            .and_then(Value::as_str)
+            .unwrap_or(b.default);
+        let enforced = !p["enforcementMode"]
+            .as_str()
+            .is_some_and(|m| m.eq_ignore_ascii_case("DoNotEnforce"));
+        let excluded = p["notScopes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .any(|n| covers(n, account_id));
+        if !effect.eq_ignore_ascii_case("Deny")
+            || !enforced
+            || excluded
+            || !covers(scope, account_id)
+        {
             continue;
         }
         let Some(why) = b.rule.and_then(|r| r(body)) else {
@@ -340,13 +392,18 @@ pub fn deny(cx: &Cx, account_id: &str, body: &Value) -> Result<(), ApiError> {
             continue;
         }
         let name = a["name"].as_str().unwrap_or_default();
-        let def = format!("/providers/Microsoft.Authorization/policyDefinitions/{}", b.name);
+        let def = format!(
+            "/providers/Microsoft.Authorization/policyDefinitions/{}",
+            b.name
+        );
         let account = account_id.rsplit('/').next().unwrap_or(account_id);
         let idents = json!([{"policyAssignment": {"name": name, "id": a_id}, "policyDefinition": {"name": b.name, "id": def}}]);
         let mut e = ApiError::new(
             403,
             "RequestDisallowedByPolicy",
-            format!("Resource '{account}' was disallowed by policy. Policy identifiers: '{idents}'."),
+            format!(
+                "Resource '{account}' was disallowed by policy. Policy identifiers: '{idents}'."
+            ),
         );
         e.additional_info.push(json!({"type": "PolicyViolation", "info": {
             "policyDefinitionDisplayName": b.display,
@@ -369,9 +426,15 @@ pub fn deny(cx: &Cx, account_id: &str, body: &Value) -> Result<(), ApiError> {
 fn exempted(st: &State, assignment_id: &str, account_id: &str, now: &str) -> bool {
     st.of_type(PE_TYPE).any(|x| {
         let p = &x["properties"];
-        let for_it = p["policyAssignmentId"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(assignment_id));
-        let here = x["id"].as_str().is_some_and(|i| covers(&scope_of(i), account_id));
-        let live = p["expiresOn"].as_str().is_none_or(|e| e.get(..19).unwrap_or(e) > now.get(..19).unwrap_or(now));
+        let for_it = p["policyAssignmentId"]
+            .as_str()
+            .is_some_and(|i| i.eq_ignore_ascii_case(assignment_id));
+        let here = x["id"]
+            .as_str()
+            .is_some_and(|i| covers(&scope_of(i), account_id));
+        let live = p["expiresOn"]
+            .as_str()
+            .is_none_or(|e| e.get(..19).unwrap_or(e) > now.get(..19).unwrap_or(now));
         for_it && here && live
     })
 }
@@ -389,14 +452,25 @@ mod tests {
         assert!(open_network(&open).is_some());
         let fw = json!({"properties": {"publicNetworkAccess": "Enabled", "networkAcls": {"defaultAction": "Deny"}}});
         assert!(open_network(&fw).is_none());
-        assert!(open_network(&json!({"properties": {"publicNetworkAccess": "disabled"}})).is_none());
+        assert!(
+            open_network(&json!({"properties": {"publicNetworkAccess": "disabled"}})).is_none()
+        );
     }
 
     #[test]
     fn scopes_cover_descendants_only() {
-        assert!(covers("/subscriptions/s/resourceGroups/RG", "/subscriptions/s/resourcegroups/rg/providers/x/y/z"));
-        assert!(!covers("/subscriptions/s/resourceGroups/rg", "/subscriptions/s/resourceGroups/rg2/providers/x"));
-        assert_eq!(scope_of("/subscriptions/s/providers/Microsoft.Authorization/policyAssignments/a"), "/subscriptions/s");
+        assert!(covers(
+            "/subscriptions/s/resourceGroups/RG",
+            "/subscriptions/s/resourcegroups/rg/providers/x/y/z"
+        ));
+        assert!(!covers(
+            "/subscriptions/s/resourceGroups/rg",
+            "/subscriptions/s/resourceGroups/rg2/providers/x"
+        ));
+        assert_eq!(
+            scope_of("/subscriptions/s/providers/Microsoft.Authorization/policyAssignments/a"),
+            "/subscriptions/s"
+        );
         assert!(built_in("/providers/microsoft.authorization/policydefinitions/71EF260A-8f18-47b7-abcb-62d0673d94dc").is_some());
     }
 }
