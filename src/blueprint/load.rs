@@ -198,7 +198,7 @@ impl Loader {
             );
         }
         if imported {
-            for key in ["defaults", "instances"] {
+            for key in ["defaults", "instances", "guardrails"] {
                 if root.get(key).is_some() {
                     let message = format!(
                         "`{key}` in an imported file are ignored; only its `profiles` are used"
@@ -397,6 +397,7 @@ impl Loader {
         // Before any sharding (`commands::load::select`): a shard plans shared resources as the
         // whole blueprint declares them.
         super::shared::merge(&mut resolved, &nodes, &mut self.out);
+        super::guardrails::attach(root, &mut resolved, &mut self.out);
         resolved
     }
 

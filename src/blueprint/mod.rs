@@ -13,6 +13,7 @@ mod controls;
 mod diag;
 pub mod formats;
 mod generic;
+pub mod guardrails;
 mod json_schema;
 mod load;
 mod names;

@@ -141,6 +141,7 @@ pub fn instance(
         soft_delete,
         controls: resolved::Controls::default(),
         exceptions: Vec::new(),
+        guardrails: Vec::new(),
     };
     if inst.create_if_missing && inst.custom_subdomain.is_none() {
         ctx.missing(

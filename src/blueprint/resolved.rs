@@ -61,6 +61,9 @@ pub struct Instance {
     pub controls: Controls,
     /// Documented exceptions to the strict baseline (already checked by the loader).
     pub exceptions: Vec<Exception>,
+    /// The blueprint's `guardrails` whose scope covers the account (Azure Policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<Guard>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -364,6 +367,20 @@ pub struct Deployment {
     pub sku_name: String,
     pub capacity: u32,
     pub version_upgrade_option: Option<String>,
+}
+
+/// One control enforced by policy at a scope that covers the instance carrying it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Guard {
+    /// `/subscriptions/{s}` or `/subscriptions/{s}/resourceGroups/{rg}` (subscription lower-cased).
+    pub scope: String,
+    /// The control's key (`localAuth`).
+    pub control: String,
+    /// The policy effect as ARM spells it (`Deny`, `Audit`).
+    pub effect: String,
+    /// Names of every instance of the blueprint in the scope, in blueprint order: the
+    /// assignment waits for their hardening.
+    pub members: Vec<String>,
 }
 
 /// A documented weakening of the strict baseline.

@@ -162,6 +162,50 @@ pub static INSTANCE: Obj = Obj {
     fields: instance_fields!(f("name", &NAME, "Logical name, unique in the blueprint; used in plan addresses.").def("accountName")),
 };
 
+/// The effects a guardrail may give a control: those its built-in definition offers.
+pub const GUARD_EFFECTS: &[&str] = &["audit", "deny"];
+
+pub static GUARDRAIL_CONTROLS: Obj = Obj {
+    title: "guardrailControls",
+    doc: "Which controls Azure Policy enforces in the scope, and with which effect (the built-in's `effect` parameter).",
+    nullable: false,
+    fields: &[
+        f(
+            "localAuth",
+            &Ty::Enum { what: "local-auth effect", values: GUARD_EFFECTS },
+            "I1: built-in 71ef260a-8f18-47b7-abcb-62d0673d94dc (key access disabled); `deny` refuses a write that turns keys on.",
+        )
+        .arm("policyAssignments properties.parameters.effect"),
+        f(
+            "networkAccess",
+            &Ty::Enum { what: "network-access effect", values: GUARD_EFFECTS },
+            "N5: built-in 037eea7a-bd0a-46c5-9a66-03aea78705d3 (restrict network access); `deny` refuses a write that leaves public access Enabled with firewall default Allow.",
+        )
+        .arm("policyAssignments properties.parameters.effect"),
+    ],
+};
+
+pub static GUARDRAIL: Obj = Obj {
+    title: "guardrail",
+    doc: "Azure Policy assignments moat keeps at a scope, derived from the instances' control names; an instance's exception for a guarded control becomes a policy exemption on its account.",
+    nullable: false,
+    fields: &[
+        f(
+            "scope",
+            &TEXT,
+            "A subscription id, or `/subscriptions/{id}/resourceGroups/{name}`.",
+        )
+        .req()
+        .arm("policyAssignments scope"),
+        f(
+            "controls",
+            &Ty::Obj(&GUARDRAIL_CONTROLS),
+            "Control name to effect.",
+        )
+        .req(),
+    ],
+};
+
 pub static DOCUMENT: Obj = Obj {
     title: "blueprint",
     doc: "A blueprint file.",
@@ -198,6 +242,12 @@ pub static DOCUMENT: Obj = Obj {
             "instances",
             &Ty::List(&Ty::Obj(&INSTANCE)),
             "The instances.",
+        )
+        .def("[]"),
+        f(
+            "guardrails",
+            &Ty::List(&Ty::Obj(&GUARDRAIL)),
+            "Azure Policy assignments at subscription or resource-group scope (docs/guardrails.md).",
         )
         .def("[]"),
     ],

@@ -11,6 +11,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra response headers (Retry-After on 429s).
     pub headers: Vec<(String, String)>,
+    /// `error.additionalInfo` entries (`{type, info}`: a policy violation's details).
+    pub additional_info: Vec<Value>,
 }
 
 impl ApiError {
@@ -20,6 +22,7 @@ impl ApiError {
             code: code.to_string(),
             message: message.into(),
             headers: Vec::new(),
+            additional_info: Vec::new(),
         }
     }
 
@@ -62,7 +65,10 @@ impl ApiError {
 
     /// `{"error":{code,message}}`, or `{code,message}` when `flat`.
     pub fn body(&self, flat: bool) -> Value {
-        let inner = json!({"code": self.code, "message": self.message});
+        let mut inner = json!({"code": self.code, "message": self.message});
+        if !self.additional_info.is_empty() {
+            inner["additionalInfo"] = Value::Array(self.additional_info.clone());
+        }
         if flat {
             inner
         } else {

@@ -13,6 +13,9 @@
 //! 6. NSG rules (allows before denies, one at a time) ─┘
 //! 7. network ACLs, then public access off, gated on the private endpoint being ready
 //! 8. key auth off last, gated on the role assignments being visible
+//! 9. guardrails (Azure Policy assignments), after every instance in their scope is hardened: a
+//!    Deny assigned earlier could refuse moat's own cutover writes; then the exemptions of the
+//!    instances whose exceptions waive a guarded control
 //!
 //! A kind says which stage each of its changes is in; a new kind joins a stage (or adds one
 //! here with its edges).
@@ -58,6 +61,11 @@ pub enum Stage {
     NetworkRules,
     PublicAccess,
     KeyAuth,
+    /// Azure Policy assignments (`guardrails`): after the hardening of every instance in their
+    /// scope (the kind adds edges to the other instances' account writes).
+    Guardrails,
+    /// Policy exemptions of the instances whose exceptions waive a guarded control.
+    Exemptions,
 }
 
 /// What a change waits for in an earlier stage.
@@ -154,6 +162,18 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
                 (Access, ReadyIf(disables_key_auth)),
             ],
         ),
+        (
+            Guardrails,
+            &[
+                (Create, Done),
+                (Identity, Done),
+                (Encryption, Done),
+                (NetworkRules, Done),
+                (PublicAccess, Done),
+                (KeyAuth, Done),
+            ],
+        ),
+        (Exemptions, &[(Guardrails, Done)]),
     ]
 };
 

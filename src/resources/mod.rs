@@ -20,6 +20,8 @@ pub mod key_vault_grant;
 pub mod kind;
 pub mod log_alert;
 pub mod metric_alert;
+pub mod policy_assignment;
+pub mod policy_exemption;
 pub mod private_dns_zone;
 pub mod private_endpoint;
 mod private_network;
@@ -56,6 +58,8 @@ pub static KINDS: &[&dyn Kind] = &[
     &private_endpoint::PrivateEndpointKind,
     &dns_zone_group::DnsZoneGroupKind,
     &security_rule::SecurityRuleKind,
+    &policy_assignment::PolicyAssignmentKind,
+    &policy_exemption::PolicyExemptionKind,
 ];
 
 /// The kind a plan names, if moat knows it.

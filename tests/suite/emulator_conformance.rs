@@ -123,6 +123,42 @@ async fn every_microsoft_example_is_answered_alike() {
         "principalId": "ce2ce14e-85d7-4629-bdbc-454d0519d987", "principalType": "User" } }]), vec![
         Send(Method::Delete, ra_sub.clone(), None), Send(Method::Delete, ra_sub, None)]));
 
+    // Policy: an assignment of a custom definition (seeded) PUT then read back with the fields
+    // Azure adds; an exemption of an assignment (seeded) PUT at a resource group and read back.
+    let ex_pa = example("Microsoft.Authorization__getPolicyAssignment.json");
+    let pa_body = &ex_pa["responses"]["200"]["body"];
+    let pa_def = sub_path("/providers/Microsoft.Authorization/policyDefinitions/ResourceNaming");
+    let pa_path = sub_path("/providers/Microsoft.Authorization/policyAssignments/EnforceNaming");
+    let mut pa_put = json!({ "properties": pa_body["properties"].clone() });
+    for k in ["scope", "instanceId", "definitionVersion"] {
+        pa_put["properties"].as_object_mut().unwrap().remove(k);
+    }
+    pa_put["properties"]["policyDefinitionId"] = json!(pa_def);
+    cases.push((
+        "Microsoft.Authorization__getPolicyAssignment.json",
+        json!([{ "id": pa_def, "properties": { "policyType": "Custom", "mode": "All" } }]),
+        vec![
+            Send(Method::Put, pa_path.clone(), Some(pa_put)),
+            Send(Method::Get, pa_path, None),
+        ],
+    ));
+    let ex_pe = example("Microsoft.Authorization__getPolicyExemptionWithResourceSelectors.json");
+    let pe_body = &ex_pe["responses"]["200"]["body"];
+    let pe_path = sub_path("/resourceGroups/demoCluster/providers/Microsoft.Authorization/policyExemptions/DemoExpensiveVM");
+    let pe_assignment =
+        sub_path("/providers/Microsoft.Authorization/policyAssignments/CostManagement");
+    let mut pe_put = json!({ "properties": pe_body["properties"].clone() });
+    pe_put["properties"]["policyAssignmentId"] = json!(pe_assignment);
+    cases.push((
+        "Microsoft.Authorization__getPolicyExemptionWithResourceSelectors.json",
+        json!([rg("demoCluster"), { "id": pe_assignment, "properties": {
+            "policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/71ef260a-8f18-47b7-abcb-62d0673d94dc" } }]),
+        vec![
+            Send(Method::Put, pe_path.clone(), Some(pe_put)),
+            Send(Method::Get, pe_path, None),
+        ],
+    ));
+
     let ex = example("Microsoft.CognitiveServices__CreateAccount.json");
     let p = acct_path("myResourceGroup", "testCreate1");
     cases.push((

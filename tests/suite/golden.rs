@@ -20,8 +20,16 @@ fn scenarios() -> Vec<PathBuf> {
 }
 
 fn plan_of(dir: &Path) -> Plan {
-    let bp = moat::blueprint::load(&dir.join("blueprint.yaml"))
-        .unwrap_or_else(|d| panic!("{}: {d}", dir.display()));
+    // As `moat plan` loads (an expired exception holds back its instance, it does not stop
+    // the load), on a pinned day so that days left and expiries render the same every day.
+    let opts = moat::blueprint::Options {
+        today: time::macros::date!(2026 - 12 - 01),
+        expired_exceptions_are_errors: false,
+    };
+    let report = moat::blueprint::load_with(&dir.join("blueprint.yaml"), &opts);
+    let bp = report
+        .blueprint
+        .unwrap_or_else(|| panic!("{}: {}", dir.display(), report.diagnostics));
     let text = std::fs::read_to_string(dir.join("observed.json")).unwrap();
     let observed: Observed = serde_json::from_str(&text).unwrap();
     moat::plan::plan(&bp, &observed)
@@ -106,6 +114,42 @@ fn scenarios_mean_what_their_names_say() {
 
     let brownfield = p("brownfield");
     assert!(brownfield.has_changes() && !brownfield.is_failed());
+
+    // Guardrails: writes of each policy kind, by label and action.
+    let policy = |plan: &Plan| -> Vec<(String, Action)> {
+        plan.changes()
+            .filter(|c| c.kind.label().starts_with("policy-") && c.action != Action::NoOp)
+            .map(|c| (c.kind.label().to_string(), c.action))
+            .collect()
+    };
+    let create = policy(&p("guardrails-create"));
+    assert_eq!(
+        create
+            .iter()
+            .filter(|(k, a)| k == "policy-assignment" && *a == Action::Create)
+            .count(),
+        2
+    );
+    assert_eq!(
+        create
+            .iter()
+            .filter(|(k, a)| k == "policy-exemption" && *a == Action::Create)
+            .count(),
+        1
+    );
+    assert_eq!(
+        policy(&p("guardrails-exemption-added")),
+        vec![("policy-exemption".to_string(), Action::Create)]
+    );
+    let expired = p("guardrails-exemption-expired");
+    assert_eq!(
+        policy(&expired),
+        vec![("policy-exemption".to_string(), Action::Delete)]
+    );
+    assert!(expired.changes().any(|c| c.action == Action::Delete
+        && c.risk
+            .as_deref()
+            .is_some_and(|r| r.contains("RequestDisallowedByPolicy"))));
 
     // M2: one threshold and window raised on the converged instance: one update of one metric
     // rule, the criterion shown in one line (not a JSON blob).

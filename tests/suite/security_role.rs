@@ -1,5 +1,5 @@
 //! The least-privilege roles of docs/security.md are derived from what moat really does (issue
-//! 21): the quickstart, greenfield (apply and destroy), customer-managed-key and alerts flows run against
+//! 21): the quickstart, greenfield (apply and destroy), customer-managed-key, alerts and guardrails flows run against
 //! the emulator, every request is mapped to the ARM permission it needs (method + resource type →
 //! `Microsoft.X/type/read|write|delete|action`), and the roles parsed from the doc must hold every
 //! one of them, and nothing else beyond the commented allow-list below.
@@ -42,6 +42,12 @@ const NOT_FROM_REQUESTS: &[(&str, &str)] = &[
     (
         "Microsoft.Insights/actionGroups/delete",
         "destroy of an action group moat created",
+    ),
+    // An exemption goes only when its exception expired or was removed
+    // (tests/suite/e2e_guardrails.rs), not in the example flows.
+    (
+        "Microsoft.Authorization/policyExemptions/delete",
+        "guardrails: an exception expired or removed",
     ),
     // Only with `softDelete: purge` (tests/suite/e2e_greenfield_soft_delete.rs), not in the
     // example flows.
@@ -130,6 +136,7 @@ async fn documented_roles_hold_exactly_the_permissions_moat_uses() {
         ("examples/greenfield-seed.json", "examples/greenfield.yaml"),
         ("examples/cmk-seed.json", "examples/cmk.yaml"),
         ("examples/alerts-seed.json", "examples/alerts.yaml"),
+        ("examples/guardrails-seed.json", "examples/guardrails.yaml"),
     ] {
         apply_flow(seed, bp, &mut log).await;
     }

@@ -331,6 +331,10 @@ fn prepare_account(
         }
     }
     check_key_access(cx, &body, existing)?;
+    if cx.api_version != "seed" {
+        // Azure Policy evaluates the resulting account against assigned Deny definitions.
+        super::policy::deny(cx, &id.display(), &body)?;
+    }
     Ok(body)
 }
 

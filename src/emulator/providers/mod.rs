@@ -11,6 +11,7 @@ pub mod insights;
 pub mod insights_alerts;
 pub mod key_vault;
 pub mod network;
+pub mod policy;
 pub mod private_dns;
 pub mod private_endpoints;
 pub mod resources;
@@ -32,6 +33,7 @@ pub fn all() -> &'static [&'static dyn Provider] {
         &private_endpoints::PrivateEndpoints,
         &private_dns::PrivateDns,
         &authorization::Authorization,
+        &policy::Policy,
         &insights::Insights,
         &insights_alerts::InsightsAlerts,
         &workspaces::Workspaces,

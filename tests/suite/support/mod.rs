@@ -271,6 +271,7 @@ pub fn strict_instance() -> Instance {
             )]),
         },
         exceptions: Vec::new(),
+        guardrails: Vec::new(),
     }
 }
 

@@ -1,0 +1,192 @@
+//! `guardrails:`: Azure Policy assignments at a subscription or resource-group scope, derived
+//! from the control names the instances use (docs/guardrails.md).
+//!
+//! The schema table (`schema::GUARDRAIL`) checks the shape: known control names, effects the
+//! built-in offers. Here the loader checks the scope, refuses a control guarded twice in one
+//! scope, and gives every instance in a scope the guards that cover it ([`Guard`]), so the kinds,
+//! which see one instance at a time, can plan the shared assignment (emitted once) and the
+//! instance's exemption.
+
+use super::diag::{Code, Diagnostic};
+use super::resolved::{ExceptionKind, Guard, Instance};
+use super::yaml::Node;
+
+/// A guarded control's built-in definition (docs/guardrails-design.md, section 1).
+pub struct BuiltIn {
+    /// The control's key in `controls:` and in `guardrails[].controls`.
+    pub control: &'static str,
+    /// The built-in policy definition's name (a GUID).
+    pub definition: &'static str,
+    /// The exception whose instances get a policy exemption.
+    pub exception: ExceptionKind,
+    pub display: &'static str,
+}
+
+/// The controls a guardrail may name; `schema::GUARDRAIL_CONTROLS` lists the same keys.
+pub const BUILT_INS: &[BuiltIn] = &[
+    BuiltIn {
+        control: "localAuth",
+        definition: "71ef260a-8f18-47b7-abcb-62d0673d94dc",
+        exception: ExceptionKind::LocalAuth,
+        display: "Azure AI Services resources should have key access disabled",
+    },
+    BuiltIn {
+        control: "networkAccess",
+        definition: "037eea7a-bd0a-46c5-9a66-03aea78705d3",
+        exception: ExceptionKind::PublicNetworkAccess,
+        display: "Azure AI Services resources should restrict network access",
+    },
+];
+
+/// The built-in of a guarded control.
+pub fn built_in(control: &str) -> Option<&'static BuiltIn> {
+    BUILT_INS.iter().find(|b| b.control == control)
+}
+
+/// `/providers/Microsoft.Authorization/policyDefinitions/{guid}` of a guard's built-in.
+pub fn definition_id(g: &Guard) -> String {
+    let guid = built_in(&g.control).map_or("", |b| b.definition);
+    format!("/providers/Microsoft.Authorization/policyDefinitions/{guid}")
+}
+
+/// The scope as ARM writes it, or `None` when it is neither a subscription nor a resource group.
+fn scope_of(text: &str) -> Option<String> {
+    let guid = |s: &str| {
+        s.len() == 36
+            && s.chars().enumerate().all(|(i, c)| {
+                if [8, 13, 18, 23].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    };
+    if guid(text) {
+        return Some(format!("/subscriptions/{}", text.to_lowercase()));
+    }
+    let parts: Vec<&str> = text.trim_end_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["", s, sub] if s.eq_ignore_ascii_case("subscriptions") && guid(sub) => {
+            Some(format!("/subscriptions/{}", sub.to_lowercase()))
+        }
+        ["", s, sub, r, rg]
+            if s.eq_ignore_ascii_case("subscriptions")
+                && r.eq_ignore_ascii_case("resourceGroups")
+                && guid(sub)
+                && !rg.is_empty() =>
+        {
+            Some(format!(
+                "/subscriptions/{}/resourceGroups/{rg}",
+                sub.to_lowercase()
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `inst` is in `scope` (as [`scope_of`] writes it).
+pub fn covers(scope: &str, inst: &Instance) -> bool {
+    let sub = format!("/subscriptions/{}", inst.subscription.to_lowercase());
+    let rg = format!("{sub}/resourceGroups/{}", inst.resource_group);
+    scope.eq_ignore_ascii_case(&sub) || scope.eq_ignore_ascii_case(&rg)
+}
+
+/// Read `guardrails:` and give each instance the guards whose scope covers it. The shape is
+/// already checked against the schema; items it refused are skipped.
+pub fn attach(root: &Node, instances: &mut [Instance], out: &mut Vec<Diagnostic>) {
+    let mut seen: Vec<(String, String, usize)> = Vec::new();
+    for item in root
+        .get("guardrails")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+    {
+        let (Some(scope_node), Some(controls)) = (item.get("scope"), item.get("controls")) else {
+            continue;
+        };
+        let Some(text) = scope_node.as_str() else {
+            continue;
+        };
+        let Some(scope) = scope_of(text) else {
+            out.push(
+                Diagnostic::error(
+                    &scope_node.loc,
+                    format!("guardrail scope `{text}` is neither a subscription id nor a resource group id"),
+                    Some("write a subscription id, or /subscriptions/{id}/resourceGroups/{name}".into()),
+                )
+                .with_code(Code::Value),
+            );
+            continue;
+        };
+        let members: Vec<String> = instances
+            .iter()
+            .filter(|i| covers(&scope, i))
+            .map(|i| i.name.clone())
+            .collect();
+        if members.is_empty() {
+            out.push(Diagnostic::warning(
+                &scope_node.loc,
+                format!("no instance of the blueprint is in the guardrail scope `{scope}`: nothing plans its assignments"),
+                Some("moat plans a scope's assignments with the instances in it".into()),
+            ));
+        }
+        for (key, value) in controls.as_map().unwrap_or_default() {
+            let (Some(_), Some(effect)) = (built_in(&key.name), value.as_str()) else {
+                continue;
+            };
+            let lower = scope.to_lowercase();
+            if let Some((_, _, line)) = seen.iter().find(|(s, c, _)| *s == lower && *c == key.name)
+            {
+                out.push(
+                    Diagnostic::error(
+                        &key.loc,
+                        format!(
+                            "`{}` is guarded twice in scope `{scope}` (also on line {line})",
+                            key.name
+                        ),
+                        Some("keep one effect per control and scope".into()),
+                    )
+                    .with_code(Code::Conflict),
+                );
+                continue;
+            }
+            seen.push((lower, key.name.clone(), key.loc.line));
+            let guard = Guard {
+                scope: scope.clone(),
+                control: key.name.clone(),
+                effect: arm_effect(effect).to_string(),
+                members: members.clone(),
+            };
+            for inst in instances.iter_mut().filter(|i| covers(&scope, i)) {
+                inst.guardrails.push(guard.clone());
+            }
+        }
+    }
+}
+
+/// `deny` → `Deny`: the built-ins' `allowedValues` spelling.
+fn arm_effect(effect: &str) -> &'static str {
+    match effect {
+        "deny" => "Deny",
+        _ => "Audit",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_subscriptions_or_resource_groups() {
+        let sub = "00000000-0000-0000-0000-0000000000AA";
+        assert_eq!(
+            scope_of(sub).as_deref(),
+            Some("/subscriptions/00000000-0000-0000-0000-0000000000aa")
+        );
+        assert_eq!(
+            scope_of(&format!("/subscriptions/{sub}/resourceGroups/rg-ai/")).as_deref(),
+            Some("/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-ai")
+        );
+        assert_eq!(scope_of("rg-ai"), None);
+        assert_eq!(scope_of(&format!("/subscriptions/{sub}/providers/x")), None);
+    }
+}

@@ -1,0 +1,234 @@
+//! `Microsoft.Authorization/policyAssignments` (`guardrails`): a built-in policy assigned at a
+//! subscription or resource group, with the effect the blueprint gives the control
+//! (docs/guardrails.md).
+//!
+//! Shared: one assignment serves every instance in its scope, so each of them plans it and the
+//! planner emits it once (the first instance in the scope). Its name is derived from the scope
+//! and the definition (`moat-localauth-<8 hex>`), so moat finds its own assignment with one GET
+//! and a second run never makes a second one. Synchronous PUT of the whole body, api-version
+//! 2025-11-01 (stable; REST spec `getPolicyAssignment.json`); assignments have no etag.
+//!
+//! Managed: displayName, description (with moat's owner marker), policyDefinitionId (compared as
+//! an id: Azure may lower-case it), the `effect` parameter, enforcementMode (absent = Default),
+//! notScopes (a live exclusion is a weakening moat removes) and `metadata.managed-by`. Azure adds
+//! `scope`, `instanceId`, `definitionVersion`, identity ids and `createdBy`/`createdOn` in
+//! metadata: never compared, so a converged assignment is a no-op.
+//!
+//! Order: stage `Guardrails`, after every hardening stage of the owning instance, and after the
+//! account writes of every other instance in the scope (edges the kind adds itself; the planner
+//! drops those that are not writes of this plan). A Deny assigned before them could refuse
+//! moat's own cutover writes.
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::{enum_eq, fingerprint, get, get_str, id_eq, OWNER_MARKER, OWNER_TAG, OWNER_VALUE};
+use crate::arm::Method;
+use crate::blueprint::guardrails::{built_in, definition_id};
+use crate::blueprint::resolved::Guard;
+use crate::blueprint::resolved::Instance;
+use crate::model::{Action, Change, FieldChange, KindId, Write};
+
+pub const API_VERSION: &str = "2025-11-01";
+pub const KIND: KindId = KindId::new("policy-assignment");
+
+pub struct PolicyAssignmentKind;
+
+static META: Meta = Meta {
+    label: "policy-assignment",
+    arm_type: "Microsoft.Authorization/policyAssignments",
+    api_version: API_VERSION,
+    shared: true,
+    managed: &[
+        "properties.displayName",
+        "properties.description",
+        "properties.policyDefinitionId",
+        "properties.parameters",
+        "properties.enforcementMode",
+        "properties.notScopes",
+        "properties.metadata",
+    ],
+    read_only: &[
+        "properties.scope",
+        "properties.instanceId",
+        "properties.definitionVersion",
+    ],
+    ignored: &[
+        "identity",
+        "location",
+        "properties.nonComplianceMessages",
+        "properties.resourceSelectors",
+        "properties.overrides",
+        "properties.assignmentType",
+        "properties.selfServeExemptionSettings",
+        "systemData",
+    ],
+    first_on_lock: false,
+    weak: &[
+        ("properties.enforcementMode", "\"DoNotEnforce\""),
+        ("properties.parameters.effect.value", "\"Disabled\""),
+    ],
+};
+
+/// The assignment's name: the control and a digest of scope and definition.
+pub fn name(g: &Guard) -> String {
+    let key = format!("{}|{}", g.scope.to_lowercase(), definition_id(g));
+    let digest = hex::encode(Sha256::digest(key.as_bytes()));
+    format!("moat-{}-{}", g.control.to_lowercase(), &digest[..8])
+}
+
+/// The assignment's id.
+pub fn id(g: &Guard) -> String {
+    format!(
+        "{}/providers/Microsoft.Authorization/policyAssignments/{}",
+        g.scope,
+        name(g)
+    )
+}
+
+/// The account writes of an instance a Deny could refuse (the account kind's addresses); the
+/// assignment waits for those of every instance in its scope.
+fn account_writes(instance: &str) -> Vec<String> {
+    [
+        "",
+        "/identity",
+        "/encryption",
+        "/network",
+        "/public-network-access",
+        "/local-auth",
+    ]
+    .iter()
+    .map(|s| format!("{instance}/account{s}"))
+    .collect()
+}
+
+fn display(g: &Guard) -> String {
+    let what = built_in(&g.control).map_or("", |b| b.display);
+    format!("moat: {what} ({})", g.effect)
+}
+
+fn description(g: &Guard) -> String {
+    format!(
+        "{OWNER_MARKER} controls.{} of the moat blueprint, enforced with effect {} at this scope.",
+        g.control, g.effect
+    )
+}
+
+/// The body moat writes.
+pub fn body(g: &Guard) -> Value {
+    json!({"properties": {
+        "displayName": display(g),
+        "description": description(g),
+        "policyDefinitionId": definition_id(g),
+        "parameters": {"effect": {"value": g.effect}},
+        "enforcementMode": "Default",
+        "notScopes": [],
+        "metadata": {OWNER_TAG: OWNER_VALUE},
+    }})
+}
+
+impl Kind for PolicyAssignmentKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        inst.guardrails
+            .iter()
+            .map(|g| Read::get(id(g), API_VERSION))
+            .collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let changes = inst.guardrails.iter().map(|g| {
+            let live = seen.value(&Read::get(id(g), API_VERSION));
+            plan(inst, g, live)
+        });
+        Planned::of(Stage::Guardrails, changes)
+    }
+}
+
+/// The managed fields that differ between `live` and what moat writes for `g`.
+fn differences(g: &Guard, live: &Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut text = |path: &str, want: &str, same: fn(&str, &str) -> bool| {
+        let have = get_str(live, path);
+        if !have.is_some_and(|h| same(h, want)) {
+            out.push(FieldChange {
+                path: path.into(),
+                before: have.map(Value::from),
+                after: Some(want.into()),
+            });
+        }
+    };
+    text("properties.displayName", &display(g), |a, b| a == b);
+    text("properties.description", &description(g), |a, b| a == b);
+    text("properties.policyDefinitionId", &definition_id(g), id_eq);
+    text("properties.parameters.effect.value", &g.effect, enum_eq);
+    let mode = get_str(live, "properties.enforcementMode").unwrap_or("Default");
+    if !enum_eq(mode, "Default") {
+        out.push(FieldChange {
+            path: "properties.enforcementMode".into(),
+            before: Some(mode.into()),
+            after: Some("Default".into()),
+        });
+    }
+    let not_scopes = get(live, "properties.notScopes")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty());
+    if let Some(n) = not_scopes {
+        out.push(FieldChange {
+            path: "properties.notScopes".into(),
+            before: Some(Value::Array(n.clone())),
+            after: Some(json!([])),
+        });
+    }
+    let owner = format!("properties.metadata.{OWNER_TAG}");
+    if !get_str(live, &owner).is_some_and(|o| o.eq_ignore_ascii_case(OWNER_VALUE)) {
+        out.push(FieldChange {
+            path: owner,
+            before: get(live, &format!("properties.metadata.{OWNER_TAG}")).cloned(),
+            after: Some(OWNER_VALUE.into()),
+        });
+    }
+    out
+}
+
+fn plan(inst: &Instance, g: &Guard, live: Option<&Value>) -> Change {
+    let id = id(g);
+    let address = format!("{}/policy-assignment/{}", inst.name, name(g));
+    let fields = match live {
+        Some(l) => differences(g, l),
+        None => Vec::new(),
+    };
+    let action = super::outcome(
+        crate::blueprint::resolved::Mode::Managed,
+        live.is_some(),
+        !fields.is_empty(),
+    );
+    let reason = format!(
+        "Azure Policy enforces controls.{} with {} on every account in {} (guardrails)",
+        g.control, g.effect, g.scope
+    );
+    let mut c =
+        Change::new(address, KIND, &id, action, reason, fingerprint(live)).with_fields(fields);
+    if action.is_write() {
+        let mut w = Write::new(Method::Put, &id, API_VERSION, Some(body(g)));
+        w.if_none_match = live.is_none();
+        c.write = Some(w);
+        if enum_eq(&g.effect, "Deny") && action == Action::Create {
+            c.risk = Some(format!(
+                "Azure refuses writes in {} that break controls.{} (RequestDisallowedByPolicy), except on accounts with an exemption",
+                g.scope, g.control
+            ));
+        }
+        c.depends_on = g
+            .members
+            .iter()
+            .filter(|m| **m != inst.name)
+            .flat_map(|m| account_writes(m))
+            .collect();
+    }
+    c
+}

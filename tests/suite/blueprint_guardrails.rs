@@ -1,0 +1,120 @@
+//! `guardrails:` in the loader: which instances a guard covers, and located errors for what the
+//! built-ins cannot do (unknown controls, effects a built-in does not offer, bad scopes, a
+//! control guarded twice).
+
+use moat::blueprint::{self, Options};
+
+const SUB: &str = "6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10";
+
+fn opts() -> Options {
+    Options {
+        today: time::macros::date!(2026 - 12 - 01),
+        expired_exceptions_are_errors: true,
+    }
+}
+
+fn doc(guardrails: &str) -> String {
+    format!(
+        "version: 1\ndefaults:\n  subscription: {SUB}\n  location: eastus\n  kind: OpenAI\n  controls:\n    localAuth: {{disabled: true}}\ninstances:\n  - {{resourceGroup: rg-a, accountName: acct-one}}\n  - {{resourceGroup: rg-b, accountName: acct-two}}\nguardrails:\n{guardrails}"
+    )
+}
+
+fn errors(guardrails: &str) -> Vec<String> {
+    let report = blueprint::load_str_with("g.yaml", &doc(guardrails), &opts());
+    report
+        .diagnostics
+        .0
+        .iter()
+        .filter(|d| d.is_error())
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn a_resource_group_guard_covers_only_its_instances_and_a_subscription_guard_all() {
+    let text = doc(&format!(
+        "  - scope: /subscriptions/{SUB}/resourceGroups/rg-a\n    controls: {{localAuth: deny}}\n  - scope: {SUB}\n    controls: {{networkAccess: audit}}\n"
+    ));
+    let bp = blueprint::load_str_with("g.yaml", &text, &opts())
+        .blueprint
+        .expect("loads");
+    let guards = |i: usize| -> Vec<(String, String, Vec<String>)> {
+        bp.instances[i]
+            .guardrails
+            .iter()
+            .map(|g| (g.control.clone(), g.effect.clone(), g.members.clone()))
+            .collect()
+    };
+    assert_eq!(
+        guards(0),
+        vec![
+            (
+                "localAuth".into(),
+                "Deny".into(),
+                vec!["acct-one".to_string()]
+            ),
+            (
+                "networkAccess".into(),
+                "Audit".into(),
+                vec!["acct-one".to_string(), "acct-two".to_string()]
+            ),
+        ]
+    );
+    assert_eq!(guards(1).len(), 1);
+    assert_eq!(
+        bp.instances[1].guardrails[0].scope,
+        format!("/subscriptions/{SUB}")
+    );
+}
+
+#[test]
+fn unknown_controls_and_effects_a_built_in_does_not_offer_are_located_errors() {
+    let e = errors(&format!(
+        "  - scope: {SUB}\n    controls:\n      diagnostics: deny\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("g.yaml:14:7: error: unknown key `diagnostics`")),
+        "{e:#?}"
+    );
+    let e = errors(&format!(
+        "  - scope: {SUB}\n    controls:\n      localAuth: modify\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("g.yaml:14:18: error:") && m.contains("modify")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_bad_scope_and_a_control_guarded_twice_are_errors() {
+    let e = errors("  - scope: rg-a\n    controls: {localAuth: deny}\n");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("g.yaml:12:12: error: guardrail scope `rg-a`")),
+        "{e:#?}"
+    );
+    let e = errors(&format!(
+        "  - scope: {SUB}\n    controls: {{localAuth: deny}}\n  - scope: /subscriptions/{SUB}\n    controls: {{localAuth: audit}}\n"
+    ));
+    assert!(
+        e.iter().any(|m| m.contains("`localAuth` is guarded twice")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_scope_without_instances_is_a_warning() {
+    let report = blueprint::load_str_with(
+        "g.yaml",
+        &doc("  - scope: 00000000-0000-0000-0000-000000000001\n    controls: {localAuth: deny}\n"),
+        &opts(),
+    );
+    assert!(report.blueprint.is_some());
+    assert!(report
+        .diagnostics
+        .0
+        .iter()
+        .any(|d| !d.is_error() && d.message.contains("no instance of the blueprint")));
+}
