@@ -220,12 +220,69 @@ fn seed_shared(shared: &Shared, resources: &[Value]) -> Result<(), String> {
     result
 }
 
+/// A seed entry with a `deletedAccounts` id (`/subscriptions/{s}/providers/
+/// Microsoft.CognitiveServices/locations/{loc}/resourceGroups/{rg}/deletedAccounts/{name}`, as
+/// Microsoft's GetDeletedAccount example names one): a soft-deleted account, deleted now and
+/// purged after the configured retention, with nothing under it. `None` for other ids.
+fn seed_deleted_account(cx: &mut Cx, id: &str, v: &Value) -> Option<Result<(), String>> {
+    let segs: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+    let shape = [
+        "subscriptions",
+        "",
+        "providers",
+        "Microsoft.CognitiveServices",
+        "locations",
+        "",
+        "resourceGroups",
+        "",
+        "deletedAccounts",
+        "",
+    ];
+    let matches = segs.len() == shape.len()
+        && segs.iter().zip(shape).all(|(s, want)| {
+            if want.is_empty() {
+                !s.is_empty()
+            } else {
+                s.eq_ignore_ascii_case(want)
+            }
+        });
+    if !matches {
+        return None;
+    }
+    let (sub, loc, rg, name) = (segs[1], segs[5], segs[7], segs[9]);
+    let mut account = v.clone();
+    account["id"] = serde_json::json!(format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{name}"
+    ));
+    account["name"] = serde_json::json!(name);
+    account["type"] = serde_json::json!("Microsoft.CognitiveServices/accounts");
+    if account["location"].as_str().is_none() {
+        account["location"] = serde_json::json!(loc);
+    }
+    let now = cx.now_ns();
+    cx.st.deleted.insert(
+        id.to_ascii_lowercase(),
+        crate::emulator::store::DeletedAccount {
+            account,
+            children: Vec::new(),
+            location: loc.to_string(),
+            deleted_at_ns: now,
+            purge_at_ns: now + cx.cfg.soft_delete_retention.as_nanos() as u64,
+        },
+    );
+    cx.st.dirty = true;
+    Some(Ok(()))
+}
+
 /// Resource groups and registered types are written as by a caller (PUT, unless the provider
 /// seeds otherwise); resources of types the emulator does not model are stored as given.
 fn seed_one(cx: &mut Cx, v: &Value) -> Result<(), String> {
     let id = v["id"]
         .as_str()
         .ok_or_else(|| format!("seed entry without an id: {v}"))?;
+    if let Some(deleted) = seed_deleted_account(cx, id, v) {
+        return deleted;
+    }
     let fail = |e: ApiError| format!("seeding {id}: {} {}: {}", e.status, e.code, e.message);
     let route = ids::parse(id);
     let mut r = match route {

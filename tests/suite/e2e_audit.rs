@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
-use moat::arm::Precondition;
 use moat::audit::discover::scopes;
 use moat::audit::run::audit;
 use moat::emulator::EmulatorHandle;
@@ -15,7 +14,6 @@ use serde_json::Value;
 use crate::support::e2e::*;
 
 pub const SUB: &str = "2b9c4e71-6d3a-4f58-8e2b-9a1c7d5e3f60";
-const CS: &str = "2024-10-01";
 const RETIRED: &str = "fabrikam-openai-retired";
 
 /// (rule, instance) of every finding the seed plants, and whether it is waived.
@@ -30,18 +28,11 @@ pub const PLANTED: &[(&str, &str, bool)] = &[
     ("MOAT-PA-001", "fabrikam-openai-contrib", false),
 ];
 
-fn account_id(rg: &str, name: &str) -> String {
-    format!("/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{name}")
-}
-
 /// The example's emulator, with one account soft-deleted (the emulator seeds no deleted
 /// accounts, so the test deletes it as a caller would) and a clean request log.
 pub async fn audit_emulator() -> EmulatorHandle {
+    // The seed holds the retired account soft-deleted (a deletedAccounts entry).
     let emu = emulator("examples/audit-seed.json").await;
-    connect(&emu)
-        .delete(&account_id("rg-ai-dev", RETIRED), CS, Precondition::None)
-        .await
-        .expect("soft-delete");
     assert_eq!(emu.deleted_accounts().len(), 1);
     emu.clear_request_log();
     emu
