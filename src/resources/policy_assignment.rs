@@ -145,8 +145,56 @@ impl Kind for PolicyAssignmentKind {
             let live = seen.value(&Read::get(id(g), API_VERSION));
             plan(inst, g, live)
         });
-        Planned::of(Stage::Guardrails, changes)
+        let mut out = Planned::of(Stage::Guardrails, changes);
+        // The blast radius, per instance in the scope (the assignment itself is planned once).
+        out.notes = inst
+            .guardrails
+            .iter()
+            .filter_map(|g| blast_radius(inst, g, seen))
+            .collect();
+        out
     }
+}
+
+/// What the assignment of `g` finds on `inst`'s account as it is today (observed, before this
+/// plan hardens it), in a sentence for the reviewer: non-compliant with the guarded control, and
+/// whether an exemption waives it or this plan fixes it first. `None` when it complies.
+fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
+    let acct = seen.value(&super::account::read(inst))?;
+    let (field, value) = match g.control.as_str() {
+        "localAuth" => {
+            let off = get(acct, "properties.disableLocalAuth").and_then(Value::as_bool);
+            (off != Some(true)).then(|| {
+                let v = off.map_or("(absent)".to_string(), |b| b.to_string());
+                ("properties.disableLocalAuth", v)
+            })?
+        }
+        "networkAccess" => {
+            let pna = get_str(acct, "properties.publicNetworkAccess").unwrap_or("Enabled");
+            let default = get_str(acct, "properties.networkAcls.defaultAction").unwrap_or("Allow");
+            (!enum_eq(pna, "Disabled") && !enum_eq(default, "Deny")).then(|| {
+                let v = format!("{pna}, networkAcls.defaultAction {default}");
+                ("properties.publicNetworkAccess", v)
+            })?
+        }
+        _ => return None,
+    };
+    let waived = built_in(&g.control)
+        .is_some_and(|b| inst.exceptions.iter().any(|e| e.allows == b.exception));
+    let what = if enum_eq(&g.effect, "Deny") {
+        "would refuse its writes"
+    } else {
+        "reports it non-compliant"
+    };
+    let then = if waived {
+        "its exemption (the blueprint's exception) waives it"
+    } else {
+        "this plan hardens it before the assignment is written"
+    };
+    Some(format!(
+        "{}: the {} assignment of controls.{} at {} {what} as it is today ({field}: {value}); {then}",
+        inst.name, g.effect, g.control, g.scope
+    ))
 }
 
 /// The managed fields that differ between `live` and what moat writes for `g`.

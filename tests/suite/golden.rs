@@ -122,7 +122,21 @@ fn scenarios_mean_what_their_names_say() {
             .map(|c| (c.kind.label().to_string(), c.action))
             .collect()
     };
-    let create = policy(&p("guardrails-create"));
+    // The blast radius: every instance in the scope whose account the assignments find
+    // non-compliant today gets a note, saying whether the plan fixes it first or an exemption
+    // waives it (the legacy instance keeps keys by exception, its network is hardened).
+    let guarded = p("guardrails-create");
+    let notes: Vec<&String> = guarded
+        .instances
+        .iter()
+        .flat_map(|i| i.notes.iter())
+        .filter(|n| n.contains(" assignment of controls."))
+        .collect();
+    assert_eq!(notes.len(), 2 * guarded.instances.len(), "{notes:#?}");
+    let waived: Vec<_> = notes.iter().filter(|n| n.contains("exemption")).collect();
+    assert_eq!(waived.len(), 1, "{notes:#?}");
+    assert!(waived[0].contains("controls.localAuth") && waived[0].contains("legacy"));
+    let create = policy(&guarded);
     assert_eq!(
         create
             .iter()
