@@ -24,7 +24,7 @@ impl Human {
         if self.to_stderr {
             eprint!("{s}");
         } else {
-            print!("{s}");
+            super::output::print_stdout(s);
         }
     }
 

@@ -39,7 +39,7 @@ pub async fn run(args: AuditArgs, out: Output) -> Result<i32, MoatError> {
         AuditFormat::Junit => audit::junit::junit(&report),
         AuditFormat::Markdown => audit::render::markdown(&report.findings, fail_on),
     };
-    print!("{}", crate::sanitize::clean_output(&text));
+    super::output::print_stdout(&crate::sanitize::clean_output(&text));
     eprintln!("{}", audit::render::scanned(&report));
     Ok(if audit::fails(&report.findings, fail_on) {
         EXIT_FINDINGS

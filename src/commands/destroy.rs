@@ -45,7 +45,7 @@ async fn destroy_with(
     let api = conn.api.clone();
     let observed = crate::observe::observe(api.as_ref(), selected).await?;
     let plan = plan(bp, &args.instances, &observed);
-    print!("{}", render::text::render(&plan, out.color));
+    super::output::print_stdout(&render::text::render(&plan, out.color));
     if plan.is_failed() {
         return Err(MoatError::DestroyRefused(
             "see the blocked instance(s) above; nothing was deleted".into(),

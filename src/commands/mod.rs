@@ -41,10 +41,8 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
             } else {
                 crate::blueprint::json_schema()
             };
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&schema).unwrap_or_default()
-            );
+            let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+            output::print_stdout(&format!("{text}\n"));
             Ok(0)
         }
         Command::Emulator(args) => emulator(args).await,
@@ -92,7 +90,7 @@ async fn emulator(args: crate::emulator::cli::EmulatorArgs) -> Result<i32, MoatE
                     path.display()
                 );
             }
-            None => print!("{text}"),
+            None => output::print_stdout(&text),
         }
         return Ok(0);
     }

@@ -94,3 +94,15 @@ pub fn progress_for(out: Output) -> std::sync::Arc<dyn crate::apply::Progress> {
         std::sync::Arc::new(crate::apply::progress::Lines::new())
     }
 }
+
+/// Write `text` to stdout. A reader that went away (`moat plan … | head`) ends the output quietly
+/// (`print!` would panic); any other failure is said on stderr.
+pub fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => eprintln!("warning: could not write to stdout: {e}"),
+    }
+}

@@ -25,7 +25,7 @@ pub async fn run(args: PlanArgs, out: Output) -> Result<i32, MoatError> {
     let color = out.color && args.format == Format::Text;
     let saved = args.out.as_ref().map(|p| p.display().to_string());
     let md = super::output::markdown_options(&args.markdown, saved);
-    print!("{}", render::render_with(&plan, args.format, color, &md));
+    super::output::print_stdout(&render::render_with(&plan, args.format, color, &md));
     if let Some(path) = &args.out {
         eprintln!("{}", saved_message(&plan, path));
     }

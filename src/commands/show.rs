@@ -11,6 +11,6 @@ pub fn run(args: ShowArgs, out: Output) -> Result<i32, MoatError> {
     let plan = super::saved::read(&args.plan)?;
     let color = out.color && args.format == Format::Text;
     let md = super::output::markdown_options(&args.markdown, Some(args.plan.display().to_string()));
-    print!("{}", render::render_with(&plan, args.format, color, &md));
+    super::output::print_stdout(&render::render_with(&plan, args.format, color, &md));
     Ok(0)
 }

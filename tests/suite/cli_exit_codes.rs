@@ -74,3 +74,45 @@ fn help_and_version_exit_0_and_help_states_the_exit_codes() {
     assert_eq!(moat(&["--version"]).status.code(), Some(0));
     assert_eq!(moat(&["plan", "--help"]).status.code(), Some(0));
 }
+
+/// A reader that goes away (`moat schema | head -c 1`) ends moat's output quietly: exit 0 and no
+/// panic (Rust's `print!` panics on a closed pipe, which exited 101 with a backtrace). The
+/// blueprint schema is ~230 KB, more than a pipe holds, so the write does meet the closed pipe.
+#[test]
+fn a_closed_stdout_pipe_ends_the_output_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    for args in [&["schema"][..]] {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("moat"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one byte, then close the pipe before the rest is written.
+        let mut out = child.stdout.take().unwrap();
+        let mut one = [0u8; 1];
+        out.read_exact(&mut one).unwrap();
+        drop(out);
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "moat {args:?} did not exit"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(!err.contains("panicked"), "moat {args:?}: {err}");
+        assert_eq!(status.code(), Some(0), "moat {args:?}: {err}");
+    }
+}
