@@ -45,6 +45,17 @@ async fn env() -> Env {
     env
 }
 
+/// PATCH account `name` (in `rg`) with `body`.
+async fn patch(env: &Env, name: &str, body: &Value) -> moat::arm::ArmResponse {
+    env.send(
+        Method::Patch,
+        &acct_id("rg", name),
+        ACCT,
+        Some(body.clone()),
+    )
+    .await
+}
+
 fn code(r: &moat::arm::ArmResponse) -> (u16, String) {
     let body = r.body.clone().unwrap_or(Value::Null);
     (
@@ -128,14 +139,7 @@ async fn a_deny_refuses_violating_account_writes_unless_an_unexpired_exemption_c
     let env = env().await;
     let keys_on = json!({"properties": {"disableLocalAuth": false}});
     // Before any assignment, the write is accepted.
-    let r = env
-        .send(
-            Method::Patch,
-            &acct_id("rg", "one"),
-            ACCT,
-            Some(keys_on.clone()),
-        )
-        .await;
+    let r = patch(&env, "one", &keys_on).await;
     assert_eq!(r.status / 100, 2, "{:?}", r.body);
     env.finish_ops();
     assert_eq!(
@@ -143,14 +147,7 @@ async fn a_deny_refuses_violating_account_writes_unless_an_unexpired_exemption_c
         201
     );
 
-    let r = env
-        .send(
-            Method::Patch,
-            &acct_id("rg", "two"),
-            ACCT,
-            Some(keys_on.clone()),
-        )
-        .await;
+    let r = patch(&env, "two", &keys_on).await;
     assert_eq!(code(&r), (403, "RequestDisallowedByPolicy".into()));
     let info = &r.body.unwrap()["error"]["additionalInfo"][0];
     assert_eq!(info["type"], "PolicyViolation");
@@ -158,9 +155,7 @@ async fn a_deny_refuses_violating_account_writes_unless_an_unexpired_exemption_c
     assert_eq!(info["info"]["policyDefinitionEffect"], "Deny");
     // A compliant write is accepted.
     let off = json!({"properties": {"disableLocalAuth": true}});
-    let r = env
-        .send(Method::Patch, &acct_id("rg", "two"), ACCT, Some(off))
-        .await;
+    let r = patch(&env, "two", &off).await;
     assert_eq!(r.status / 100, 2, "{:?}", r.body);
     env.finish_ops();
 
@@ -173,14 +168,7 @@ async fn a_deny_refuses_violating_account_writes_unless_an_unexpired_exemption_c
             / 100,
         2
     );
-    let r = env
-        .send(
-            Method::Patch,
-            &acct_id("rg", "two"),
-            ACCT,
-            Some(keys_on.clone()),
-        )
-        .await;
+    let r = patch(&env, "two", &keys_on).await;
     assert_eq!(code(&r), (403, "RequestDisallowedByPolicy".into()));
     assert_eq!(
         env.put(&exemption("two", "x"), PE, ex("2999-01-01T00:00:00Z"))
@@ -189,14 +177,7 @@ async fn a_deny_refuses_violating_account_writes_unless_an_unexpired_exemption_c
             / 100,
         2
     );
-    let r = env
-        .send(
-            Method::Patch,
-            &acct_id("rg", "two"),
-            ACCT,
-            Some(keys_on.clone()),
-        )
-        .await;
+    let r = patch(&env, "two", &keys_on).await;
     assert_eq!(r.status / 100, 2, "{:?}", r.body);
     env.finish_ops();
 
@@ -204,9 +185,7 @@ async fn a_deny_refuses_violating_account_writes_unless_an_unexpired_exemption_c
     let mut relaxed = deny(LOCAL_AUTH);
     relaxed["properties"]["enforcementMode"] = json!("DoNotEnforce");
     assert_eq!(env.put(&assignment("a"), PA, relaxed).await.status, 200);
-    let r = env
-        .send(Method::Patch, &acct_id("rg", "one"), ACCT, Some(keys_on))
-        .await;
+    let r = patch(&env, "one", &keys_on).await;
     assert_eq!(r.status / 100, 2, "{:?}", r.body);
     env.finish_ops();
 }

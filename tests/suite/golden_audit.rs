@@ -22,18 +22,8 @@ const FORMATS: [(&str, &str); 5] = [
 ];
 
 fn check(file: &str, actual: &str) -> Option<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DIR).join(file);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return None;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    (expected != actual).then(|| {
-        similar::TextDiff::from_lines(expected.as_str(), actual)
-            .unified_diff()
-            .header(&format!("{} (expected)", path.display()), "actual")
-            .to_string()
-    })
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(DIR);
+    crate::golden::check(&dir, file, actual)
 }
 
 /// Every rendering of the example, by format (exit code 3 each: the example has findings).

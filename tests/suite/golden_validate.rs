@@ -45,18 +45,7 @@ fn from_root(format: &str) -> (i32, String) {
 }
 
 fn check(file: &str, actual: &str) -> Option<String> {
-    let path = Path::new(DIR).join(file);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return None;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    (expected != actual).then(|| {
-        similar::TextDiff::from_lines(expected.as_str(), actual)
-            .unified_diff()
-            .header(&format!("{} (expected)", path.display()), "actual")
-            .to_string()
-    })
+    crate::golden::check(Path::new(DIR), file, actual)
 }
 
 fn sarif_validator() -> jsonschema::Validator {
