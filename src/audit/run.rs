@@ -126,8 +126,11 @@ pub async fn audit(
     blueprint: Option<&Blueprint>,
 ) -> Result<Audit, AuditError> {
     let api = ReadOnly(api);
-    let accounts = discover::discover(&api, scopes).await?;
-    let deleted = discover::discover_deleted(&api, scopes).await?;
+    // Both lists at once: neither depends on the other.
+    let (accounts, deleted) = futures::try_join!(
+        discover::discover(&api, scopes),
+        discover::discover_deleted(&api, scopes)
+    )?;
     let bp = judged(&accounts, scopes, blueprint)?;
     let named = |inst: &Instance| {
         blueprint.is_some_and(|b| b.instances.iter().any(|n| n.name == inst.name))

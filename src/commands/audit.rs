@@ -13,7 +13,11 @@ pub async fn run(args: AuditArgs, out: Output) -> Result<i32, MoatError> {
     let scopes = audit::run::scopes_for(&args.subscriptions, &args.resource_groups, bp.as_ref())
         .map_err(audit_error)?;
     let conn = super::connect::connect(&args.connect, out).await?;
+    let progress = super::reads_progress::ReadsProgress::start(conn.api.clone(), "audit", out);
     let result = audit::run::audit(conn.api.clone(), &scopes, bp.as_ref()).await;
+    if let Some(p) = progress {
+        p.finish().await;
+    }
     conn.finish().await;
     let report = result.map_err(audit_error)?;
     let fail_on = severity(args.fail_on);

@@ -9,6 +9,7 @@ mod error;
 mod load;
 mod output;
 mod plan;
+mod reads_progress;
 mod saved;
 mod show;
 

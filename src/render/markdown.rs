@@ -455,7 +455,8 @@ fn notes(plan: &Plan, doc: &mut Doc) {
     doc.push(Part::Notes, out, 0);
 }
 
-fn with_commas(n: usize) -> String {
+/// `1234567` as `1,234,567`.
+pub fn with_commas(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (k, ch) in s.chars().enumerate() {

@@ -87,6 +87,13 @@ fn on_pty(emu: &EmulatorHandle, args: &[&str]) -> (Option<i32>, Vec<u8>) {
     (status.code(), reader.join().unwrap())
 }
 
+/// [`on_pty`], then stop the emulator (for `spawn_blocking`, which takes the handle).
+fn on_pty_then_stop(emu: EmulatorHandle, args: &[&str]) -> (Option<i32>, Vec<u8>) {
+    let r = on_pty(&emu, args);
+    drop(emu);
+    r
+}
+
 async fn slow_endpoint() -> EmulatorHandle {
     let mut cfg = EmulatorConfig::default();
     cfg.lro.durations.insert(
@@ -240,4 +247,47 @@ async fn verbose_apply_on_a_terminal_with_no_color_writes_no_escape_byte() {
         "{text}"
     );
     assert!(!text.contains("~ contoso-openai-prod ["), "{text}");
+}
+
+/// `moat audit` over a slow ARM (40 ms a request) on a terminal: a status line counts the reads
+/// as they are done (never going down), and is cleared before the findings table is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_audit_on_a_terminal_counts_its_reads_then_clears_the_line() {
+    let mut cfg = EmulatorConfig::default();
+    cfg.faults.latency = Duration::from_millis(40);
+    let emu = emulator_with(cfg, "examples/audit-seed.json").await;
+    let args = [
+        "audit",
+        "--subscription",
+        "2b9c4e71-6d3a-4f58-8e2b-9a1c7d5e3f60",
+        "--parallelism",
+        "4",
+    ];
+    let (code, out) = tokio::task::spawn_blocking(move || on_pty_then_stop(emu, &args))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert_eq!(code, Some(3), "findings exit 3: {text}");
+    // Every redraw starts with `\r` and an erase-line escape; split on the erase.
+    let draws: Vec<String> = text
+        .split("\r\x1b[2K")
+        .skip(1)
+        .map(|d| d.split('\n').next().unwrap_or("").to_string())
+        .collect();
+    let reads: Vec<u64> = draws
+        .iter()
+        .filter_map(|d| d.strip_prefix("audit: "))
+        .filter_map(|d| d.split(' ').next())
+        .filter_map(|n| n.replace(',', "").parse().ok())
+        .collect();
+    assert!(
+        reads.len() >= 2,
+        "the line was drawn more than once: {draws:#?}"
+    );
+    assert!(reads.windows(2).all(|w| w[0] <= w[1]), "{reads:?}");
+    assert!(*reads.last().unwrap() > 10, "{reads:?}");
+    // The last erase clears the line: what follows it is the table, not a status line.
+    let after = text.rsplit("\r\x1b[2K").next().unwrap_or("");
+    assert!(!after.contains("audit: "), "{after}");
+    assert!(after.contains("MOAT-NS-001"), "{after}");
 }
