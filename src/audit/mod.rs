@@ -8,6 +8,7 @@
 pub mod discover;
 pub mod junit;
 pub mod locate;
+pub mod observed_rules;
 pub mod read_only;
 pub mod render;
 pub mod rules;

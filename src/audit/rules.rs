@@ -56,7 +56,7 @@ pub struct Rule {
     #[serde(skip)]
     pub kind: &'static str,
     /// For an account change: the ARM property path (or a prefix of it) of a changed field;
-    /// empty = any change of the kind.
+    /// empty = any change of the kind. [`OBSERVED`] rules are never matched to a change.
     #[serde(skip)]
     pub path: &'static str,
 }
@@ -115,6 +115,66 @@ pub const RULES: &[Rule] = &[
         path: "properties.allowedFqdnList",
     },
     Rule {
+        id: "MOAT-NS-006",
+        title: "a privatelink DNS zone is missing",
+        mcsb: "NS-2",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.privateDns",
+        kind: "private-dns-zone",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-NS-007",
+        title: "a privatelink DNS zone is not linked to the endpoint's VNet",
+        mcsb: "NS-2",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.privateDns",
+        kind: "vnet-link",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-NS-008",
+        title: "the private endpoint's DNS zone group is missing or wrong",
+        mcsb: "NS-2",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.dnsZoneGroup",
+        kind: "dns-zone-group",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-NS-009",
+        title: "an NSG rule for the endpoint subnet is missing or weaker",
+        mcsb: "NS-1",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.nsg.rules",
+        kind: "security-rule",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-NS-010",
+        title: "the endpoint subnet's private endpoint network policies differ",
+        mcsb: "NS-1",
+        severity: Severity::Low,
+        policy: None,
+        remediation: "controls.privateEndpoint.subnetNetworkPolicies: Enabled",
+        kind: "subnet",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-NS-011",
+        title: "a private endpoint connection is not approved",
+        mcsb: "NS-2",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "approve the connection (az network private-endpoint-connection approve) or delete it; controls.privateEndpoint creates an approved one",
+        kind: OBSERVED,
+        path: "",
+    },
+    Rule {
         id: "MOAT-IM-001",
         title: "local (key) authentication is enabled",
         mcsb: "IM-1",
@@ -142,6 +202,36 @@ pub const RULES: &[Rule] = &[
         policy: None,
         remediation: "controls.roleAssignments",
         kind: "role-assignment",
+        path: "",
+    },
+    Rule {
+        id: "MOAT-PA-002",
+        title: "a privileged role is inherited from the resource group or subscription",
+        mcsb: "PA-7",
+        severity: Severity::High,
+        policy: None,
+        remediation: "remove the assignment at the resource group or subscription, grant a data-plane role on the account (controls.roleAssignments)",
+        kind: OBSERVED,
+        path: "",
+    },
+    Rule {
+        id: "MOAT-PA-003",
+        title: "an undeclared principal holds a role that can list the account's keys",
+        mcsb: "PA-7",
+        severity: Severity::High,
+        policy: None,
+        remediation: "remove the assignment, or declare it in controls.roleAssignments with a role without listKeys/action",
+        kind: OBSERVED,
+        path: "",
+    },
+    Rule {
+        id: "MOAT-PA-004",
+        title: "a user holds a data-plane role directly, not through a group",
+        mcsb: "PA-7",
+        severity: Severity::Low,
+        policy: None,
+        remediation: "assign the role to an Entra group the user is in (controls.roleAssignments principalType: Group)",
+        kind: OBSERVED,
         path: "",
     },
     Rule {
@@ -185,6 +275,16 @@ pub const RULES: &[Rule] = &[
         path: "",
     },
     Rule {
+        id: "MOAT-LT-003",
+        title: "an alert rule (M2) or its action group is missing or weaker",
+        mcsb: "LT-1",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.alerts",
+        kind: "metric-alert",
+        path: "",
+    },
+    Rule {
         id: "MOAT-CF-001",
         title: "the strict content filter (RAI policy) is missing or weaker",
         mcsb: "AI (no MCSB control)",
@@ -208,6 +308,45 @@ pub const RULES: &[Rule] = &[
 
 /// The pseudo-kind of a finding on a soft-deleted account: found by discovery, never planned.
 pub const DELETED_ACCOUNT: &str = "deleted-account";
+
+/// The pseudo-kind of a rule judged on observed state (`audit::observed_rules`), not on a plan
+/// change: moat's plan never changes what it does not own (an inherited assignment, a
+/// connection another team's endpoint asked for).
+pub const OBSERVED: &str = "observed";
+
+/// The PSRule for Azure rule and the Checkov check (ARM / Terraform) judging the same thing as a
+/// rule, where one exists: (rule id, PSRule, Checkov). Verified against their sources; a rule
+/// missing here has neither.
+pub const EQUIVALENTS: &[(&str, Option<&str>, Option<&str>)] = &[
+    (
+        "MOAT-NS-001",
+        Some("Azure.AI.PublicAccess"),
+        Some("CKV_AZURE_134"),
+    ),
+    ("MOAT-NS-002", Some("Azure.AI.PublicAccess"), None),
+    ("MOAT-NS-003", Some("Azure.AI.PrivateEndpoints"), None),
+    ("MOAT-IM-001", Some("Azure.AI.DisableLocalAuth"), None),
+    (
+        "MOAT-IM-002",
+        Some("Azure.Cognitive.ManagedIdentity"),
+        Some("CKV_AZURE_238"),
+    ),
+];
+
+/// (PSRule rule, Checkov check) equivalent to `rule`.
+pub fn equivalents(rule: &Rule) -> (Option<&'static str>, Option<&'static str>) {
+    EQUIVALENTS
+        .iter()
+        .find(|(id, _, _)| *id == rule.id)
+        .map_or((None, None), |(_, p, c)| (*p, *c))
+}
+
+/// Further plan kinds of a rule whose `kind` names the first: (kind label, rule id).
+const ALSO: &[(&str, &str)] = &[
+    ("log-alert", "MOAT-LT-003"),
+    ("activity-log-alert", "MOAT-LT-003"),
+    ("action-group", "MOAT-LT-003"),
+];
 
 /// The rule a blueprint exception waives (by its `allows:` name), for an exception the plan
 /// shows no change for (the blueprint already declares the weaker value live state has).
@@ -242,14 +381,28 @@ pub fn judged_by(rule: &Rule, c: &crate::blueprint::resolved::Controls) -> bool 
         "MOAT-LT-002" => c.generic("defenderForAI").is_some(),
         "MOAT-CF-001" => c.rai_policy.is_some(),
         "MOAT-CF-002" => c.deployments.is_some(),
+        "MOAT-NS-006" | "MOAT-NS-007" => c.private_dns.is_some(),
+        "MOAT-NS-008" => c.dns_zone_group.is_some(),
+        "MOAT-NS-009" => c.nsg.is_some(),
+        "MOAT-NS-010" => c
+            .private_endpoint
+            .as_ref()
+            .is_some_and(|p| p.spec.subnet_network_policies.is_some()),
+        "MOAT-LT-003" => c.generic("alerts").is_some(),
+        // Observed-state rules judge every live account, named or not.
+        "MOAT-NS-011" | "MOAT-PA-002" | "MOAT-PA-003" | "MOAT-PA-004" => true,
         _ => false,
     }
 }
 
 /// The rule for a changed field (`Some(path)`) or a whole change (`None`) of a kind.
 pub fn rule_for(kind: &str, path: Option<&str>) -> Option<&'static Rule> {
+    if let Some((_, id)) = ALSO.iter().find(|(k, _)| *k == kind) {
+        return rule(id);
+    }
     RULES.iter().find(|r| {
-        r.kind == kind
+        r.kind != OBSERVED
+            && r.kind == kind
             && match path {
                 None => r.path.is_empty(),
                 Some(p) => {

@@ -13,6 +13,7 @@ use crate::blueprint::resolved::{Blueprint, Instance};
 use crate::model::Plan;
 
 use super::discover::{self, Discovered, Scope};
+use super::observed_rules;
 use super::read_only::ReadOnly;
 use super::{rules, Evidence, Finding};
 
@@ -148,6 +149,8 @@ pub async fn audit(
     let plan = crate::plan::plan(&bp, &observed);
     let mut findings = super::findings(&plan);
     push_standing_exceptions(&plan, &mut findings);
+    let mut cache = observed_rules::Cache::default();
+    findings.extend(observed_rules::findings(&api, &bp, &observed, &plan, &mut cache).await?);
     for d in &deleted {
         findings.push(deleted_finding(d));
     }

@@ -104,7 +104,8 @@ pub fn sarif(findings: &[Finding], source: Option<&Source>) -> Value {
                 Some((s, line)) => json!([{
                     "physicalLocation": {
                         "artifactLocation": {"uri": s.uri},
-                        "region": {"startLine": line, "startColumn": 1},
+                        // The entry's column; 1 when the blueprint gives none better.
+                        "region": {"startLine": line, "startColumn": s.columns.get(&f.instance).copied().unwrap_or(1)},
                     },
                     "logicalLocations": [logical],
                 }]),

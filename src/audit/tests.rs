@@ -90,6 +90,29 @@ fn account_fields_map_to_their_rules_and_group_per_rule() {
 }
 
 #[test]
+fn observed_state_rules_never_match_a_plan_change_and_every_kind_rule_names_a_kind() {
+    for r in RULES.iter().filter(|r| r.kind == rules::OBSERVED) {
+        assert!(rules::judged_by(r, &Default::default()), "{}", r.id);
+    }
+    assert!(rules::rule_for(rules::OBSERVED, None).is_none());
+    let labels: Vec<&str> = crate::resources::KINDS
+        .iter()
+        .map(|k| k.meta().label)
+        .collect();
+    for r in RULES.iter().filter(|r| r.kind != rules::OBSERVED) {
+        assert!(
+            labels.contains(&r.kind),
+            "{} names no kind: {}",
+            r.id,
+            r.kind
+        );
+    }
+    for (id, _, _) in rules::EQUIVALENTS {
+        assert!(rules::rule(id).is_some(), "{id}");
+    }
+}
+
+#[test]
 fn a_path_prefix_matches_only_on_a_segment_boundary() {
     assert!(rules::rule_for("account", Some("identity.type")).is_some());
     assert!(rules::rule_for("account", Some("identityX")).is_none());
@@ -108,9 +131,22 @@ fn whole_resource_kinds_give_one_finding_and_noops_none() {
         change("rai-policy", Action::NoOp, &[]),
         change("defender-for-ai", Action::Verified, &[]),
         change("subnet", Action::Update, &[]),
+        change("key-vault-grant", Action::Create, &[]),
+        change("log-alert", Action::Create, &[]),
+        change("action-group", Action::Drift, &[]),
     ]);
     let ids: Vec<&str> = findings(&plan).iter().map(|f| f.rule.id).collect();
-    assert_eq!(ids, ["MOAT-NS-003", "MOAT-LT-001"]);
+    // Every alert kind is one rule (LT-003); a kind no rule names (the key vault grant) is none.
+    assert_eq!(
+        ids,
+        [
+            "MOAT-NS-003",
+            "MOAT-LT-001",
+            "MOAT-NS-010",
+            "MOAT-LT-003",
+            "MOAT-LT-003"
+        ]
+    );
 }
 
 #[test]
@@ -218,6 +254,14 @@ fn docs_audit_md_lists_every_rule_with_its_mcsb_and_policy() {
         match r.policy {
             Some(p) => assert!(row.contains(p), "{row}"),
             None => assert!(row.ends_with("| — |"), "{row}"),
+        }
+        let (psrule, checkov) = rules::equivalents(r);
+        for (name, what) in [(psrule, "PSRule"), (checkov, "Checkov")] {
+            let cell = format!(
+                "| {} |",
+                name.map_or("none".to_string(), |n| format!("`{n}`"))
+            );
+            assert!(row.contains(&cell), "{row}: {what} should be {cell}");
         }
         if r.mcsb.len() <= 5 {
             assert!(row.contains(&format!("| {} |", r.mcsb)), "{row}");

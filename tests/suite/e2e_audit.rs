@@ -25,7 +25,11 @@ pub const PLANTED: &[(&str, &str, bool)] = &[
     ("MOAT-NS-001", "fabrikam-ais-keys", false),
     ("MOAT-NS-001", "fabrikam-openai-public", false),
     ("MOAT-NS-002", "fabrikam-openai-public", false),
+    ("MOAT-NS-011", "fabrikam-ais-pending", false),
     ("MOAT-PA-001", "fabrikam-openai-contrib", false),
+    ("MOAT-PA-002", "fabrikam-openai-inherit", false),
+    ("MOAT-PA-003", "fabrikam-openai-keyrole", false),
+    ("MOAT-PA-004", "fabrikam-openai-userrole", false),
 ];
 
 /// The example's emulator, with one account soft-deleted (the emulator seeds no deleted
@@ -193,4 +197,73 @@ async fn the_binary_exits_3_on_findings_and_0_above_the_worst_severity() {
         log.iter().all(|e| e.method == "GET"),
         "audit wrote: {log:?}"
     );
+}
+
+/// The observed-state rules read each resource group's role assignments once (ARM's
+/// `atScope()` answers the subscription's and the root's with them) and each role definition
+/// once, however many accounts the resource group holds: never once per account.
+#[tokio::test]
+async fn inherited_assignments_are_read_once_per_scope_and_roles_once_each() {
+    let emu = audit_emulator().await;
+    let report = audit(connect(&emu), &scopes(&[SUB.into()], &[]), None)
+        .await
+        .expect("audit");
+    let log = emu.request_log();
+    let count = |p: &str| {
+        log.iter()
+            .filter(|e| e.path.eq_ignore_ascii_case(p))
+            .count()
+    };
+    let groups: BTreeSet<String> = report
+        .accounts
+        .iter()
+        .map(|a| a.resource_group.to_ascii_lowercase())
+        .collect();
+    assert_eq!(groups.len(), 4, "{groups:?}");
+    for rg in &groups {
+        let accounts = report
+            .accounts
+            .iter()
+            .filter(|a| a.resource_group.eq_ignore_ascii_case(rg))
+            .count();
+        assert!(accounts >= 1);
+        let path = format!(
+            "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Authorization/roleAssignments"
+        );
+        assert_eq!(count(&path), 1, "{rg} ({accounts} accounts): {path}");
+    }
+    let rg_prod = report
+        .accounts
+        .iter()
+        .filter(|a| a.resource_group == "rg-ai-prod")
+        .count();
+    assert!(
+        rg_prod >= 5,
+        "the cache is exercised: {rg_prod} accounts share one list"
+    );
+    // No subscription-scope list: the resource group's atScope() list already holds it.
+    assert_eq!(
+        count(&format!(
+            "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments"
+        )),
+        0
+    );
+    let defs: Vec<&str> = log
+        .iter()
+        .filter(|e| e.path.contains("/roleDefinitions/"))
+        .map(|e| e.path.as_str())
+        .collect();
+    let distinct: BTreeSet<String> = defs.iter().map(|p| p.to_ascii_lowercase()).collect();
+    assert_eq!(
+        defs.len(),
+        distinct.len(),
+        "a role definition read twice: {defs:?}"
+    );
+    assert!(
+        distinct
+            .iter()
+            .any(|p| p.ends_with("c6d2a8f4-1e3b-4a97-8d5c-0b7f9e2a4c16")),
+        "the custom role is read: {distinct:?}"
+    );
+    assert!(log.iter().all(|e| e.method == "GET"), "audit wrote");
 }

@@ -115,6 +115,8 @@ fn the_audit_sarif_validates_and_points_named_instances_at_the_blueprint() {
                 + 1;
             assert_eq!(physical["artifactLocation"]["uri"], "examples/audit.yaml");
             assert_eq!(physical["region"]["startLine"], line);
+            // `  - name: openai-legacy`: the entry's mapping starts at column 5.
+            assert_eq!(physical["region"]["startColumn"], 5);
             assert_eq!(r["suppressions"][0]["kind"], "external");
             assert!(r["suppressions"][0]["justification"]
                 .as_str()

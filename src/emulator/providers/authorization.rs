@@ -1,5 +1,5 @@
-//! Microsoft.Authorization role assignments (with ARM's scope inheritance in lists) and the
-//! built-in role definitions moat refers to.
+//! Microsoft.Authorization role assignments (with ARM's scope inheritance in lists), the
+//! built-in role definitions moat refers to, and custom role definitions a seed gives.
 
 use serde_json::{json, Value};
 
@@ -59,11 +59,15 @@ impl Provider for Authorization {
         let filter = req.param("$filter");
         match req.route {
             Route::Tenant(id) if id.is(RD_TYPE) => {
-                Some(role_definitions(None, None, Some(id.name()), None))
+                Some(role_definitions(cx.st, None, None, Some(id.name()), None))
             }
-            Route::Provider(id) if id.is(RD_TYPE) => {
-                Some(role_definitions(Some(&id.sub), Some(id), None, filter))
-            }
+            Route::Provider(id) if id.is(RD_TYPE) && req.method == "GET" => Some(role_definitions(
+                cx.st,
+                Some(&id.sub),
+                Some(id),
+                None,
+                filter,
+            )),
             Route::Provider(id) if id.is(RA_TYPE) && !id.is_instance() && req.method == "GET" => {
                 Some(list_assignments(cx, req, id))
             }
@@ -75,6 +79,45 @@ impl Provider for Authorization {
         let Write { id, body, existing } = w;
         prepare(cx, id, body, existing)
     }
+
+    /// A custom role definition (a brownfield seed): kept as given, `type: CustomRole`, as
+    /// Microsoft's GetRoleDefinitionById example answers it.
+    fn seed(&self, cx: &mut Cx, id: &ResId, body: &Value) -> Option<Result<(), ApiError>> {
+        if !id.is(RD_TYPE) {
+            return None;
+        }
+        let mut body = body.clone();
+        body["id"] = json!(id.display());
+        body["name"] = json!(id.name().to_ascii_lowercase());
+        body["type"] = json!(RD_TYPE);
+        if body["properties"]["type"].is_null() {
+            body["properties"]["type"] = json!("CustomRole");
+        }
+        cx.st.insert(body);
+        Some(Ok(()))
+    }
+}
+
+/// The custom role `guid` visible from subscription `sub` (any, for the tenant route): one whose
+/// `assignableScopes` hold the root, the subscription or a scope in it.
+fn custom<'a>(st: &'a State, sub: Option<&str>, guid: &str) -> Option<&'a Value> {
+    st.of_type(RD_TYPE).find(|r| {
+        r["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(guid))
+            && sub.is_none_or(|s| custom_visible(r, s))
+    })
+}
+
+fn custom_visible(r: &Value, sub: &str) -> bool {
+    let want = format!("/subscriptions/{}", sub.to_ascii_lowercase());
+    r["properties"]["assignableScopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .any(|s| s == "/" || s == want || s.starts_with(&format!("{want}/")))
 }
 
 fn list_assignments(cx: &Cx, req: &Request, id: &ResId) -> HResult {
@@ -153,6 +196,7 @@ fn definition(sub: Option<&str>, r: &RoleDef) -> Value {
 
 /// GET role definitions (one by GUID, or the list; `$filter=roleName eq '…'` honoured).
 fn role_definitions(
+    st: &State,
     sub: Option<&str>,
     id: Option<&ResId>,
     name: Option<&str>,
@@ -162,6 +206,7 @@ fn role_definitions(
     if let Some(n) = name {
         return built_in(n)
             .map(|r| Reply::json(200, definition(sub, r)))
+            .or_else(|| custom(st, sub, n).map(|r| Reply::json(200, r.clone())))
             .ok_or_else(|| {
                 ApiError::new(
                     404,
@@ -171,15 +216,22 @@ fn role_definitions(
             });
     }
     let wanted = filter.and_then(|f| quoted_after(f, "rolename eq"));
-    let items: Vec<Value> = BUILT_IN
+    let named = |n: Option<&str>| {
+        wanted
+            .as_deref()
+            .is_none_or(|w| n.is_some_and(|n| n.eq_ignore_ascii_case(w)))
+    };
+    let mut items: Vec<Value> = BUILT_IN
         .iter()
-        .filter(|r| {
-            wanted
-                .as_deref()
-                .is_none_or(|w| r.1.eq_ignore_ascii_case(w))
-        })
+        .filter(|r| named(Some(r.1)))
         .map(|r| definition(sub, r))
         .collect();
+    items.extend(
+        st.of_type(RD_TYPE)
+            .filter(|r| sub.is_none_or(|s| custom_visible(r, s)))
+            .filter(|r| named(r["properties"]["roleName"].as_str()))
+            .cloned(),
+    );
     Ok(Reply::json(200, json!({ "value": items })))
 }
 
