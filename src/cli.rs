@@ -94,6 +94,17 @@ moat audit fleet.yaml --format json > audit.json\n  \
 moat audit examples/audit.yaml --emulator --seed examples/audit-seed.json --fail-on high"
     )]
     Audit(AuditArgs),
+    /// Write a blueprint for the accounts found in subscriptions or resource groups (read-only):
+    /// the strict baseline as profile, `existing:` and application role assignments from what
+    /// is observed; with --as-is, an exception per weakness so the first plan shows no change.
+    #[command(
+        after_help = "Writes FILE (and strict-baseline.yaml beside it when none is there); never \
+overwrites FILE without --force. Writes no key, token or secret.\n\n\
+Exit codes: 0 written, 1 error.\n\n\
+Examples:\n  moat import --subscription 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10 --out fleet.yaml\n  \
+moat import --subscription 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10 --resource-group rg-ai-prod --out prod.yaml --as-is"
+    )]
+    Import(ImportArgs),
     /// Render a saved plan (`moat plan --out`) again, without talking to Azure.
     #[command(
         after_help = "Exit codes: 0 rendered, 1 the file is unreadable, not a moat plan, or edited.\n\n\
@@ -263,6 +274,28 @@ pub struct AuditArgs {
     /// Exit 3 when an unwaived finding is at or above this severity.
     #[arg(long, value_enum, default_value = "low")]
     pub fail_on: FailOn,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Import the accounts of this subscription (repeatable).
+    #[arg(long = "subscription", value_name = "ID")]
+    pub subscriptions: Vec<String>,
+    /// Only this resource group of each subscription (repeatable).
+    #[arg(long = "resource-group", value_name = "NAME")]
+    pub resource_groups: Vec<String>,
+    /// The blueprint to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Keep today's posture: an exception with a `TODO(import):` reason for each control an
+    /// account violates, so the first plan shows no change.
+    #[arg(long)]
+    pub as_is: bool,
+    /// Replace FILE when it exists.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

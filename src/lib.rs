@@ -11,6 +11,7 @@ pub mod blueprint;
 pub mod cli;
 pub mod commands;
 pub mod emulator;
+pub mod import;
 pub mod model;
 pub mod observe;
 pub mod plan;

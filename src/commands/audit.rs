@@ -61,7 +61,7 @@ fn severity(f: FailOn) -> Severity {
     }
 }
 
-fn audit_error(e: audit::run::AuditError) -> MoatError {
+pub(super) fn audit_error(e: audit::run::AuditError) -> MoatError {
     match e {
         audit::run::AuditError::Usage(m) => MoatError::Usage(m),
         audit::run::AuditError::Arm(e) => MoatError::Arm(e),

@@ -6,6 +6,7 @@ mod audit;
 mod connect;
 pub mod destroy;
 mod error;
+mod import;
 mod load;
 mod output;
 mod plan;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
         Command::Apply(args) => apply::run(args, out).await,
         Command::Destroy(args) => destroy::run(args, out).await,
         Command::Audit(args) => audit::run(args, out).await,
+        Command::Import(args) => import::run(args, out).await,
         Command::Show(args) => show::run(args, out),
         Command::Validate { files, format } => Ok(validate(&files, format)),
         Command::Schema(args) => {
