@@ -1,0 +1,12 @@
+//! What `moat import` is asked for, shared by the module and the instance writer.
+
+/// The prefix of every placeholder reason import writes: `validate` accepts it, a reviewer
+/// replaces it (docs/import.md).
+pub const PLACEHOLDER: &str = "TODO(import):";
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Keep today's posture: an exception with a placeholder reason per violated control.
+    pub as_is: bool,
+}
