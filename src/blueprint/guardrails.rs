@@ -17,35 +17,92 @@ pub struct BuiltIn {
     pub control: &'static str,
     /// The built-in policy definition's name (a GUID).
     pub definition: &'static str,
+    /// The blueprint effects (`guardrails[].controls` values) this built-in serves.
+    pub effects: &'static [&'static str],
     /// The exception whose instances get a policy exemption.
     pub exception: ExceptionKind,
     pub display: &'static str,
+    /// `policyRule.then.details.roleDefinitionIds` of a Modify / DeployIfNotExists built-in:
+    /// `(GUID, role name)`. The assignment's managed identity gets each at the assignment
+    /// scope (docs/guardrails-design.md, section 3a).
+    pub roles: &'static [(&'static str, &'static str)],
 }
+
+/// Contributor: the `roleDefinitionIds` of both Modify built-ins (14de9e63, 47ba1dd7).
+const CONTRIBUTOR: (&str, &str) = ("b24988ac-6180-42a0-ab88-20f7382dd24c", "Contributor");
 
 /// The controls a guardrail may name; `schema::GUARDRAIL_CONTROLS` lists the same keys.
 pub const BUILT_INS: &[BuiltIn] = &[
     BuiltIn {
         control: "localAuth",
         definition: "71ef260a-8f18-47b7-abcb-62d0673d94dc",
+        effects: &["audit", "deny"],
         exception: ExceptionKind::LocalAuth,
         display: "Azure AI Services resources should have key access disabled",
+        roles: &[],
+    },
+    BuiltIn {
+        control: "localAuth",
+        definition: "14de9e63-1b31-492e-a5a3-c3f7fd57f555",
+        effects: &["modify"],
+        exception: ExceptionKind::LocalAuth,
+        display: "Configure Cognitive Services accounts to disable local authentication methods",
+        roles: &[CONTRIBUTOR],
     },
     BuiltIn {
         control: "networkAccess",
         definition: "037eea7a-bd0a-46c5-9a66-03aea78705d3",
+        effects: &["audit", "deny"],
         exception: ExceptionKind::PublicNetworkAccess,
         display: "Azure AI Services resources should restrict network access",
+        roles: &[],
+    },
+    BuiltIn {
+        control: "networkAccess",
+        definition: "47ba1dd7-28d9-4b07-a8d5-9813bed64e0c",
+        effects: &["modify"],
+        exception: ExceptionKind::PublicNetworkAccess,
+        display: "Configure Cognitive Services accounts to disable public network access",
+        roles: &[CONTRIBUTOR],
     },
 ];
 
-/// The built-in of a guarded control.
+/// The first built-in of a guarded control (every built-in of a control waives the same
+/// exception).
 pub fn built_in(control: &str) -> Option<&'static BuiltIn> {
     BUILT_INS.iter().find(|b| b.control == control)
 }
 
+/// The built-in a guard assigns: the one of its control that serves its effect.
+pub fn built_in_of(g: &Guard) -> Option<&'static BuiltIn> {
+    BUILT_INS
+        .iter()
+        .find(|b| b.control == g.control && b.effects.iter().any(|e| arm_effect(e) == g.effect))
+}
+
+/// The other built-ins of a guard's control, each as the guard that would assign it: moat's
+/// assignment of one of them (an earlier effect) goes when the blueprint changes the effect.
+pub fn siblings(g: &Guard) -> Vec<Guard> {
+    let own = built_in_of(g).map(|b| b.definition);
+    BUILT_INS
+        .iter()
+        .filter(|b| b.control == g.control && Some(b.definition) != own)
+        .map(|b| Guard {
+            effect: arm_effect(b.effects[0]).to_string(),
+            ..g.clone()
+        })
+        .collect()
+}
+
+/// Whether the guard's effect changes resources (Modify / DeployIfNotExists): its assignment
+/// needs a managed identity, a location, and the identity's role assignments.
+pub fn remediates(g: &Guard) -> bool {
+    g.effect == "Modify" || g.effect == "DeployIfNotExists"
+}
+
 /// `/providers/Microsoft.Authorization/policyDefinitions/{guid}` of a guard's built-in.
 pub fn definition_id(g: &Guard) -> String {
-    let guid = built_in(&g.control).map_or("", |b| b.definition);
+    let guid = built_in_of(g).map_or("", |b| b.definition);
     format!("/providers/Microsoft.Authorization/policyDefinitions/{guid}")
 }
 
@@ -155,6 +212,11 @@ pub fn attach(root: &Node, instances: &mut [Instance], out: &mut Vec<Diagnostic>
                 control: key.name.clone(),
                 effect: arm_effect(effect).to_string(),
                 members: members.clone(),
+                location: instances
+                    .iter()
+                    .find(|i| covers(&scope, i))
+                    .map(|i| i.location.clone())
+                    .unwrap_or_default(),
             };
             for inst in instances.iter_mut().filter(|i| covers(&scope, i)) {
                 inst.guardrails.push(guard.clone());
@@ -167,6 +229,8 @@ pub fn attach(root: &Node, instances: &mut [Instance], out: &mut Vec<Diagnostic>
 fn arm_effect(effect: &str) -> &'static str {
     match effect {
         "deny" => "Deny",
+        "modify" => "Modify",
+        "deployIfNotExists" => "DeployIfNotExists",
         _ => "Audit",
     }
 }

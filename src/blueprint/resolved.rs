@@ -381,6 +381,10 @@ pub struct Guard {
     /// Names of every instance of the blueprint in the scope, in blueprint order: the
     /// assignment waits for their hardening.
     pub members: Vec<String>,
+    /// Where a Modify / DeployIfNotExists assignment keeps its managed identity: the location
+    /// of the first instance in the scope (ARM requires one with an identity).
+    #[serde(default)]
+    pub location: String,
 }
 
 /// A documented weakening of the strict baseline.

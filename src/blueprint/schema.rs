@@ -163,7 +163,8 @@ pub static INSTANCE: Obj = Obj {
 };
 
 /// The effects a guardrail may give a control: those its built-in definition offers.
-pub const GUARD_EFFECTS: &[&str] = &["audit", "deny"];
+/// `modify` assigns the control's Modify built-in instead (blueprint::guardrails::BUILT_INS).
+pub const GUARD_EFFECTS: &[&str] = &["audit", "deny", "modify"];
 
 pub static GUARDRAIL_CONTROLS: Obj = Obj {
     title: "guardrailControls",
@@ -173,13 +174,13 @@ pub static GUARDRAIL_CONTROLS: Obj = Obj {
         f(
             "localAuth",
             &Ty::Enum { what: "local-auth effect", values: GUARD_EFFECTS },
-            "I1: built-in 71ef260a-8f18-47b7-abcb-62d0673d94dc (key access disabled); `deny` refuses a write that turns keys on.",
+            "I1: built-in 71ef260a-8f18-47b7-abcb-62d0673d94dc (key access disabled); `deny` refuses a write that turns keys on; `modify` assigns 14de9e63-1b31-492e-a5a3-c3f7fd57f555 instead, which sets disableLocalAuth on every write (a managed identity with Contributor at the scope).",
         )
         .arm("policyAssignments properties.parameters.effect"),
         f(
             "networkAccess",
             &Ty::Enum { what: "network-access effect", values: GUARD_EFFECTS },
-            "N5: built-in 037eea7a-bd0a-46c5-9a66-03aea78705d3 (restrict network access); `deny` refuses a write that leaves public access Enabled with firewall default Allow.",
+            "N5: built-in 037eea7a-bd0a-46c5-9a66-03aea78705d3 (restrict network access); `deny` refuses a write that leaves public access Enabled with firewall default Allow; `modify` assigns 47ba1dd7-28d9-4b07-a8d5-9813bed64e0c instead, which sets publicNetworkAccess Disabled on every write (a managed identity with Contributor at the scope).",
         )
         .arm("policyAssignments properties.parameters.effect"),
     ],

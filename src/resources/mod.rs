@@ -16,6 +16,7 @@ pub mod deleted_account;
 pub mod deployment;
 pub mod diagnostic_setting;
 pub mod dns_zone_group;
+pub mod guardrail_grant;
 pub mod key_vault_grant;
 pub mod kind;
 pub mod log_alert;
@@ -59,6 +60,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &dns_zone_group::DnsZoneGroupKind,
     &security_rule::SecurityRuleKind,
     &policy_assignment::PolicyAssignmentKind,
+    &guardrail_grant::GuardrailGrantKind,
     &policy_exemption::PolicyExemptionKind,
 ];
 

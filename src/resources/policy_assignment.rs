@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
 use super::{enum_eq, fingerprint, get, get_str, id_eq, OWNER_MARKER, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
-use crate::blueprint::guardrails::{built_in, definition_id};
+use crate::blueprint::guardrails::{built_in, built_in_of, definition_id, remediates, siblings};
 use crate::blueprint::resolved::Guard;
 use crate::blueprint::resolved::Instance;
 use crate::model::{Action, Change, FieldChange, KindId, Write};
@@ -41,6 +41,8 @@ static META: Meta = Meta {
     api_version: API_VERSION,
     shared: true,
     managed: &[
+        "identity.type",
+        "location",
         "properties.displayName",
         "properties.description",
         "properties.policyDefinitionId",
@@ -50,13 +52,14 @@ static META: Meta = Meta {
         "properties.metadata",
     ],
     read_only: &[
+        "identity.principalId",
+        "identity.tenantId",
         "properties.scope",
         "properties.instanceId",
         "properties.definitionVersion",
     ],
     ignored: &[
-        "identity",
-        "location",
+        "identity.userAssignedIdentities",
         "properties.nonComplianceMessages",
         "properties.resourceSelectors",
         "properties.overrides",
@@ -104,7 +107,7 @@ fn account_writes(instance: &str) -> Vec<String> {
 }
 
 fn display(g: &Guard) -> String {
-    let what = built_in(&g.control).map_or("", |b| b.display);
+    let what = built_in_of(g).map_or("", |b| b.display);
     format!("moat: {what} ({})", g.effect)
 }
 
@@ -115,9 +118,11 @@ fn description(g: &Guard) -> String {
     )
 }
 
-/// The body moat writes.
-pub fn body(g: &Guard) -> Value {
-    json!({"properties": {
+/// The body moat writes. A Modify / DeployIfNotExists assignment carries a system-assigned
+/// identity and a location: the live one when the assignment exists (ARM refuses a change of
+/// location, `invalidlocationupdate`), else the first instance's in the scope.
+pub fn body(g: &Guard, live: Option<&Value>) -> Value {
+    let mut b = json!({"properties": {
         "displayName": display(g),
         "description": description(g),
         "policyDefinitionId": definition_id(g),
@@ -125,7 +130,15 @@ pub fn body(g: &Guard) -> Value {
         "enforcementMode": "Default",
         "notScopes": [],
         "metadata": {OWNER_TAG: OWNER_VALUE},
-    }})
+    }});
+    if remediates(g) {
+        let location = live
+            .and_then(|l| get_str(l, "location"))
+            .unwrap_or(&g.location);
+        b["identity"] = json!({"type": "SystemAssigned"});
+        b["location"] = json!(location);
+    }
+    b
 }
 
 impl Kind for PolicyAssignmentKind {
@@ -133,17 +146,24 @@ impl Kind for PolicyAssignmentKind {
         &META
     }
 
+    /// The assignment of each guard, and moat's assignments of the control's other built-ins
+    /// at the scope (an earlier effect that the blueprint changed).
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
         inst.guardrails
             .iter()
-            .map(|g| Read::get(id(g), API_VERSION))
+            .flat_map(|g| std::iter::once(g.clone()).chain(siblings(g)))
+            .map(|g| Read::get(id(&g), API_VERSION))
             .collect()
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
-        let changes = inst.guardrails.iter().map(|g| {
+        let changes = inst.guardrails.iter().flat_map(|g| {
             let live = seen.value(&Read::get(id(g), API_VERSION));
-            plan(inst, g, live)
+            let replaced = siblings(g).into_iter().filter_map(|old| {
+                let l = seen.value(&Read::get(id(&old), API_VERSION))?;
+                owned(l).then(|| replace(inst, g, &old, l))
+            });
+            std::iter::once(plan(inst, g, live)).chain(replaced.collect::<Vec<_>>())
         });
         let mut out = Planned::of(Stage::Guardrails, changes);
         // The blast radius, per instance in the scope (the assignment itself is planned once).
@@ -169,6 +189,13 @@ fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
                 ("properties.disableLocalAuth", v)
             })?
         }
+        "networkAccess" if remediates(g) => {
+            // The Modify built-in (47ba1dd7) knows only publicNetworkAccess: a firewall default
+            // of Deny does not make the account compliant.
+            let pna = get_str(acct, "properties.publicNetworkAccess").unwrap_or("Enabled");
+            (!enum_eq(pna, "Disabled"))
+                .then(|| ("properties.publicNetworkAccess", pna.to_string()))?
+        }
         "networkAccess" => {
             let pna = get_str(acct, "properties.publicNetworkAccess").unwrap_or("Enabled");
             let default = get_str(acct, "properties.networkAcls.defaultAction").unwrap_or("Allow");
@@ -183,6 +210,8 @@ fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
         .is_some_and(|b| inst.exceptions.iter().any(|e| e.allows == b.exception));
     let what = if enum_eq(&g.effect, "Deny") {
         "would refuse its writes"
+    } else if remediates(g) {
+        "would rewrite its next write, non-compliant"
     } else {
         "reports it non-compliant"
     };
@@ -232,6 +261,15 @@ fn differences(g: &Guard, live: &Value) -> Vec<FieldChange> {
             after: Some(json!([])),
         });
     }
+    if remediates(g)
+        && !get_str(live, "identity.type").is_some_and(|t| enum_eq(t, "SystemAssigned"))
+    {
+        out.push(FieldChange {
+            path: "identity.type".into(),
+            before: get(live, "identity.type").cloned(),
+            after: Some("SystemAssigned".into()),
+        });
+    }
     let owner = format!("properties.metadata.{OWNER_TAG}");
     if !get_str(live, &owner).is_some_and(|o| o.eq_ignore_ascii_case(OWNER_VALUE)) {
         out.push(FieldChange {
@@ -262,13 +300,22 @@ fn plan(inst: &Instance, g: &Guard, live: Option<&Value>) -> Change {
     let mut c =
         Change::new(address, KIND, &id, action, reason, fingerprint(live)).with_fields(fields);
     if action.is_write() {
-        let mut w = Write::new(Method::Put, &id, API_VERSION, Some(body(g)));
+        let mut w = Write::new(Method::Put, &id, API_VERSION, Some(body(g, live)));
         w.if_none_match = live.is_none();
         c.write = Some(w);
         if enum_eq(&g.effect, "Deny") && action == Action::Create {
             c.risk = Some(format!(
                 "Azure refuses writes in {} that break controls.{} (RequestDisallowedByPolicy), except on accounts with an exemption",
                 g.scope, g.control
+            ));
+        }
+        if remediates(g) && action == Action::Create {
+            c.risk = Some(format!(
+                "Azure Policy rewrites every account write in {} to comply with controls.{} ({}), except on accounts with an exemption; its managed identity gets {} at the scope",
+                g.scope,
+                g.control,
+                g.effect,
+                built_in_of(g).map_or(String::new(), |b| b.roles.iter().map(|r| r.1).collect::<Vec<_>>().join(", "))
             ));
         }
         c.depends_on = g
@@ -279,4 +326,33 @@ fn plan(inst: &Instance, g: &Guard, live: Option<&Value>) -> Change {
             .collect();
     }
     c
+}
+
+/// Whether moat made the assignment (`metadata.managed-by: moat`).
+pub fn owned(live: &Value) -> bool {
+    get_str(live, &format!("properties.metadata.{OWNER_TAG}"))
+        .is_some_and(|o| o.eq_ignore_ascii_case(OWNER_VALUE))
+}
+
+/// moat's assignment of another built-in of the control (`old`, an earlier effect) goes: `g`'s
+/// assignment replaces it.
+fn replace(inst: &Instance, g: &Guard, old: &Guard, live: &Value) -> Change {
+    let effect = get_str(live, "properties.parameters.effect.value").unwrap_or(&old.effect);
+    super::delete_change(
+        format!("{}/policy-assignment/{}", inst.name, name(old)),
+        KIND,
+        &id(old),
+        API_VERSION,
+        format!(
+            "the blueprint now enforces controls.{} with {}: moat's {effect} assignment of {} goes",
+            g.control,
+            g.effect,
+            definition_id(old)
+        ),
+        format!(
+            "controls.{} is no longer enforced with {effect} in {}; the {} assignment replaces it",
+            g.control, g.scope, g.effect
+        ),
+        live,
+    )
 }

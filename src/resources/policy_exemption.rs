@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get_str, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
-use crate::blueprint::guardrails::built_in;
+use crate::blueprint::guardrails::{built_in, siblings};
 use crate::blueprint::resolved::{Exception, Guard, Instance, Mode};
 use crate::model::{Change, FieldChange, KindId, Write};
 
@@ -86,16 +86,35 @@ impl Kind for PolicyExemptionKind {
         &META
     }
 
+    /// The exemption from each guard's assignment, and moat's exemptions from the assignments
+    /// of the control's other built-ins (an earlier effect, whose assignment goes).
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
         inst.guardrails
             .iter()
-            .map(|g| Read::get(id(inst, g), API_VERSION))
+            .flat_map(|g| std::iter::once(g.clone()).chain(siblings(g)))
+            .map(|g| Read::get(id(inst, &g), API_VERSION))
             .collect()
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
         let mut out = Planned::default();
         for g in &inst.guardrails {
+            for old in siblings(g) {
+                if let Some(l) = seen.value(&Read::get(id(inst, &old), API_VERSION)) {
+                    if owned(l) {
+                        let c = super::delete_change(
+                            address(inst, &old),
+                            KIND,
+                            &id(inst, &old),
+                            API_VERSION,
+                            format!("the blueprint now enforces controls.{} with {}: the exemption from moat's earlier assignment goes with it", g.control, g.effect),
+                            "the account is exempted from the new assignment instead only while its exception allows it",
+                            l,
+                        );
+                        out.changes.push((Stage::Exemptions, c));
+                    }
+                }
+            }
             let live = seen.value(&Read::get(id(inst, g), API_VERSION));
             let e = exception(inst, g);
             match (e.filter(|e| !expired(e)), live) {
@@ -126,10 +145,7 @@ impl Kind for PolicyExemptionKind {
     }
 }
 
-fn owned(live: &Value) -> bool {
-    get_str(live, &format!("properties.metadata.{OWNER_TAG}"))
-        .is_some_and(|o| o.eq_ignore_ascii_case(OWNER_VALUE))
-}
+use super::policy_assignment::owned;
 
 fn address(inst: &Instance, g: &Guard) -> String {
     format!(

@@ -78,11 +78,11 @@ fn unknown_controls_and_effects_a_built_in_does_not_offer_are_located_errors() {
         "{e:#?}"
     );
     let e = errors(&format!(
-        "  - scope: {SUB}\n    controls:\n      localAuth: modify\n"
+        "  - scope: {SUB}\n    controls:\n      localAuth: deployIfNotExists\n"
     ));
     assert!(
         e.iter()
-            .any(|m| m.starts_with("g.yaml:14:18: error:") && m.contains("modify")),
+            .any(|m| m.starts_with("g.yaml:14:18: error:") && m.contains("deployIfNotExists")),
         "{e:#?}"
     );
 }

@@ -163,7 +163,155 @@ async fn guardrails_are_assigned_after_hardening_exempt_the_exception_and_deny_t
     assert!(gone[0]
         .reason
         .contains("no longer has a `local-auth` exception"));
-    assert!(apply(api.clone(), &p).await.ok());
-    assert!(!plan(api.as_ref(), &bp).await.has_changes());
+    let report = apply(api.clone(), &p).await;
+    assert!(report.ok(), "{report:#?}");
+    let after = plan(api.as_ref(), &bp).await;
+    assert!(
+        !after.has_changes(),
+        "{:#?}",
+        after
+            .changes()
+            .filter(|c| c.action != Action::NoOp)
+            .collect::<Vec<_>>()
+    );
+    emu.shutdown().await;
+}
+
+/// `localAuth: modify`: the assignment carries a system-assigned identity and a location, its
+/// identity gets the built-in's Contributor at the scope once the assignment exists (an edge
+/// and a bind in the plan, not a choice of apply), the emulator's Modify rewrites a write that
+/// turns keys back on, and changing the effect replaces moat's assignment and exemption.
+#[tokio::test]
+async fn a_modify_guardrail_gets_an_identity_its_roles_after_it_and_rewrites_writes() {
+    let emu = emulator("examples/guardrails-modify-seed.json").await;
+    let api = connect(&emu);
+    let mut bp = load("examples/guardrails-modify.yaml");
+
+    let p = plan(api.as_ref(), &bp).await;
+    let modify = p
+        .changes()
+        .find(|c| c.kind.label() == "policy-assignment" && c.address.contains("moat-localauth-"))
+        .unwrap();
+    let body = modify.write.as_ref().unwrap().body.as_ref().unwrap();
+    assert_eq!(body["identity"], json!({"type": "SystemAssigned"}));
+    assert_eq!(body["location"], "westeurope");
+    assert_eq!(
+        body["properties"]["parameters"]["effect"]["value"],
+        "Modify"
+    );
+    assert!(body["properties"]["policyDefinitionId"]
+        .as_str()
+        .unwrap()
+        .ends_with("14de9e63-1b31-492e-a5a3-c3f7fd57f555"));
+    let deny = p
+        .changes()
+        .find(|c| c.kind.label() == "policy-assignment" && c.address.contains("networkaccess"))
+        .unwrap();
+    let deny_body = deny.write.as_ref().unwrap().body.as_ref().unwrap();
+    assert!(deny_body.get("identity").is_none() && deny_body.get("location").is_none());
+
+    let grants: Vec<_> = p
+        .changes()
+        .filter(|c| c.kind.label() == "guardrail-grant")
+        .collect();
+    assert_eq!(grants.len(), 1, "one per roleDefinitionId, planned once");
+    let grant = grants[0];
+    assert_eq!(grant.action, Action::Create);
+    assert!(
+        grant.depends_on.contains(&modify.address),
+        "{:?}",
+        grant.depends_on
+    );
+    let w = grant.write.as_ref().unwrap();
+    assert_eq!(w.bind.len(), 1);
+    assert_eq!(w.bind[0].from, modify.id);
+    assert_eq!(w.bind[0].field, "identity.principalId");
+    let gb = w.body.as_ref().unwrap();
+    assert!(gb["properties"]["roleDefinitionId"]
+        .as_str()
+        .unwrap()
+        .ends_with("/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"));
+    assert_eq!(gb["properties"]["principalType"], "ServicePrincipal");
+    assert!(w.path.starts_with(
+        "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourceGroups/rg-ai-modify/providers/Microsoft.Authorization/roleAssignments/"
+    ));
+
+    let report = apply(api.clone(), &p).await;
+    assert!(report.ok(), "{report:#?}");
+    let log = emu.request_log();
+    let assigned = first(&log, "PUT", "policyAssignments/moat-localauth-").unwrap();
+    let granted = first(&log, "PUT", "roleAssignments").unwrap();
+    assert!(
+        assigned < granted,
+        "the identity's role after the assignment"
+    );
+    let live_pa = api.get(&modify.id, "2025-11-01").await.unwrap().unwrap();
+    let principal = live_pa["identity"]["principalId"].as_str().unwrap();
+    let live_ra = api.get(&grant.id, "2022-04-01").await.unwrap().unwrap();
+    assert_eq!(live_ra["properties"]["principalId"], principal);
+
+    let again = plan(api.as_ref(), &bp).await;
+    assert!(
+        !again.has_changes() && !again.is_failed(),
+        "a converged Modify assignment (principalId, tenantId added by Azure) is a no-op: {:#?}",
+        again
+            .changes()
+            .filter(|c| c.action != Action::NoOp)
+            .collect::<Vec<_>>()
+    );
+
+    // Someone turns keys back on by hand: Azure Policy's Modify turns them off in the request.
+    let chat = account(&bp, "contoso-modify-chat");
+    let keys_on = json!({"properties": {"disableLocalAuth": false}});
+    api.patch(&chat, ACCOUNT_API, &keys_on, Precondition::None)
+        .await
+        .unwrap();
+    let live = api.get(&chat, ACCOUNT_API).await.unwrap().unwrap();
+    assert_eq!(live["properties"]["disableLocalAuth"], true);
+    // The exempted account keeps its keys through any write.
+    let legacy = account(&bp, "contoso-modify-legacy");
+    api.patch(&legacy, ACCOUNT_API, &keys_on, Precondition::None)
+        .await
+        .unwrap();
+    let live = api.get(&legacy, ACCOUNT_API).await.unwrap().unwrap();
+    assert_eq!(live["properties"]["disableLocalAuth"], false);
+
+    // The blueprint changes the effect to deny: moat's Modify assignment and its exemption go,
+    // the Deny assignment and a new exemption come.
+    for i in bp.instances.iter_mut() {
+        for g in i.guardrails.iter_mut().filter(|g| g.control == "localAuth") {
+            g.effect = "Deny".into();
+        }
+    }
+    let p = plan(api.as_ref(), &bp).await;
+    let of = |label: &str, action: Action| {
+        p.changes()
+            .filter(|c| c.kind.label() == label && c.action == action)
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of("policy-assignment", Action::Delete),
+        vec![modify.id.clone()]
+    );
+    assert_eq!(of("policy-assignment", Action::Create).len(), 1);
+    assert_eq!(of("policy-exemption", Action::Delete).len(), 1);
+    assert_eq!(of("policy-exemption", Action::Create).len(), 1);
+    assert!(of("guardrail-grant", Action::Create).is_empty());
+    assert_eq!(
+        of("guardrail-grant", Action::Delete),
+        vec![grant.id.clone()]
+    );
+    let report = apply(api.clone(), &p).await;
+    assert!(report.ok(), "{report:#?}");
+    let after = plan(api.as_ref(), &bp).await;
+    assert!(
+        !after.has_changes(),
+        "{:#?}",
+        after
+            .changes()
+            .filter(|c| c.action != Action::NoOp)
+            .collect::<Vec<_>>()
+    );
     emu.shutdown().await;
 }

@@ -332,7 +332,9 @@ fn prepare_account(
     }
     check_key_access(cx, &body, existing)?;
     if cx.api_version != "seed" {
-        // Azure Policy evaluates the resulting account against assigned Deny definitions.
+        // Azure Policy applies assigned Modify definitions to the request, then evaluates the
+        // result against assigned Deny definitions (its documented order of evaluation).
+        super::policy::modify(cx, &id.display(), &mut body);
         super::policy::deny(cx, &id.display(), &body)?;
     }
     Ok(body)

@@ -17,7 +17,10 @@
 //! - Enforcement ([`deny`]): an account write that an assigned, enforced Deny of the local-auth
 //!   (71ef260a) or network-access (037eea7a) built-in forbids is refused 403
 //!   `RequestDisallowedByPolicy` with the details in `additionalInfo[type=PolicyViolation]`,
-//!   unless an unexpired exemption for that assignment covers the account.
+//!   unless an unexpired exemption for that assignment covers the account. Before that, an
+//!   assigned Modify of local auth (14de9e63) or public network access (47ba1dd7) rewrites the
+//!   account request (`disableLocalAuth: true`, `publicNetworkAccess: Disabled`), with the same
+//!   exemptions ([`modify`]): Azure Policy evaluates Modify before Deny.
 
 use serde_json::{json, Value};
 
@@ -68,6 +71,9 @@ struct BuiltIn {
     effects: &'static [&'static str],
     default: &'static str,
     rule: Option<fn(&Value) -> Option<String>>,
+    /// A Modify built-in's `addOrReplace` operation on accounts: the property under
+    /// `properties` and its value as JSON text.
+    modify: Option<(&'static str, &'static str)>,
 }
 
 /// Local auth: compliant only with `disableLocalAuth: true`.
@@ -96,6 +102,7 @@ const BUILT_INS: &[BuiltIn] = &[
         effects: &["Audit", "Deny", "Disabled"],
         default: "Audit",
         rule: Some(keys_on),
+        modify: None,
     },
     BuiltIn {
         name: "037eea7a-bd0a-46c5-9a66-03aea78705d3",
@@ -103,6 +110,7 @@ const BUILT_INS: &[BuiltIn] = &[
         effects: &["Audit", "Deny", "Disabled"],
         default: "Audit",
         rule: Some(open_network),
+        modify: None,
     },
     BuiltIn {
         name: "14de9e63-1b31-492e-a5a3-c3f7fd57f555",
@@ -110,6 +118,7 @@ const BUILT_INS: &[BuiltIn] = &[
         effects: &["Modify", "Disabled"],
         default: "Modify",
         rule: None,
+        modify: Some(("disableLocalAuth", "true")),
     },
     BuiltIn {
         name: "47ba1dd7-28d9-4b07-a8d5-9813bed64e0c",
@@ -117,6 +126,7 @@ const BUILT_INS: &[BuiltIn] = &[
         effects: &["Disabled", "Modify"],
         default: "Modify",
         rule: None,
+        modify: Some(("publicNetworkAccess", "\"Disabled\"")),
     },
     BuiltIn {
         name: "55d1f543-d1b0-4811-9663-d6d0dbc6326d",
@@ -124,6 +134,7 @@ const BUILT_INS: &[BuiltIn] = &[
         effects: &["DeployIfNotExists", "AuditIfNotExists", "Disabled"],
         default: "DeployIfNotExists",
         rule: None,
+        modify: None,
     },
     BuiltIn {
         name: "fe3fd216-4f83-4fc1-8984-2bbec80a3418",
@@ -131,6 +142,7 @@ const BUILT_INS: &[BuiltIn] = &[
         effects: &["Audit", "Deny", "Disabled"],
         default: "Audit",
         rule: None,
+        modify: None,
     },
 ];
 
@@ -353,18 +365,19 @@ fn find<'a>(st: &'a State, id: &str) -> Option<&'a Value> {
         .find(|a| a["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
 }
 
-/// Azure Policy's Deny on a write of the account `account_id` whose resulting body is `body`:
-/// every enforced assignment of a known built-in with effect Deny at or above the account,
-/// not excluded by `notScopes` and not waived by an unexpired exemption on the account.
-pub fn deny(cx: &Cx, account_id: &str, body: &Value) -> Result<(), ApiError> {
+/// The enforced assignments at or above `account_id` of a known built-in with `effect`, not
+/// excluded by `notScopes` and not waived by an unexpired exemption on the account.
+fn applying<'a>(
+    cx: &'a Cx,
+    account_id: &'a str,
+    effect: &'static str,
+) -> impl Iterator<Item = (&'a Value, &'static BuiltIn)> + 'a {
     let now = cx.timestamp();
-    for a in cx.st.of_type(PA_TYPE) {
+    cx.st.of_type(PA_TYPE).filter_map(move |a| {
         let p = &a["properties"];
         let scope = p["scope"].as_str().unwrap_or_default();
-        let Some(b) = p["policyDefinitionId"].as_str().and_then(built_in) else {
-            continue;
-        };
-        let effect = p
+        let b = p["policyDefinitionId"].as_str().and_then(built_in)?;
+        let given = p
             .pointer("/parameters/effect/value")
             .and_then(Value::as_str)
             .unwrap_or(b.default);
@@ -377,20 +390,41 @@ pub fn deny(cx: &Cx, account_id: &str, body: &Value) -> Result<(), ApiError> {
             .flatten()
             .filter_map(Value::as_str)
             .any(|n| covers(n, account_id));
-        if !effect.eq_ignore_ascii_case("Deny")
-            || !enforced
-            || excluded
-            || !covers(scope, account_id)
-        {
-            continue;
-        }
+        let a_id = a["id"].as_str().unwrap_or_default();
+        (given.eq_ignore_ascii_case(effect)
+            && enforced
+            && !excluded
+            && covers(scope, account_id)
+            && !exempted(cx.st, a_id, account_id, &now))
+        .then_some((a, b))
+    })
+}
+
+/// Azure Policy's Modify on a write of the account `account_id`: every assignment of the
+/// Modify built-ins (14de9e63 local auth, 47ba1dd7 public network access) that applies to the
+/// account rewrites the request (`addOrReplace` of `disableLocalAuth: true`, or
+/// `publicNetworkAccess: Disabled`) before it is evaluated against Deny.
+pub fn modify(cx: &Cx, account_id: &str, body: &mut Value) {
+    let ops: Vec<(&str, &str)> = applying(cx, account_id, "Modify")
+        .filter_map(|(_, b)| b.modify)
+        .collect();
+    for (field, value) in ops {
+        let value = serde_json::from_str(value).unwrap_or(Value::Null);
+        props(body).insert(field.into(), value);
+    }
+}
+
+/// Azure Policy's Deny on a write of the account `account_id` whose resulting body is `body`:
+/// every enforced assignment of a known built-in with effect Deny at or above the account,
+/// not excluded by `notScopes` and not waived by an unexpired exemption on the account.
+pub fn deny(cx: &Cx, account_id: &str, body: &Value) -> Result<(), ApiError> {
+    for (a, b) in applying(cx, account_id, "Deny") {
+        let p = &a["properties"];
+        let scope = p["scope"].as_str().unwrap_or_default();
         let Some(why) = b.rule.and_then(|r| r(body)) else {
             continue;
         };
         let a_id = a["id"].as_str().unwrap_or_default();
-        if exempted(cx.st, a_id, account_id, &now) {
-            continue;
-        }
         let name = a["name"].as_str().unwrap_or_default();
         let def = format!(
             "/providers/Microsoft.Authorization/policyDefinitions/{}",

@@ -1,0 +1,247 @@
+//! The role assignments a Modify / DeployIfNotExists guardrail's managed identity needs
+//! (`Microsoft.Authorization/roleAssignments` at the assignment's scope): one per
+//! `roleDefinitionIds` entry of the built-in (both Modify built-ins name Contributor). Azure
+//! Policy makes its changes as that identity; ARM does not create these assignments for an
+//! SDK caller (docs/guardrails-design.md, section 3a).
+//!
+//! Shared like the policy assignment: planned by every instance in the scope, emitted once.
+//! Named from (scope, role, policy assignment id), not from the principal, so the name is
+//! stable before the identity exists. The principal is only known once the policy assignment
+//! is written: when the plan creates the assignment (or its identity), the write depends on the
+//! assignment's change (an edge in the plan) and carries a `bind` that apply fills from the
+//! assignment's `identity.principalId` just before sending. `principalType: ServicePrincipal`
+//! lets ARM skip the directory lookup of a new identity; a `PrincipalNotFound` while it
+//! replicates is retried like every role assignment (`arm::retry`). Managed: existence (role,
+//! principal); the description carries moat's owner marker.
+
+use serde_json::{json, Value};
+
+use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::role_assignment::{self, assignment_name};
+use super::{fingerprint, get_str, last_segment, policy_assignment, OWNER_MARKER};
+use crate::arm::Method;
+use crate::blueprint::guardrails::{built_in_of, remediates, siblings};
+use crate::blueprint::resolved::{Guard, Instance};
+use crate::model::{Action, Bind, Change, FieldChange, KindId, Write};
+
+pub const KIND: KindId = KindId::new("guardrail-grant");
+
+pub struct GuardrailGrantKind;
+
+static META: Meta = Meta {
+    label: "guardrail-grant",
+    arm_type: "Microsoft.Authorization/roleAssignments",
+    api_version: role_assignment::API_VERSION,
+    shared: true,
+    managed: role_assignment::MANAGED,
+    read_only: &[],
+    ignored: role_assignment::IGNORED,
+    first_on_lock: false,
+    weak: &[],
+};
+
+/// The role assignment of `role` for the identity of `g`'s policy assignment.
+pub fn id(g: &Guard, role: &str) -> String {
+    let name = assignment_name(&g.scope, role, &policy_assignment::id(g));
+    role_assignment::id(&g.scope, &name)
+}
+
+fn address(inst: &Instance, g: &Guard, role_name: &str) -> String {
+    format!(
+        "{}/guardrail-grant/{}/{}",
+        inst.name,
+        policy_assignment::name(g),
+        role_name.replace(' ', "-").to_ascii_lowercase()
+    )
+}
+
+/// `/subscriptions/{s}` of a scope (`/subscriptions/{s}[/resourceGroups/{rg}]`).
+fn subscription(scope: &str) -> &str {
+    let end = scope
+        .match_indices('/')
+        .nth(2)
+        .map_or(scope.len(), |(i, _)| i);
+    &scope[..end]
+}
+
+/// The roles of a guard's built-in (none unless it remediates).
+fn roles_of(g: &Guard) -> impl Iterator<Item = (&'static str, &'static str)> {
+    built_in_of(g)
+        .filter(|_| remediates(g))
+        .map_or(&[][..], |b| b.roles)
+        .iter()
+        .copied()
+}
+
+/// The grants of every remediating guard of `inst`, with the role each is for.
+fn roles(inst: &Instance) -> impl Iterator<Item = (&Guard, &'static str, &'static str)> {
+    inst.guardrails
+        .iter()
+        .flat_map(|g| roles_of(g).map(move |(guid, name)| (g, guid, name)))
+}
+
+/// The grants moat made for the assignments of the guards' other built-ins (an earlier
+/// effect): they go with that assignment, whose identity goes too.
+fn stale(inst: &Instance) -> Vec<(Guard, &'static str, &'static str)> {
+    inst.guardrails
+        .iter()
+        .flat_map(siblings)
+        .flat_map(|old| {
+            roles_of(&old)
+                .map(|(guid, name)| (old.clone(), guid, name))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+impl Kind for GuardrailGrantKind {
+    fn meta(&self) -> &'static Meta {
+        &META
+    }
+
+    /// Each grant by its id; the policy assignment (its principal) is the assignment kind's read.
+    fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
+        roles(inst)
+            .map(|(g, role, _)| Read::get(id(g, role), role_assignment::API_VERSION))
+            .chain(
+                stale(inst)
+                    .iter()
+                    .map(|(g, role, _)| Read::get(id(g, role), role_assignment::API_VERSION)),
+            )
+            .collect()
+    }
+
+    fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
+        let mut changes: Vec<Change> = roles(inst)
+            .map(|(g, role, role_name)| {
+                let pa = seen.value(&Read::get(
+                    policy_assignment::id(g),
+                    policy_assignment::API_VERSION,
+                ));
+                let live = seen.value(&Read::get(id(g, role), role_assignment::API_VERSION));
+                plan(inst, g, role, role_name, pa, live)
+            })
+            .collect();
+        for (old, role, role_name) in stale(inst) {
+            let Some(l) = seen.value(&Read::get(id(&old, role), role_assignment::API_VERSION))
+            else {
+                continue;
+            };
+            if get_str(l, "properties.description").is_some_and(|d| d.contains(OWNER_MARKER)) {
+                changes.push(super::delete_change(
+                    address(inst, &old, role_name),
+                    KIND,
+                    &id(&old, role),
+                    role_assignment::API_VERSION,
+                    format!("moat's {} assignment of controls.{} goes, and with it its identity: the role assignment moat made for that identity goes too", old.effect, old.control),
+                    format!("the identity of the replaced assignment loses {role_name} at {}", old.scope),
+                    l,
+                ));
+            }
+        }
+        Planned::of(Stage::Guardrails, changes)
+    }
+}
+
+fn plan(
+    inst: &Instance,
+    g: &Guard,
+    role: &str,
+    role_name: &str,
+    pa: Option<&Value>,
+    live: Option<&Value>,
+) -> Change {
+    let id = id(g, role);
+    let addr = address(inst, g, role_name);
+    let principal = pa.and_then(|p| get_str(p, "identity.principalId"));
+    let reason = format!(
+        "the managed identity of the {} assignment of controls.{} gets {role_name} at {}, as the built-in's roleDefinitionIds require",
+        g.effect, g.control, g.scope
+    );
+    let held = live.is_some_and(|l| {
+        last_segment(get_str(l, "properties.roleDefinitionId").unwrap_or_default())
+            .eq_ignore_ascii_case(role)
+            && principal.is_some_and(|p| {
+                get_str(l, "properties.principalId").is_some_and(|lp| lp.eq_ignore_ascii_case(p))
+            })
+    });
+    if held {
+        return Change::new(addr, KIND, &id, Action::NoOp, reason, fingerprint(live));
+    }
+    if let Some(l) = live {
+        // Same name, another principal: the assignment's identity was replaced. ARM does not
+        // let a role assignment change principal (RoleAssignmentUpdateNotPermitted): the stale
+        // one goes, and the next plan grants the new identity.
+        return super::delete_change(
+            addr,
+            KIND,
+            &id,
+            role_assignment::API_VERSION,
+            format!("the {role_name} role assignment moat made for the policy assignment's identity names another principal (the identity was replaced)"),
+            format!("the stale principal loses {role_name} at {}; run plan again to grant the new identity", g.scope),
+            l,
+        );
+    }
+    let body = json!({"properties": {
+        "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/{role}", subscription(&g.scope)),
+        "principalId": principal.unwrap_or_default(),
+        "principalType": "ServicePrincipal",
+        "description": format!("identity of policy assignment {} {OWNER_MARKER}", policy_assignment::name(g)),
+    }});
+    let mut write = Write::new(Method::Put, &id, role_assignment::API_VERSION, Some(body));
+    let shown = match principal {
+        Some(p) => p.to_string(),
+        None => {
+            write.bind = vec![Bind {
+                path: "properties.principalId".into(),
+                from: policy_assignment::id(g),
+                api_version: policy_assignment::API_VERSION.into(),
+                field: "identity.principalId".into(),
+            }];
+            format!(
+                "identity.principalId of policy assignment {} (read at apply)",
+                policy_assignment::name(g)
+            )
+        }
+    };
+    let mut c = Change::new(addr, KIND, &id, Action::Create, reason, "absent".into())
+        .with_write(write)
+        .with_risk(Some(format!(
+            "grants {role_name} at {} to the policy assignment's managed identity (Azure Policy makes its changes as it)",
+            g.scope
+        )));
+    c.fields = vec![
+        FieldChange {
+            path: "properties.roleDefinitionId".into(),
+            before: None,
+            after: Some(format!("{role_name} ({role})").into()),
+        },
+        FieldChange {
+            path: "properties.principalId".into(),
+            before: None,
+            after: Some(format!("{shown} (ServicePrincipal)").into()),
+        },
+    ];
+    // The principal exists once the assignment is written: an edge in the plan, not a
+    // decision in apply (the planner drops it when the assignment is not written).
+    c.depends_on = vec![format!(
+        "{}/policy-assignment/{}",
+        inst.name,
+        policy_assignment::name(g)
+    )];
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_are_at_the_subscription_of_the_scope() {
+        assert_eq!(
+            subscription("/subscriptions/s/resourceGroups/rg"),
+            "/subscriptions/s"
+        );
+        assert_eq!(subscription("/subscriptions/s"), "/subscriptions/s");
+    }
+}
