@@ -9,6 +9,7 @@ mod error;
 mod load;
 mod output;
 mod plan;
+mod rotate;
 mod saved;
 mod show;
 
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
         Command::Apply(args) => apply::run(args, out).await,
         Command::Destroy(args) => destroy::run(args, out).await,
         Command::Audit(args) => audit::run(args, out).await,
+        Command::Rotate(args) => rotate::run(args, out).await,
         Command::Show(args) => show::run(args, out),
         Command::Validate { files, format } => Ok(validate(&files, format)),
         Command::Schema(args) => {
