@@ -121,6 +121,16 @@ Exit codes: 0 destroyed (or nothing to destroy), 1 refused, cancelled or failed.
 Example:\n  moat destroy fleet.yaml --instance dev-westeu --auto-approve"
     )]
     Destroy(DestroyArgs),
+    /// Rotate the API keys of instances that keep them (`keyRotation`): the two-key swap, with
+    /// the active key in a Key Vault secret (docs/rotation.md).
+    #[command(
+        after_help = "Per instance with `keyRotation`, from the tags of the secret's latest version: when due, regenerate the key \
+clients are not using and write it as a new secret version (expiry = now + every); after the overlap, on a later run, \
+regenerate the other key. Resumable after a killed run; refused where key auth is disabled.\n\n\
+Exit codes: 0 rotated or nothing due, 1 an error (nothing else rotated after it for that instance).\n\n\
+Examples:\n  moat rotate moat.yaml\n  moat rotate fleet.yaml --instance dev-westeu --force"
+    )]
+    Rotate(RotateArgs),
     /// Run the local ARM emulator (tests, demos, benchmarks).
     #[command(
         after_help = "Examples:\n  moat emulator --listen 127.0.0.1:8943 --seed examples/quickstart-seed.json\n  \
@@ -325,6 +335,25 @@ pub struct MarkdownArgs {
     /// bot finds its comment by (default: the blueprint's path).
     #[arg(long, value_name = "ID")]
     pub marker: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The blueprint.
+    #[arg(default_value = "moat.yaml")]
+    pub file: PathBuf,
+    /// Only this instance (repeatable).
+    #[arg(long = "instance", value_name = "NAME")]
+    pub instances: Vec<String>,
+    /// Start the next step even if it is not due yet (a new cycle, or the end of the overlap).
+    #[arg(long)]
+    pub force: bool,
+    /// For the emulator only: a loopback origin serving Key Vault data planes under
+    /// `/vaults/{vault host}/` (needs MOAT_ACCESS_TOKEN); real vaults are reached at their vaultUri.
+    #[arg(long, env = "MOAT_VAULT_ENDPOINT", value_name = "URL")]
+    pub vault_endpoint: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]

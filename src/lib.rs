@@ -18,5 +18,6 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod resources;
+pub mod rotate;
 pub mod sanitize;
 pub mod values;

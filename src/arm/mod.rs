@@ -35,6 +35,7 @@ pub mod lro;
 pub mod retry;
 pub mod transport;
 mod types;
+pub mod vault;
 
 pub use api::{ArmApi, MAX_LIST_BYTES, MAX_LIST_ITEMS, MAX_LIST_PAGES, MAX_PAGE_ITEMS};
 pub use config::{connect, connect_http, Cloud, ConnectOptions};

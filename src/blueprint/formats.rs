@@ -52,6 +52,8 @@ pub enum Fmt {
     /// A webhook an action group calls: `https://` to a host name, no user info, no query string
     /// (a URL that carries a secret belongs in an action group made outside the blueprint).
     WebhookUrl,
+    /// A period: a whole number of days (`90d`) or hours (`24h`), see `rotation.rs`.
+    Period,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,6 +371,7 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
             (1..=12).contains(&value.chars().count()) && !value.chars().any(char::is_control)
         }
         Fmt::WebhookUrl => is_webhook_url(value),
+        Fmt::Period => super::period::parse_period(value).is_some(),
         Fmt::Email => value.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !local.contains(char::is_whitespace)
@@ -477,6 +480,10 @@ pub fn check(fmt: Fmt, value: &str) -> Result<(), Problem> {
             format!("`{v}` is not a valid action group short name"),
             "1-12 characters (Azure refuses a longer groupShortName)",
         ),
+        Fmt::Period => problem(
+            format!("`{v}` is not a period"),
+            super::period::PERIOD_HINT,
+        ),
         Fmt::Email => problem(
             format!("`{v}` is not an e-mail address"),
             "e.g. secops@contoso.com",
@@ -504,6 +511,7 @@ pub fn pattern(fmt: Fmt) -> Option<String> {
         Fmt::KeyVaultUri => "^https://".into(),
         Fmt::WebhookUrl => "^https://[^/?#@]+(/[^?#]*)?$".into(),
         Fmt::ShortName => "^.{1,12}$".into(),
+        Fmt::Period => super::period::PERIOD_PATTERN.into(),
         _ => return None,
     })
 }

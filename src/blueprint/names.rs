@@ -35,6 +35,8 @@ pub enum NameKind {
     KeyVault,
     /// Monitor action groups (moat's conservative subset of Azure's rule).
     ActionGroup,
+    /// Key Vault secret names: 1-127 ASCII letters, digits and `-` (Key Vault's object names).
+    KeyVaultSecret,
 }
 
 #[derive(Clone, Copy)]
@@ -90,6 +92,7 @@ impl NameKind {
                 no_double_hyphen: true,
                 ..rule(3, 24, "-", End::Alnum)
             },
+            NameKind::KeyVaultSecret => rule(1, 127, "-", End::Any),
         }
     }
 
@@ -111,6 +114,7 @@ impl NameKind {
             NameKind::Workspace => "workspace name",
             NameKind::UserIdentity => "identity name",
             NameKind::KeyVault => "key vault name",
+            NameKind::KeyVaultSecret => "key vault secret name",
         }
     }
 
@@ -218,6 +222,7 @@ mod tests {
             (NameKind::UserIdentity, 3, 128),
             (NameKind::KeyVault, 3, 24),
             (NameKind::Deployment, 2, 64),
+            (NameKind::KeyVaultSecret, 1, 127),
         ] {
             assert_eq!(kind.len_range(), (min, max));
             assert!(kind.is_valid(&"a".repeat(min)), "{kind:?}");
@@ -237,5 +242,7 @@ mod tests {
         assert!(!NameKind::KeyVault.is_valid("kv--contoso"));
         assert!(!NameKind::KeyVault.is_valid("1kv"));
         assert!(NameKind::RaiPolicy.is_valid("Microsoft.DefaultV2"));
+        assert!(NameKind::KeyVaultSecret.is_valid("openai-key-"));
+        assert!(!NameKind::KeyVaultSecret.is_valid("openai_key"));
     }
 }

@@ -142,6 +142,7 @@ pub fn instance(
         controls: resolved::Controls::default(),
         exceptions: Vec::new(),
         guardrails: Vec::new(),
+        key_rotation: None,
     };
     if inst.create_if_missing && inst.custom_subdomain.is_none() {
         ctx.missing(
@@ -166,6 +167,7 @@ pub fn instance(
     super::network::resolve(&mut ctx, &mut inst, controls, existing);
     super::controls::resolve(&mut ctx, &mut inst, controls, existing);
     super::generic::resolve(&mut ctx, &mut inst, controls);
+    super::rotation::resolve(&mut ctx, &mut inst, m);
     let unused: Vec<(Loc, ExceptionKind)> = ctx
         .granted
         .iter()

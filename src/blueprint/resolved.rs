@@ -64,6 +64,22 @@ pub struct Instance {
     /// The blueprint's `guardrails` whose scope covers the account (Azure Policy).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardrails: Vec<Guard>,
+    /// `keyRotation`: the two-key swap `moat rotate` runs (only where keys stay on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rotation: Option<KeyRotation>,
+}
+
+/// Where `moat rotate` keeps the instance's active key, and how often it swaps keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotation {
+    /// ARM id of the Key Vault (`Microsoft.KeyVault/vaults`).
+    pub vault: String,
+    /// Name of the secret in that vault.
+    pub secret: String,
+    /// Period between rotations, in seconds.
+    pub every_secs: u64,
+    /// How long clients get to move to the new key before the old one is regenerated, seconds.
+    pub overlap_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

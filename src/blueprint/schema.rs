@@ -124,6 +124,25 @@ pub static EXCEPTION: Obj = Obj {
     ],
 };
 
+pub static KEY_ROTATION: Obj = Obj {
+    title: "keyRotation",
+    doc: "The two-key swap `moat rotate` runs for an instance that keeps API keys (docs/rotation.md). Allowed only where `controls.localAuth.disabled: false` and a `local-auth` exception keep keys on.",
+    nullable: false,
+    fields: &[
+        f("vault", &Ty::Str(Fmt::ArmId(ArmKind::KeyVault)), "ARM id of the Key Vault that holds the active key; its `properties.vaultUri` is the data-plane endpoint.")
+            .req()
+            .arm("Key Vault secrets data plane"),
+        f("secret", &Ty::Str(Fmt::Name(NameKind::KeyVaultSecret)), "Name of the secret clients read the key from; each rotation writes a new version.")
+            .req()
+            .arm("secret name"),
+        f("every", &Ty::Str(Fmt::Period), "How often the keys are rotated: `90d`, `720h` (at least 1 day, at most 3650 days); also the secret's expiry.")
+            .def("90d")
+            .arm("secret attributes.exp"),
+        f("overlap", &Ty::Str(Fmt::Period), "How long clients get to pick up the new key before the other one is regenerated (at least 1 hour, less than `every`).")
+            .def("24h"),
+    ],
+};
+
 macro_rules! instance_fields {
     ($($extra:expr),*) => {
         &[
@@ -144,6 +163,7 @@ macro_rules! instance_fields {
             f("existing", &Ty::Obj(&EXISTING), "Existing resources the instance relies on."),
             f("controls", &Ty::Obj(&CONTROLS), "Desired state of the controls."),
             f("exceptions", &Ty::List(&Ty::Obj(&EXCEPTION)), "Documented exceptions to the strict baseline.").def("[]"),
+            f("keyRotation", &Ty::Obj(&KEY_ROTATION), "Key rotation by `moat rotate` (only with a `local-auth` exception keeping keys on)."),
         ]
     };
 }

@@ -18,6 +18,9 @@ pub const EMULATOR_STATE: &str = "emulator-state.json";
 pub const QUICKSTART_SEED_PATH: &str = "examples/quickstart-seed.json";
 const QUICKSTART_SEED: &str = include_str!("../../examples/quickstart-seed.json");
 
+/// The bearer token moat sends to its embedded emulator.
+const EMBEDDED_TOKEN: &str = "moat-embedded-emulator";
+
 /// A live connection; `finish` stops the embedded emulator when there is one.
 pub struct Connection {
     pub api: Arc<dyn ArmApi>,
@@ -26,6 +29,14 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// With `--emulator`: the embedded emulator's origin and token, which also serve the Key
+    /// Vault data planes of the vaults it holds (`moat rotate`).
+    pub fn vault_endpoint(&self) -> Option<(String, String)> {
+        self.emulator
+            .as_ref()
+            .map(|h| (h.base_url(), EMBEDDED_TOKEN.to_string()))
+    }
+
     pub async fn finish(self) {
         if let Some(e) = self.emulator {
             e.shutdown().await;
@@ -137,7 +148,7 @@ pub async fn connect(args: &ConnectArgs, _out: Output) -> Result<Connection, Moa
     if args.emulator {
         let handle = start_embedded_emulator(args.seed.as_deref()).await?;
         opts.arm_endpoint = Some(handle.base_url());
-        opts.access_token = Some("moat-embedded-emulator".into());
+        opts.access_token = Some(EMBEDDED_TOKEN.into());
         // The emulator's operations take milliseconds; poll at the pace it asks for.
         opts.lro = LroOptions {
             default_interval: Duration::from_millis(20),

@@ -41,6 +41,9 @@ pub enum MoatError {
     DestroyRefused(String),
     #[error("{0}")]
     Emulator(String),
+    /// `moat rotate` stopped for these instances (each line names one).
+    #[error("rotate failed for {0}")]
+    Rotate(String),
 }
 
 impl MoatError {

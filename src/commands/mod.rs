@@ -11,6 +11,7 @@ mod load;
 mod output;
 mod plan;
 mod reads_progress;
+mod rotate;
 mod saved;
 mod show;
 
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<i32, MoatError> {
         Command::Destroy(args) => destroy::run(args, out).await,
         Command::Audit(args) => audit::run(args, out).await,
         Command::Import(args) => import::run(args, out).await,
+        Command::Rotate(args) => rotate::run(args, out).await,
         Command::Show(args) => show::run(args, out),
         Command::Validate { files, format } => Ok(validate(&files, format)),
         Command::Schema(args) => {

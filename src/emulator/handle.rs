@@ -116,6 +116,18 @@ impl EmulatorHandle {
         })
     }
 
+    /// An account's two API keys as listKeys would answer (tests: the sentinel values moat must
+    /// never show), `None` before the account has keys.
+    pub fn account_keys(&self, account_id: &str) -> Option<[String; 2]> {
+        self.with_cx(|cx| cx.st.keys.get(&account_id.to_ascii_lowercase()).cloned())
+    }
+
+    /// The versions of a Key Vault secret (`{vault host}/{name}`), oldest first, values included.
+    pub fn secret_versions(&self, vault_host: &str, name: &str) -> Vec<Value> {
+        let key = format!("{vault_host}/{name}").to_ascii_lowercase();
+        self.with_cx(|cx| cx.st.secrets.get(&key).cloned().unwrap_or_default())
+    }
+
     /// Every stored resource, rendered.
     pub fn resources(&self) -> Vec<Value> {
         self.with_cx(|cx| {

@@ -275,6 +275,12 @@ pub async fn handle(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let request_id = uuid::Uuid::new_v4().to_string();
     extra.push(("x-ms-request-id".into(), request_id.clone()));
+    // The emulator's clock, not the host's: clients that take "now" from the server (moat
+    // rotate does, from the vault) see the time tests move.
+    extra.push((
+        "Date".into(),
+        httpdate::fmt_http_date(std::time::UNIX_EPOCH + shared.cfg.clock.now()),
+    ));
     extra.push(("x-ms-correlation-request-id".into(), correlation));
     extra.push((
         "x-ms-routing-request-id".into(),
@@ -397,7 +403,10 @@ fn process(
             }
         }
     }
-    check_api_version(&shared.cfg, route, api_version)?;
+    // The Key Vault data plane has its own api-versions (7.x), checked where it is served.
+    if !path.starts_with(super::providers::key_vault_secrets::PREFIX) {
+        check_api_version(&shared.cfg, route, api_version)?;
+    }
     let body: Value = if body.is_empty() {
         Value::Null
     } else {

@@ -32,6 +32,10 @@ pub struct State {
     pub deleted: BTreeMap<String, DeletedAccount>,
     /// Account key → [key1, key2].
     pub keys: BTreeMap<String, [String; 2]>,
+    /// Key Vault secrets (data plane): `{vault host}/{secret name}` (lower-case) → versions,
+    /// oldest first, each the full secret bundle.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Vec<Value>>,
     pub ops: BTreeMap<String, Operation>,
     /// Principal object id (lower-case) → unknown to the directory until this time (ns).
     pub new_principals: BTreeMap<String, u64>,

@@ -54,6 +54,7 @@ mod e2e_greenfield_destroy;
 mod e2e_greenfield_soft_delete;
 mod e2e_guardrails;
 mod e2e_quickstart;
+mod e2e_rotate;
 mod e2e_saved_plan;
 mod e2e_shared_nsg;
 mod e2e_stale_plan;

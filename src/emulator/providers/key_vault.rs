@@ -2,7 +2,7 @@
 //! model (`enableRbacAuthorization`) and the access policies — and to answer whether a
 //! principal may wrap and unwrap with its keys (asked by the accounts provider before it
 //! switches an account to `keySource: Microsoft.KeyVault`). Synchronous PUT (200/201), GET,
-//! DELETE; no keys, no data plane. Body shape as in Azure/azure-rest-api-specs
+//! DELETE; no keys; the secrets data plane is `key_vault_secrets.rs`. Body shape as in Azure/azure-rest-api-specs
 //! specification/keyvault/resource-manager/Microsoft.KeyVault/stable/2023-07-01/examples/
 //! createVault.json (`properties.tenantId` and `properties.sku` required).
 
@@ -11,8 +11,9 @@ use serde_json::{json, Value};
 use super::authorization;
 use crate::emulator::cx::Cx;
 use crate::emulator::error::ApiError;
+use crate::emulator::error::HResult;
 use crate::emulator::ids::required_location;
-use crate::emulator::provider::{Info, Provider, Write};
+use crate::emulator::provider::{Info, Provider, Request, Write};
 use crate::emulator::spec::{Spec, TypeDef};
 use crate::emulator::store::{prop_str, props, State};
 
@@ -40,6 +41,10 @@ pub struct KeyVaults;
 impl Provider for KeyVaults {
     fn info(&self) -> &'static Info {
         &INFO
+    }
+
+    fn serve(&self, cx: &mut Cx, req: &Request) -> Option<HResult> {
+        super::key_vault_secrets::serve(cx, req)
     }
 
     fn prepare(&self, _cx: &mut Cx, w: Write) -> Result<Value, ApiError> {

@@ -10,6 +10,7 @@ pub mod defender;
 pub mod insights;
 pub mod insights_alerts;
 pub mod key_vault;
+pub mod key_vault_secrets;
 pub mod network;
 pub mod policy;
 pub mod private_dns;

@@ -272,6 +272,7 @@ pub fn strict_instance() -> Instance {
         },
         exceptions: Vec::new(),
         guardrails: Vec::new(),
+        key_rotation: None,
     }
 }
 
