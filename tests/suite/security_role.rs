@@ -89,6 +89,59 @@ fn is_poll(e: &RequestLogEntry) -> bool {
         || p.contains("/asyncoperations/")
 }
 
+/// A write moat makes only for guardrails: a policy assignment or exemption, or the role
+/// assignment of a Modify assignment's identity, which sits at the guardrail's scope (a resource
+/// group or subscription) rather than on a resource like the instances' own grants.
+fn is_guardrail_write(e: &RequestLogEntry) -> bool {
+    let p = e.path.to_ascii_lowercase();
+    if e.method == "GET" {
+        return false;
+    }
+    if p.contains("/providers/microsoft.authorization/policyassignments/")
+        || p.contains("/providers/microsoft.authorization/policyexemptions/")
+    {
+        return true;
+    }
+    p.contains("/providers/microsoft.authorization/roleassignments/")
+        && p.matches("/providers/").count() == 1
+}
+
+/// The "moat guardrails" role alone (granted at the guardrail's scope, apart from the applier
+/// role) holds every write moat makes for guardrails, including the role assignment a Modify
+/// assignment's identity needs.
+fn guardrails_role_holds_what_guardrails_write(log: &[RequestLogEntry]) {
+    let doc = std::fs::read_to_string(repo("docs/security.md")).unwrap();
+    let role = doc
+        .split("```json")
+        .skip(1)
+        .map(|b| serde_json::from_str::<serde_json::Value>(b.split("```").next().unwrap()).unwrap())
+        .find(|r| r["Name"] == "moat guardrails")
+        .expect("docs/security.md has the moat guardrails role");
+    let held: BTreeSet<String> = role["Actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    let needed: BTreeSet<String> = log
+        .iter()
+        .filter(|e| !is_poll(e) && is_guardrail_write(e))
+        .filter_map(permission)
+        .collect();
+    assert!(
+        needed.iter().any(|n| n.contains("roleAssignments/write")),
+        "the guardrail flows grant a Modify identity its role: {needed:#?}"
+    );
+    let missing: Vec<&String> = needed
+        .iter()
+        .filter(|n| !held.contains(&n.to_ascii_lowercase()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the moat guardrails role lacks what guardrails write: {missing:#?}"
+    );
+}
+
 /// The `Actions` and `NotActions` of every role in docs/security.md's JSON blocks.
 fn documented_roles() -> (BTreeSet<String>, BTreeSet<String>) {
     let doc = std::fs::read_to_string(repo("docs/security.md")).unwrap();
@@ -137,9 +190,14 @@ async fn documented_roles_hold_exactly_the_permissions_moat_uses() {
         ("examples/cmk-seed.json", "examples/cmk.yaml"),
         ("examples/alerts-seed.json", "examples/alerts.yaml"),
         ("examples/guardrails-seed.json", "examples/guardrails.yaml"),
+        (
+            "examples/guardrails-modify-seed.json",
+            "examples/guardrails-modify.yaml",
+        ),
     ] {
         apply_flow(seed, bp, &mut log).await;
     }
+    guardrails_role_holds_what_guardrails_write(&log);
     let used: BTreeSet<String> = log
         .iter()
         .filter(|e| !is_poll(e))
