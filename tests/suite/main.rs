@@ -78,6 +78,7 @@ mod pipeline_examples;
 mod plan_schema;
 mod planner;
 mod planner_alert_noise;
+mod planner_guardrail_noise;
 mod planner_guardrails;
 mod planner_noise;
 mod reliability_crash;

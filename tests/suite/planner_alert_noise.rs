@@ -172,26 +172,30 @@ fn answered() -> (Blueprint, Observed) {
 }
 
 /// The read of the resource a change is about.
-fn read_of(c: &Change) -> Read {
+pub(crate) fn read_of(c: &Change) -> Read {
     let kind = moat::resources::find(&c.kind).expect("a known kind");
     Read::get(c.id.clone(), kind.meta().api_version)
 }
 
-fn alert_noise(bp: &Blueprint, observed: &Observed) -> Vec<String> {
+/// The changes of `kinds` the plan makes that are not no-ops, after checking it planned all
+/// `count` resources of those kinds.
+pub(crate) fn kind_noise(
+    bp: &Blueprint,
+    observed: &Observed,
+    kinds: &[KindId],
+    count: usize,
+) -> Vec<String> {
     let p = moat::plan::plan(bp, observed);
-    let seen: Vec<&Change> = p
-        .changes()
-        .filter(|c| ALERT_KINDS.contains(&c.kind))
-        .collect();
-    assert_eq!(
-        seen.len(),
-        ALERT_RESOURCES,
-        "every alert resource is planned"
-    );
+    let seen: Vec<&Change> = p.changes().filter(|c| kinds.contains(&c.kind)).collect();
+    assert_eq!(seen.len(), count, "every resource of {kinds:?} is planned");
     seen.iter()
         .filter(|c| c.action != Action::NoOp)
         .map(|c| format!("{} {:?} {:#?}", c.address, c.action, c.fields))
         .collect()
+}
+
+fn alert_noise(bp: &Blueprint, observed: &Observed) -> Vec<String> {
+    kind_noise(bp, observed, &ALERT_KINDS, ALERT_RESOURCES)
 }
 
 #[test]
