@@ -194,6 +194,10 @@ pub struct PlanArgs {
     pub markdown: MarkdownArgs,
     #[command(flatten)]
     pub select: Selectors,
+    /// For the emulator only: the loopback origin of Key Vault data planes, to read the secrets
+    /// of `keyRotation` (as `moat rotate --vault-endpoint`).
+    #[arg(long, env = "MOAT_VAULT_ENDPOINT", value_name = "URL")]
+    pub vault_endpoint: Option<String>,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

@@ -130,5 +130,6 @@ async fn observe_instance(r: &Reader<'_>, inst: &Instance) -> Result<ObservedIns
     Ok(ObservedInstance {
         name: inst.name.clone(),
         reads: seen,
+        rotation: None,
     })
 }

@@ -401,6 +401,7 @@ mod tests {
             )],
             notes: Vec::new(),
             exceptions: Vec::new(),
+            rotation: None,
         });
         let buf = Buf::default();
         let sink = JsonLines::new(Instant::now(), Box::new(buf.clone()));

@@ -91,7 +91,7 @@ pub fn scrub(v: &mut Value) {
 }
 
 /// One secret version as moat sees it: never its value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecretVersion {
     /// `https://{vault}/secrets/{name}/{version}`.
     pub id: String,

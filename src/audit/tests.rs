@@ -39,6 +39,7 @@ fn plan_of(changes: Vec<Change>) -> Plan {
             changes,
             notes: Vec::new(),
             exceptions: Vec::new(),
+            rotation: None,
         }],
     }
 }

@@ -8,7 +8,11 @@ use super::{load_blueprint, select, MoatError, Output};
 pub async fn run(args: PlanArgs, out: Output) -> Result<i32, MoatError> {
     let bp = select(load_blueprint(&args.file)?, &args.select)?;
     let conn = super::connect::connect(&args.connect, out).await?;
-    let observed = crate::observe::observe(conn.api.as_ref(), &bp).await?;
+    let mut observed = crate::observe::observe(conn.api.as_ref(), &bp).await?;
+    // Key rotation due (shown, never done): only instances with `keyRotation` are read.
+    let vault =
+        super::rotate::VaultSettings::new(&conn, args.vault_endpoint.as_deref(), &args.connect);
+    crate::rotate::due::observe(conn.api.as_ref(), &bp, &vault.options(), &mut observed).await;
     let plan = crate::plan::plan(&bp, &observed);
     log_decisions(&observed, &plan);
     conn.finish().await;

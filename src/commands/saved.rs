@@ -319,6 +319,7 @@ mod tests {
                 changes,
                 notes: vec![],
                 exceptions: vec![],
+                rotation: None,
             }],
         }
     }

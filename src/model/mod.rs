@@ -43,6 +43,10 @@ impl InstancePlan {
             .iter()
             .any(|c| matches!(c.action, Action::Blocked | Action::Drift))
             || self.exceptions.iter().any(StandingException::expired)
+            || self
+                .rotation
+                .as_ref()
+                .is_some_and(|r| r.status == RotationStatus::Refused)
     }
 
     /// Why apply holds this instance back, when it does.
@@ -65,6 +69,13 @@ impl InstancePlan {
                 expired.join(", ")
             ));
         }
+        if let Some(r) = self
+            .rotation
+            .as_ref()
+            .filter(|r| r.status == RotationStatus::Refused)
+        {
+            why.push_str(&format!(", and keyRotation: {}", r.detail));
+        }
         self.is_failed().then_some(why)
     }
 }
@@ -83,6 +94,66 @@ pub struct InstancePlan {
     /// The blueprint's standing exceptions for this instance, shown in every rendering.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exceptions: Vec<StandingException>,
+    /// With `keyRotation`: the rotation `moat rotate` has due or scheduled. Never a change:
+    /// apply does not rotate (it breaks clients still on the old key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationDue>,
+}
+
+/// The next step of an instance's key rotation, as plan shows it (`moat rotate` performs it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RotationDue {
+    /// The Key Vault's ARM id and the secret's name.
+    pub vault: String,
+    pub secret: String,
+    pub status: RotationStatus,
+    /// The key the next step regenerates (`Key1` / `Key2`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `due`: since when (absent: never rotated); `scheduled`: when it becomes due (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// What the step is, or why plan could not tell, in a sentence.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationStatus {
+    /// `moat rotate` would act now.
+    Due,
+    /// Nothing to do before `at`.
+    Scheduled,
+    /// The secret could not be read (e.g. 403): plan does not know, and does not fail.
+    Unknown,
+    /// The blueprint is wrong (no such vault, a secret moat did not write): the plan fails.
+    Refused,
+}
+
+impl RotationDue {
+    pub fn status_word(&self) -> &'static str {
+        match self.status {
+            RotationStatus::Due => "due",
+            RotationStatus::Scheduled => "scheduled",
+            RotationStatus::Unknown => "unknown",
+            RotationStatus::Refused => "refused",
+        }
+    }
+
+    /// One line: which key, since or until when, and what.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} ({}", self.secret, self.status_word());
+        if let Some(k) = &self.key {
+            s.push_str(&format!(", regenerates {k}"));
+        }
+        match (&self.at, self.status) {
+            (Some(at), RotationStatus::Due) => s.push_str(&format!(", since {at}")),
+            (Some(at), _) => s.push_str(&format!(", from {at}")),
+            (None, _) => {}
+        }
+        s.push_str(&format!("): {}", self.detail));
+        s
+    }
 }
 
 /// How many days before its expiry an exception is flagged in every plan.

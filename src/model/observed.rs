@@ -114,6 +114,26 @@ impl Reads {
 pub struct ObservedInstance {
     pub name: String,
     pub reads: Reads,
+    /// With `keyRotation` only: the latest version of the instance's secret (Key Vault data
+    /// plane), for the rotation `moat plan` shows due. Absent when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<SecretRead>,
+}
+
+/// What plan read of a `keyRotation` secret: its latest version's tags and dates (never its
+/// value), or why it could not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretRead {
+    /// `latest` is `None` when the secret has no version yet; `now` is the vault's clock (Unix
+    /// seconds, its `Date` header).
+    Read {
+        now: i64,
+        latest: Option<crate::arm::vault::SecretVersion>,
+    },
+    /// The read failed. `user_fault`: the blueprint is wrong (no such vault, a cloud that does
+    /// not match), so the plan fails; otherwise the plan says it and goes on.
+    Failed { message: String, user_fault: bool },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

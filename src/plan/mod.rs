@@ -98,6 +98,10 @@ fn plan_instance(
     staged.sort_by_key(|(stage, _)| *stage);
     order::wire(&cutover::CUTOVER, inst, &mut staged, &external);
     out.changes = staged.into_iter().map(|(_, c)| c).collect();
+    // Shown, never carried out: rotation is `moat rotate`'s (it breaks clients on the old key).
+    if let (Some(kr), Some(seen)) = (&inst.key_rotation, &obs.rotation) {
+        out.rotation = Some(crate::rotate::due::due(kr, &out.account_id, seen));
+    }
     out
 }
 
@@ -119,6 +123,7 @@ fn instance_plan(inst: &Instance) -> InstancePlan {
                 days_left: e.days_left,
             })
             .collect(),
+        rotation: None,
     }
 }
 

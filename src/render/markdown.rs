@@ -246,6 +246,7 @@ fn compose(plan: &Plan, opts: &Options, level: Level) -> Doc {
             0,
         );
         doc.push(Part::Risks, parts::exceptions(plan), 0);
+        doc.push(Part::Risks, parts::rotation(plan), 0);
         return doc;
     }
     doc.push(
@@ -261,6 +262,7 @@ fn compose(plan: &Plan, opts: &Options, level: Level) -> Doc {
         );
     }
     doc.push(Part::Risks, parts::exceptions(plan), 0);
+    doc.push(Part::Risks, parts::rotation(plan), 0);
     let rows = || {
         plan.instances
             .iter()

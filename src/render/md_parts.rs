@@ -236,3 +236,39 @@ pub fn exceptions(plan: &Plan) -> String {
     let _ = writeln!(out);
     out
 }
+
+/// Key rotations `moat rotate` has due or scheduled: shown, not changes (apply never rotates).
+pub fn rotation(plan: &Plan) -> String {
+    let mut out = String::new();
+    let all: Vec<_> = plan
+        .instances
+        .iter()
+        .filter_map(|i| i.rotation.as_ref().map(|r| (i, r)))
+        .collect();
+    if all.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\n### {}\n", super::parts::ROTATION_HEAD);
+    let _ = writeln!(
+        out,
+        "| instance | secret | status | key | since / from | what |\n|---|---|---|---|---|---|"
+    );
+    for (i, r) in all {
+        let status = match r.status {
+            crate::model::RotationStatus::Due => "**due**",
+            crate::model::RotationStatus::Refused => "**refused**: instance held back",
+            _ => r.status_word(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {status} | {} | {} | {} |",
+            esc(&i.name),
+            esc(&r.secret),
+            r.key.as_deref().unwrap_or("—"),
+            r.at.as_deref().unwrap_or("—"),
+            esc(&r.detail)
+        );
+    }
+    let _ = writeln!(out);
+    out
+}

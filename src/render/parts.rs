@@ -6,6 +6,10 @@ use serde_json::Value;
 use crate::model::{Action, Change, FieldChange, Summary};
 
 /// What every rendering says of a plan that fails.
+/// The heading of the key rotations plan shows: not changes, `moat rotate` does them.
+pub const ROTATION_HEAD: &str =
+    "Due outside apply: key rotation (`moat rotate` does it; apply never rotates)";
+
 pub const FAILED_LINE: &str = "The plan has blocked changes, drift on verify-only controls or expired exceptions: apply holds back the instances that have them (and what depends on them) and applies the others.";
 
 /// What every rendering says of a change that is a regression.

@@ -139,6 +139,26 @@ pub fn plan_schema() -> Value {
             ),
         ],
     );
+    let rotation = object(
+        "With `keyRotation`: what `moat rotate` would do next. Not a change: apply never rotates, and it does not count towards has_changes or the exit code.",
+        &[
+            ("vault", true, string("The Key Vault's ARM id.")),
+            ("secret", true, string("The secret that holds the key clients use.")),
+            (
+                "status",
+                true,
+                json!({"enum": ["due", "scheduled", "unknown", "refused"],
+                       "description": "due: rotate acts now; scheduled: from `at`; unknown: the secret could not be read (the plan goes on); refused: the blueprint is wrong (the instance is held back)."}),
+            ),
+            ("key", false, json!({"enum": ["Key1", "Key2"], "description": "The key the next step regenerates."})),
+            (
+                "at",
+                false,
+                string("RFC 3339: due since (absent: never rotated), or scheduled from."),
+            ),
+            ("detail", true, string("The step, or why plan could not tell, in a sentence.")),
+        ],
+    );
     let instance = object(
         "One instance of the blueprint.",
         &[
@@ -165,6 +185,7 @@ pub fn plan_schema() -> Value {
                 false,
                 json!({"type": "array", "items": reference("exception")}),
             ),
+            ("rotation", false, reference("rotation")),
         ],
     );
     let field = object(
@@ -412,6 +433,7 @@ pub fn plan_schema() -> Value {
         "blueprint": blueprint,
         "instance": instance,
         "exception": exception,
+        "rotation": rotation,
         "change": change,
         "field": field,
         "gate": gate,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::{action_word, field_diff, is_multiline, show_value, summary_line, visible};
-use crate::model::{Action, Plan};
+use crate::model::{Action, Plan, RotationStatus};
 use crate::sanitize::clean;
 
 struct Palette {
@@ -135,6 +135,29 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 p.paint(dim, "exception:")
             };
             let _ = writeln!(out, "  {label} {}", clean(&e.describe()));
+        }
+    }
+    let due: Vec<_> = plan
+        .instances
+        .iter()
+        .filter_map(|i| i.rotation.as_ref().map(|r| (i, r)))
+        .collect();
+    if !due.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", p.paint(bold, super::parts::ROTATION_HEAD));
+        for (i, r) in due {
+            let st = match r.status {
+                RotationStatus::Due => p.action(Action::Update),
+                RotationStatus::Refused => p.action(Action::Blocked),
+                _ => dim,
+            };
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                p.paint(st, "↻"),
+                p.paint(bold, &i.name),
+                clean(&r.describe())
+            );
         }
     }
     let _ = writeln!(out);

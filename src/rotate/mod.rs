@@ -5,6 +5,7 @@
 //! [`KeyMaterial`]; every other string of those answers is overwritten before it is dropped.
 //! moat never prints, logs or stores a key.
 
+pub mod due;
 pub mod state;
 
 use serde_json::{json, Value};

@@ -232,6 +232,18 @@ pub fn fingerprint(account: &str, key: &str) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
+/// A duration for people: whole days, else whole hours, else minutes (`90d`, `24h`, `5m`).
+pub fn span(secs: i64) -> String {
+    let secs = secs.max(0);
+    if secs >= 86_400 {
+        format!("{}d", secs / 86_400)
+    } else if secs >= 3_600 {
+        format!("{}h", secs / 3_600)
+    } else {
+        format!("{}m", secs / 60)
+    }
+}
+
 pub fn rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
@@ -249,14 +261,15 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const ACCT: &str =
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a";
     const DAY: i64 = 86_400;
 
-    fn version(tags: Map<String, Value>) -> SecretVersion {
+    /// A version of secret `s` with these tags (also for the tests of `due`).
+    pub(crate) fn version(tags: Map<String, Value>) -> SecretVersion {
         SecretVersion {
             id: "https://kv.vault.azure.net/secrets/s/v1".into(),
             version: "v1".into(),

@@ -125,6 +125,7 @@ fn plan_of(changes: Vec<Change>) -> Plan {
             changes,
             notes: vec![],
             exceptions: vec![],
+            rotation: None,
         }],
     }
 }

@@ -62,6 +62,7 @@ fn fleet_of_endpoints(n: usize) -> Plan {
                 changes: vec![change],
                 notes: Vec::new(),
                 exceptions: Vec::new(),
+                rotation: None,
             }
         })
         .collect();

@@ -15,13 +15,13 @@ use moat::emulator::{EmulatorConfig, EmulatorHandle};
 use serde_json::Value;
 use support::e2e;
 
-const BLUEPRINT: &str = "examples/rotation.yaml";
-const SEED: &str = "examples/rotation-seed.json";
-const ACCOUNT: &str = "/subscriptions/2b9c4e71-6d3a-4f58-8e2b-9a1c7d5e3f60/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/fabrikam-openai-legacy";
+pub(crate) const BLUEPRINT: &str = "examples/rotation.yaml";
+pub(crate) const SEED: &str = "examples/rotation-seed.json";
+pub(crate) const ACCOUNT: &str = "/subscriptions/2b9c4e71-6d3a-4f58-8e2b-9a1c7d5e3f60/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/fabrikam-openai-legacy";
 const VAULT_HOST: &str = "kv-fabrikam-keys.vault.azure.net";
 const SECRET: &str = "openai-legacy-key";
 
-async fn emulator() -> (EmulatorHandle, ManualClock) {
+pub(crate) async fn emulator() -> (EmulatorHandle, ManualClock) {
     let clock = ManualClock::new();
     let mut cfg = EmulatorConfig::default();
     cfg.lro.enabled = false;
@@ -32,7 +32,7 @@ async fn emulator() -> (EmulatorHandle, ManualClock) {
     (emu, clock)
 }
 
-fn moat(emu: &EmulatorHandle, extra: &[&str]) -> Command {
+pub(crate) fn moat(emu: &EmulatorHandle, extra: &[&str]) -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin("moat"));
     c.env("MOAT_ACCESS_TOKEN", e2e::TOKEN)
         .env("NO_COLOR", "1")
@@ -53,7 +53,7 @@ fn moat(emu: &EmulatorHandle, extra: &[&str]) -> Command {
 }
 
 /// Run to completion off the runtime's workers (the emulator serves on them), within a minute.
-async fn run(mut c: Command) -> (i32, String) {
+pub(crate) async fn run(mut c: Command) -> (i32, String) {
     tokio::time::timeout(
         Duration::from_secs(60),
         tokio::task::spawn_blocking(move || {
@@ -100,7 +100,7 @@ async fn killed_after(emu: &EmulatorHandle, step: usize) -> String {
     .unwrap()
 }
 
-fn regenerated(emu: &EmulatorHandle) -> Vec<String> {
+pub(crate) fn regenerated(emu: &EmulatorHandle) -> Vec<String> {
     emu.request_log()
         .iter()
         .filter(|e| e.method == "POST" && e.path.ends_with("/regenerateKey"))
@@ -108,7 +108,7 @@ fn regenerated(emu: &EmulatorHandle) -> Vec<String> {
         .collect()
 }
 
-fn keys(emu: &EmulatorHandle) -> [String; 2] {
+pub(crate) fn keys(emu: &EmulatorHandle) -> [String; 2] {
     emu.account_keys(ACCOUNT).expect("the account has keys")
 }
 
@@ -142,7 +142,7 @@ mod base64_forms {
     }
 }
 
-fn assert_no_key(text: &str, seen: &[String]) {
+pub(crate) fn assert_no_key(text: &str, seen: &[String]) {
     for k in seen {
         for f in forms(k) {
             assert!(
@@ -227,7 +227,7 @@ async fn rotate_swaps_key2_then_key1_after_the_overlap_and_never_shows_a_key() {
     emu.shutdown().await;
 }
 
-fn clock_secs(c: &ManualClock) -> i64 {
+pub(crate) fn clock_secs(c: &ManualClock) -> i64 {
     use moat::emulator::clock::Clock;
     c.now().as_secs() as i64
 }

@@ -374,3 +374,20 @@ fn show_refuses_an_edited_plan_and_escapes_hostile_strings() {
     assert!(err.contains("was modified after moat wrote it"), "{err}");
     assert!(o.stdout.is_empty());
 }
+
+/// `rotation-due` is `exception` with `keyRotation` and a secret past its overlap: the rotation
+/// is shown, due for Key1, and changes nothing the plan counts.
+#[test]
+fn a_due_rotation_is_shown_and_not_counted() {
+    let p = |n: &str| plan_of(&Path::new("tests/golden").join(n));
+    let (base, rot) = (p("exception"), p("rotation-due"));
+    let r = rot.instances[0].rotation.as_ref().expect("rotation shown");
+    assert_eq!(r.status, moat::model::RotationStatus::Due);
+    assert_eq!(r.key.as_deref(), Some("Key1"));
+    assert_eq!(rot.summary(), base.summary());
+    assert_eq!(
+        (rot.has_changes(), rot.is_failed()),
+        (base.has_changes(), base.is_failed())
+    );
+    assert!(base.instances[0].rotation.is_none());
+}

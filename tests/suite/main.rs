@@ -55,6 +55,7 @@ mod e2e_greenfield_soft_delete;
 mod e2e_guardrails;
 mod e2e_quickstart;
 mod e2e_rotate;
+mod e2e_rotate_plan;
 mod e2e_saved_plan;
 mod e2e_shared_nsg;
 mod e2e_stale_plan;

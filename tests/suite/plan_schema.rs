@@ -192,6 +192,15 @@ fn maximal_plan() -> Plan {
                 expires: Some("2027-09-30".into()),
                 days_left: Some(-3),
             }],
+            rotation: Some(moat::model::RotationDue {
+                vault: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"
+                    .into(),
+                secret: "max-key".into(),
+                status: moat::model::RotationStatus::Due,
+                key: Some("Key1".into()),
+                at: Some("2027-01-02T03:04:05Z".into()),
+                detail: "the overlap ended".into(),
+            }),
         }],
     }
 }
@@ -221,6 +230,7 @@ fn minimal_plan() -> Plan {
             )],
             notes: Vec::new(),
             exceptions: Vec::new(),
+            rotation: None,
         }],
     }
 }
@@ -250,6 +260,7 @@ fn a_plan_with_every_field_set_validates() {
         "before",
         "exception",
         "notes",
+        "rotation",
     ] {
         assert!(text.contains(&format!("\"{key}\"")), "{key} not written");
     }
