@@ -288,6 +288,10 @@ pub struct AuditArgs {
     /// Exit 3 when an unwaived finding is at or above this severity.
     #[arg(long, value_enum, default_value = "low")]
     pub fail_on: FailOn,
+    /// For the emulator only: the loopback origin of Key Vault data planes, to read the secrets
+    /// of `keyRotation` (MOAT-IM-003), as `moat rotate --vault-endpoint`.
+    #[arg(long, env = "MOAT_VAULT_ENDPOINT", value_name = "URL")]
+    pub vault_endpoint: Option<String>,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

@@ -195,6 +195,16 @@ pub const RULES: &[Rule] = &[
         path: "identity",
     },
     Rule {
+        id: "MOAT-IM-003",
+        title: "API keys are older than the rotation period",
+        mcsb: "IM-8",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "moat rotate (keyRotation.every)",
+        kind: OBSERVED,
+        path: "",
+    },
+    Rule {
         id: "MOAT-PA-001",
         title: "role assignments differ from the declared least-privilege set",
         mcsb: "PA-7",
@@ -391,6 +401,8 @@ pub fn judged_by(rule: &Rule, c: &crate::blueprint::resolved::Controls) -> bool 
         "MOAT-LT-003" => c.generic("alerts").is_some(),
         // Observed-state rules judge every live account, named or not.
         "MOAT-NS-011" | "MOAT-PA-002" | "MOAT-PA-003" | "MOAT-PA-004" => true,
+        // Judged from the secret of an instance with `keyRotation`; none: no period to exceed.
+        "MOAT-IM-003" => true,
         _ => false,
     }
 }

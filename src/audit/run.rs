@@ -126,6 +126,17 @@ pub async fn audit(
     scopes: &[Scope],
     blueprint: Option<&Blueprint>,
 ) -> Result<Audit, AuditError> {
+    audit_with(api, scopes, blueprint, None).await
+}
+
+/// [`audit`], and with `vault` the secret of every instance with `keyRotation` is read for
+/// MOAT-IM-003 (keys older than the period).
+pub async fn audit_with(
+    api: Arc<dyn ArmApi>,
+    scopes: &[Scope],
+    blueprint: Option<&Blueprint>,
+    vault: Option<&crate::arm::vault::VaultOptions<'_>>,
+) -> Result<Audit, AuditError> {
     let api = ReadOnly(api);
     // Both lists at once: neither depends on the other.
     let (accounts, deleted) = futures::try_join!(
@@ -145,9 +156,13 @@ pub async fn audit(
             named: named(i),
         })
         .collect();
-    let observed = crate::observe::observe(&api, &bp).await?;
+    let mut observed = crate::observe::observe(&api, &bp).await?;
+    if let Some(v) = vault {
+        crate::rotate::due::observe(&api, &bp, v, &mut observed).await;
+    }
     let plan = crate::plan::plan(&bp, &observed);
     let mut findings = super::findings(&plan);
+    push_key_age(&bp, &observed, &mut findings);
     push_standing_exceptions(&plan, &mut findings);
     let mut cache = observed_rules::Cache::default();
     findings.extend(observed_rules::findings(&api, &bp, &observed, &plan, &mut cache).await?);
@@ -271,6 +286,41 @@ fn push_standing_exceptions(plan: &Plan, out: &mut Vec<Finding>) {
                 address: format!("{}/exception/{}", inst.name, e.allows),
                 evidence: Vec::new(),
                 waived_by: Some(e.describe()),
+            });
+        }
+    }
+}
+
+/// MOAT-IM-003 for each instance with `keyRotation` whose secret says its keys are older than
+/// the period. Never waived: rotation is what the `local-auth` exception is kept with.
+fn push_key_age(bp: &Blueprint, observed: &crate::observe::Observed, out: &mut Vec<Finding>) {
+    let rule = rules::rule("MOAT-IM-003").expect("the key age rule exists");
+    for inst in &bp.instances {
+        let (Some(kr), Some(seen)) = (
+            &inst.key_rotation,
+            &crate::plan::observed_of(observed, inst).rotation,
+        ) else {
+            continue;
+        };
+        let account = inst.account_id();
+        if let Some(why) = crate::rotate::due::overdue(kr, &account, seen) {
+            out.push(Finding {
+                rule,
+                instance: inst.name.clone(),
+                resource_id: account,
+                address: format!("{}/key-rotation/{}", inst.name, kr.secret),
+                evidence: vec![Evidence {
+                    path: "keyRotation".into(),
+                    observed: Some(why.into()),
+                    expected: Some(
+                        format!(
+                            "rotated within {}",
+                            crate::rotate::state::span(kr.every_secs as i64)
+                        )
+                        .into(),
+                    ),
+                }],
+                waived_by: None,
             });
         }
     }

@@ -14,7 +14,15 @@ pub async fn run(args: AuditArgs, out: Output) -> Result<i32, MoatError> {
         .map_err(audit_error)?;
     let conn = super::connect::connect(&args.connect, out).await?;
     let progress = super::reads_progress::ReadsProgress::start(conn.api.clone(), "audit", out);
-    let result = audit::run::audit(conn.api.clone(), &scopes, bp.as_ref()).await;
+    let vault =
+        super::rotate::VaultSettings::new(&conn, args.vault_endpoint.as_deref(), &args.connect);
+    let result = audit::run::audit_with(
+        conn.api.clone(),
+        &scopes,
+        bp.as_ref(),
+        Some(&vault.options()),
+    )
+    .await;
     if let Some(p) = progress {
         p.finish().await;
     }

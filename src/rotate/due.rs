@@ -188,6 +188,32 @@ pub fn due(kr: &KeyRotation, account: &str, seen: &SecretRead) -> RotationDue {
     out
 }
 
+/// `moat audit` MOAT-IM-003: why the keys of `account` are older than `keyRotation.every`, or
+/// `None` when they are not (or when the secret could not be read, or is not moat's: nothing
+/// to judge the age by).
+pub fn overdue(kr: &KeyRotation, account: &str, seen: &SecretRead) -> Option<String> {
+    let SecretRead::Read { now, latest } = seen else {
+        return None;
+    };
+    let every = kr.every_secs as i64;
+    let Some(v) = latest else {
+        return Some(format!(
+            "secret {} has no version: the keys were never rotated (period {})",
+            kr.secret,
+            super::state::span(every)
+        ));
+    };
+    let rec = read(v, &account.to_ascii_lowercase()).ok()?;
+    (*now >= rec.rotated + every).then(|| {
+        format!(
+            "keys last rotated {} ({} ago; period {})",
+            rfc3339(rec.rotated),
+            super::state::span(now - rec.rotated),
+            super::state::span(every)
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +278,25 @@ mod tests {
         assert_eq!(d.status, RotationStatus::Due);
         assert_eq!(d.key.as_deref(), Some("Key2"));
         assert!(d.detail.contains("stopped"), "{}", d.detail);
+    }
+
+    #[test]
+    fn keys_are_overdue_past_the_period_or_never_rotated() {
+        assert!(overdue(&kr(), ACCT, &seen(T0, None))
+            .unwrap()
+            .contains("never rotated"));
+        let settled = tags(ACCT, Key::Key2, Phase::Settled, T0, None);
+        assert_eq!(
+            overdue(&kr(), ACCT, &seen(T0 + 89 * DAY, Some(settled.clone()))),
+            None
+        );
+        let why = overdue(&kr(), ACCT, &seen(T0 + 95 * DAY, Some(settled))).unwrap();
+        assert!(why.contains("95d ago; period 90d"), "{why}");
+        let forbidden = SecretRead::Failed {
+            message: "403".into(),
+            user_fault: false,
+        };
+        assert_eq!(overdue(&kr(), ACCT, &forbidden), None);
     }
 
     #[test]

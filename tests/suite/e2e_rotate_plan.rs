@@ -204,3 +204,60 @@ async fn only_instances_with_key_rotation_read_their_secret() {
     let _ = ACCOUNT;
     emu.shutdown().await;
 }
+
+/// MOAT-IM-003 from the rotation seed: never rotated → one finding; just rotated → none; past
+/// the period (emulator clock) → one, never waived (rotation is the exception's companion).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_reports_keys_older_than_the_period() {
+    let (emu, clock) = emulator().await;
+    let bp = e2e::repo(BLUEPRINT).display().to_string();
+    let im003 = |doc: &Value| -> Vec<Value> {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["ruleId"] == "MOAT-IM-003")
+            .cloned()
+            .collect()
+    };
+    let audit = || {
+        let mut c = moat_cmd(&emu, &["audit", &bp, "--format", "json"]);
+        c.args(["--vault-endpoint", &emu.base_url()]);
+        c
+    };
+    let mut seen: Vec<String> = keys(&emu).to_vec();
+
+    let (_, text, doc) = json_of(audit()).await;
+    let f = im003(&doc);
+    assert_eq!(f.len(), 1, "{text}");
+    assert!(f[0]["waivedBy"].is_null(), "{text}");
+    assert!(f[0]["evidence"][0]["observed"]
+        .as_str()
+        .unwrap()
+        .contains("never rotated"));
+    let mut outputs = vec![text];
+
+    let (code, out) = run(crate::e2e_rotate::moat(&emu, &[])).await;
+    assert_eq!(code, 0, "{out}");
+    seen.extend(keys(&emu));
+    let (_, text, doc) = json_of(audit()).await;
+    assert!(im003(&doc).is_empty(), "fresh keys: {text}");
+    outputs.push(text);
+
+    // Finish the cycle (Key1 after the overlap), then let the period pass.
+    clock.advance(Duration::from_secs(25 * 3600));
+    let (code, out) = run(crate::e2e_rotate::moat(&emu, &[])).await;
+    assert_eq!(code, 0, "{out}");
+    seen.extend(keys(&emu));
+    clock.advance(Duration::from_secs(90 * 86_400));
+    let (_, text, doc) = json_of(audit()).await;
+    let f = im003(&doc);
+    assert_eq!(f.len(), 1, "{text}");
+    let why = f[0]["evidence"][0]["observed"].as_str().unwrap();
+    assert!(why.contains("91d ago; period 90d"), "{why}");
+    outputs.push(text);
+    for o in &outputs {
+        assert_no_key(o, &seen);
+    }
+    emu.shutdown().await;
+}
