@@ -6,6 +6,7 @@
 //! [`Plan`] into [`Finding`]s and knows no kind itself.
 
 pub mod discover;
+pub mod dns_records;
 pub mod junit;
 pub mod locate;
 pub mod observed_rules;

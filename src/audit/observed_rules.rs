@@ -12,6 +12,8 @@
 //! - `MOAT-PA-004`: a principal of type `User` holding a data-plane role (one with data
 //!   actions) directly, not through a group.
 //!
+//! - `MOAT-NS-012`: the privatelink A records (`audit::dns_records`).
+//!
 //! Reads: each resource group's assignments once (`$filter=atScope()` answers the resource
 //! group's own and those above it: subscription, management groups, root), however many
 //! accounts it holds; each role definition once per subscription; the account's own assignments
@@ -45,19 +47,29 @@ pub struct Cache {
 }
 
 impl Cache {
-    async fn at_scope(&mut self, api: &dyn ArmApi, scope: &str) -> Result<&[Value], ArmError> {
-        let key = norm_id(scope);
+    /// A list (every page), once per path and filter for the whole audit.
+    pub async fn list(
+        &mut self,
+        api: &dyn ArmApi,
+        path: &str,
+        api_version: &str,
+        filter: Option<&str>,
+    ) -> Result<&[Value], ArmError> {
+        let key = format!("{}?{}", norm_id(path), filter.unwrap_or_default());
         if !self.lists.contains_key(&key) {
-            let req = ArmRequest::new(
-                Method::Get,
-                format!("{}/{ASSIGNMENTS}", scope.trim_end_matches('/')),
-                ROLE_API,
-            )
-            .with_query("$filter", "atScope()".to_string());
+            let mut req = ArmRequest::new(Method::Get, path.to_string(), api_version);
+            if let Some(f) = filter {
+                req = req.with_query("$filter", f.to_string());
+            }
             let items = api.list_query(req).await?;
             self.lists.insert(key.clone(), items);
         }
         Ok(self.lists.get(&key).map(Vec::as_slice).unwrap_or(&[]))
+    }
+
+    async fn at_scope(&mut self, api: &dyn ArmApi, scope: &str) -> Result<&[Value], ArmError> {
+        let path = format!("{}/{ASSIGNMENTS}", scope.trim_end_matches('/'));
+        self.list(api, &path, ROLE_API, Some("atScope()")).await
     }
 
     /// The role definition (`None` when ARM does not know it), once per (subscription, GUID).
@@ -194,6 +206,9 @@ pub async fn findings(
                 .map(|e| e.describe())
         };
         connections(inst, account, plan, &mut out);
+        out.extend(
+            super::dns_records::findings(api, inst, account, &seen.reads, plan, cache).await?,
+        );
 
         // The account's own assignments: the plan's read when the blueprint declares them.
         let direct: Vec<Value> = match role_assignment::read(inst)

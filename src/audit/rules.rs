@@ -175,6 +175,16 @@ pub const RULES: &[Rule] = &[
         path: "",
     },
     Rule {
+        id: "MOAT-NS-012",
+        title: "a privatelink A record of the account is missing, points elsewhere or is stale",
+        mcsb: "NS-2",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "controls.dnsZoneGroup (delete the record by hand and let the zone group write it again, or remove the stale address)",
+        kind: OBSERVED,
+        path: "",
+    },
+    Rule {
         id: "MOAT-IM-001",
         title: "local (key) authentication is enabled",
         mcsb: "IM-1",
@@ -399,6 +409,9 @@ pub fn judged_by(rule: &Rule, c: &crate::blueprint::resolved::Controls) -> bool 
             .as_ref()
             .is_some_and(|p| p.spec.subnet_network_policies.is_some()),
         "MOAT-LT-003" => c.generic("alerts").is_some(),
+        "MOAT-NS-012" => {
+            c.private_endpoint.is_some() && c.dns_zone_group.is_some() && c.private_dns.is_some()
+        }
         // Observed-state rules judge every live account, named or not.
         "MOAT-NS-011" | "MOAT-PA-002" | "MOAT-PA-003" | "MOAT-PA-004" => true,
         // Judged from the secret of an instance with `keyRotation`; none: no period to exceed.

@@ -26,6 +26,7 @@ pub const PLANTED: &[(&str, &str, bool)] = &[
     ("MOAT-NS-001", "fabrikam-openai-public", false),
     ("MOAT-NS-002", "fabrikam-openai-public", false),
     ("MOAT-NS-011", "fabrikam-ais-pending", false),
+    ("MOAT-NS-012", "openai-private", false),
     ("MOAT-PA-001", "fabrikam-openai-contrib", false),
     ("MOAT-PA-002", "fabrikam-openai-inherit", false),
     ("MOAT-PA-003", "fabrikam-openai-keyrole", false),
@@ -266,4 +267,65 @@ async fn inherited_assignments_are_read_once_per_scope_and_roles_once_each() {
         "the custom role is read: {distinct:?}"
     );
     assert!(log.iter().all(|e| e.method == "GET"), "audit wrote");
+}
+
+/// `MOAT-NS-012` on the private instance of the example: the planted record is stale (the
+/// endpoint's IP and one left by an endpoint that is gone); with the other IP only it points
+/// elsewhere; deleted it is missing; with only the endpoint's IP nothing is reported. One A-record list per zone, never one GET per record.
+#[tokio::test]
+async fn privatelink_a_records_missing_elsewhere_stale_or_right() {
+    let zone = format!("/subscriptions/{SUB}/resourceGroups/rg-ai-network/providers/Microsoft.Network/privateDnsZones/privatelink.openai.azure.com");
+    let record_id = format!("{zone}/A/fabrikam-openai-private");
+    let bp = load("examples/audit.yaml");
+    let scope = scopes(&[SUB.into()], &["rg-ai-prod".into()]);
+    let ns012 = |r: &moat::audit::run::Audit| -> Vec<String> {
+        r.findings
+            .iter()
+            .filter(|f| f.rule.id == "MOAT-NS-012")
+            .map(|f| {
+                assert_eq!(f.resource_id, record_id);
+                f.evidence[0].observed.as_ref().unwrap().to_string()
+            })
+            .collect()
+    };
+    let emu = audit_emulator().await;
+    let with = |ips: &[&str]| {
+        let mut rec = emu.resource(&record_id).expect("the planted record");
+        rec["properties"]["aRecords"] = ips
+            .iter()
+            .map(|ip| serde_json::json!({ "ipv4Address": ip }))
+            .collect();
+        emu.seed(&[rec]).expect("record replaced");
+    };
+    let run = || audit(connect(&emu), &scope, Some(&bp));
+
+    let got = ns012(&run().await.expect("audit"));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("stale: also holds 10.0.2.99"), "{got:?}");
+    let lists = emu
+        .request_log()
+        .iter()
+        .filter(|e| e.path.eq_ignore_ascii_case(&format!("{zone}/A")))
+        .count();
+    assert_eq!(lists, 1, "one A-record list for the zone");
+    assert!(
+        !emu.request_log()
+            .iter()
+            .any(|e| e.path.to_ascii_lowercase().contains("/a/fabrikam")),
+        "no GET per record"
+    );
+
+    with(&["10.0.2.99"]);
+    let got = ns012(&run().await.expect("audit"));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("points at 10.0.2.99 instead"), "{got:?}");
+
+    with(&["10.0.2.4"]);
+    assert_eq!(ns012(&run().await.expect("audit")), Vec::<String>::new());
+
+    with(&[]);
+    let got = ns012(&run().await.expect("audit"));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("missing"), "{got:?}");
+    emu.shutdown().await;
 }

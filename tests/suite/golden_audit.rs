@@ -101,28 +101,31 @@ fn the_audit_sarif_validates_and_points_named_instances_at_the_blueprint() {
     for r in results {
         let id = r["properties"]["armId"].as_str().unwrap();
         assert!(id.starts_with("/subscriptions/"), "{r}");
-        let named = r["properties"]["instance"] == "openai-legacy";
+        let instance = r["properties"]["instance"].as_str().unwrap();
+        let named = ["openai-legacy", "openai-private"].contains(&instance);
         let physical = &r["locations"][0]["physicalLocation"];
         if named {
-            // examples/audit.yaml declares the instance at `- name: openai-legacy`.
+            // examples/audit.yaml declares the instance at `- name: <instance>`.
             let line = std::fs::read_to_string(
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/audit.yaml"),
             )
             .unwrap()
             .lines()
-            .position(|l| l.trim() == "- name: openai-legacy")
+            .position(|l| l.trim() == format!("- name: {instance}"))
             .unwrap()
                 + 1;
             assert_eq!(physical["artifactLocation"]["uri"], "examples/audit.yaml");
             assert_eq!(physical["region"]["startLine"], line);
-            // `  - name: openai-legacy`: the entry's mapping starts at column 5.
+            // `  - name: <instance>`: the entry's mapping starts at column 5.
             assert_eq!(physical["region"]["startColumn"], 5);
+        }
+        if instance == "openai-legacy" {
             assert_eq!(r["suppressions"][0]["kind"], "external");
             assert!(r["suppressions"][0]["justification"]
                 .as_str()
                 .unwrap()
                 .contains("Vendor appliance"));
-        } else {
+        } else if !named {
             assert!(physical.is_null(), "no blueprint line for {id}");
             assert_eq!(
                 r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
