@@ -27,7 +27,7 @@ use crate::resources::{
 };
 use crate::values::norm_id;
 
-use super::observed_rules::Cache;
+use super::cache::Cache;
 use super::{rules, Evidence, Finding};
 
 /// Plan kinds whose pending change rewrites the records.

@@ -164,7 +164,7 @@ pub async fn audit_with(
     let mut findings = super::findings(&plan);
     push_key_age(&bp, &observed, &mut findings);
     push_standing_exceptions(&plan, &mut findings);
-    let mut cache = observed_rules::Cache::default();
+    let mut cache = super::cache::Cache::default();
     findings.extend(observed_rules::findings(&api, &bp, &observed, &plan, &mut cache).await?);
     for d in &deleted {
         findings.push(deleted_finding(d));
