@@ -220,12 +220,19 @@ pub async fn findings(
                 );
             }
             if ptype.eq_ignore_ascii_case("User") && def.is_some_and(has_data_actions) {
+                // A user the blueprint declares is a reviewed decision: shown, waived by it.
+                let by_blueprint = declared(inst, principal, role_id).then(|| {
+                    format!(
+                        "declared in the blueprint's roleAssignments for {}",
+                        inst.name
+                    )
+                });
                 push(
                     "MOAT-PA-004",
                     "properties.principalType",
                     held,
                     "Group (or ServicePrincipal for an application)",
-                    None,
+                    by_blueprint,
                 );
             }
         }

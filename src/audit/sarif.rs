@@ -90,7 +90,7 @@ pub fn sarif(findings: &[Finding], source: Option<&Source>) -> Value {
                 "ruleIndex": index,
                 "level": level(f.rule.severity),
                 "message": {"text": message(f)},
-                "partialFingerprints": {"moatFinding/v1": format!("{}|{}", f.rule.id, f.resource_id.to_ascii_lowercase())},
+                "partialFingerprints": {"moatFinding/v2": fingerprint(f)},
                 "properties": {
                     "armId": f.resource_id,
                     "instance": f.instance,
@@ -120,6 +120,18 @@ pub fn sarif(findings: &[Finding], source: Option<&Source>) -> Value {
     crate::render::diagnostics::sarif_log(rules, results)
 }
 
+/// A finding's identity across runs: rule, ARM id and the instance it is about. The ARM id alone
+/// is not enough: an assignment inherited from a resource group (MOAT-PA-002) is one resource and
+/// one finding per account under it; `v1` (rule and ARM id) folded them into one alert.
+fn fingerprint(f: &Finding) -> String {
+    format!(
+        "{}|{}|{}",
+        f.rule.id,
+        f.resource_id.to_ascii_lowercase(),
+        f.instance.to_ascii_lowercase()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -127,6 +139,31 @@ mod tests {
         assert_eq!(
             super::rule_name("local (key) authentication is enabled"),
             "LocalKeyAuthenticationIsEnabled"
+        );
+    }
+
+    #[test]
+    fn an_inherited_assignment_is_one_alert_per_account() {
+        let rule = crate::audit::rules::rule("MOAT-PA-002").unwrap();
+        let on = |instance: &str| {
+            crate::audit::Finding {
+            rule,
+            instance: instance.into(),
+            resource_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Authorization/roleAssignments/a".into(),
+            address: format!("{instance}/MOAT-PA-002/a"),
+            evidence: vec![],
+            waived_by: None,
+        }
+        };
+        let (a, b) = (
+            super::fingerprint(&on("chat")),
+            super::fingerprint(&on("embed")),
+        );
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            super::fingerprint(&on("Chat")),
+            "case does not make a new alert"
         );
     }
 }

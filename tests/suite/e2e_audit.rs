@@ -329,3 +329,67 @@ async fn privatelink_a_records_missing_elsewhere_stale_or_right() {
     assert!(got[0].contains("missing"), "{got:?}");
     emu.shutdown().await;
 }
+
+/// `MOAT-PA-004` on a user the blueprint itself declares: a reviewed decision, so the finding is
+/// shown waived by the declaration (never a failure), while the undeclared user of the baseline
+/// run stays a finding.
+#[tokio::test]
+async fn a_declared_user_assignment_is_shown_waived_by_the_blueprint() {
+    let text = std::fs::read_to_string(repo("examples/audit.yaml")).unwrap()
+        + r#"
+  - name: openai-userrole
+    resourceGroup: rg-ai-prod
+    accountName: fabrikam-openai-userrole
+    controls:
+      roleAssignments:
+        assignments:
+          - principalId: 9d2f7c41-5b8e-4f3a-a6d2-7e1c0b9f8a34
+            principalType: ServicePrincipal
+            role: Cognitive Services OpenAI User
+          - principalId: 5a1c7e3b-9d24-4f68-b0e5-2c8a6d4f1b97
+            principalType: User
+            role: Cognitive Services OpenAI User
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("declared-user.yaml");
+    std::fs::write(&path, text).unwrap();
+    let bp = moat::blueprint::load(&path).unwrap_or_else(|d| panic!("{d}"));
+    let emu = audit_emulator().await;
+    let report = audit(
+        connect(&emu),
+        &scopes(&[SUB.into()], &["rg-ai-prod".into()]),
+        Some(&bp),
+    )
+    .await
+    .expect("audit");
+    let pa004: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule.id == "MOAT-PA-004")
+        .collect();
+    assert_eq!(pa004.len(), 1, "{pa004:?}");
+    assert_eq!(pa004[0].instance, "openai-userrole");
+    let by = pa004[0]
+        .waived_by
+        .as_deref()
+        .expect("waived by the declaration");
+    assert!(by.contains("declared in the blueprint"), "{by}");
+    assert!(
+        !moat::audit::fails(
+            &report
+                .findings
+                .iter()
+                .filter(|f| f.instance == "openai-userrole")
+                .cloned()
+                .collect::<Vec<_>>(),
+            moat::audit::Severity::Low
+        ),
+        "{:?}",
+        report
+            .findings
+            .iter()
+            .filter(|f| f.instance == "openai-userrole")
+            .collect::<Vec<_>>()
+    );
+    emu.shutdown().await;
+}
