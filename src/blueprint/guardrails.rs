@@ -65,6 +65,22 @@ pub const BUILT_INS: &[BuiltIn] = &[
         display: "Configure Cognitive Services accounts to disable public network access",
         roles: &[CONTRIBUTOR],
     },
+    BuiltIn {
+        control: "identity",
+        definition: "fe3fd216-4f83-4fc1-8984-2bbec80a3418",
+        effects: &["audit", "deny"],
+        exception: ExceptionKind::NoManagedIdentity,
+        display: "Cognitive Services accounts should use a managed identity",
+        roles: &[],
+    },
+    BuiltIn {
+        control: "privateEndpoint",
+        definition: "d6759c02-b87f-42b7-892e-71b3f471d782",
+        effects: &["audit"],
+        exception: ExceptionKind::PublicNetworkAccess,
+        display: "Azure AI Services resources should use Azure Private Link",
+        roles: &[],
+    },
 ];
 
 /// The first built-in of a guarded control (every built-in of a control waives the same

@@ -185,6 +185,10 @@ pub static INSTANCE: Obj = Obj {
 /// The effects a guardrail may give a control: those its built-in definition offers.
 /// `modify` assigns the control's Modify built-in instead (blueprint::guardrails::BUILT_INS).
 pub const GUARD_EFFECTS: &[&str] = &["audit", "deny", "modify"];
+/// The effects of a control whose built-in has no Modify.
+pub const AUDIT_DENY: &[&str] = &["audit", "deny"];
+/// The effects of a control whose built-in can only report.
+pub const AUDIT_ONLY: &[&str] = &["audit"];
 
 pub static GUARDRAIL_CONTROLS: Obj = Obj {
     title: "guardrailControls",
@@ -201,6 +205,18 @@ pub static GUARDRAIL_CONTROLS: Obj = Obj {
             "networkAccess",
             &Ty::Enum { what: "network-access effect", values: GUARD_EFFECTS },
             "N5: built-in 037eea7a-bd0a-46c5-9a66-03aea78705d3 (restrict network access); `deny` refuses a write that leaves public access Enabled with firewall default Allow; `modify` assigns 47ba1dd7-28d9-4b07-a8d5-9813bed64e0c instead, which sets publicNetworkAccess Disabled on every write (a managed identity with Contributor at the scope).",
+        )
+        .arm("policyAssignments properties.parameters.effect"),
+        f(
+            "identity",
+            &Ty::Enum { what: "managed-identity effect", values: AUDIT_DENY },
+            "I3: built-in fe3fd216-4f83-4fc1-8984-2bbec80a3418 (use a managed identity); `deny` refuses a write that leaves the account without one (`identity.type` absent or None). Azure offers no Modify for it.",
+        )
+        .arm("policyAssignments properties.parameters.effect"),
+        f(
+            "privateEndpoint",
+            &Ty::Enum { what: "private-link effect", values: AUDIT_ONLY },
+            "N1: built-in d6759c02-b87f-42b7-892e-71b3f471d782 (use Azure Private Link): reports an account without an Approved private endpoint connection. Audit only: Azure offers no Deny for it; an account reached publicly under its `public-network-access` exception is exempted.",
         )
         .arm("policyAssignments properties.parameters.effect"),
     ],

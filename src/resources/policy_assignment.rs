@@ -204,6 +204,25 @@ fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
                 ("properties.publicNetworkAccess", v)
             })?
         }
+        "identity" => {
+            let t = get_str(acct, "identity.type").unwrap_or("(absent)");
+            (t == "(absent)" || enum_eq(t, "None")).then(|| ("identity.type", t.to_string()))?
+        }
+        "privateEndpoint" => {
+            let approved = get(acct, "properties.privateEndpointConnections")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|c| {
+                    get_str(c, "properties.privateLinkServiceConnectionState.status")
+                        .is_some_and(|s| enum_eq(s, "Approved"))
+                })
+                .count();
+            (approved == 0).then(|| {
+                let v = "no Approved connection".to_string();
+                ("properties.privateEndpointConnections", v)
+            })?
+        }
         _ => return None,
     };
     let waived = built_in(&g.control)
@@ -217,13 +236,36 @@ fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
     };
     let then = if waived {
         "its exemption (the blueprint's exception) waives it"
-    } else {
+    } else if hardens(inst, g) {
         "this plan hardens it before the assignment is written"
+    } else if enum_eq(&g.effect, "Deny") {
+        "the blueprint does not declare the control compliant for it, so its next write (moat's too) will be refused"
+    } else {
+        "the blueprint does not declare the control compliant for it, so it stays non-compliant"
     };
     Some(format!(
         "{}: the {} assignment of controls.{} at {} {what} as it is today ({field}: {value}); {then}",
         inst.name, g.effect, g.control, g.scope
     ))
+}
+
+/// Whether the instance's declared controls make its account compliant with `g`'s built-in.
+fn hardens(inst: &Instance, g: &Guard) -> bool {
+    let c = &inst.controls;
+    match g.control.as_str() {
+        "localAuth" => c.local_auth.as_ref().is_some_and(|l| l.spec.disabled),
+        "networkAccess" => c.network_access.as_ref().is_some_and(|n| {
+            let n = &n.spec;
+            enum_eq(&n.public_network_access, "Disabled")
+                || (!remediates(g) && enum_eq(&n.default_action, "Deny"))
+        }),
+        "identity" => c
+            .identity
+            .as_ref()
+            .is_some_and(|i| !enum_eq(&i.spec.r#type, "None")),
+        "privateEndpoint" => c.private_endpoint.is_some(),
+        _ => false,
+    }
 }
 
 /// The managed fields that differ between `live` and what moat writes for `g`.

@@ -163,17 +163,7 @@ async fn guardrails_are_assigned_after_hardening_exempt_the_exception_and_deny_t
     assert!(gone[0]
         .reason
         .contains("no longer has a `local-auth` exception"));
-    let report = apply(api.clone(), &p).await;
-    assert!(report.ok(), "{report:#?}");
-    let after = plan(api.as_ref(), &bp).await;
-    assert!(
-        !after.has_changes(),
-        "{:#?}",
-        after
-            .changes()
-            .filter(|c| c.action != Action::NoOp)
-            .collect::<Vec<_>>()
-    );
+    apply_and_converge(api.clone(), &p, &bp).await;
     emu.shutdown().await;
 }
 
@@ -302,16 +292,6 @@ async fn a_modify_guardrail_gets_an_identity_its_roles_after_it_and_rewrites_wri
         of("guardrail-grant", Action::Delete),
         vec![grant.id.clone()]
     );
-    let report = apply(api.clone(), &p).await;
-    assert!(report.ok(), "{report:#?}");
-    let after = plan(api.as_ref(), &bp).await;
-    assert!(
-        !after.has_changes(),
-        "{:#?}",
-        after
-            .changes()
-            .filter(|c| c.action != Action::NoOp)
-            .collect::<Vec<_>>()
-    );
+    apply_and_converge(api.clone(), &p, &bp).await;
     emu.shutdown().await;
 }

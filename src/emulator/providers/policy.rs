@@ -15,7 +15,7 @@
 //!   is `DoNotValidate`, the exemption must be at or under its scope. A stable api-version is
 //!   refused: exemptions have none.
 //! - Enforcement ([`deny`]): an account write that an assigned, enforced Deny of the local-auth
-//!   (71ef260a) or network-access (037eea7a) built-in forbids is refused 403
+//!   (71ef260a), network-access (037eea7a) or managed-identity (fe3fd216) built-in forbids is refused 403
 //!   `RequestDisallowedByPolicy` with the details in `additionalInfo[type=PolicyViolation]`,
 //!   unless an unexpired exemption for that assignment covers the account. Before that, an
 //!   assigned Modify of local auth (14de9e63) or public network access (47ba1dd7) rewrites the
@@ -95,6 +95,14 @@ fn open_network(account: &Value) -> Option<String> {
     (!ok).then(|| "Microsoft.CognitiveServices/accounts/publicNetworkAccess notEquals Disabled and networkAcls.defaultAction notEquals Deny".into())
 }
 
+/// Managed identity (fe3fd216): non-compliant when `identity.type` is absent or `None`.
+fn no_identity(account: &Value) -> Option<String> {
+    let t = account.pointer("/identity/type").and_then(Value::as_str);
+    t.is_none_or(|t| t.eq_ignore_ascii_case("None")).then(|| {
+        "Microsoft.CognitiveServices/accounts/identity.type exists false or equals None".into()
+    })
+}
+
 const BUILT_INS: &[BuiltIn] = &[
     BuiltIn {
         name: "71ef260a-8f18-47b7-abcb-62d0673d94dc",
@@ -137,11 +145,19 @@ const BUILT_INS: &[BuiltIn] = &[
         modify: None,
     },
     BuiltIn {
+        name: "d6759c02-b87f-42b7-892e-71b3f471d782",
+        display: "Azure AI Services resources should use Azure Private Link",
+        effects: &["Audit", "Disabled"],
+        default: "Audit",
+        rule: None,
+        modify: None,
+    },
+    BuiltIn {
         name: "fe3fd216-4f83-4fc1-8984-2bbec80a3418",
         display: "Cognitive Services accounts should use a managed identity",
         effects: &["Audit", "Deny", "Disabled"],
         default: "Audit",
-        rule: None,
+        rule: Some(no_identity),
         modify: None,
     },
 ];

@@ -66,6 +66,19 @@ pub async fn apply(api: Arc<dyn ArmApi>, plan: &Plan) -> ApplyReport {
     .await
 }
 
+/// Apply `plan` (every step must succeed), then plan `bp` again: it must hold no change and no
+/// failure (the converged state is quiet).
+pub async fn apply_and_converge(api: Arc<dyn ArmApi>, plan: &Plan, bp: &Blueprint) {
+    let report = apply(api.clone(), plan).await;
+    assert!(report.ok(), "{report:#?}");
+    let again = self::plan(api.as_ref(), bp).await;
+    let left: Vec<_> = again
+        .changes()
+        .filter(|c| c.action != moat::plan::model::Action::NoOp)
+        .collect();
+    assert!(!again.has_changes() && !again.is_failed(), "{left:#?}");
+}
+
 pub fn is_write(e: &RequestLogEntry) -> bool {
     e.method != "GET"
 }
