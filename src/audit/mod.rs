@@ -5,7 +5,7 @@
 //! `rules` maps a change's kind and changed field to a stable rule id; this module turns a
 //! [`Plan`] into [`Finding`]s and knows no kind itself.
 
-mod cache;
+pub mod cache;
 pub mod discover;
 pub mod dns_records;
 pub mod junit;

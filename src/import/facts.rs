@@ -43,6 +43,8 @@ pub struct Endpoint {
     pub nsg: Option<String>,
     /// A privatelink zone id and its resource group.
     pub zone: Option<(String, String)>,
+    /// The subnet's `privateEndpointNetworkPolicies` (ARM's default when absent: `Disabled`).
+    pub subnet_policies: String,
     /// Sources of the NSG's Allow-App-Subnet and Allow-APIM-Subnet rules.
     pub nsg_sources: (Option<String>, Option<String>),
 }
@@ -88,6 +90,21 @@ pub struct Facts {
     /// (diagnostic setting id, workspace id).
     pub workspace: Option<(String, String)>,
     pub cmk: Option<Cmk>,
+    /// What audit finds on the account that no blueprint changes (observed-state rules).
+    pub outside: Vec<Outside>,
+}
+
+/// An observed-state audit finding (`MOAT-NS-011`, `MOAT-PA-002`…): a weakness moat's plan
+/// never touches, written into the blueprint as a comment for the reviewer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outside {
+    pub rule: &'static str,
+    pub title: &'static str,
+    pub remediation: &'static str,
+    /// The resource it is on (a role assignment, a private endpoint connection…).
+    pub resource_id: String,
+    /// What was observed, in words.
+    pub observed: String,
 }
 
 impl Facts {
@@ -250,6 +267,7 @@ async fn one(
         endpoint,
         workspace,
         cmk,
+        outside: Vec::new(),
     })
 }
 
@@ -286,6 +304,10 @@ async fn endpoint(api: &dyn ArmApi, props: &Value) -> Result<Option<Endpoint>, A
     let nsg = sp
         .and_then(|p| p["networkSecurityGroup"]["id"].as_str())
         .map(str::to_string);
+    let subnet_policies = sp
+        .and_then(|p| p["privateEndpointNetworkPolicies"].as_str())
+        .unwrap_or("Disabled")
+        .to_string();
     let mut sources = (None, None);
     if let Some(n) = &nsg {
         let source = |rule: Option<Value>| {
@@ -331,6 +353,7 @@ async fn endpoint(api: &dyn ArmApi, props: &Value) -> Result<Option<Endpoint>, A
         prefix,
         nsg,
         zone,
+        subnet_policies,
         nsg_sources: sources,
     }))
 }

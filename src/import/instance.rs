@@ -7,10 +7,14 @@ use super::emit::{MapBuilder, Y};
 use super::facts::{Facts, Role};
 use super::options::{Options, PLACEHOLDER};
 
-/// An exception with a placeholder reason.
-fn exception(allows: &str, principal: Option<&str>, what: &str) -> Y {
+/// An exception with a placeholder reason, for the weakness observed at `source`.
+fn exception(allows: &str, principal: Option<&str>, what: &str, source: &str) -> Y {
     let mut e = MapBuilder::new();
-    e.put("allows", Y::str(allows));
+    e.put_noted(
+        "allows",
+        Y::str(allows),
+        &[format!("{PLACEHOLDER} kept as observed: {source}")],
+    );
     if let Some(p) = principal {
         e.put("principalId", Y::str(p));
     }
@@ -30,7 +34,9 @@ fn strs(v: &[String]) -> Y {
 pub(super) fn instance(f: &Facts, opts: &Options) -> Y {
     let id = &f.account.id;
     let mut m = MapBuilder::new();
-    m.put_noted("name", Y::str(&f.name), &[id.to_string()]);
+    let mut head = vec![id.to_string()];
+    head.extend(outside_notes(f));
+    m.put_noted("name", Y::str(&f.name), &head);
     m.put(
         "profile",
         Y::str(if f.cmk_complete() {
@@ -71,6 +77,31 @@ pub(super) fn instance(f: &Facts, opts: &Options) -> Y {
         m.put("exceptions", Y::Seq(exceptions));
     }
     m.build()
+}
+
+/// What audit finds here that no blueprint changes: the reviewer fixes it outside moat (and
+/// `moat audit` keeps reporting it until then).
+fn outside_notes(f: &Facts) -> Vec<String> {
+    if f.outside.is_empty() {
+        return Vec::new();
+    }
+    let mut notes =
+        vec!["Found by audit and not changed by any blueprint (fix it outside moat):".to_string()];
+    for o in &f.outside {
+        notes.push(format!(
+            "- {} {}: {} ({}).",
+            o.rule, o.title, o.observed, o.resource_id
+        ));
+        notes.push(format!("  Fix: {}.", o.remediation));
+    }
+    notes
+}
+
+/// The application's assignment has a role that can list the account's keys (`MOAT-PA-003`).
+fn lists_keys(f: &Facts, r: &Role) -> bool {
+    f.outside
+        .iter()
+        .any(|o| o.rule == "MOAT-PA-003" && o.resource_id.eq_ignore_ascii_case(&r.id))
 }
 
 fn existing(f: &Facts) -> MapBuilder {
@@ -249,6 +280,22 @@ fn kept_controls(f: &Facts, c: &mut MapBuilder) {
 }
 
 fn as_is_controls(f: &Facts, c: &mut MapBuilder, exceptions: &mut Vec<Y>) {
+    if let Some(ep) = f
+        .endpoint
+        .as_ref()
+        .filter(|e| !e.subnet_policies.eq_ignore_ascii_case("Enabled"))
+    {
+        let mut m = MapBuilder::new();
+        m.put("subnetNetworkPolicies", Y::str(&ep.subnet_policies));
+        c.put_noted(
+            "privateEndpoint",
+            m.build(),
+            &[
+                format!("{}: properties.privateEndpointNetworkPolicies", ep.subnet),
+                format!("{PLACEHOLDER} the NSG rules do not apply to the private endpoint while this is not Enabled (N4)."),
+            ],
+        );
+    }
     let n = &f.network;
     let public = n.public_network_access != "Disabled"
         || n.default_action != "Deny"
@@ -279,6 +326,7 @@ fn as_is_controls(f: &Facts, c: &mut MapBuilder, exceptions: &mut Vec<Y>) {
                     "the account is reachable publicly (publicNetworkAccess {}, networkAcls.defaultAction {})",
                     n.public_network_access, n.default_action
                 ),
+                "properties.publicNetworkAccess and properties.networkAcls.defaultAction of the account",
             ));
         }
         if n.bypass == "AzureServices" {
@@ -286,6 +334,7 @@ fn as_is_controls(f: &Facts, c: &mut MapBuilder, exceptions: &mut Vec<Y>) {
                 "network-bypass",
                 None,
                 "trusted Azure services pass the firewall (networkAcls.bypass AzureServices)",
+                "properties.networkAcls.bypass of the account",
             ));
         }
     }
@@ -303,6 +352,7 @@ fn as_is_controls(f: &Facts, c: &mut MapBuilder, exceptions: &mut Vec<Y>) {
                 "outbound-unrestricted",
                 None,
                 "outbound access is unrestricted (restrictOutboundNetworkAccess false)",
+                "properties.restrictOutboundNetworkAccess of the account",
             ));
         }
     }
@@ -318,6 +368,7 @@ fn as_is_controls(f: &Facts, c: &mut MapBuilder, exceptions: &mut Vec<Y>) {
             "local-auth",
             None,
             "API keys are enabled (disableLocalAuth false)",
+            "properties.disableLocalAuth of the account",
         ));
     }
     if f.identity_type == "None" {
@@ -328,6 +379,7 @@ fn as_is_controls(f: &Facts, c: &mut MapBuilder, exceptions: &mut Vec<Y>) {
             "no-managed-identity",
             None,
             "the account has no managed identity",
+            "identity.type of the account",
         ));
     }
     if f.defender_state.as_deref() != Some("Enabled") {
@@ -342,6 +394,7 @@ fn as_is_controls(f: &Facts, c: &mut MapBuilder, exceptions: &mut Vec<Y>) {
             "defender-for-ai-disabled",
             None,
             "Defender for AI is off",
+            "defenderForAISettings/Default: properties.state",
         ));
     }
     if !f.rai_policy_present {
@@ -371,21 +424,18 @@ fn as_is_controls(f: &Facts, c: &mut MapBuilder, exceptions: &mut Vec<Y>) {
                 f.unbound.join(", "),
                 f.rai_name
             ),
+            "deployments/*: properties.raiPolicyName",
         ));
     }
 }
 
 fn roles_control(f: &Facts, opts: &Options, c: &mut MapBuilder, exceptions: &mut Vec<Y>) {
-    let apps: Vec<&Role> = f
-        .roles
-        .iter()
-        .filter(|r| r.principal_type == "ServicePrincipal")
-        .collect();
-    let others: Vec<&Role> = f
-        .roles
-        .iter()
-        .filter(|r| r.principal_type != "ServicePrincipal")
-        .collect();
+    // Declared: the applications' assignments, except (hardening) those whose role can list the
+    // account's keys, which stay undeclared so audit keeps reporting them (MOAT-PA-003).
+    let declare =
+        |r: &&Role| r.principal_type == "ServicePrincipal" && (opts.as_is || !lists_keys(f, r));
+    let apps: Vec<&Role> = f.roles.iter().filter(declare).collect();
+    let others: Vec<&Role> = f.roles.iter().filter(|r| !declare(r)).collect();
     let privileged_others: Vec<&&Role> = others.iter().filter(|r| r.privileged()).collect();
     let remove = !opts.as_is && !privileged_others.is_empty();
     if apps.is_empty() && !remove {
@@ -394,14 +444,16 @@ fn roles_control(f: &Facts, opts: &Options, c: &mut MapBuilder, exceptions: &mut
     let mut list: Vec<Y> = Vec::new();
     for r in &apps {
         let mut a = MapBuilder::new();
-        a.put_noted(
-            "principalId",
-            Y::str(&r.principal_id),
-            &[format!(
-                "{}: properties.principalId, principalType, roleDefinitionId",
-                r.id
-            )],
-        );
+        let mut source = vec![format!(
+            "{}: properties.principalId, principalType, roleDefinitionId",
+            r.id
+        )];
+        if lists_keys(f, r) {
+            source.push(format!(
+                "{PLACEHOLDER} this role can list the account's keys (MOAT-PA-003); declared as it is today: give the application a role without listKeys/action"
+            ));
+        }
+        a.put_noted("principalId", Y::str(&r.principal_id), &source);
         a.put("principalType", Y::str("ServicePrincipal"));
         a.put(
             "role",
@@ -416,6 +468,7 @@ fn roles_control(f: &Facts, opts: &Options, c: &mut MapBuilder, exceptions: &mut
                     "the application holds the privileged role {} on the account",
                     r.role_name()
                 ),
+                &format!("{}: properties.roleDefinitionId", r.id),
             ));
         }
     }
@@ -424,8 +477,13 @@ fn roles_control(f: &Facts, opts: &Options, c: &mut MapBuilder, exceptions: &mut
         "Applications (service principals) assigned a role directly on the account.".to_string(),
     ];
     for r in &others {
+        let why = if lists_keys(f, r) {
+            "a role that can list the account's keys is an audit finding (MOAT-PA-003)"
+        } else {
+            "users and groups are audit findings"
+        };
         notes.push(format!(
-            "Not declared: {} {} holds {} ({}); users and groups are audit findings.",
+            "Not declared: {} {} holds {} ({}); {why}.",
             r.principal_type,
             r.principal_id,
             r.role_name(),
@@ -437,7 +495,7 @@ fn roles_control(f: &Facts, opts: &Options, c: &mut MapBuilder, exceptions: &mut
         ra.put_noted(
             "removeUndeclaredPrivileged",
             Y::Bool(true),
-            &["The undeclared privileged assignments above are removed by apply (I4).".into()],
+            &["The baseline declares no privileged role: apply removes the undeclared ones noted above (I4).".into()],
         );
     }
     c.put("roleAssignments", ra.build());

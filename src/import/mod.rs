@@ -26,7 +26,7 @@ use crate::audit::run::{baseline_instance, strict_template, AuditError};
 use crate::blueprint::resolved::Blueprint;
 
 use emit::{MapBuilder, Y};
-pub use facts::{Endpoint, Facts, Role};
+pub use facts::{Endpoint, Facts, Outside, Role};
 use instance::instance;
 pub use options::{Options, PLACEHOLDER};
 
@@ -75,13 +75,51 @@ pub async fn import(
         .as_ref()
         .map(|p| p.spec.name.clone())
         .unwrap_or_default();
-    let facts = facts::gather(&api, &probes, &observed, &names, &rai_name, progress).await?;
+    let mut facts = facts::gather(&api, &probes, &observed, &names, &rai_name, progress).await?;
+    outside_findings(&api, &probes, &observed, &mut facts).await?;
     let text = blueprint_text(&facts, &deleted, opts);
     Ok(Imported {
         text,
         facts,
         deleted,
     })
+}
+
+/// The audit's observed-state findings on the probes (what no blueprint changes: inherited
+/// roles, roles that list keys, users holding data roles, connections not approved), each on
+/// the facts of its account. Same reads as `moat audit`, through the same read-only client.
+async fn outside_findings(
+    api: &ReadOnly,
+    probes: &Blueprint,
+    observed: &crate::observe::Observed,
+    facts: &mut [Facts],
+) -> Result<(), AuditError> {
+    let plan = crate::plan::plan(probes, observed);
+    let mut cache = crate::audit::cache::Cache::default();
+    let found =
+        crate::audit::observed_rules::findings(api, probes, observed, &plan, &mut cache).await?;
+    for f in found {
+        let Some(facts) = facts
+            .iter_mut()
+            .find(|x| x.account.id.eq_ignore_ascii_case(&f.instance))
+        else {
+            continue;
+        };
+        let observed = f
+            .evidence
+            .first()
+            .and_then(|e| e.observed.as_ref())
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .unwrap_or_default();
+        facts.outside.push(Outside {
+            rule: f.rule.id,
+            title: f.rule.title,
+            remediation: f.rule.remediation,
+            resource_id: f.resource_id,
+            observed,
+        });
+    }
+    Ok(())
 }
 
 /// Instance names: the account name, or `<resourceGroup>-<account>` for every account whose

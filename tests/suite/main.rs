@@ -54,6 +54,7 @@ mod e2e_greenfield_destroy;
 mod e2e_greenfield_soft_delete;
 mod e2e_guardrails;
 mod e2e_guardrails_identity;
+mod e2e_import;
 mod e2e_quickstart;
 mod e2e_rotate;
 mod e2e_rotate_plan;
