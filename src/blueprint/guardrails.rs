@@ -110,6 +110,15 @@ pub fn siblings(g: &Guard) -> Vec<Guard> {
         .collect()
 }
 
+/// Every guard of an instance, each followed by its siblings: what moat may have assigned at
+/// the guards' scopes (read, kept in use, and destroyed together).
+pub fn with_siblings(guards: &[Guard]) -> Vec<Guard> {
+    guards
+        .iter()
+        .flat_map(|g| std::iter::once(g.clone()).chain(siblings(g)))
+        .collect()
+}
+
 /// Whether the guard's effect changes resources (Modify / DeployIfNotExists): its assignment
 /// needs a managed identity, a location, and the identity's role assignments.
 pub fn remediates(g: &Guard) -> bool {

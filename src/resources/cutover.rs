@@ -66,6 +66,10 @@ pub enum Stage {
     Guardrails,
     /// Policy exemptions of the instances whose exceptions waive a guarded control.
     Exemptions,
+    /// `moat destroy` only: the role assignments of a Modify assignment's identity, deleted
+    /// after the assignment (the cutover writes them in `Guardrails`, each with an edge to its
+    /// assignment, whose identity it names).
+    GuardrailGrants,
 }
 
 /// What a change waits for in an earlier stage.
@@ -177,12 +181,18 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
     ]
 };
 
-/// `moat destroy` undoes the cutover in reverse: the alert rules moat created, then their action
-/// group, the zone group, then the endpoint, then the
-/// links and zones only it needed; NSG rules after the endpoint, one at a time (denies first);
-/// role assignments and diagnostic settings (extension resources) before the account, which
-/// goes last. Destroy's changes are listed in this order.
+/// `moat destroy` undoes the cutover in reverse: the guardrails first (they were assigned last):
+/// the policy assignment before its exemptions (an exemption deleted while its Deny is still
+/// assigned would deny the exempted account in between), the role assignments of the
+/// assignment's identity after it (Azure Policy acts as that identity while it exists); then the
+/// alert rules moat created, then their action group, the zone group, then the endpoint, then
+/// the links and zones only it needed; NSG rules after the endpoint, one at a time (denies
+/// first); role assignments, diagnostic settings and exemptions (extension resources) before the
+/// account, which goes last. Destroy's changes are listed in this order.
 pub const DESTROY_ORDER: &[Stage] = &[
+    Stage::Guardrails,
+    Stage::Exemptions,
+    Stage::GuardrailGrants,
     Stage::Alerting,
     Stage::AlertActions,
     Stage::EndpointDns,
@@ -200,6 +210,8 @@ pub static DESTROY_EDGES: &[(Stage, &[(Stage, Wait)])] = {
     use Stage::*;
     use Wait::*;
     &[
+        (Exemptions, &[(Guardrails, Done)]),
+        (GuardrailGrants, &[(Guardrails, Done)]),
         (AlertActions, &[(Alerting, Done)]),
         (Endpoint, &[(EndpointDns, Done)]),
         (DnsLinks, &[(EndpointDns, Done)]),
@@ -217,6 +229,8 @@ pub static DESTROY_EDGES: &[(Stage, &[(Stage, Wait)])] = {
                 (Logging, Done),
                 (Alerting, Done),
                 (AlertActions, Done),
+                (Guardrails, Done),
+                (Exemptions, Done),
             ],
         ),
     ]

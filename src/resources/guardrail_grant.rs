@@ -16,7 +16,7 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::role_assignment::{self, assignment_name};
 use super::{fingerprint, get_str, last_segment, policy_assignment, OWNER_MARKER};
 use crate::arm::Method;
@@ -109,6 +109,68 @@ impl Kind for GuardrailGrantKind {
                     .map(|(g, role, _)| Read::get(id(g, role), role_assignment::API_VERSION)),
             )
             .collect()
+    }
+
+    /// The grants of the scope's guardrails: an instance the destroy keeps still needs them.
+    fn uses(&self, inst: &Instance) -> Vec<String> {
+        roles(inst)
+            .map(|(g, role, _)| id(g, role))
+            .chain(stale(inst).iter().map(|(g, role, _)| id(g, role)))
+            .collect()
+    }
+
+    /// The grants moat made (description marker) for the identity of a policy assignment that
+    /// is gone or that this destroy deletes (moat's, no kept instance in its scope), after it:
+    /// a grant of someone else's assignment's identity is kept.
+    fn destroy(&self, inst: &Instance, seen: &Reads, in_use: &InUse) -> Planned {
+        let all: Vec<(Guard, &str, &str)> = roles(inst)
+            .map(|(g, role, n)| (g.clone(), role, n))
+            .chain(stale(inst))
+            .collect();
+        let mut out = Planned::default();
+        for (g, role, role_name) in all {
+            let gid = id(&g, role);
+            let Some(live) = seen.value(&Read::get(gid.clone(), role_assignment::API_VERSION))
+            else {
+                continue;
+            };
+            let pa = seen.value(&Read::get(
+                policy_assignment::id(&g),
+                policy_assignment::API_VERSION,
+            ));
+            let keep = if !get_str(live, "properties.description")
+                .is_some_and(|d| d.contains(OWNER_MARKER))
+            {
+                Some("moat did not make it (no description marker)")
+            } else if in_use.contains(&super::norm_id(&gid)) {
+                Some("another instance of the blueprint in its scope still uses it")
+            } else if pa.is_some_and(|p| !policy_assignment::owned(p)) {
+                Some("its policy assignment is not moat's, and stays")
+            } else {
+                None
+            };
+            if let Some(why) = keep {
+                out.notes.push(format!(
+                    "the {role_name} role assignment of policy assignment {} is kept: {why}",
+                    policy_assignment::name(&g)
+                ));
+                continue;
+            }
+            let c = super::delete_change(
+                address(inst, &g, role_name),
+                KIND,
+                &gid,
+                role_assignment::API_VERSION,
+                format!(
+                    "moat destroy: the {role_name} role assignment moat made for the identity of the {} assignment of controls.{}, which goes first",
+                    g.effect, g.control
+                ),
+                format!("the policy assignment's identity loses {role_name} at {}", g.scope),
+                live,
+            );
+            out.changes.push((Stage::GuardrailGrants, c));
+        }
+        out
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {

@@ -22,10 +22,12 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{enum_eq, fingerprint, get, get_str, id_eq, OWNER_MARKER, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
-use crate::blueprint::guardrails::{built_in, built_in_of, definition_id, remediates, siblings};
+use crate::blueprint::guardrails::{
+    built_in, built_in_of, definition_id, remediates, siblings, with_siblings,
+};
 use crate::blueprint::resolved::Guard;
 use crate::blueprint::resolved::Instance;
 use crate::model::{Action, Change, FieldChange, KindId, Write};
@@ -149,9 +151,8 @@ impl Kind for PolicyAssignmentKind {
     /// The assignment of each guard, and moat's assignments of the control's other built-ins
     /// at the scope (an earlier effect that the blueprint changed).
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
-        inst.guardrails
-            .iter()
-            .flat_map(|g| std::iter::once(g.clone()).chain(siblings(g)))
+        with_siblings(&inst.guardrails)
+            .into_iter()
             .map(|g| Read::get(id(&g), API_VERSION))
             .collect()
     }
@@ -172,6 +173,59 @@ impl Kind for PolicyAssignmentKind {
             .iter()
             .filter_map(|g| blast_radius(inst, g, seen))
             .collect();
+        out
+    }
+
+    /// The assignments of the instance's guards, and of the control's other built-ins (an
+    /// earlier effect): an instance the destroy keeps still needs the scope's guardrails.
+    fn uses(&self, inst: &Instance) -> Vec<String> {
+        with_siblings(&inst.guardrails)
+            .into_iter()
+            .map(|g| id(&g))
+            .collect()
+    }
+
+    /// moat's assignments in the instance's scopes, once no instance the destroy keeps is in
+    /// that scope; someone else's assignment under moat's name is kept, with a note.
+    fn destroy(&self, inst: &Instance, seen: &Reads, in_use: &InUse) -> Planned {
+        let mut out = Planned::default();
+        for g in with_siblings(&inst.guardrails) {
+            let Some(live) = seen.value(&Read::get(id(&g), API_VERSION)) else {
+                continue;
+            };
+            let keep = if !owned(live) {
+                Some("moat did not make it (no `metadata.managed-by: moat`)")
+            } else if in_use.contains(&super::norm_id(&id(&g))) {
+                Some("another instance of the blueprint in its scope still uses it")
+            } else {
+                None
+            };
+            if let Some(why) = keep {
+                out.notes.push(format!(
+                    "the policy assignment {} at {} is kept: {why}",
+                    name(&g),
+                    g.scope
+                ));
+                continue;
+            }
+            let effect = get_str(live, "properties.parameters.effect.value").unwrap_or(&g.effect);
+            let c = super::delete_change(
+                format!("{}/policy-assignment/{}", inst.name, name(&g)),
+                KIND,
+                &id(&g),
+                API_VERSION,
+                format!(
+                    "moat destroy: the {effect} assignment of controls.{} moat made at {}; no instance the destroy keeps is in its scope",
+                    g.control, g.scope
+                ),
+                format!(
+                    "Azure Policy no longer enforces controls.{} in {}: any account there, moat's or not, may again be written with it weakened",
+                    g.control, g.scope
+                ),
+                live,
+            );
+            out.changes.push((Stage::Guardrails, c));
+        }
         out
     }
 }

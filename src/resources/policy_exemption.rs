@@ -14,10 +14,10 @@
 
 use serde_json::{json, Value};
 
-use super::kind::{Kind, Meta, Planned, Read, Reads, Stage};
+use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
 use super::{fingerprint, get_str, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
-use crate::blueprint::guardrails::{built_in, siblings};
+use crate::blueprint::guardrails::{built_in, siblings, with_siblings};
 use crate::blueprint::resolved::{Exception, Guard, Instance, Mode};
 use crate::model::{Change, FieldChange, KindId, Write};
 
@@ -89,11 +89,46 @@ impl Kind for PolicyExemptionKind {
     /// The exemption from each guard's assignment, and moat's exemptions from the assignments
     /// of the control's other built-ins (an earlier effect, whose assignment goes).
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
-        inst.guardrails
-            .iter()
-            .flat_map(|g| std::iter::once(g.clone()).chain(siblings(g)))
+        with_siblings(&inst.guardrails)
+            .into_iter()
             .map(|g| Read::get(id(inst, &g), API_VERSION))
             .collect()
+    }
+
+    /// moat's exemptions of the account (from the guards' assignments and from those of the
+    /// control's other built-ins), after the assignment when the destroy deletes it too;
+    /// someone else's exemption under moat's name is kept, with a note.
+    fn destroy(&self, inst: &Instance, seen: &Reads, _in_use: &InUse) -> Planned {
+        let mut out = Planned::default();
+        for g in with_siblings(&inst.guardrails) {
+            let Some(live) = seen.value(&Read::get(id(inst, &g), API_VERSION)) else {
+                continue;
+            };
+            if !owned(live) {
+                out.notes.push(format!(
+                    "the policy exemption {} on the account is kept: moat did not make it (no `metadata.managed-by: moat`)",
+                    super::policy_assignment::name(&g)
+                ));
+                continue;
+            }
+            let c = super::delete_change(
+                address(inst, &g),
+                KIND,
+                &id(inst, &g),
+                API_VERSION,
+                format!(
+                    "moat destroy: the exemption moat made for the account from the {} of controls.{}",
+                    g.effect, g.control
+                ),
+                format!(
+                    "the account is no longer exempt from controls.{} in {} while it is being destroyed (Azure Policy refuses or rewrites writes, not deletes)",
+                    g.control, g.scope
+                ),
+                live,
+            );
+            out.changes.push((Stage::Exemptions, c));
+        }
+        out
     }
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {

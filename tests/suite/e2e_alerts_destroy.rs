@@ -84,12 +84,24 @@ async fn destroy_deletes_the_group_moat_created_only_when_no_kept_instance_names
         &["contoso-openai-alpha", "contoso-openai-beta"],
     )
     .await;
-    let gone = deleted(&d);
-    assert!(
-        gone.iter()
-            .any(|a| a.ends_with("/action-group/ag-ai-security")),
-        "{gone:#?}"
-    );
+    let groups: Vec<_> = d
+        .changes()
+        .filter(|c| c.action == Action::Delete && c.address.contains("/action-group/"))
+        .collect();
+    assert_eq!(groups.len(), 1, "the shared group is deleted once");
+    assert!(groups[0].address.ends_with("/action-group/ag-ai-security"));
+    // Planned by the first instance, it waits for the second one's rules too.
+    for rule in d.instances[1]
+        .changes
+        .iter()
+        .filter(|c| c.address.contains("-alert/"))
+    {
+        assert!(
+            groups[0].depends_on.contains(&rule.address),
+            "{} before the group",
+            rule.address
+        );
+    }
     emu.clear_request_log();
     let report = apply(api.clone(), &d).await;
     assert!(report.ok(), "{report:#?}");

@@ -166,3 +166,23 @@ pub fn greenfield_instances(names: &[&str]) -> moat::blueprint::resolved::Bluepr
         .collect();
     bp
 }
+
+/// An emulator seeded from a repository file whose accounts carry moat's owner tag, as if moat
+/// had created them: `moat destroy` deletes only accounts moat created, so the flows that
+/// destroy what a brownfield example applied (guardrails) start from this.
+pub async fn emulator_owned(seed: &str) -> EmulatorHandle {
+    let h = EmulatorHandle::start(EmulatorConfig::default())
+        .await
+        .expect("emulator starts");
+    let mut resources = moat::emulator::load_seed_file(repo(seed)).expect("seed loads");
+    for r in &mut resources {
+        if r["type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.CognitiveServices/accounts"))
+        {
+            r["tags"][moat::resources::OWNER_TAG] = moat::resources::OWNER_VALUE.into();
+        }
+    }
+    h.seed(&resources).expect("seed applies");
+    h
+}
