@@ -185,6 +185,9 @@ pub static INSTANCE: Obj = Obj {
 /// The effects a guardrail may give a control: those its built-in definition offers.
 /// `modify` assigns the control's Modify built-in instead (blueprint::guardrails::BUILT_INS).
 pub const GUARD_EFFECTS: &[&str] = &["audit", "deny", "modify"];
+/// The effects of the diagnostics built-ins: AuditIfNotExists (1b4d1c4e) or DeployIfNotExists
+/// (55d1f543); neither offers Deny.
+pub const DIAGNOSTICS_EFFECTS: &[&str] = &["auditIfNotExists", "deployIfNotExists"];
 
 pub static GUARDRAIL_CONTROLS: Obj = Obj {
     title: "guardrailControls",
@@ -203,6 +206,12 @@ pub static GUARDRAIL_CONTROLS: Obj = Obj {
             "N5: built-in 037eea7a-bd0a-46c5-9a66-03aea78705d3 (restrict network access); `deny` refuses a write that leaves public access Enabled with firewall default Allow; `modify` assigns 47ba1dd7-28d9-4b07-a8d5-9813bed64e0c instead, which sets publicNetworkAccess Disabled on every write (a managed identity with Contributor at the scope).",
         )
         .arm("policyAssignments properties.parameters.effect"),
+        f(
+            "diagnostics",
+            &Ty::Enum { what: "diagnostics effect", values: DIAGNOSTICS_EFFECTS },
+            "M1: `auditIfNotExists` assigns built-in 1b4d1c4e-934c-4703-944c-27c82c06bebb (reports accounts without a diagnostic setting); `deployIfNotExists` assigns 55d1f543-d1b0-4811-9663-d6d0dbc6326d, which deploys a setting to the instances' controls.diagnostics workspace on accounts that lack one (a managed identity with Log Analytics Contributor at the scope; the instances in the scope must agree on workspace, name and category group).",
+        )
+        .arm("policyAssignments properties.parameters"),
     ],
 };
 
