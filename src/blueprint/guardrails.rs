@@ -7,6 +7,10 @@
 //! which see one instance at a time, can plan the shared assignment (emitted once) and the
 //! instance's exemption.
 
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
 use super::diag::{Code, Diagnostic};
 use super::resolved::{ExceptionKind, Guard, Instance};
 use super::yaml::Node;
@@ -30,6 +34,13 @@ pub struct BuiltIn {
 
 /// Contributor: the `roleDefinitionIds` of both Modify built-ins (14de9e63, 47ba1dd7).
 const CONTRIBUTOR: (&str, &str) = ("b24988ac-6180-42a0-ab88-20f7382dd24c", "Contributor");
+
+/// Log Analytics Contributor: the `roleDefinitionIds` of the diagnostics DeployIfNotExists
+/// (55d1f543), which writes a diagnostic setting on the account.
+const LOG_ANALYTICS_CONTRIBUTOR: (&str, &str) = (
+    "92aaf0da-9dab-42b6-94a3-d43ce8d16293",
+    "Log Analytics Contributor",
+);
 
 /// The controls a guardrail may name; `schema::GUARDRAIL_CONTROLS` lists the same keys.
 pub const BUILT_INS: &[BuiltIn] = &[
@@ -80,6 +91,22 @@ pub const BUILT_INS: &[BuiltIn] = &[
         exception: ExceptionKind::PublicNetworkAccess,
         display: "Azure AI Services resources should use Azure Private Link",
         roles: &[],
+    },
+    BuiltIn {
+        control: "diagnostics",
+        definition: "1b4d1c4e-934c-4703-944c-27c82c06bebb",
+        effects: &["auditIfNotExists"],
+        exception: ExceptionKind::ReducedLogging,
+        display: "Diagnostic logs in Azure AI services resources should be enabled",
+        roles: &[],
+    },
+    BuiltIn {
+        control: "diagnostics",
+        definition: "55d1f543-d1b0-4811-9663-d6d0dbc6326d",
+        effects: &["deployIfNotExists"],
+        exception: ExceptionKind::ReducedLogging,
+        display: "Enable logging by category group for Cognitive Services (microsoft.cognitiveservices/accounts) to Log Analytics",
+        roles: &[LOG_ANALYTICS_CONTRIBUTOR],
     },
 ];
 
@@ -232,16 +259,36 @@ pub fn attach(root: &Node, instances: &mut [Instance], out: &mut Vec<Diagnostic>
                 continue;
             }
             seen.push((lower, key.name.clone(), key.loc.line));
+            let effect = arm_effect(effect);
+            let parameters = if key.name == "diagnostics" && effect == "DeployIfNotExists" {
+                let covered: Vec<&Instance> =
+                    instances.iter().filter(|i| covers(&scope, i)).collect();
+                match diagnostics_parameters(&covered) {
+                    Ok(p) => p,
+                    Err(message) => {
+                        out.push(
+                            Diagnostic::error(&key.loc, message, Some(
+                                "one DeployIfNotExists assignment deploys one setting: give the instances in the scope the same controls.diagnostics workspaceId, name and category group".into(),
+                            ))
+                            .with_code(Code::Conflict),
+                        );
+                        continue;
+                    }
+                }
+            } else {
+                BTreeMap::new()
+            };
             let guard = Guard {
                 scope: scope.clone(),
                 control: key.name.clone(),
-                effect: arm_effect(effect).to_string(),
+                effect: effect.to_string(),
                 members: members.clone(),
                 location: instances
                     .iter()
                     .find(|i| covers(&scope, i))
                     .map(|i| i.location.clone())
                     .unwrap_or_default(),
+                parameters,
             };
             for inst in instances.iter_mut().filter(|i| covers(&scope, i)) {
                 inst.guardrails.push(guard.clone());
@@ -250,12 +297,69 @@ pub fn attach(root: &Node, instances: &mut [Instance], out: &mut Vec<Diagnostic>
     }
 }
 
+/// The parameters of the diagnostics DeployIfNotExists (55d1f543) from the instances in its
+/// scope that declare `controls.diagnostics`: `logAnalytics` (their workspace),
+/// `diagnosticSettingName` (their setting's name, so a deployment on a moat account writes
+/// moat's setting, never a second one) and `categoryGroup` (`allLogs` when they log all,
+/// else `audit`). One assignment deploys one setting: they must agree, else the message.
+fn diagnostics_parameters(covered: &[&Instance]) -> Result<BTreeMap<String, Value>, String> {
+    let declared: Vec<(&str, [String; 3])> = covered
+        .iter()
+        .filter_map(|i| {
+            let d = &i.controls.diagnostics.as_ref()?.spec;
+            let all = d
+                .log_category_groups
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case("allLogs"));
+            let group = if all { "allLogs" } else { "audit" };
+            Some((
+                i.name.as_str(),
+                [d.workspace_id.clone(), d.name.clone(), group.to_string()],
+            ))
+        })
+        .collect();
+    let Some((first, want)) = declared.first() else {
+        return Err("a deployIfNotExists diagnostics guardrail deploys to the workspace of controls.diagnostics, and no instance in its scope declares one".into());
+    };
+    for (name, have) in &declared[1..] {
+        for (i, what) in ["workspaceId", "name", "category group"].iter().enumerate() {
+            let same = if i == 0 {
+                have[i].eq_ignore_ascii_case(&want[i])
+            } else {
+                have[i] == want[i]
+            };
+            if !same {
+                return Err(format!(
+                    "the instances in the diagnostics guardrail's scope disagree on controls.diagnostics {what}: {first} has `{}`, {name} has `{}`",
+                    want[i], have[i]
+                ));
+            }
+        }
+    }
+    let [workspace, name, group] = want.clone();
+    Ok(BTreeMap::from([
+        ("logAnalytics".to_string(), Value::from(workspace)),
+        ("diagnosticSettingName".to_string(), Value::from(name)),
+        ("categoryGroup".to_string(), Value::from(group)),
+    ]))
+}
+
+/// The diagnostics DeployIfNotExists guard covering `inst`, when one does: moat's own setting
+/// must then satisfy the built-in's existenceCondition (one `audit` and one `allLogs` entry,
+/// only its `categoryGroup` enabled), or Azure Policy would rewrite it.
+pub fn diagnostics_deploy(inst: &Instance) -> Option<&Guard> {
+    inst.guardrails
+        .iter()
+        .find(|g| g.control == "diagnostics" && g.effect == "DeployIfNotExists")
+}
+
 /// `deny` → `Deny`: the built-ins' `allowedValues` spelling.
 fn arm_effect(effect: &str) -> &'static str {
     match effect {
         "deny" => "Deny",
         "modify" => "Modify",
         "deployIfNotExists" => "DeployIfNotExists",
+        "auditIfNotExists" => "AuditIfNotExists",
         _ => "Audit",
     }
 }

@@ -401,6 +401,11 @@ pub struct Guard {
     /// of the first instance in the scope (ARM requires one with an identity).
     #[serde(default)]
     pub location: String,
+    /// The built-in's parameters other than `effect`, as the assignment carries them
+    /// (`logAnalytics`, `categoryGroup`, `diagnosticSettingName` of the diagnostics
+    /// DeployIfNotExists), derived from the instances in the scope.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, Value>,
 }
 
 /// A documented weakening of the strict baseline.

@@ -189,6 +189,9 @@ pub const GUARD_EFFECTS: &[&str] = &["audit", "deny", "modify"];
 pub const AUDIT_DENY: &[&str] = &["audit", "deny"];
 /// The effects of a control whose built-in can only report.
 pub const AUDIT_ONLY: &[&str] = &["audit"];
+/// The effects of the diagnostics built-ins: AuditIfNotExists (1b4d1c4e) or DeployIfNotExists
+/// (55d1f543); neither offers Deny.
+pub const DIAGNOSTICS_EFFECTS: &[&str] = &["auditIfNotExists", "deployIfNotExists"];
 
 pub static GUARDRAIL_CONTROLS: Obj = Obj {
     title: "guardrailControls",
@@ -219,6 +222,12 @@ pub static GUARDRAIL_CONTROLS: Obj = Obj {
             "N1: built-in d6759c02-b87f-42b7-892e-71b3f471d782 (use Azure Private Link): reports an account without an Approved private endpoint connection. Audit only: Azure offers no Deny for it; an account reached publicly under its `public-network-access` exception is exempted.",
         )
         .arm("policyAssignments properties.parameters.effect"),
+        f(
+            "diagnostics",
+            &Ty::Enum { what: "diagnostics effect", values: DIAGNOSTICS_EFFECTS },
+            "M1: `auditIfNotExists` assigns built-in 1b4d1c4e-934c-4703-944c-27c82c06bebb (reports accounts without a diagnostic setting); `deployIfNotExists` assigns 55d1f543-d1b0-4811-9663-d6d0dbc6326d, which deploys a setting to the instances' controls.diagnostics workspace on accounts that lack one (a managed identity with Log Analytics Contributor at the scope; the instances in the scope must agree on workspace, name and category group).",
+        )
+        .arm("policyAssignments properties.parameters"),
     ],
 };
 

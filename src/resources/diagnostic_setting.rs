@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
-use super::{fingerprint, get_str, id_eq, set_eq_ci};
+use super::{fingerprint, get_str, id_eq, policy_diagnostics, set_eq_ci};
 use crate::arm::{extension_path, Method};
+use crate::blueprint::guardrails::diagnostics_deploy;
 use crate::blueprint::resolved::{Diagnostics, ExceptionKind, Instance};
 use crate::model::{Action, Change, FieldChange, KindId, Write};
 
@@ -174,7 +175,7 @@ fn norm_dest(v: Option<&str>) -> String {
     }
 }
 
-fn body(want: &Diagnostics) -> Value {
+fn body(want: &Diagnostics, policy_group: Option<&str>) -> Value {
     let mut logs: Vec<Value> = want
         .log_categories
         .iter()
@@ -183,8 +184,12 @@ fn body(want: &Diagnostics) -> Value {
     logs.extend(
         want.log_category_groups
             .iter()
+            .filter(|g| policy_group.is_none() || !is_policy_group(g))
             .map(|g| json!({"categoryGroup": g, "enabled": true})),
     );
+    if let Some(group) = policy_group {
+        logs.extend(policy_diagnostics::policy_logs(group));
+    }
     let metrics: Vec<Value> = want
         .metric_categories
         .iter()
@@ -207,7 +212,23 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
     let Some(ctl) = inst.controls.diagnostics.as_ref() else {
         return Vec::new();
     };
-    let want = &ctl.spec;
+    // A diagnostics DeployIfNotExists in the scope: moat's setting carries the group the
+    // policy deploys (and the other one, disabled), so the policy finds it compliant.
+    let policy = diagnostics_deploy(inst);
+    let policy_group = policy
+        .and_then(|g| g.parameters.get("categoryGroup"))
+        .and_then(Value::as_str);
+    let guarded;
+    let want = match policy_group {
+        Some(group) => {
+            let mut w = ctl.spec.clone();
+            w.log_category_groups.retain(|g| !is_policy_group(g));
+            w.log_category_groups.push(group.to_string());
+            guarded = w;
+            &guarded
+        }
+        None => &ctl.spec,
+    };
     let account = inst.account_id();
     let id = id(&account, &want.name);
     let observed = settings
@@ -244,6 +265,8 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
                 live_set
                     .iter()
                     .filter(|l| !want_set.iter().any(|w| w.eq_ignore_ascii_case(l)))
+                    // allLogs, which the policy's group then is, covers audit.
+                    .filter(|l| !(policy_group == Some("allLogs") && is_policy_group(l)))
                     .cloned(),
             );
             if !set_eq_ci(&live_set, want_set) {
@@ -251,6 +274,20 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
                     path: path.into(),
                     before: Some(super::json_strs(&live_set)),
                     after: Some(super::json_strs(want_set)),
+                });
+            }
+        }
+        if let (Some(g), Some(o)) = (policy, observed) {
+            let groups = fields
+                .iter()
+                .any(|f| f.path == "properties.logs[categoryGroup]");
+            if !groups && !policy_diagnostics::satisfies(g, o) {
+                fields.push(FieldChange {
+                    path: "properties.logs[categoryGroup]".into(),
+                    before: o.pointer("/properties/logs").cloned(),
+                    after: Some(Value::Array(policy_diagnostics::policy_logs(
+                        policy_group.unwrap_or_default(),
+                    ))),
                 });
             }
         }
@@ -341,7 +378,7 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
             c.depends_on.push(del.address.clone());
             out.push(del);
         }
-        let b = body(want);
+        let b = body(want, policy_group);
         if action == Action::Create {
             c.fields = vec![FieldChange {
                 path: "properties".into(),
@@ -354,6 +391,11 @@ pub fn plan(inst: &Instance, settings: &[Value]) -> Vec<Change> {
         return out;
     }
     vec![c]
+}
+
+/// `audit` or `allLogs`: the groups the diagnostics DeployIfNotExists counts.
+fn is_policy_group(g: &str) -> bool {
+    g.eq_ignore_ascii_case("audit") || g.eq_ignore_ascii_case("allLogs")
 }
 
 pub const KIND: KindId = KindId::new("diagnostic-setting");

@@ -40,19 +40,36 @@ static META: Meta = Meta {
     weak: &[],
 };
 
-/// The role assignment of `role` for the identity of `g`'s policy assignment.
-pub fn id(g: &Guard, role: &str) -> String {
-    let name = assignment_name(&g.scope, role, &policy_assignment::id(g));
-    role_assignment::id(&g.scope, &name)
+/// The role assignment of `role` at `scope` for the identity of `g`'s policy assignment.
+pub fn id(g: &Guard, scope: &str, role: &str) -> String {
+    let name = assignment_name(scope, role, &policy_assignment::id(g));
+    role_assignment::id(scope, &name)
 }
 
-fn address(inst: &Instance, g: &Guard, role_name: &str) -> String {
+fn address(inst: &Instance, g: &Guard, scope: &str, role_name: &str) -> String {
+    let at = if scope == g.scope { "" } else { "-workspace" };
     format!(
-        "{}/guardrail-grant/{}/{}",
+        "{}/guardrail-grant/{}/{}{at}",
         inst.name,
         policy_assignment::name(g),
         role_name.replace(' ', "-").to_ascii_lowercase()
     )
+}
+
+/// Where the identity of `g`'s assignment needs its roles: the assignment scope, and the
+/// workspace of a diagnostics DeployIfNotExists when it is outside that scope (its
+/// `logAnalytics` parameter has `assignPermissions: true`: the portal grants there too, an SDK
+/// caller must; docs/guardrails-design.md, section 3a).
+fn scopes(g: &Guard) -> Vec<String> {
+    let mut out = vec![g.scope.clone()];
+    let workspace = g.parameters.get("logAnalytics").and_then(Value::as_str);
+    if let Some(w) = workspace {
+        let (s, lw) = (g.scope.to_ascii_lowercase(), w.to_ascii_lowercase());
+        if !lw.starts_with(&format!("{s}/")) {
+            out.push(w.to_string());
+        }
+    }
+    out
 }
 
 /// `/subscriptions/{s}` of a scope (`/subscriptions/{s}[/resourceGroups/{rg}]`).
@@ -73,24 +90,31 @@ fn roles_of(g: &Guard) -> impl Iterator<Item = (&'static str, &'static str)> {
         .copied()
 }
 
-/// The grants of every remediating guard of `inst`, with the role each is for.
-fn roles(inst: &Instance) -> impl Iterator<Item = (&Guard, &'static str, &'static str)> {
-    inst.guardrails
-        .iter()
-        .flat_map(|g| roles_of(g).map(move |(guid, name)| (g, guid, name)))
+/// One grant: the guard, the scope, the role's GUID and name.
+type Grant = (Guard, String, &'static str, &'static str);
+
+/// The grants of a guard (none unless it remediates).
+fn grants(g: &Guard) -> Vec<Grant> {
+    scopes(g)
+        .into_iter()
+        .flat_map(|scope| {
+            roles_of(g).map(move |(guid, name)| (g.clone(), scope.clone(), guid, name))
+        })
+        .collect()
+}
+
+/// The grants of every remediating guard of `inst`.
+fn roles(inst: &Instance) -> Vec<Grant> {
+    inst.guardrails.iter().flat_map(grants).collect()
 }
 
 /// The grants moat made for the assignments of the guards' other built-ins (an earlier
 /// effect): they go with that assignment, whose identity goes too.
-fn stale(inst: &Instance) -> Vec<(Guard, &'static str, &'static str)> {
+fn stale(inst: &Instance) -> Vec<Grant> {
     inst.guardrails
         .iter()
         .flat_map(siblings)
-        .flat_map(|old| {
-            roles_of(&old)
-                .map(|(guid, name)| (old.clone(), guid, name))
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|old| grants(&old))
         .collect()
 }
 
@@ -102,20 +126,18 @@ impl Kind for GuardrailGrantKind {
     /// Each grant by its id; the policy assignment (its principal) is the assignment kind's read.
     fn reads(&self, inst: &Instance, _seen: &Reads) -> Vec<Read> {
         roles(inst)
-            .map(|(g, role, _)| Read::get(id(g, role), role_assignment::API_VERSION))
-            .chain(
-                stale(inst)
-                    .iter()
-                    .map(|(g, role, _)| Read::get(id(g, role), role_assignment::API_VERSION)),
-            )
+            .iter()
+            .chain(stale(inst).iter())
+            .map(|(g, scope, role, _)| Read::get(id(g, scope, role), role_assignment::API_VERSION))
             .collect()
     }
 
     /// The grants of the scope's guardrails: an instance the destroy keeps still needs them.
     fn uses(&self, inst: &Instance) -> Vec<String> {
         roles(inst)
-            .map(|(g, role, _)| id(g, role))
-            .chain(stale(inst).iter().map(|(g, role, _)| id(g, role)))
+            .iter()
+            .chain(stale(inst).iter())
+            .map(|(g, scope, role, _)| id(g, scope, role))
             .collect()
     }
 
@@ -123,13 +145,10 @@ impl Kind for GuardrailGrantKind {
     /// is gone or that this destroy deletes (moat's, no kept instance in its scope), after it:
     /// a grant of someone else's assignment's identity is kept.
     fn destroy(&self, inst: &Instance, seen: &Reads, in_use: &InUse) -> Planned {
-        let all: Vec<(Guard, &str, &str)> = roles(inst)
-            .map(|(g, role, n)| (g.clone(), role, n))
-            .chain(stale(inst))
-            .collect();
+        let all: Vec<Grant> = roles(inst).into_iter().chain(stale(inst)).collect();
         let mut out = Planned::default();
-        for (g, role, role_name) in all {
-            let gid = id(&g, role);
+        for (g, scope, role, role_name) in all {
+            let gid = id(&g, &scope, role);
             let Some(live) = seen.value(&Read::get(gid.clone(), role_assignment::API_VERSION))
             else {
                 continue;
@@ -157,7 +176,7 @@ impl Kind for GuardrailGrantKind {
                 continue;
             }
             let c = super::delete_change(
-                address(inst, &g, role_name),
+                address(inst, &g, &scope, role_name),
                 KIND,
                 &gid,
                 role_assignment::API_VERSION,
@@ -165,7 +184,7 @@ impl Kind for GuardrailGrantKind {
                     "moat destroy: the {role_name} role assignment moat made for the identity of the {} assignment of controls.{}, which goes first",
                     g.effect, g.control
                 ),
-                format!("the policy assignment's identity loses {role_name} at {}", g.scope),
+                format!("the policy assignment's identity loses {role_name} at {scope}"),
                 live,
             );
             out.changes.push((Stage::GuardrailGrants, c));
@@ -175,28 +194,32 @@ impl Kind for GuardrailGrantKind {
 
     fn changes(&self, inst: &Instance, seen: &Reads) -> Planned {
         let mut changes: Vec<Change> = roles(inst)
-            .map(|(g, role, role_name)| {
+            .iter()
+            .map(|grant| {
+                let (g, scope, role, _) = grant;
                 let pa = seen.value(&Read::get(
                     policy_assignment::id(g),
                     policy_assignment::API_VERSION,
                 ));
-                let live = seen.value(&Read::get(id(g, role), role_assignment::API_VERSION));
-                plan(inst, g, role, role_name, pa, live)
+                let live = seen.value(&Read::get(id(g, scope, role), role_assignment::API_VERSION));
+                plan(inst, grant, pa, live)
             })
             .collect();
-        for (old, role, role_name) in stale(inst) {
-            let Some(l) = seen.value(&Read::get(id(&old, role), role_assignment::API_VERSION))
-            else {
+        for (old, scope, role, role_name) in stale(inst) {
+            let Some(l) = seen.value(&Read::get(
+                id(&old, &scope, role),
+                role_assignment::API_VERSION,
+            )) else {
                 continue;
             };
             if get_str(l, "properties.description").is_some_and(|d| d.contains(OWNER_MARKER)) {
                 changes.push(super::delete_change(
-                    address(inst, &old, role_name),
+                    address(inst, &old, &scope, role_name),
                     KIND,
-                    &id(&old, role),
+                    &id(&old, &scope, role),
                     role_assignment::API_VERSION,
                     format!("moat's {} assignment of controls.{} goes, and with it its identity: the role assignment moat made for that identity goes too", old.effect, old.control),
-                    format!("the identity of the replaced assignment loses {role_name} at {}", old.scope),
+                    format!("the identity of the replaced assignment loses {role_name} at {scope}"),
                     l,
                 ));
             }
@@ -205,20 +228,15 @@ impl Kind for GuardrailGrantKind {
     }
 }
 
-fn plan(
-    inst: &Instance,
-    g: &Guard,
-    role: &str,
-    role_name: &str,
-    pa: Option<&Value>,
-    live: Option<&Value>,
-) -> Change {
-    let id = id(g, role);
-    let addr = address(inst, g, role_name);
+fn plan(inst: &Instance, grant: &Grant, pa: Option<&Value>, live: Option<&Value>) -> Change {
+    let (g, scope, role, role_name) = grant;
+    let (scope, role, role_name) = (scope.as_str(), *role, *role_name);
+    let id = id(g, scope, role);
+    let addr = address(inst, g, scope, role_name);
     let principal = pa.and_then(|p| get_str(p, "identity.principalId"));
     let reason = format!(
-        "the managed identity of the {} assignment of controls.{} gets {role_name} at {}, as the built-in's roleDefinitionIds require",
-        g.effect, g.control, g.scope
+        "the managed identity of the {} assignment of controls.{} gets {role_name} at {scope}, as the built-in's roleDefinitionIds require",
+        g.effect, g.control
     );
     let held = live.is_some_and(|l| {
         last_segment(get_str(l, "properties.roleDefinitionId").unwrap_or_default())
@@ -240,12 +258,12 @@ fn plan(
             &id,
             role_assignment::API_VERSION,
             format!("the {role_name} role assignment moat made for the policy assignment's identity names another principal (the identity was replaced)"),
-            format!("the stale principal loses {role_name} at {}; run plan again to grant the new identity", g.scope),
+            format!("the stale principal loses {role_name} at {scope}; run plan again to grant the new identity"),
             l,
         );
     }
     let body = json!({"properties": {
-        "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/{role}", subscription(&g.scope)),
+        "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/{role}", subscription(scope)),
         "principalId": principal.unwrap_or_default(),
         "principalType": "ServicePrincipal",
         "description": format!("identity of policy assignment {} {OWNER_MARKER}", policy_assignment::name(g)),
@@ -269,8 +287,7 @@ fn plan(
     let mut c = Change::new(addr, KIND, &id, Action::Create, reason, "absent".into())
         .with_write(write)
         .with_risk(Some(format!(
-            "grants {role_name} at {} to the policy assignment's managed identity (Azure Policy makes its changes as it)",
-            g.scope
+            "grants {role_name} at {scope} to the policy assignment's managed identity (Azure Policy makes its changes as it)"
         )));
     c.fields = vec![
         FieldChange {

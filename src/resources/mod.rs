@@ -22,6 +22,7 @@ pub mod kind;
 pub mod log_alert;
 pub mod metric_alert;
 pub mod policy_assignment;
+pub mod policy_diagnostics;
 pub mod policy_exemption;
 pub mod private_dns_zone;
 pub mod private_endpoint;

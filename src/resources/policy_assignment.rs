@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::kind::{InUse, Kind, Meta, Planned, Read, Reads, Stage};
+use super::policy_diagnostics as diagnostics;
 use super::{enum_eq, fingerprint, get, get_str, id_eq, OWNER_MARKER, OWNER_TAG, OWNER_VALUE};
 use crate::arm::Method;
 use crate::blueprint::guardrails::{
@@ -133,6 +134,9 @@ pub fn body(g: &Guard, live: Option<&Value>) -> Value {
         "notScopes": [],
         "metadata": {OWNER_TAG: OWNER_VALUE},
     }});
+    for (k, v) in &g.parameters {
+        b["properties"]["parameters"][k] = json!({ "value": v });
+    }
     if remediates(g) {
         let location = live
             .and_then(|l| get_str(l, "location"))
@@ -277,12 +281,15 @@ fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
                 ("properties.privateEndpointConnections", v)
             })?
         }
+        "diagnostics" => diagnostics::non_compliance(inst, g, seen)?,
         _ => return None,
     };
     let waived = built_in(&g.control)
         .is_some_and(|b| inst.exceptions.iter().any(|e| e.allows == b.exception));
     let what = if enum_eq(&g.effect, "Deny") {
         "would refuse its writes"
+    } else if g.effect == "DeployIfNotExists" {
+        "would deploy its diagnostic setting on its next write, non-compliant"
     } else if remediates(g) {
         "would rewrite its next write, non-compliant"
     } else {
@@ -318,6 +325,7 @@ fn hardens(inst: &Instance, g: &Guard) -> bool {
             .as_ref()
             .is_some_and(|i| !enum_eq(&i.spec.r#type, "None")),
         "privateEndpoint" => c.private_endpoint.is_some(),
+        "diagnostics" => c.diagnostics.is_some(),
         _ => false,
     }
 }
@@ -339,6 +347,22 @@ fn differences(g: &Guard, live: &Value) -> Vec<FieldChange> {
     text("properties.description", &description(g), |a, b| a == b);
     text("properties.policyDefinitionId", &definition_id(g), id_eq);
     text("properties.parameters.effect.value", &g.effect, enum_eq);
+    for (k, want) in &g.parameters {
+        let path = format!("properties.parameters.{k}.value");
+        let have = get(live, &path);
+        let same = match (have.and_then(Value::as_str), want.as_str()) {
+            // Azure Policy compares strings without case; the workspace is an id.
+            (Some(h), Some(w)) => id_eq(h, w),
+            _ => have == Some(want),
+        };
+        if !same {
+            out.push(FieldChange {
+                path,
+                before: have.cloned(),
+                after: Some(want.clone()),
+            });
+        }
+    }
     let mode = get_str(live, "properties.enforcementMode").unwrap_or("Default");
     if !enum_eq(mode, "Default") {
         out.push(FieldChange {
@@ -405,7 +429,9 @@ fn plan(inst: &Instance, g: &Guard, live: Option<&Value>) -> Change {
                 g.scope, g.control
             ));
         }
-        if remediates(g) && action == Action::Create {
+        if g.effect == "DeployIfNotExists" && action == Action::Create {
+            c.risk = Some(diagnostics::deploy_risk(g));
+        } else if remediates(g) && action == Action::Create {
             c.risk = Some(format!(
                 "Azure Policy rewrites every account write in {} to comply with controls.{} ({}), except on accounts with an exemption; its managed identity gets {} at the scope",
                 g.scope,

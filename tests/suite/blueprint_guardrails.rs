@@ -70,11 +70,20 @@ fn a_resource_group_guard_covers_only_its_instances_and_a_subscription_guard_all
 #[test]
 fn unknown_controls_and_effects_a_built_in_does_not_offer_are_located_errors() {
     let e = errors(&format!(
+        "  - scope: {SUB}\n    controls:\n      contentFilter: deny\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("g.yaml:14:7: error: unknown key `contentFilter`")),
+        "{e:#?}"
+    );
+    // The diagnostics built-ins offer AuditIfNotExists / DeployIfNotExists, never Deny.
+    let e = errors(&format!(
         "  - scope: {SUB}\n    controls:\n      diagnostics: deny\n"
     ));
     assert!(
         e.iter()
-            .any(|m| m.starts_with("g.yaml:14:7: error: unknown key `diagnostics`")),
+            .any(|m| m.starts_with("g.yaml:14:20: error:") && m.contains("deny")),
         "{e:#?}"
     );
     let e = errors(&format!(
@@ -117,4 +126,58 @@ fn a_scope_without_instances_is_a_warning() {
         .0
         .iter()
         .any(|d| !d.is_error() && d.message.contains("no instance of the blueprint")));
+}
+
+/// Two instances in one resource group, each with its own workspace and setting name.
+fn logged(second_workspace: &str, second_name: &str) -> String {
+    let ws = |n: &str| {
+        format!("/subscriptions/{SUB}/resourceGroups/rg-mon/providers/Microsoft.OperationalInsights/workspaces/{n}")
+    };
+    format!(
+        "version: 1\ndefaults:\n  subscription: {SUB}\n  resourceGroup: rg-a\n  location: eastus\n  kind: OpenAI\n  controls:\n    diagnostics: {{logCategoryGroups: [allLogs]}}\ninstances:\n  - accountName: acct-one\n    existing: {{logAnalyticsWorkspace: {}}}\n  - accountName: acct-two\n    existing: {{logAnalyticsWorkspace: {}}}\n    controls:\n      diagnostics: {{name: {second_name}, logCategoryGroups: [allLogs]}}\nguardrails:\n  - scope: /subscriptions/{SUB}/resourceGroups/rg-a\n    controls:\n      diagnostics: deployIfNotExists\n",
+        ws("law-a"),
+        ws(second_workspace)
+    )
+}
+
+#[test]
+fn a_deploy_if_not_exists_takes_its_parameters_from_the_instances_which_must_agree() {
+    let report = blueprint::load_str_with("g.yaml", &logged("law-a", "moat-security"), &opts());
+    let bp = report.blueprint.expect("loads");
+    let g = &bp.instances[1].guardrails[0];
+    assert_eq!(g.effect, "DeployIfNotExists");
+    assert_eq!(g.parameters["categoryGroup"], "allLogs");
+    assert_eq!(g.parameters["diagnosticSettingName"], "moat-security");
+    assert!(g.parameters["logAnalytics"]
+        .as_str()
+        .unwrap()
+        .ends_with("/workspaces/law-a"));
+
+    for (text, what) in [
+        (logged("law-b", "moat-security"), "workspaceId"),
+        (logged("law-a", "other-name"), "name"),
+    ] {
+        let report = blueprint::load_str_with("g.yaml", &text, &opts());
+        let e: Vec<String> = report
+            .diagnostics
+            .0
+            .iter()
+            .filter(|d| d.is_error())
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            e.iter().any(|m| m.starts_with("g.yaml:19:7: error:")
+                && m.contains(&format!("disagree on controls.diagnostics {what}"))),
+            "{e:#?}"
+        );
+    }
+    // Without any instance declaring diagnostics there is no workspace to deploy to.
+    let e = errors(&format!(
+        "  - scope: {SUB}\n    controls:\n      diagnostics: deployIfNotExists\n"
+    ));
+    assert!(
+        e.iter().any(|m| m.starts_with("g.yaml:14:7: error:")
+            && m.contains("no instance in its scope declares one")),
+        "{e:#?}"
+    );
 }

@@ -217,7 +217,7 @@ async fn destroy_removes_a_modify_assignments_identity_grant_after_it() {
         .find(|g| g.effect == "Modify")
         .unwrap();
     let contributor = "b24988ac-6180-42a0-ab88-20f7382dd24c";
-    let grant = guardrail_grant::id(&modify, contributor);
+    let grant = guardrail_grant::id(&modify, &modify.scope, contributor);
     assert_eq!(moat_owned(&emu, std::slice::from_ref(&grant)).len(), 1);
 
     let d = destroy_plan(api.as_ref(), &bp, &names(&bp)).await;

@@ -165,6 +165,24 @@ fn scenarios_mean_what_their_names_say() {
             .as_deref()
             .is_some_and(|r| r.contains("RequestDisallowedByPolicy"))));
 
+    // DeployIfNotExists diagnostics: one assignment with the workspace parameter, its identity's
+    // Log Analytics Contributor at the scope and at the workspace outside it.
+    let dine = p("guardrails-diagnostics");
+    let pa: Vec<_> = dine
+        .changes()
+        .filter(|c| c.kind.label() == "policy-assignment")
+        .collect();
+    assert_eq!(pa.len(), 1);
+    let params = &pa[0].write.as_ref().unwrap().body.as_ref().unwrap()["properties"]["parameters"];
+    assert_eq!(params["effect"]["value"], "DeployIfNotExists");
+    assert!(params["logAnalytics"]["value"].is_string());
+    assert_eq!(
+        dine.changes()
+            .filter(|c| c.kind.label() == "guardrail-grant" && c.action == Action::Create)
+            .count(),
+        2
+    );
+
     // M2: one threshold and window raised on the converged instance: one update of one metric
     // rule, the criterion shown in one line (not a JSON blob).
     let threshold = p("alert-threshold");

@@ -56,6 +56,7 @@ mod e2e_guardrails;
 mod e2e_guardrails_destroy;
 mod e2e_guardrails_identity;
 mod e2e_import;
+mod e2e_guardrails_dine;
 mod e2e_quickstart;
 mod e2e_rotate;
 mod e2e_rotate_plan;

@@ -194,6 +194,10 @@ async fn documented_roles_hold_exactly_the_permissions_moat_uses() {
             "examples/guardrails-modify-seed.json",
             "examples/guardrails-modify.yaml",
         ),
+        (
+            "examples/guardrails-diagnostics-seed.json",
+            "examples/guardrails-diagnostics.yaml",
+        ),
     ] {
         apply_flow(seed, bp, &mut log).await;
     }

@@ -116,8 +116,12 @@ impl Provider for Accounts {
         prepare_account(cx, id, body, existing)
     }
 
-    fn after_commit(&self, cx: &mut Cx, id: &ResId, _body: &Value) {
+    fn after_commit(&self, cx: &mut Cx, id: &ResId, body: &Value) {
         ensure_keys(cx, id);
+        if id.is(ACCOUNT_TYPE) && cx.api_version != "seed" {
+            // Azure Policy evaluates DeployIfNotExists after a successful create or update.
+            super::policy_deploy::deploy_if_not_exists(cx, &id.display(), body);
+        }
     }
 
     fn after_delete(&self, cx: &mut Cx, _id: &ResId, body: &Value) {

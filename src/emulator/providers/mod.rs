@@ -13,6 +13,7 @@ pub mod key_vault;
 pub mod key_vault_secrets;
 pub mod network;
 pub mod policy;
+pub mod policy_deploy;
 pub mod private_dns;
 pub mod private_endpoints;
 pub mod resources;

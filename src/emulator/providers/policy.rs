@@ -31,6 +31,8 @@ use crate::emulator::provider::{Info, Provider, Write};
 use crate::emulator::spec::{Placement, Spec, TypeDef};
 use crate::emulator::store::{prop_str, props, State};
 
+use super::policy_deploy::{check as check_parameters, Param, DIAGNOSTICS_DINE};
+
 const PA_TYPE: &str = "Microsoft.Authorization/policyAssignments";
 const PE_TYPE: &str = "Microsoft.Authorization/policyExemptions";
 const PD_TYPE: &str = "Microsoft.Authorization/policyDefinitions";
@@ -65,7 +67,7 @@ const INFO: Info = Info {
 
 /// A built-in definition the emulator knows: its GUID, allowed effects, default effect, and
 /// the rule it enforces on accounts when assigned with Deny.
-struct BuiltIn {
+pub(super) struct BuiltIn {
     name: &'static str,
     display: &'static str,
     effects: &'static [&'static str],
@@ -74,6 +76,8 @@ struct BuiltIn {
     /// A Modify built-in's `addOrReplace` operation on accounts: the property under
     /// `properties` and its value as JSON text.
     modify: Option<(&'static str, &'static str)>,
+    /// The parameters besides `effect` (policy_deploy::check).
+    pub(super) params: &'static [Param],
 }
 
 /// Local auth: compliant only with `disableLocalAuth: true`.
@@ -111,6 +115,7 @@ const BUILT_INS: &[BuiltIn] = &[
         default: "Audit",
         rule: Some(keys_on),
         modify: None,
+        params: &[],
     },
     BuiltIn {
         name: "037eea7a-bd0a-46c5-9a66-03aea78705d3",
@@ -119,6 +124,7 @@ const BUILT_INS: &[BuiltIn] = &[
         default: "Audit",
         rule: Some(open_network),
         modify: None,
+        params: &[],
     },
     BuiltIn {
         name: "14de9e63-1b31-492e-a5a3-c3f7fd57f555",
@@ -127,6 +133,7 @@ const BUILT_INS: &[BuiltIn] = &[
         default: "Modify",
         rule: None,
         modify: Some(("disableLocalAuth", "true")),
+        params: &[],
     },
     BuiltIn {
         name: "47ba1dd7-28d9-4b07-a8d5-9813bed64e0c",
@@ -135,6 +142,7 @@ const BUILT_INS: &[BuiltIn] = &[
         default: "Modify",
         rule: None,
         modify: Some(("publicNetworkAccess", "\"Disabled\"")),
+        params: &[],
     },
     BuiltIn {
         name: "55d1f543-d1b0-4811-9663-d6d0dbc6326d",
@@ -143,6 +151,16 @@ const BUILT_INS: &[BuiltIn] = &[
         default: "DeployIfNotExists",
         rule: None,
         modify: None,
+        params: DIAGNOSTICS_DINE,
+    },
+    BuiltIn {
+        name: "1b4d1c4e-934c-4703-944c-27c82c06bebb",
+        display: "Diagnostic logs in Azure AI services resources should be enabled",
+        effects: &["AuditIfNotExists", "Disabled"],
+        default: "AuditIfNotExists",
+        rule: None,
+        modify: None,
+        params: &[],
     },
     BuiltIn {
         name: "d6759c02-b87f-42b7-892e-71b3f471d782",
@@ -151,6 +169,7 @@ const BUILT_INS: &[BuiltIn] = &[
         default: "Audit",
         rule: None,
         modify: None,
+        params: &[],
     },
     BuiltIn {
         name: "fe3fd216-4f83-4fc1-8984-2bbec80a3418",
@@ -159,6 +178,7 @@ const BUILT_INS: &[BuiltIn] = &[
         default: "Audit",
         rule: Some(no_identity),
         modify: None,
+        params: &[],
     },
 ];
 
@@ -238,18 +258,12 @@ fn assignment(
     }
     let mut effect = None;
     if let Some(b) = known {
-        let given = body
-            .pointer("/properties/parameters/effect/value")
+        let given = body.pointer("/properties/parameters");
+        check_parameters(id.name(), b.name, b.effects, b.params, given)?;
+        let e = given
+            .and_then(|g| g.pointer("/effect/value"))
             .and_then(Value::as_str);
-        if let Some(e) = given {
-            if !b.effects.iter().any(|a| a.eq_ignore_ascii_case(e)) {
-                return Err(bad(
-                    "InvalidPolicyParameterValue",
-                    format!("The policy parameter 'effect' value '{e}' is not allowed. Allowed values: {}.", b.effects.join(", ")),
-                ));
-            }
-        }
-        effect = Some(given.unwrap_or(b.default).to_string());
+        effect = Some(e.unwrap_or(b.default).to_string());
     }
     let mode = prop_str(&body, "enforcementMode")
         .unwrap_or("Default")
@@ -383,7 +397,7 @@ fn find<'a>(st: &'a State, id: &str) -> Option<&'a Value> {
 
 /// The enforced assignments at or above `account_id` of a known built-in with `effect`, not
 /// excluded by `notScopes` and not waived by an unexpired exemption on the account.
-fn applying<'a>(
+pub(super) fn applying<'a>(
     cx: &'a Cx,
     account_id: &'a str,
     effect: &'static str,
