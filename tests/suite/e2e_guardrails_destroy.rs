@@ -219,8 +219,32 @@ async fn destroy_removes_a_modify_assignments_identity_grant_after_it() {
     let contributor = "b24988ac-6180-42a0-ab88-20f7382dd24c";
     let grant = guardrail_grant::id(&modify, contributor);
     assert_eq!(moat_owned(&emu, std::slice::from_ref(&grant)).len(), 1);
+    // Someone else's exemption from moat's assignment, under moat's name, on an account
+    // without an exception: kept, and named in the plan.
+    let chat = &bp.instances[0];
+    let foreign = format!(
+        "{}/providers/Microsoft.Authorization/policyExemptions/{}",
+        chat.account_id(),
+        policy_assignment::name(&modify)
+    );
+    emu.seed(&[json!({"id": foreign, "properties": {
+        "policyAssignmentId": policy_assignment::id(&modify),
+        "exemptionCategory": "Mitigated", "description": "pilot, platform team"}})])
+        .unwrap();
+    if std::env::var_os("MOAT_GOLDEN_OBSERVED").is_some() {
+        // The live state of tests/golden/guardrails-destroy (its `destroy` file names the
+        // instances): this example applied, the foreign exemption planted. Its own switch, not
+        // UPDATE_GOLDEN: the emulator's timestamps differ on every run.
+        let observed = moat::observe::observe(api.as_ref(), &bp).await.unwrap();
+        let json = serde_json::to_string_pretty(&observed).unwrap() + "\n";
+        std::fs::write(repo("tests/golden/guardrails-destroy/observed.json"), json).unwrap();
+    }
 
     let d = destroy_plan(api.as_ref(), &bp, &names(&bp)).await;
+    assert!(d.instances[0].notes.iter().any(|n| n.contains(&format!(
+        "the policy exemption {} on the account is kept: moat did not make it",
+        policy_assignment::name(&modify)
+    ))));
     let grants = deletes(&d, "guardrail-grant");
     assert_eq!(grants.len(), 1, "{grants:#?}");
     let assignment = deletes(&d, "policy-assignment")
