@@ -17,6 +17,10 @@
 //!    Deny assigned earlier could refuse moat's own cutover writes; then the exemptions of the
 //!    instances whose exceptions waive a guarded control
 //!
+//! `moat destroy` walks the same stages undone (`DESTROY_ORDER`, `DESTROY_EDGES`): the
+//! guardrails first (assignment, then its exemptions and its identity's grants), the account
+//! last.
+//!
 //! A kind says which stage each of its changes is in; a new kind joins a stage (or adds one
 //! here with its edges).
 

@@ -181,7 +181,7 @@ impl Kind for GuardrailGrantKind {
                 &gid,
                 role_assignment::API_VERSION,
                 format!(
-                    "moat destroy: the {role_name} role assignment moat made for the identity of the {} assignment of controls.{}, which goes first",
+                    "moat destroy: the {role_name} role assignment moat made for the identity of the {} assignment of controls.{}; it goes after that assignment",
                     g.effect, g.control
                 ),
                 format!("the policy assignment's identity loses {role_name} at {scope}"),

@@ -29,18 +29,26 @@ fn deletes<'a>(p: &'a Plan, label: &str) -> Vec<&'a moat::plan::model::Change> {
         .collect()
 }
 
-/// Those of `ids` the emulator holds with moat's owner mark (metadata or description marker).
-fn moat_owned(emu: &EmulatorHandle, ids: &[String]) -> Vec<String> {
-    ids.iter()
-        .filter(|id| {
-            emu.resource(id).is_some_and(|r| {
-                r["properties"]["metadata"][moat::resources::OWNER_TAG] == "moat"
-                    || r["properties"]["description"]
-                        .as_str()
-                        .is_some_and(|d| d.contains(moat::resources::OWNER_MARKER))
-            })
+/// Every policy assignment, exemption and role assignment the emulator holds with moat's owner
+/// mark (`metadata.managed-by: moat` or the description marker), as ids.
+fn moat_guardrails(emu: &EmulatorHandle) -> Vec<String> {
+    emu.resources()
+        .iter()
+        .filter(|r| {
+            let id = r["id"].as_str().unwrap_or_default().to_ascii_lowercase();
+            let kind = [
+                "policyassignments/",
+                "policyexemptions/",
+                "roleassignments/",
+            ]
+            .iter()
+            .any(|t| id.contains(&format!("/microsoft.authorization/{t}")));
+            kind && (r["properties"]["metadata"][moat::resources::OWNER_TAG] == "moat"
+                || r["properties"]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(moat::resources::OWNER_MARKER)))
         })
-        .cloned()
+        .map(|r| r["id"].as_str().unwrap_or_default().to_string())
         .collect()
 }
 
@@ -75,11 +83,11 @@ async fn destroy_removes_moats_guardrails_first_and_keeps_foreign_ones() {
         )
     };
     let moats_exemption = exemption(&legacy.account_id());
-    assert_eq!(moat_owned(&emu, &assignments).len(), 2);
-    assert_eq!(
-        moat_owned(&emu, std::slice::from_ref(&moats_exemption)).len(),
-        1
-    );
+    let made = moat_guardrails(&emu);
+    assert_eq!(made.len(), 3, "two assignments and an exemption: {made:#?}");
+    for id in assignments.iter().chain([&moats_exemption]) {
+        assert!(made.iter().any(|m| m.eq_ignore_ascii_case(id)), "{id}");
+    }
 
     // Someone else's: an exemption under moat's name on another account, an exemption and an
     // assignment of their own at the resource group.
@@ -131,7 +139,7 @@ async fn destroy_removes_moats_guardrails_first_and_keeps_foreign_ones() {
             .all(|e| e.method != "DELETE" || !e.path.contains("Microsoft.Authorization")),
         "nothing of the guardrails is deleted while instances in the scope remain"
     );
-    assert_eq!(moat_owned(&emu, &assignments).len(), 2);
+    assert_eq!(moat_guardrails(&emu).len(), 3);
 
     // All of them: each assignment once, then the exemption, then the accounts.
     let all = names(&bp);
@@ -189,7 +197,11 @@ async fn destroy_removes_moats_guardrails_first_and_keeps_foreign_ones() {
             && (e.path.contains("ops-change-freeze") || e.path.contains("ops-audit"))),
         "someone else's guardrails are never deleted"
     );
-    assert!(moat_owned(&emu, &assignments).is_empty());
+    assert!(
+        moat_guardrails(&emu).is_empty(),
+        "{:#?}",
+        moat_guardrails(&emu)
+    );
     assert!(emu.resource(&moats_exemption).is_none());
     assert!(emu.resource(&foreign_exemption).is_some());
     assert!(emu.resource(&foreign_assignment).is_some());
@@ -218,9 +230,39 @@ async fn destroy_removes_a_modify_assignments_identity_grant_after_it() {
         .unwrap();
     let contributor = "b24988ac-6180-42a0-ab88-20f7382dd24c";
     let grant = guardrail_grant::id(&modify, &modify.scope, contributor);
-    assert_eq!(moat_owned(&emu, std::slice::from_ref(&grant)).len(), 1);
+    let made = moat_guardrails(&emu);
+    assert_eq!(
+        made.len(),
+        4,
+        "two assignments, an exemption, a grant: {made:#?}"
+    );
+    assert!(made.iter().any(|m| m.eq_ignore_ascii_case(&grant)));
+    // Someone else's exemption from moat's assignment, under moat's name, on an account
+    // without an exception: kept, and named in the plan.
+    let chat = &bp.instances[0];
+    let foreign = format!(
+        "{}/providers/Microsoft.Authorization/policyExemptions/{}",
+        chat.account_id(),
+        policy_assignment::name(&modify)
+    );
+    emu.seed(&[json!({"id": foreign, "properties": {
+        "policyAssignmentId": policy_assignment::id(&modify),
+        "exemptionCategory": "Mitigated", "description": "pilot, platform team"}})])
+        .unwrap();
+    if std::env::var_os("MOAT_GOLDEN_OBSERVED").is_some() {
+        // The live state of tests/golden/guardrails-destroy (its `destroy` file names the
+        // instances): this example applied, the foreign exemption planted. Its own switch, not
+        // UPDATE_GOLDEN: the emulator's timestamps differ on every run.
+        let observed = moat::observe::observe(api.as_ref(), &bp).await.unwrap();
+        let json = serde_json::to_string_pretty(&observed).unwrap() + "\n";
+        std::fs::write(repo("tests/golden/guardrails-destroy/observed.json"), json).unwrap();
+    }
 
     let d = destroy_plan(api.as_ref(), &bp, &names(&bp)).await;
+    assert!(d.instances[0].notes.iter().any(|n| n.contains(&format!(
+        "the policy exemption {} on the account is kept: moat did not make it",
+        policy_assignment::name(&modify)
+    ))));
     let grants = deletes(&d, "guardrail-grant");
     assert_eq!(grants.len(), 1, "{grants:#?}");
     let assignment = deletes(&d, "policy-assignment")
@@ -235,7 +277,11 @@ async fn destroy_removes_a_modify_assignments_identity_grant_after_it() {
     let pa = first(&log, "DELETE", &policy_assignment::name(&modify)).unwrap();
     let ra = first(&log, "DELETE", grant.rsplit('/').next().unwrap()).unwrap();
     assert!(pa < ra, "the assignment before its identity's grant");
-    assert!(emu.resource(&grant).is_none());
+    assert!(
+        moat_guardrails(&emu).is_empty(),
+        "{:#?}",
+        moat_guardrails(&emu)
+    );
     assert!(!destroy_plan(api.as_ref(), &bp, &names(&bp))
         .await
         .has_changes());

@@ -1,5 +1,6 @@
 //! Golden files: one folder per scenario under tests/golden/ with the blueprint, the observed
-//! live state, and the expected text, markdown and JSON renderings of the plan. Regenerate with
+//! live state, and the expected text, markdown and JSON renderings of the plan (a destroy plan
+//! where a `destroy` file names the instances). Regenerate with
 //! `UPDATE_GOLDEN=1 cargo test --test suite golden::` and review the diff like any other change.
 
 use std::collections::BTreeSet;
@@ -32,7 +33,14 @@ fn plan_of(dir: &Path) -> Plan {
         .unwrap_or_else(|| panic!("{}: {}", dir.display(), report.diagnostics));
     let text = std::fs::read_to_string(dir.join("observed.json")).unwrap();
     let observed: Observed = serde_json::from_str(&text).unwrap();
-    moat::plan::plan(&bp, &observed)
+    // A `destroy` file makes the scenario a destroy plan of the instances it names.
+    match std::fs::read_to_string(dir.join("destroy")) {
+        Ok(names) => {
+            let names: Vec<String> = names.lines().map(str::to_string).collect();
+            moat::plan::destroy::plan(&bp, &names, &observed)
+        }
+        Err(_) => moat::plan::plan(&bp, &observed),
+    }
 }
 
 pub(crate) fn check(dir: &Path, file: &str, actual: &str) -> Option<String> {
@@ -182,6 +190,39 @@ fn scenarios_mean_what_their_names_say() {
             .count(),
         2
     );
+
+    // Destroy: the guardrails first, each shared assignment once; the exemption and the
+    // identity's grant after their assignment, the accounts after the guardrails; someone
+    // else's exemption under moat's name kept, with a note.
+    let destroy = p("guardrails-destroy");
+    assert!(destroy.changes().all(|c| c.action == Action::Delete));
+    let of = |label: &str| -> Vec<&moat::plan::model::Change> {
+        destroy
+            .changes()
+            .filter(|c| c.kind.label() == label)
+            .collect()
+    };
+    let assignments = of("policy-assignment");
+    assert_eq!(assignments.len(), 2);
+    let modify = assignments
+        .iter()
+        .find(|a| a.address.contains("moat-localauth-"))
+        .unwrap();
+    for c in of("policy-exemption")
+        .into_iter()
+        .chain(of("guardrail-grant"))
+    {
+        assert!(c.depends_on.contains(&modify.address), "{}", c.address);
+    }
+    for acct in of("account") {
+        assert!(assignments
+            .iter()
+            .all(|a| acct.depends_on.contains(&a.address)));
+    }
+    assert!(destroy.instances[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("is kept: moat did not make it")));
 
     // M2: one threshold and window raised on the converged instance: one update of one metric
     // rule, the criterion shown in one line (not a JSON blob).

@@ -1,5 +1,5 @@
 //! The least-privilege roles of docs/security.md are derived from what moat really does (issue
-//! 21): the quickstart, greenfield (apply and destroy), customer-managed-key, alerts and guardrails flows run against
+//! 21): the quickstart, greenfield (apply and destroy), customer-managed-key, alerts and guardrails (apply and destroy) flows run against
 //! the emulator, every request is mapped to the ARM permission it needs (method + resource type →
 //! `Microsoft.X/type/read|write|delete|action`), and the roles parsed from the doc must hold every
 //! one of them, and nothing else beyond the commented allow-list below.
@@ -42,12 +42,6 @@ const NOT_FROM_REQUESTS: &[(&str, &str)] = &[
     (
         "Microsoft.Insights/actionGroups/delete",
         "destroy of an action group moat created",
-    ),
-    // An exemption goes only when its exception expired or was removed
-    // (tests/suite/e2e_guardrails.rs), not in the example flows.
-    (
-        "Microsoft.Authorization/policyExemptions/delete",
-        "guardrails: an exception expired or removed",
     ),
     // Only with `softDelete: purge` (tests/suite/e2e_greenfield_soft_delete.rs), not in the
     // example flows.
@@ -107,8 +101,8 @@ fn is_guardrail_write(e: &RequestLogEntry) -> bool {
 }
 
 /// The "moat guardrails" role alone (granted at the guardrail's scope, apart from the applier
-/// role) holds every write moat makes for guardrails, including the role assignment a Modify
-/// assignment's identity needs.
+/// role) holds every write moat apply makes for guardrails, including the role assignment a
+/// Modify assignment's identity needs (destroy's deletes are the destroyer role's).
 fn guardrails_role_holds_what_guardrails_write(log: &[RequestLogEntry]) {
     let doc = std::fs::read_to_string(repo("docs/security.md")).unwrap();
     let role = doc
@@ -159,8 +153,21 @@ fn documented_roles() -> (BTreeSet<String>, BTreeSet<String>) {
     (actions, not_actions)
 }
 
-async fn apply_flow(seed: &str, blueprint: &str, log: &mut Vec<RequestLogEntry>) {
-    let emu = emulator(seed).await;
+/// Apply `blueprint` to `seed` and check it converges; the greenfield and guardrails flows are
+/// then destroyed (the guardrails examples' accounts seeded as moat's, which destroy requires).
+/// The apply requests go to `log`, the destroy requests to `destroyed`.
+async fn apply_flow(
+    seed: &str,
+    blueprint: &str,
+    log: &mut Vec<RequestLogEntry>,
+    destroyed: &mut Vec<RequestLogEntry>,
+) {
+    let guardrails = blueprint.contains("guardrails");
+    let emu = if guardrails {
+        emulator_owned(seed).await
+    } else {
+        emulator(seed).await
+    };
     let api = connect(&emu);
     let bp = load(blueprint);
     let p = plan(api.as_ref(), &bp).await;
@@ -170,20 +177,23 @@ async fn apply_flow(seed: &str, blueprint: &str, log: &mut Vec<RequestLogEntry>)
         !plan(api.as_ref(), &bp).await.has_changes(),
         "{blueprint} converges"
     );
-    if blueprint.ends_with("greenfield.yaml") {
+    log.extend(emu.request_log());
+    if guardrails || blueprint.ends_with("greenfield.yaml") {
+        emu.clear_request_log();
         let names: Vec<String> = bp.instances.iter().map(|i| i.name.clone()).collect();
         let observed = moat::observe::observe(api.as_ref(), &bp).await.unwrap();
         let d = moat::plan::destroy::plan(&bp, &names, &observed);
+        assert!(d.has_changes() && !d.is_failed(), "{blueprint}: destroy");
         let report = apply(api.clone(), &d).await;
         assert!(report.ok(), "destroy: {:?}", report.failed);
+        destroyed.extend(emu.request_log());
     }
-    log.extend(emu.request_log());
     emu.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documented_roles_hold_exactly_the_permissions_moat_uses() {
-    let mut log = Vec::new();
+    let (mut log, mut destroyed) = (Vec::new(), Vec::new());
     for (seed, bp) in [
         ("examples/quickstart-seed.json", "examples/quickstart.yaml"),
         ("examples/greenfield-seed.json", "examples/greenfield.yaml"),
@@ -199,9 +209,10 @@ async fn documented_roles_hold_exactly_the_permissions_moat_uses() {
             "examples/guardrails-diagnostics.yaml",
         ),
     ] {
-        apply_flow(seed, bp, &mut log).await;
+        apply_flow(seed, bp, &mut log, &mut destroyed).await;
     }
     guardrails_role_holds_what_guardrails_write(&log);
+    log.extend(destroyed);
     let used: BTreeSet<String> = log
         .iter()
         .filter(|e| !is_poll(e))
