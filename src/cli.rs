@@ -311,6 +311,10 @@ pub struct ImportArgs {
     /// account violates, so the first plan shows no change.
     #[arg(long)]
     pub as_is: bool,
+    /// Import this baseline (it must define the `strict` and `strict-cmk` profiles) instead of
+    /// writing moat's strict baseline beside FILE; the blueprint names it relative to FILE.
+    #[arg(long, value_name = "BASELINE")]
+    pub baseline: Option<PathBuf>,
     /// Replace FILE when it exists.
     #[arg(long)]
     pub force: bool,
