@@ -98,8 +98,8 @@ moat audit examples/audit.yaml --emulator --seed examples/audit-seed.json --fail
     /// the strict baseline as profile, `existing:` and application role assignments from what
     /// is observed; with --as-is, an exception per weakness so the first plan shows no change.
     #[command(
-        after_help = "Writes FILE (and strict-baseline.yaml beside it when none is there); never \
-overwrites FILE without --force. Writes no key, token or secret.\n\n\
+        after_help = "Writes FILE (and strict-baseline.yaml beside it when none is there, unless \
+--baseline names the baseline to import); never overwrites FILE without --force. Writes no key, token or secret.\n\n\
 Exit codes: 0 written, 1 error.\n\n\
 Examples:\n  moat import --subscription 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10 --out fleet.yaml\n  \
 moat import --subscription 6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10 --resource-group rg-ai-prod --out prod.yaml --as-is"
@@ -311,6 +311,10 @@ pub struct ImportArgs {
     /// account violates, so the first plan shows no change.
     #[arg(long)]
     pub as_is: bool,
+    /// Import this baseline (it must define the `strict` and `strict-cmk` profiles) instead of
+    /// writing moat's strict baseline beside FILE; the blueprint names it relative to FILE.
+    #[arg(long, value_name = "BASELINE")]
+    pub baseline: Option<PathBuf>,
     /// Replace FILE when it exists.
     #[arg(long)]
     pub force: bool,

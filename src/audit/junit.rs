@@ -89,7 +89,10 @@ fn suites(audit: &Audit) -> Vec<Suite<'_>> {
                 } else if rules::judged_by(rule, &inst.controls) {
                     Outcome::Pass
                 } else {
-                    Outcome::Skip(format!("not judged: no {} declared", rule.remediation))
+                    Outcome::Skip(format!(
+                        "not judged: no {} declared",
+                        rules::judged_when_declared(rule)
+                    ))
                 };
                 Case { rule, outcome }
             })

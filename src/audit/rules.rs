@@ -420,6 +420,16 @@ pub fn judged_by(rule: &Rule, c: &crate::blueprint::resolved::Controls) -> bool 
     }
 }
 
+/// What a blueprint declares for [`judged_by`] to judge `rule`, as JUnit's skip text names it:
+/// the remediation, which for most rules is that control; NS-012's says how to fix a record,
+/// and the rule needs the whole private path.
+pub fn judged_when_declared(rule: &Rule) -> &'static str {
+    match rule.id {
+        "MOAT-NS-012" => "controls.privateEndpoint, controls.privateDns and controls.dnsZoneGroup",
+        _ => rule.remediation,
+    }
+}
+
 /// The rule for a changed field (`Some(path)`) or a whole change (`None`) of a kind.
 pub fn rule_for(kind: &str, path: Option<&str>) -> Option<&'static Rule> {
     if let Some((_, id)) = ALSO.iter().find(|(k, _)| *k == kind) {

@@ -19,6 +19,12 @@ pub async fn run(args: ImportArgs, out: Output) -> Result<i32, MoatError> {
             args.out.display()
         )));
     }
+    if let Some(b) = args.baseline.as_ref().filter(|b| !b.is_file()) {
+        return Err(MoatError::Usage(format!(
+            "--baseline {}: no such file (give the baseline blueprint the written file should import)",
+            b.display()
+        )));
+    }
     let conn = super::connect::connect(&args.connect, out).await?;
     let live = out.stderr_is_terminal;
     let progress = move |done: usize, total: usize| {
@@ -31,12 +37,23 @@ pub async fn run(args: ImportArgs, out: Output) -> Result<i32, MoatError> {
             eprintln!("import: read {done}/{total} account(s)");
         }
     };
-    let opts = import::Options { as_is: args.as_is };
+    let dir = args
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let opts = import::Options {
+        as_is: args.as_is,
+        baseline: args
+            .baseline
+            .as_deref()
+            .map(|b| import::relative_to(dir, b)),
+    };
     let result = import::import(conn.api.clone(), &scopes, &opts, &progress).await;
     conn.finish().await;
     let imported = result.map_err(super::audit::audit_error)?;
     let baseline = import::baseline_beside(&args.out);
-    if !baseline.exists() {
+    if args.baseline.is_none() && !baseline.exists() {
         write_atomic(&baseline, import::STRICT_BASELINE, false)?;
         eprintln!(
             "Wrote {} (moat's strict baseline, imported by the blueprint).",
@@ -79,7 +96,7 @@ fn write_checked(path: &Path, text: &str, force: bool) -> Result<(), MoatError> 
     if let Err(d) = crate::blueprint::load(&tmp) {
         let _ = std::fs::remove_file(&tmp);
         return Err(MoatError::Usage(format!(
-            "moat import produced a blueprint that does not validate (a bug; nothing was written):\n{d}"
+            "moat import produced a blueprint that does not validate (nothing was written; with --baseline, does it define the `strict` and `strict-cmk` profiles?):\n{d}"
         )));
     }
     place(&tmp, path, force)

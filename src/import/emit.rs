@@ -87,7 +87,8 @@ fn is_plain(s: &str) -> bool {
     // Letters and '/' first only: a digit, sign or dot could make a number (`0x10`, `1e3`,
     // `.5`), and every indicator (`-`, `*`, `&`, `!`, `#`, `?`, `:`, `[`, `{`, `|`, `>`, `'`,
     // `"`, `%`, `@`, `` ` ``) means something at the start of a scalar.
-    (first.is_ascii_alphabetic() || first == '/')
+    // `./` and `../` (relative paths) cannot be read as numbers either.
+    (first.is_ascii_alphabetic() || first == '/' || s.starts_with("./") || s.starts_with("../"))
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./ ".contains(c))
         && !s.ends_with(' ')
@@ -295,6 +296,10 @@ mod tests {
             "a,b",
             "=",
             "<<",
+            "../a.yaml",
+            "./a",
+            "..",
+            ".",
         ] {
             assert_eq!(round_trip(s).as_deref(), Some(s), "{s:?}");
         }
@@ -311,6 +316,8 @@ mod tests {
             scalar("Cognitive Services OpenAI User"),
             "Cognitive Services OpenAI User"
         );
+        assert_eq!(scalar("../blueprints/b.yaml"), "../blueprints/b.yaml");
+        assert_eq!(scalar(".5"), "\".5\"");
         assert_eq!(scalar("yes"), "\"yes\"");
         assert_eq!(scalar("0x10"), "\"0x10\"");
         assert_eq!(scalar("a: b"), "\"a: b\"");

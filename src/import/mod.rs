@@ -207,11 +207,11 @@ fn header(facts: &[Facts], deleted: &[Discovered], opts: &Options) -> Vec<String
 pub fn blueprint_text(facts: &[Facts], deleted: &[Discovered], opts: &Options) -> String {
     let mut top = MapBuilder::new();
     top.put("version", Y::str("1"));
-    top.put_noted(
-        "imports",
-        Y::Seq(vec![Y::str(BASELINE_FILE)]),
-        &["moat's strict baseline (blueprints/strict-baseline.yaml); `moat import` writes it next to this file when none is there.".into()],
-    );
+    let (baseline, note) = match &opts.baseline {
+        Some(b) => (b.as_str(), "The baseline given to `moat import --baseline`: its `strict` and `strict-cmk` profiles."),
+        None => (BASELINE_FILE, "moat's strict baseline (blueprints/strict-baseline.yaml); `moat import` writes it next to this file when none is there."),
+    };
+    top.put_noted("imports", Y::Seq(vec![Y::str(baseline)]), &[note.into()]);
     top.put(
         "instances",
         Y::Seq(facts.iter().map(|f| instance(f, opts)).collect()),
@@ -223,9 +223,54 @@ pub fn blueprint_text(facts: &[Facts], deleted: &[Discovered], opts: &Options) -
     )
 }
 
+/// `path` relative to the directory `from` (both as given or absolute; `..` where they part),
+/// with `/` separators as the blueprint's `imports:` wants them.
+pub fn relative_to(from: &std::path::Path, path: &std::path::Path) -> String {
+    use std::path::Component;
+    let abs = |p: &std::path::Path| {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut out: Vec<String> = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::Normal(s) => out.push(s.to_string_lossy().into_owned()),
+                _ => {}
+            }
+        }
+        out
+    };
+    let (f, t) = (abs(from), abs(path));
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); f.len() - common];
+    parts.extend(t[common..].iter().cloned());
+    parts.join("/")
+}
+
 /// The file name the blueprint's `imports:` names, next to `out`.
 pub fn baseline_beside(out: &std::path::Path) -> std::path::PathBuf {
     out.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| BASELINE_FILE.into(), |p| p.join(BASELINE_FILE))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::relative_to;
+
+    #[test]
+    fn the_baseline_is_named_relative_to_the_written_file() {
+        let rel = |from: &str, to: &str| relative_to(Path::new(from), Path::new(to));
+        assert_eq!(
+            rel("examples", "blueprints/strict-baseline.yaml"),
+            "../blueprints/strict-baseline.yaml"
+        );
+        assert_eq!(rel(".", "base.yaml"), "base.yaml");
+        assert_eq!(rel("a/b", "a/c/x.yaml"), "../c/x.yaml");
+        assert_eq!(rel("a", "a/./b/../x.yaml"), "x.yaml");
+        assert_eq!(rel("/x/y", "/z.yaml"), "../../z.yaml");
+    }
 }

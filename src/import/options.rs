@@ -9,4 +9,7 @@ pub const PLACEHOLDER: &str = "TODO(import):";
 pub struct Options {
     /// Keep today's posture: an exception with a placeholder reason per violated control.
     pub as_is: bool,
+    /// What `imports:` names, relative to the written file; `None`: [`super::BASELINE_FILE`],
+    /// moat's strict baseline written beside it.
+    pub baseline: Option<String>,
 }
