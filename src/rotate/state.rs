@@ -254,7 +254,7 @@ pub fn rfc3339(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-fn parse_rfc3339(s: &str) -> Option<i64> {
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(|t| t.unix_timestamp())

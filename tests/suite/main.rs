@@ -53,6 +53,7 @@ mod e2e_greenfield;
 mod e2e_greenfield_destroy;
 mod e2e_greenfield_soft_delete;
 mod e2e_guardrails;
+mod e2e_key_age;
 mod e2e_quickstart;
 mod e2e_rotate;
 mod e2e_rotate_plan;
