@@ -56,6 +56,7 @@ mod e2e_guardrails;
 mod e2e_key_age;
 mod e2e_quickstart;
 mod e2e_rotate;
+mod e2e_rotate_concurrent;
 mod e2e_rotate_plan;
 mod e2e_saved_plan;
 mod e2e_shared_nsg;
