@@ -126,8 +126,10 @@ Example:\n  moat destroy fleet.yaml --instance dev-westeu --auto-approve"
     #[command(
         after_help = "Per instance with `keyRotation`, from the tags of the secret's latest version: when due, regenerate the key \
 clients are not using and write it as a new secret version (expiry = now + every); after the overlap, on a later run, \
-regenerate the other key. Resumable after a killed run; refused where key auth is disabled.\n\n\
-Exit codes: 0 rotated or nothing due, 1 an error (nothing else rotated after it for that instance).\n\n\
+regenerate the other key. Resumable after a killed run; refused where key auth is disabled; of two runs at once, \
+one backs off (docs/rotation.md).\n\n\
+Exit codes: 0 rotated, nothing due, or backed off (another run holds the step), 1 an error (nothing else rotated \
+after it for that instance).\n\n\
 Examples:\n  moat rotate moat.yaml\n  moat rotate fleet.yaml --instance dev-westeu --force"
     )]
     Rotate(RotateArgs),

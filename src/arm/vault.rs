@@ -253,6 +253,23 @@ impl Vault {
         }
     }
 
+    /// Every version of secret `name` (Key Vault lists them without values), all pages, in the
+    /// order the vault lists them; empty when the secret does not exist.
+    pub async fn versions(&self, name: &str) -> Result<Vec<SecretVersion>, ArmError> {
+        let req = ArmRequest::new(
+            Method::Get,
+            self.path(&format!("/secrets/{name}/versions")),
+            SECRETS_API_VERSION,
+        );
+        let mut items = self.http.list_query(req).await?;
+        for item in &mut items {
+            if let Some(v) = item.get_mut("value") {
+                scrub(v);
+            }
+        }
+        Ok(items.iter().map(SecretVersion::from_bundle).collect())
+    }
+
     /// A new version of secret `name` holding `value`, with `tags` and expiry `exp` (Unix
     /// seconds). Returns the version written (its value scrubbed from the answer).
     pub async fn set(

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod discover;
 pub mod dns_records;
 pub mod junit;
+pub mod key_age;
 pub mod locate;
 pub mod observed_rules;
 pub mod read_only;

@@ -137,7 +137,8 @@ pub async fn audit_with(
     blueprint: Option<&Blueprint>,
     vault: Option<&crate::arm::vault::VaultOptions<'_>>,
 ) -> Result<Audit, AuditError> {
-    let api = ReadOnly(api);
+    // Read-only, and remembering ARM's clock (the activity log window of MOAT-IM-003).
+    let api = super::key_age::Clocked::new(Arc::new(ReadOnly(api)));
     // Both lists at once: neither depends on the other.
     let (accounts, deleted) = futures::try_join!(
         discover::discover(&api, scopes),
@@ -166,6 +167,7 @@ pub async fn audit_with(
     push_standing_exceptions(&plan, &mut findings);
     let mut cache = super::cache::Cache::default();
     findings.extend(observed_rules::findings(&api, &bp, &observed, &plan, &mut cache).await?);
+    findings.extend(super::key_age::findings(&api, &bp, &observed, api.now()).await?);
     for d in &deleted {
         findings.push(deleted_finding(d));
     }
@@ -292,7 +294,8 @@ fn push_standing_exceptions(plan: &Plan, out: &mut Vec<Finding>) {
 }
 
 /// MOAT-IM-003 for each instance with `keyRotation` whose secret says its keys are older than
-/// the period. Never waived: rotation is what the `local-auth` exception is kept with.
+/// the period (the instances without it are judged from the activity log: `key_age`). Never
+/// waived: rotation is what the `local-auth` exception is kept with.
 fn push_key_age(bp: &Blueprint, observed: &crate::observe::Observed, out: &mut Vec<Finding>) {
     let rule = rules::rule("MOAT-IM-003").expect("the key age rule exists");
     for inst in &bp.instances {
@@ -311,7 +314,9 @@ fn push_key_age(bp: &Blueprint, observed: &crate::observe::Observed, out: &mut V
                 address: format!("{}/key-rotation/{}", inst.name, kr.secret),
                 evidence: vec![Evidence {
                     path: "keyRotation".into(),
-                    observed: Some(why.into()),
+                    observed: Some(
+                        format!("from Key Vault secret {} (keyRotation): {why}", kr.secret).into(),
+                    ),
                     expected: Some(
                         format!(
                             "rotated within {}",

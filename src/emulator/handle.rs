@@ -295,6 +295,9 @@ fn seed_one(cx: &mut Cx, v: &Value) -> Result<(), String> {
     if let Some(deleted) = seed_deleted_account(cx, id, v) {
         return deleted;
     }
+    if let Some(event) = crate::emulator::providers::activity_log::seed_event(cx, id, v) {
+        return event;
+    }
     let fail = |e: ApiError| format!("seeding {id}: {} {}: {}", e.status, e.code, e.message);
     let route = ids::parse(id);
     let mut r = match route {

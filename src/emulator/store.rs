@@ -36,6 +36,9 @@ pub struct State {
     /// oldest first, each the full secret bundle.
     #[serde(default)]
     pub secrets: BTreeMap<String, Vec<Value>>,
+    /// The activity log's events (`providers/activity_log.rs`), in the order they happened.
+    #[serde(default)]
+    pub activity: Vec<Value>,
     pub ops: BTreeMap<String, Operation>,
     /// Principal object id (lower-case) → unknown to the directory until this time (ns).
     pub new_principals: BTreeMap<String, u64>,

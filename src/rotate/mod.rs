@@ -15,16 +15,19 @@ use crate::arm::{ArmApi, ArmError};
 use crate::blueprint::resolved::{Instance, KeyRotation};
 use crate::resources::account;
 use crate::resources::key_vault_grant::VAULT_API_VERSION;
-use state::{fingerprint, next, read, tags, Key, Next, Phase, Recorded};
+use state::{fingerprint, lease, next, read, tags, Key, Next, Phase, Recorded, LEASE_SECS};
 
 /// Why an instance was not rotated.
 #[derive(Debug, thiserror::Error)]
 pub enum RotateError {
     #[error(transparent)]
     Arm(Box<ArmError>),
-    /// moat will not go on (key auth off, a secret it does not own, another run in progress).
+    /// moat will not go on (key auth off, a secret it does not own).
     #[error("{0}")]
     Refused(String),
+    /// Another run holds this instance's step (its lease): this run leaves it to that one.
+    #[error("{0}")]
+    BackedOff(String),
 }
 
 impl From<ArmError> for RotateError {
@@ -99,15 +102,18 @@ pub async fn rotate(
         .and_then(Value::as_str)
         .ok_or_else(|| RotateError::Refused(format!("Key Vault {} has no vaultUri", kr.vault)))?;
     let vault = connect_vault(uri, &opts.vault)?;
+    let (latest, server_now) = vault.latest(&kr.secret).await?;
+    let now = server_now.unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
     let mut run = Run {
         api,
         vault: &vault,
         account: account_id.to_ascii_lowercase(),
         kr,
         steps: Steps::from_env(),
+        id: uuid::Uuid::new_v4().to_string(),
+        lease_until: now + LEASE_SECS,
+        base: latest.as_ref().map(|v| v.version.clone()),
     };
-    let (latest, server_now) = vault.latest(&kr.secret).await?;
-    let now = server_now.unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
     let rec = match &latest {
         Some(v) => Some(read(v, &run.account).map_err(|why| {
             RotateError::Refused(format!(
@@ -118,22 +124,42 @@ pub async fn rotate(
         None => None,
     };
     let (every, overlap) = (kr.every_secs as i64, kr.overlap_secs as i64);
-    let done = match next(rec.as_ref(), now, every, overlap, opts.force) {
-        Next::Nothing { what, until } => {
-            format!("nothing due: {what} (from {})", state::rfc3339(until))
-        }
-        Next::Start { active } => {
-            let pending = run.begin(active, Phase::Pending, now).await?;
-            run.finish(&pending).await?
-        }
-        Next::Retire { active, rotated } => {
-            let retiring = run.begin(active, Phase::Retiring, rotated).await?;
-            run.finish(&retiring).await?
-        }
-        Next::Resume(rec) => {
-            let done = run.finish(&rec).await?;
-            format!("resumed an interrupted run: {done}")
-        }
+    let step = async {
+        Ok::<_, RotateError>(match next(rec.as_ref(), now, every, overlap, opts.force) {
+            Next::Nothing { what, until } => {
+                format!("nothing due: {what} (from {})", state::rfc3339(until))
+            }
+            Next::Start { active } => {
+                let pending = run.begin(active, Phase::Pending, now, None).await?;
+                run.finish(&pending).await?
+            }
+            Next::Retire { active, rotated } => {
+                let retiring = run.begin(active, Phase::Retiring, rotated, None).await?;
+                run.finish(&retiring).await?
+            }
+            Next::Resume(rec) => {
+                if let Some((other, until)) = latest.as_ref().and_then(lease) {
+                    if now < until {
+                        return Err(RotateError::BackedOff(format!(
+                            "another moat rotate run ({other}) holds the {} step of secret {} until {}; it finishes it, or a run after that resumes it",
+                            rec.phase.name(),
+                            kr.secret,
+                            state::rfc3339(until)
+                        )));
+                    }
+                }
+                let taken = run
+                    .begin(rec.key, rec.phase, rec.rotated, rec.target.clone())
+                    .await?;
+                let done = run.finish(&taken).await?;
+                format!("resumed an interrupted run: {done}")
+            }
+        })
+    };
+    let done = match step.await {
+        Ok(done) => done,
+        Err(RotateError::BackedOff(why)) => format!("backed off, nothing regenerated: {why}"),
+        Err(e) => return Err(e),
     };
     Ok(Outcome {
         instance: inst.name.clone(),
@@ -147,6 +173,12 @@ struct Run<'a> {
     account: String,
     kr: &'a KeyRotation,
     steps: Steps,
+    /// This run's id, in the lease it writes.
+    id: String,
+    /// When the lease this run writes expires (vault clock, Unix seconds).
+    lease_until: i64,
+    /// The latest version the run decided from (`None`: the secret had none).
+    base: Option<String>,
 }
 
 impl Run<'_> {
@@ -182,7 +214,14 @@ impl Run<'_> {
         rotated: i64,
         target: Option<(Key, &str)>,
     ) -> Result<SecretVersion, RotateError> {
-        let t = tags(&self.account, key, phase, rotated, target);
+        let mut t = tags(&self.account, key, phase, rotated, target);
+        if target.is_some() {
+            t.insert(state::TAG_RUN.into(), self.id.clone().into());
+            t.insert(
+                state::TAG_LEASE.into(),
+                state::rfc3339(self.lease_until).into(),
+            );
+        }
         let exp = rotated + self.kr.every_secs as i64;
         let v = self.vault.set(&self.kr.secret, value, &t, exp).await?;
         self.steps
@@ -196,33 +235,59 @@ impl Run<'_> {
         Ok(v)
     }
 
-    /// Write `pending` / `retiring` (clients keep `active`), then check that it is the latest
-    /// version: if another run wrote after it, that run goes on and this one stops.
+    /// Take the lease: write `pending` / `retiring` (it holds `active`, the key clients use,
+    /// and the fingerprint of the other key before; `keep` carries the recorded one when a run
+    /// resumes) with this run's id and lease, and go on only if no other run wrote the secret
+    /// since the version this run decided from: the latest is still that version after the
+    /// fingerprint is taken, and after the write the versions are exactly the ones before plus
+    /// this run's. Key Vault has no `If-Match` on secrets; this is the precondition instead.
     async fn begin(
         &mut self,
         active: Key,
         phase: Phase,
         rotated: i64,
+        keep: Option<(Key, String)>,
     ) -> Result<Recorded, RotateError> {
         let target = active.other();
+        let secret = &self.kr.secret;
+        let before_write = self.vault.versions(secret).await?;
         let mut keys = self.keys(None).await?;
         let value = Self::take(&mut keys, active, &self.account)?;
-        let before = fingerprint(
-            &self.account,
-            keys.get(target.field())
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
-        );
+        let before = match keep {
+            Some((_, b)) => b,
+            None => fingerprint(
+                &self.account,
+                keys.get(target.field())
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
+        };
         scrub(&mut keys);
+        let (latest, _) = self.vault.latest(secret).await?;
+        if latest.map(|l| l.version) != self.base {
+            return Err(RotateError::BackedOff(format!(
+                "secret {secret} changed while this run started: another run is rotating it"
+            )));
+        }
         let v = self
             .write(&value, active, phase, rotated, Some((target, &before)))
             .await?;
         drop(value);
-        let (latest, _) = self.vault.latest(&self.kr.secret).await?;
-        if latest.as_ref().map(|l| &l.version) != Some(&v.version) {
-            return Err(RotateError::Refused(format!(
-                "another run wrote secret {} after this one began; it finishes the rotation",
-                self.kr.secret
+        let mut want: Vec<String> = before_write.into_iter().map(|x| x.version).collect();
+        want.push(v.version.clone());
+        want.sort();
+        let mut now: Vec<String> = self
+            .vault
+            .versions(secret)
+            .await?
+            .into_iter()
+            .map(|x| x.version)
+            .collect();
+        now.sort();
+        if now != want {
+            return Err(RotateError::BackedOff(format!(
+                "another run wrote secret {secret} at the same time as this one; of two such runs at most one goes on (or neither, and a run after the lease, {}, resumes)",
+                state::rfc3339(self.lease_until)
             )));
         }
         Ok(Recorded {
@@ -232,6 +297,20 @@ impl Run<'_> {
             rotated,
             target: Some((target, before)),
         })
+    }
+
+    /// Whether this run still holds its lease: its version is the latest and the vault's
+    /// clock has not passed the lease. Checked right before a regenerate.
+    async fn still_holds(&self, rec: &Recorded) -> Result<(), RotateError> {
+        let (latest, now) = self.vault.latest(&self.kr.secret).await?;
+        let ours = latest.is_some_and(|l| l.version == rec.version);
+        if ours && now.is_none_or(|n| n < self.lease_until) {
+            return Ok(());
+        }
+        Err(RotateError::BackedOff(format!(
+            "this run lost its lease on secret {} before regenerating (another run wrote it, or the lease expired)",
+            self.kr.secret
+        )))
     }
 
     /// Regenerate the target of `pending` / `retiring` unless that already happened, then
@@ -249,6 +328,7 @@ impl Run<'_> {
         );
         let regenerated = if &now_fp == before {
             scrub(&mut keys);
+            self.still_holds(rec).await?;
             keys = self.keys(Some(*target)).await?;
             self.steps
                 .step(&format!("regenerated {}", target.name()))

@@ -24,6 +24,12 @@ pub const TAG_PHASE: &str = "moat-phase";
 pub const TAG_ROTATED: &str = "moat-rotated";
 pub const TAG_TARGET: &str = "moat-target";
 pub const TAG_BEFORE: &str = "moat-before";
+/// On `pending` / `retiring`: the run that wrote it, and until when it holds the step (its lease).
+pub const TAG_RUN: &str = "moat-run";
+pub const TAG_LEASE: &str = "moat-lease";
+/// How long a run holds the lease it writes: far longer than one instance's rotation takes
+/// (seconds), short enough that a killed run's step is resumed by a run 15 minutes later.
+pub const LEASE_SECS: i64 = 15 * 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
@@ -129,6 +135,11 @@ pub fn tags(
         t.insert(TAG_BEFORE.into(), before.into());
     }
     t
+}
+
+/// The lease a version records: the run that holds it, and until when (Unix seconds).
+pub fn lease(v: &SecretVersion) -> Option<(&str, i64)> {
+    Some((v.tag(TAG_RUN)?, v.tag(TAG_LEASE).and_then(parse_rfc3339)?))
 }
 
 /// The state a version records for `account`; `Err` when the version is not moat's for it
@@ -254,7 +265,7 @@ pub fn rfc3339(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-fn parse_rfc3339(s: &str) -> Option<i64> {
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(|t| t.unix_timestamp())

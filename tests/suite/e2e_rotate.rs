@@ -18,8 +18,8 @@ use support::e2e;
 pub(crate) const BLUEPRINT: &str = "examples/rotation.yaml";
 pub(crate) const SEED: &str = "examples/rotation-seed.json";
 pub(crate) const ACCOUNT: &str = "/subscriptions/2b9c4e71-6d3a-4f58-8e2b-9a1c7d5e3f60/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/fabrikam-openai-legacy";
-const VAULT_HOST: &str = "kv-fabrikam-keys.vault.azure.net";
-const SECRET: &str = "openai-legacy-key";
+pub(crate) const VAULT_HOST: &str = "kv-fabrikam-keys.vault.azure.net";
+pub(crate) const SECRET: &str = "openai-legacy-key";
 
 pub(crate) async fn emulator() -> (EmulatorHandle, ManualClock) {
     let clock = ManualClock::new();
@@ -153,7 +153,7 @@ pub(crate) fn assert_no_key(text: &str, seen: &[String]) {
     }
 }
 
-fn latest_tags(emu: &EmulatorHandle) -> serde_json::Map<String, Value> {
+pub(crate) fn latest_tags(emu: &EmulatorHandle) -> serde_json::Map<String, Value> {
     let v = emu.secret_versions(VAULT_HOST, SECRET);
     v.last().unwrap()["tags"].as_object().unwrap().clone()
 }
@@ -232,6 +232,27 @@ pub(crate) fn clock_secs(c: &ManualClock) -> i64 {
     c.now().as_secs() as i64
 }
 
+/// A run killed after its first or second write leaves its lease on the secret (the
+/// `pending` / `retiring` version): a run within the lease backs off (exit 0, nothing
+/// regenerated since the kill, in the request log); the clock then passes
+/// the lease. After the third write (the final version) there is no lease left.
+async fn lease_of_the_killed_run(emu: &EmulatorHandle, clock: &ManualClock, step: usize) {
+    let killed = regenerated(emu).len();
+    let (code, out) = run(moat(emu, &[])).await;
+    assert_eq!(code, 0, "step {step}: {out}");
+    if step < 3 {
+        assert!(
+            out.contains("backed off, nothing regenerated"),
+            "step {step}: {out}"
+        );
+        assert!(out.contains("holds the"), "step {step}: {out}");
+        assert_eq!(regenerated(emu).len(), killed, "step {step}: {out}");
+        clock.advance(Duration::from_secs(15 * 60 + 1));
+    } else {
+        assert!(!out.contains("backed off"), "step {step}: {out}");
+    }
+}
+
 /// Each cycle half has three writes (pending/retiring version, regenerate, final version):
 /// killed after each, the next run completes the half with one regenerate in all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,6 +263,7 @@ async fn a_run_killed_after_any_step_is_completed_with_each_key_regenerated_once
         let paused = killed_after(&emu, step).await;
         seen.extend(keys(&emu));
         assert_no_key(&paused, &seen);
+        lease_of_the_killed_run(&emu, &clock, step).await;
         let (code, out) = run(moat(&emu, &[])).await;
         assert_eq!(code, 0, "step {step}: {out}");
         assert!(out.contains("Key2"), "step {step}: {out}");
@@ -260,6 +282,7 @@ async fn a_run_killed_after_any_step_is_completed_with_each_key_regenerated_once
         let paused = killed_after(&emu, step).await;
         seen.extend(keys(&emu));
         assert_no_key(&paused, &seen);
+        lease_of_the_killed_run(&emu, &clock, step).await;
         let (code, out) = run(moat(&emu, &[])).await;
         assert_eq!(code, 0, "step {step}: {out}");
         assert_eq!(regenerated(&emu).len(), 1, "step {step}: Key1 once");

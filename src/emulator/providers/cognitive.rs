@@ -300,8 +300,13 @@ fn prepare_account(
         .and_then(|e| prop_str(e, "internalId"))
         .map(str::to_string)
         .unwrap_or_else(|| cx.st.new_guid("internal").replace('-', ""));
+    // Read-only: kept from the stored account; a seed may date an account created long ago.
+    let seeded = (cx.principal == "seed")
+        .then(|| prop_str(&body, "dateCreated"))
+        .flatten();
     let created = existing
         .and_then(|e| prop_str(e, "dateCreated"))
+        .or(seeded)
         .map(str::to_string)
         .unwrap_or_else(|| cx.timestamp());
     let p = props(&mut body);
@@ -527,6 +532,8 @@ fn list_keys(cx: &mut Cx, id: &ResId) -> HResult {
     Ok(Reply::json(200, json!({ "key1": k1, "key2": k2 })))
 }
 
+const REGENERATE_ACTION: &str = "Microsoft.CognitiveServices/accounts/regenerateKey/action";
+
 /// POST `{acct}/regenerateKey` with `{"keyName": "Key1" | "Key2"}`.
 fn regenerate_key(cx: &mut Cx, id: &ResId, body: &Value) -> HResult {
     let (key, _) = account_for_keys(cx, id)?;
@@ -546,6 +553,8 @@ fn regenerate_key(cx: &mut Cx, id: &ResId, body: &Value) -> HResult {
     keys[which] = fresh;
     let [k1, k2] = keys.clone();
     cx.st.dirty = true;
+    let acct = id.parent().expect("checked");
+    super::activity_log::record_action(cx, &acct, REGENERATE_ACTION, body);
     Ok(Reply::json(200, json!({ "key1": k1, "key2": k2 })))
 }
 

@@ -2,6 +2,7 @@
 //! [`Provider`](crate::emulator::provider::Provider). [`all`] is the one list of them: adding a
 //! resource type is a new file here plus one line in that list.
 
+pub mod activity_log;
 pub mod authorization;
 pub mod cognitive;
 pub mod cognitive_connections;
@@ -38,6 +39,7 @@ pub fn all() -> &'static [&'static dyn Provider] {
         &policy::Policy,
         &insights::Insights,
         &insights_alerts::InsightsAlerts,
+        &activity_log::ActivityLog,
         &workspaces::Workspaces,
         &key_vault::KeyVaults,
     ]
