@@ -15,7 +15,8 @@
 //! 8. key auth off last, gated on the role assignments being visible
 //! 9. guardrails (Azure Policy assignments), after every instance in their scope is hardened: a
 //!    Deny assigned earlier could refuse moat's own cutover writes; then the exemptions of the
-//!    instances whose exceptions waive a guarded control
+//!    instances whose exceptions waive a guarded control; then the remediation tasks the
+//!    blueprint asks for (`remediate`), for accounts of the scope that break a Modify already
 //!
 //! A kind says which stage each of its changes is in; a new kind joins a stage (or adds one
 //! here with its edges).
@@ -66,6 +67,9 @@ pub enum Stage {
     Guardrails,
     /// Policy exemptions of the instances whose exceptions waive a guarded control.
     Exemptions,
+    /// Remediation tasks (`guardrails[].remediate`): after the assignment, its identity's role
+    /// and the exemptions (the task skips exempted accounts).
+    Remediation,
 }
 
 /// What a change waits for in an earlier stage.
@@ -174,6 +178,7 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
             ],
         ),
         (Exemptions, &[(Guardrails, Done)]),
+        (Remediation, &[(Guardrails, Done), (Exemptions, Done)]),
     ]
 };
 

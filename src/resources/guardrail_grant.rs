@@ -55,6 +55,13 @@ fn address(inst: &Instance, g: &Guard, role_name: &str) -> String {
     )
 }
 
+/// The addresses of the grants `g`'s assignment identity gets (a remediation waits for them).
+pub fn addresses(inst: &Instance, g: &Guard) -> Vec<String> {
+    roles_of(g)
+        .map(|(_, name)| address(inst, g, name))
+        .collect()
+}
+
 /// `/subscriptions/{s}` of a scope (`/subscriptions/{s}[/resourceGroups/{rg}]`).
 fn subscription(scope: &str) -> &str {
     let end = scope

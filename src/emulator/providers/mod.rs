@@ -13,6 +13,7 @@ pub mod key_vault;
 pub mod key_vault_secrets;
 pub mod network;
 pub mod policy;
+pub mod policy_insights;
 pub mod private_dns;
 pub mod private_endpoints;
 pub mod resources;
@@ -35,6 +36,7 @@ pub fn all() -> &'static [&'static dyn Provider] {
         &private_dns::PrivateDns,
         &authorization::Authorization,
         &policy::Policy,
+        &policy_insights::PolicyInsights,
         &insights::Insights,
         &insights_alerts::InsightsAlerts,
         &workspaces::Workspaces,
