@@ -238,6 +238,7 @@ pub fn attach(root: &Node, instances: &mut [Instance], out: &mut Vec<Diagnostic>
                 Some("moat plans a scope's assignments with the instances in it".into()),
             ));
         }
+        let remediate = remediated(item, controls, out);
         for (key, value) in controls.as_map().unwrap_or_default() {
             let (Some(_), Some(effect)) = (built_in(&key.name), value.as_str()) else {
                 continue;
@@ -283,12 +284,18 @@ pub fn attach(root: &Node, instances: &mut [Instance], out: &mut Vec<Diagnostic>
                 control: key.name.clone(),
                 effect: effect.to_string(),
                 members: members.clone(),
+                accounts: instances
+                    .iter()
+                    .filter(|i| covers(&scope, i))
+                    .map(Instance::account_id)
+                    .collect(),
                 location: instances
                     .iter()
                     .find(|i| covers(&scope, i))
                     .map(|i| i.location.clone())
                     .unwrap_or_default(),
                 parameters,
+                remediate: remediate.contains(&key.name),
             };
             for inst in instances.iter_mut().filter(|i| covers(&scope, i)) {
                 inst.guardrails.push(guard.clone());
@@ -351,6 +358,44 @@ pub fn diagnostics_deploy(inst: &Instance) -> Option<&Guard> {
     inst.guardrails
         .iter()
         .find(|g| g.control == "diagnostics" && g.effect == "DeployIfNotExists")
+}
+
+/// The controls `remediate` names, each checked against `controls`: a control the guardrail
+/// does not guard, or guards with an effect that cannot change existing resources (audit,
+/// deny), is an error at its line and column.
+fn remediated(item: &Node, controls: &Node, out: &mut Vec<Diagnostic>) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in item
+        .get("remediate")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+    {
+        let Some(name) = entry.as_str() else {
+            continue;
+        };
+        let effect = controls.get(name).and_then(Node::as_str);
+        let problem = match effect {
+            None => format!("`remediate` names `{name}`, which this guardrail does not guard"),
+            Some(e) if e != "modify" => format!(
+                "`{name}: {e}` cannot remediate: only a `modify` guardrail changes existing accounts (moat does not start remediation tasks for deployIfNotExists yet)"
+            ),
+            Some(_) => {
+                names.push(name.to_string());
+                continue;
+            }
+        };
+        out.push(
+            Diagnostic::error(
+                &entry.loc,
+                problem,
+                Some(format!(
+                    "guard `{name}` with `modify` in this guardrail, or drop it from `remediate`"
+                )),
+            )
+            .with_code(Code::Semantic),
+        );
+    }
+    names
 }
 
 /// `deny` → `Deny`: the built-ins' `allowedValues` spelling.

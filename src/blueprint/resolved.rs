@@ -397,6 +397,10 @@ pub struct Guard {
     /// Names of every instance of the blueprint in the scope, in blueprint order: the
     /// assignment waits for their hardening.
     pub members: Vec<String>,
+    /// The account ids of those instances: the accounts the plan hardens or exempts itself, so
+    /// a remediation is planned only for the other accounts of the scope.
+    #[serde(default)]
+    pub accounts: Vec<String>,
     /// Where a Modify / DeployIfNotExists assignment keeps its managed identity: the location
     /// of the first instance in the scope (ARM requires one with an identity).
     #[serde(default)]
@@ -406,6 +410,10 @@ pub struct Guard {
     /// DeployIfNotExists), derived from the instances in the scope.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, Value>,
+    /// `remediate` names the control: moat plans a remediation task for the existing accounts
+    /// the assignment finds non-compliant (docs/guardrails.md).
+    #[serde(default)]
+    pub remediate: bool,
 }
 
 /// A documented weakening of the strict baseline.

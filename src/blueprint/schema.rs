@@ -193,6 +193,10 @@ pub const AUDIT_ONLY: &[&str] = &["audit"];
 /// (55d1f543); neither offers Deny.
 pub const DIAGNOSTICS_EFFECTS: &[&str] = &["auditIfNotExists", "deployIfNotExists"];
 
+/// The controls a guardrail may name (the keys of [`GUARDRAIL_CONTROLS`]); `remediate` lists
+/// some of them.
+pub const GUARD_CONTROLS: &[&str] = &["localAuth", "networkAccess"];
+
 pub static GUARDRAIL_CONTROLS: Obj = Obj {
     title: "guardrailControls",
     doc: "Which controls Azure Policy enforces in the scope, and with which effect (the built-in's `effect` parameter).",
@@ -249,6 +253,13 @@ pub static GUARDRAIL: Obj = Obj {
             "Control name to effect.",
         )
         .req(),
+        f(
+            "remediate",
+            &Ty::List(&Ty::Enum { what: "guarded control", values: GUARD_CONTROLS }),
+            "Controls of this guardrail whose existing non-compliant accounts Azure Policy fixes with a remediation task (`Microsoft.PolicyInsights/remediations`), each guarded with `modify`: moat plans one when an account in the scope that the plan does not harden itself is non-compliant, and never again for the same accounts.",
+        )
+        .def("[]")
+        .arm("remediations properties.policyAssignmentId"),
     ],
 };
 

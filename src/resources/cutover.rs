@@ -15,7 +15,8 @@
 //! 8. key auth off last, gated on the role assignments being visible
 //! 9. guardrails (Azure Policy assignments), after every instance in their scope is hardened: a
 //!    Deny assigned earlier could refuse moat's own cutover writes; then the exemptions of the
-//!    instances whose exceptions waive a guarded control
+//!    instances whose exceptions waive a guarded control; then the remediation tasks the
+//!    blueprint asks for (`remediate`), for accounts of the scope that break a Modify already
 //!
 //! `moat destroy` walks the same stages undone (`DESTROY_ORDER`, `DESTROY_EDGES`): the
 //! guardrails first (assignment, then its exemptions and its identity's grants), the account
@@ -74,6 +75,9 @@ pub enum Stage {
     /// after the assignment (the cutover writes them in `Guardrails`, each with an edge to its
     /// assignment, whose identity it names).
     GuardrailGrants,
+    /// Remediation tasks (`guardrails[].remediate`): after the assignment, its identity's role
+    /// and the exemptions (the task skips exempted accounts).
+    Remediation,
 }
 
 /// What a change waits for in an earlier stage.
@@ -182,6 +186,7 @@ pub static EDGES: &[(Stage, &[(Stage, Wait)])] = {
             ],
         ),
         (Exemptions, &[(Guardrails, Done)]),
+        (Remediation, &[(Guardrails, Done), (Exemptions, Done)]),
     ]
 };
 

@@ -72,6 +72,14 @@ fn scopes(g: &Guard) -> Vec<String> {
     out
 }
 
+/// The addresses of the grants `g`'s assignment identity gets (a remediation waits for them).
+pub fn addresses(inst: &Instance, g: &Guard) -> Vec<String> {
+    grants(g)
+        .iter()
+        .map(|(g, scope, _, name)| address(inst, g, scope, name))
+        .collect()
+}
+
 /// `/subscriptions/{s}` of a scope (`/subscriptions/{s}[/resourceGroups/{rg}]`).
 fn subscription(scope: &str) -> &str {
     let end = scope

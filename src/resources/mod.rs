@@ -24,6 +24,7 @@ pub mod metric_alert;
 pub mod policy_assignment;
 pub mod policy_diagnostics;
 pub mod policy_exemption;
+pub mod policy_remediation;
 pub mod private_dns_zone;
 pub mod private_endpoint;
 mod private_network;
@@ -63,6 +64,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &policy_assignment::PolicyAssignmentKind,
     &guardrail_grant::GuardrailGrantKind,
     &policy_exemption::PolicyExemptionKind,
+    &policy_remediation::PolicyRemediationKind,
 ];
 
 /// The kind a plan names, if moat knows it.

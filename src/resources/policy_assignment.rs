@@ -234,25 +234,23 @@ impl Kind for PolicyAssignmentKind {
     }
 }
 
-/// What the assignment of `g` finds on `inst`'s account as it is today (observed, before this
-/// plan hardens it), in a sentence for the reviewer: non-compliant with the guarded control, and
-/// whether an exemption waives it or this plan fixes it first. `None` when it complies.
-fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
-    let acct = seen.value(&super::account::read(inst))?;
-    let (field, value) = match g.control.as_str() {
+/// What the built-in assigned for `g` finds on an account as it is: the property that makes it
+/// non-compliant and its value, or `None` when it complies. The blast radius and the
+/// remediation task (`policy_remediation`) judge accounts by this one rule.
+pub fn finding(g: &Guard, acct: &Value) -> Option<(&'static str, String)> {
+    match g.control.as_str() {
         "localAuth" => {
             let off = get(acct, "properties.disableLocalAuth").and_then(Value::as_bool);
             (off != Some(true)).then(|| {
                 let v = off.map_or("(absent)".to_string(), |b| b.to_string());
                 ("properties.disableLocalAuth", v)
-            })?
+            })
         }
         "networkAccess" if remediates(g) => {
             // The Modify built-in (47ba1dd7) knows only publicNetworkAccess: a firewall default
             // of Deny does not make the account compliant.
             let pna = get_str(acct, "properties.publicNetworkAccess").unwrap_or("Enabled");
-            (!enum_eq(pna, "Disabled"))
-                .then(|| ("properties.publicNetworkAccess", pna.to_string()))?
+            (!enum_eq(pna, "Disabled")).then(|| ("properties.publicNetworkAccess", pna.to_string()))
         }
         "networkAccess" => {
             let pna = get_str(acct, "properties.publicNetworkAccess").unwrap_or("Enabled");
@@ -260,11 +258,11 @@ fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
             (!enum_eq(pna, "Disabled") && !enum_eq(default, "Deny")).then(|| {
                 let v = format!("{pna}, networkAcls.defaultAction {default}");
                 ("properties.publicNetworkAccess", v)
-            })?
+            })
         }
         "identity" => {
             let t = get_str(acct, "identity.type").unwrap_or("(absent)");
-            (t == "(absent)" || enum_eq(t, "None")).then(|| ("identity.type", t.to_string()))?
+            (t == "(absent)" || enum_eq(t, "None")).then(|| ("identity.type", t.to_string()))
         }
         "privateEndpoint" => {
             let approved = get(acct, "properties.privateEndpointConnections")
@@ -279,10 +277,22 @@ fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
             (approved == 0).then(|| {
                 let v = "no Approved connection".to_string();
                 ("properties.privateEndpointConnections", v)
-            })?
+            })
         }
-        "diagnostics" => diagnostics::non_compliance(inst, g, seen)?,
-        _ => return None,
+        _ => None,
+    }
+}
+
+/// What the assignment of `g` finds on `inst`'s account as it is today (observed, before this
+/// plan hardens it), in a sentence for the reviewer: non-compliant with the guarded control, and
+/// whether an exemption waives it or this plan fixes it first. `None` when it complies.
+fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
+    let acct = seen.value(&super::account::read(inst))?;
+    let (field, value) = if g.control == "diagnostics" {
+        // Judged on the account's diagnostic settings, not on the account.
+        diagnostics::non_compliance(inst, g, seen)?
+    } else {
+        finding(g, acct)?
     };
     let waived = built_in(&g.control)
         .is_some_and(|b| inst.exceptions.iter().any(|e| e.allows == b.exception));

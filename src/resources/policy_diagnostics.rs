@@ -109,6 +109,8 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_string(), Value::from(v)))
             .collect(),
+            accounts: Vec::new(),
+            remediate: false,
         }
     }
 

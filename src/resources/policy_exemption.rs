@@ -183,9 +183,13 @@ impl Kind for PolicyExemptionKind {
 use super::policy_assignment::owned;
 
 fn address(inst: &Instance, g: &Guard) -> String {
+    address_of(&inst.name, g)
+}
+
+/// The address of instance `name`'s exemption from `g`'s assignment.
+pub fn address_of(name: &str, g: &Guard) -> String {
     format!(
-        "{}/policy-exemption/{}",
-        inst.name,
+        "{name}/policy-exemption/{}",
         super::policy_assignment::name(g)
     )
 }

@@ -181,3 +181,54 @@ fn a_deploy_if_not_exists_takes_its_parameters_from_the_instances_which_must_agr
         "{e:#?}"
     );
 }
+
+#[test]
+fn remediate_names_modify_controls_of_its_guardrail_and_anything_else_is_a_located_error() {
+    let text = doc(&format!(
+        "  - scope: {SUB}\n    controls: {{localAuth: modify, networkAccess: deny}}\n    remediate: [localAuth]\n"
+    ));
+    let bp = blueprint::load_str_with("g.yaml", &text, &opts())
+        .blueprint
+        .expect("loads");
+    let flags: Vec<(String, bool)> = bp.instances[0]
+        .guardrails
+        .iter()
+        .map(|g| (g.control.clone(), g.remediate))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![("localAuth".into(), true), ("networkAccess".into(), false)]
+    );
+    assert_eq!(
+        bp.instances[0].guardrails[0].accounts.len(),
+        2,
+        "the accounts the plan hardens itself"
+    );
+
+    // A Deny cannot change existing accounts: the entry's position is reported.
+    let e = errors(&format!(
+        "  - scope: {SUB}\n    controls: {{localAuth: modify, networkAccess: deny}}\n    remediate: [localAuth, networkAccess]\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("g.yaml:14:28: error: `networkAccess: deny` cannot remediate")),
+        "{e:#?}"
+    );
+    // A control the guardrail does not guard.
+    let e = errors(&format!(
+        "  - scope: {SUB}\n    controls: {{localAuth: modify}}\n    remediate:\n      - networkAccess\n"
+    ));
+    assert!(
+        e.iter().any(|m| m.starts_with("g.yaml:15:9: error: `remediate` names `networkAccess`, which this guardrail does not guard")),
+        "{e:#?}"
+    );
+    // Not a control at all: the schema's enum.
+    let e = errors(&format!(
+        "  - scope: {SUB}\n    controls: {{localAuth: modify}}\n    remediate: [diagnostics]\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("g.yaml:14:17: error:") && m.contains("diagnostics")),
+        "{e:#?}"
+    );
+}

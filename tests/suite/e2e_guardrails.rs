@@ -170,7 +170,8 @@ async fn guardrails_are_assigned_after_hardening_exempt_the_exception_and_deny_t
 /// `localAuth: modify`: the assignment carries a system-assigned identity and a location, its
 /// identity gets the built-in's Contributor at the scope once the assignment exists (an edge
 /// and a bind in the plan, not a choice of apply), the emulator's Modify rewrites a write that
-/// turns keys back on, and changing the effect replaces moat's assignment and exemption.
+/// turns keys back on, a remediation task fixes the account that broke it before (once: the
+/// next plan is empty), and changing the effect replaces moat's assignment and exemption.
 #[tokio::test]
 async fn a_modify_guardrail_gets_an_identity_its_roles_after_it_and_rewrites_writes() {
     let emu = emulator("examples/guardrails-modify-seed.json").await;
@@ -226,14 +227,55 @@ async fn a_modify_guardrail_gets_an_identity_its_roles_after_it_and_rewrites_wri
         "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourceGroups/rg-ai-modify/providers/Microsoft.Authorization/roleAssignments/"
     ));
 
+    // `remediate: [localAuth]`: the team's own account (not in the blueprint, keys on) breaks
+    // the Modify today; one remediation task is planned for it, after the assignment and the
+    // identity's role.
+    let tasks: Vec<_> = p
+        .changes()
+        .filter(|c| c.kind.label() == "policy-remediation")
+        .collect();
+    assert_eq!(tasks.len(), 1, "one task for the scope, planned once");
+    let task = tasks[0];
+    assert_eq!(task.action, Action::Create);
+    assert!(
+        task.reason.contains("team-notebook-openai"),
+        "{}",
+        task.reason
+    );
+    assert!(
+        task.depends_on.contains(&modify.address) && task.depends_on.contains(&grant.address),
+        "{:?}",
+        task.depends_on
+    );
+    let tb = task.write.as_ref().unwrap().body.as_ref().unwrap();
+    assert_eq!(tb["properties"]["policyAssignmentId"], json!(modify.id));
+    assert_eq!(
+        tb["properties"]["resourceDiscoveryMode"],
+        "ReEvaluateCompliance"
+    );
+
     let report = apply(api.clone(), &p).await;
     assert!(report.ok(), "{report:#?}");
     let log = emu.request_log();
     let assigned = first(&log, "PUT", "policyAssignments/moat-localauth-").unwrap();
     let granted = first(&log, "PUT", "roleAssignments").unwrap();
+    let remediated = first(&log, "PUT", "remediations/moat-localauth-").unwrap();
     assert!(
-        assigned < granted,
-        "the identity's role after the assignment"
+        assigned < granted && granted < remediated,
+        "the identity's role after the assignment, the task after both"
+    );
+    let team = "/subscriptions/6f1f0a22-3b7e-4c2a-9d55-0c2a8e1f4b10/resourceGroups/rg-ai-modify/providers/Microsoft.CognitiveServices/accounts/team-notebook-openai";
+    let live = api.get(team, ACCOUNT_API).await.unwrap().unwrap();
+    assert_eq!(
+        live["properties"]["disableLocalAuth"], true,
+        "fixed by the task"
+    );
+    let done = api.get(&task.id, "2024-10-01").await.unwrap().unwrap();
+    assert_eq!(done["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(
+        done["properties"]["deploymentStatus"],
+        json!({"totalDeployments": 1, "successfulDeployments": 1, "failedDeployments": 0}),
+        "the exempted account is skipped, the blueprint's accounts already comply"
     );
     let live_pa = api.get(&modify.id, "2025-11-01").await.unwrap().unwrap();
     let principal = live_pa["identity"]["principalId"].as_str().unwrap();

@@ -159,6 +159,28 @@ async fn every_microsoft_example_is_answered_alike() {
         ],
     ));
 
+    // A remediation of a Modify assignment (seeded with its identity) at the subscription, with
+    // every optional field of Microsoft's example.
+    let ex_rem = example(
+        "Microsoft.PolicyInsights__Remediations_CreateSubscriptionScope_ResourceIdsFilter.json",
+    );
+    let rem_body = ex_rem["parameters"]["parameters"].clone();
+    let rem_assignment = rem_body["properties"]["policyAssignmentId"]
+        .as_str()
+        .unwrap();
+    let rem_path = sub_path("/providers/Microsoft.PolicyInsights/remediations/storageRemediation");
+    let mut rem_put = rem_body.clone();
+    let rem_assignment = rem_assignment.replace("35ee058e-5fa0-414c-8145-3ebb8d09b6e2", G);
+    rem_put["properties"]["policyAssignmentId"] = json!(rem_assignment);
+    cases.push((
+        "Microsoft.PolicyInsights__Remediations_CreateSubscriptionScope_ResourceIdsFilter.json",
+        json!([{ "id": rem_assignment, "location": "westus",
+            "identity": { "type": "SystemAssigned", "principalId": "9a1f6c1e-57a4-4c3e-8d2f-3b6e1c0d7a21" },
+            "properties": { "scope": sub_path(""), "parameters": { "effect": { "value": "Modify" } },
+            "policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/14de9e63-1b31-492e-a5a3-c3f7fd57f555" } }]),
+        vec![Send(Method::Put, rem_path, Some(rem_put))],
+    ));
+
     let ex = example("Microsoft.CognitiveServices__CreateAccount.json");
     let p = acct_path("myResourceGroup", "testCreate1");
     cases.push((

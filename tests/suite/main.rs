@@ -72,6 +72,7 @@ mod emulator_network;
 mod emulator_policy;
 mod emulator_protocol;
 mod emulator_rbac;
+mod emulator_remediation;
 mod emulator_sdk_faults;
 mod emulator_seed_from;
 mod golden;

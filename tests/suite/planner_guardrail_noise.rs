@@ -1,9 +1,13 @@
-//! Noise, per guardrail kind: policy assignments and exemptions as Azure answers them —
+//! Noise, per guardrail kind: policy assignments, exemptions and remediation tasks as Azure
+//! answers them —
 //! Microsoft's example GET response for the type (REST spec examples, kept in
 //! `tests/emulator_arm_examples/`: `Microsoft.Authorization__getPolicyAssignment.json` from
 //! specification/resources/resource-manager/Microsoft.Authorization/policy/stable/2025-11-01/
 //! examples/getPolicyAssignment.json, `Microsoft.Authorization__getPolicyExemptionWithResourceSelectors.json`
-//! from …/policy/preview/2026-01-01-preview/examples/getPolicyExemptionWithResourceSelectors.json)
+//! from …/policy/preview/2026-01-01-preview/examples/getPolicyExemptionWithResourceSelectors.json,
+//! `Microsoft.PolicyInsights__Remediations_CreateSubscriptionScope_ResourceIdsFilter.json` from
+//! specification/policyinsights/…/PolicyInsights/stable/2024-10-01/examples/, whose answer is
+//! the remediation as GET shows it)
 //! carrying what moat wrote, with what Azure adds (`scope`, `instanceId`, `definitionVersion`,
 //! identity `principalId` / `tenantId`, `createdBy`/`createdOn` in metadata,
 //! `assignmentScopeValidation`, `systemData`) and the id casing it may change — and then the
@@ -15,16 +19,25 @@ use std::path::Path;
 use moat::blueprint::resolved::Blueprint;
 use moat::model::{Action, Change, KindId};
 use moat::observe::Observed;
-use moat::resources::{policy_assignment, policy_exemption};
+use moat::resources::{policy_assignment, policy_exemption, policy_remediation};
 use serde_json::{json, Value};
 
 use crate::planner_alert_noise::{kind_noise, read_of};
 use crate::planner_noise::mutate;
 use crate::support::example_in;
 
-const GUARD_KINDS: [KindId; 2] = [policy_assignment::KIND, policy_exemption::KIND];
-/// The guardrails-modify scenario: two assignments (Modify and Deny) and one exemption.
-const GUARD_RESOURCES: usize = 3;
+const GUARD_KINDS: [KindId; 3] = [
+    policy_assignment::KIND,
+    policy_exemption::KIND,
+    policy_remediation::KIND,
+];
+/// The guardrails-remediate scenario (guardrails-modify with `remediate: [localAuth]` and a
+/// team's account with keys on in the scope): two assignments (Modify and Deny), one exemption
+/// and one remediation task.
+const GUARD_RESOURCES: usize = 4;
+
+const REMEDIATION_EXAMPLE: &str =
+    "Microsoft.PolicyInsights__Remediations_CreateSubscriptionScope_ResourceIdsFilter.json";
 
 fn examples() -> &'static Path {
     Path::new("tests/emulator_arm_examples")
@@ -39,6 +52,9 @@ fn lower_rg(id: &str) -> String {
 fn server_answer(change: &Change) -> Value {
     let write = change.write.as_ref().expect("a create writes");
     let sent = write.body.clone().expect("a PUT has a body");
+    if change.kind == policy_remediation::KIND {
+        return remediation_answer(change, &sent);
+    }
     let assignment = change.kind == policy_assignment::KIND;
     let file = if assignment {
         "Microsoft.Authorization__getPolicyAssignment.json"
@@ -85,10 +101,37 @@ fn server_answer(change: &Change) -> Value {
     body
 }
 
-/// The guardrails-modify scenario's blueprint and its live state with every assignment and
-/// exemption as Azure answers moat's create.
+/// Microsoft's remediation, finished, carrying what moat sent: the id and assignment id
+/// lower-cased as in the example, `resourceCount` / `parallelDeployments` / `failureThreshold`
+/// kept (Azure's defaults, not moat's), the example's own filters and reference id dropped.
+fn remediation_answer(change: &Change, sent: &Value) -> Value {
+    let mut body = example_in(examples(), REMEDIATION_EXAMPLE);
+    body["id"] = json!(lower_rg(&change.id).replace(
+        "/providers/Microsoft.PolicyInsights/",
+        "/providers/microsoft.policyinsights/"
+    ));
+    body["name"] = json!(change.id.rsplit('/').next().unwrap());
+    let props = body["properties"].as_object_mut().unwrap();
+    props.remove("filters");
+    props.remove("policyDefinitionReferenceId");
+    for (k, v) in sent["properties"].as_object().unwrap() {
+        props.insert(k.clone(), v.clone());
+    }
+    let p = &mut body["properties"];
+    p["policyAssignmentId"] = json!(p["policyAssignmentId"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase());
+    p["provisioningState"] = json!("Succeeded");
+    p["deploymentStatus"] =
+        json!({"totalDeployments": 1, "successfulDeployments": 1, "failedDeployments": 0});
+    body
+}
+
+/// The guardrails-remediate scenario's blueprint and its live state with every assignment,
+/// exemption and remediation task as Azure answers moat's create.
 fn answered() -> (Blueprint, Observed) {
-    let dir = Path::new("tests/golden/guardrails-modify");
+    let dir = Path::new("tests/golden/guardrails-remediate");
     let bp = moat::blueprint::load(&dir.join("blueprint.yaml")).unwrap();
     let text = std::fs::read_to_string(dir.join("observed.json")).unwrap();
     let mut observed: Observed = serde_json::from_str(&text).unwrap();
@@ -102,8 +145,9 @@ fn answered() -> (Blueprint, Observed) {
         assert_eq!(c.action, Action::Create, "{}", c.address);
         let read = read_of(c);
         let answer = server_answer(c);
-        // A shared assignment is read by every instance in its scope; an exemption by its own.
-        let shared = c.kind == policy_assignment::KIND;
+        // A shared assignment or task is read by every instance in its scope; an exemption by
+        // its own.
+        let shared = c.kind != policy_exemption::KIND;
         let mut placed = false;
         for inst in &mut observed.instances {
             if shared || c.address.starts_with(&format!("{}/", inst.name)) {
@@ -123,7 +167,9 @@ fn guard_noise(bp: &Blueprint, observed: &Observed) -> Vec<String> {
 fn is_guard_body(v: &Value) -> bool {
     v["id"].as_str().is_some_and(|id| {
         let id = id.to_ascii_lowercase();
-        id.contains("/policyassignments/") || id.contains("/policyexemptions/")
+        id.contains("/policyassignments/")
+            || id.contains("/policyexemptions/")
+            || id.contains("/remediations/")
     })
 }
 
@@ -186,4 +232,81 @@ fn a_real_difference_on_a_guardrail_is_planned() {
             "{kind} {pointer} = {value} is a change"
         );
     }
+}
+
+/// A task is one-shot: found (in any state) it plans nothing; once the accounts comply the
+/// scope's list finds none and nothing is read or planned; an account that breaks the Modify
+/// later is a new set of accounts, and gets a new task.
+#[test]
+fn a_remediation_is_planned_once_per_set_of_non_compliant_accounts() {
+    let (bp, observed) = answered();
+    let tasks = |o: &Observed| -> Vec<(String, Action)> {
+        moat::plan::plan(&bp, o)
+            .changes()
+            .filter(|c| c.kind == policy_remediation::KIND)
+            .map(|c| (c.id.clone(), c.action))
+            .collect()
+    };
+    let before = tasks(&observed);
+    assert_eq!(before.len(), 1);
+    assert_eq!(
+        before[0].1,
+        Action::NoOp,
+        "the finished task is not started again"
+    );
+
+    // Still running: nothing new either (the plan notes it).
+    let mut running = observed.clone();
+    for inst in &mut running.instances {
+        for v in inst.reads.values_mut().flatten() {
+            if v["id"]
+                .as_str()
+                .is_some_and(|i| i.contains("/remediations/"))
+            {
+                v["properties"]["provisioningState"] = json!("Evaluating");
+            }
+        }
+    }
+    assert_eq!(tasks(&running), before);
+
+    // The scope's account list (the only list holding the team's account).
+    let accounts = |edit: &dyn Fn(&mut Vec<Value>)| {
+        let mut o = observed.clone();
+        for inst in &mut o.instances {
+            for v in inst.reads.values_mut().flatten() {
+                if let Value::Array(items) = v {
+                    if items.iter().any(|a| a["name"] == "team-sandbox-openai") {
+                        edit(items);
+                    }
+                }
+            }
+        }
+        o
+    };
+    let fixed = accounts(&|items| {
+        for a in items.iter_mut() {
+            if a["name"] == "team-sandbox-openai" {
+                a["properties"]["disableLocalAuth"] = json!(true);
+            }
+        }
+    });
+    assert!(tasks(&fixed).is_empty(), "compliant accounts need no task");
+
+    let another = accounts(&|items| {
+        let mut a = items.last().unwrap().clone();
+        a["id"] = json!(a["id"]
+            .as_str()
+            .unwrap()
+            .replace("team-sandbox-openai", "team-lab-openai"));
+        a["name"] = json!("team-lab-openai");
+        items.push(a);
+    });
+    let after = tasks(&another);
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        after[0].1,
+        Action::Create,
+        "a new set of accounts gets its own task"
+    );
+    assert_ne!(after[0].0, before[0].0);
 }

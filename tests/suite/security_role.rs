@@ -83,7 +83,8 @@ fn is_poll(e: &RequestLogEntry) -> bool {
         || p.contains("/asyncoperations/")
 }
 
-/// A write moat makes only for guardrails: a policy assignment or exemption, or the role
+/// A write moat makes only for guardrails: a policy assignment or exemption, a remediation
+/// task, or the role
 /// assignment of a Modify assignment's identity, which sits at the guardrail's scope (a resource
 /// group or subscription) rather than on a resource like the instances' own grants.
 fn is_guardrail_write(e: &RequestLogEntry) -> bool {
@@ -93,6 +94,7 @@ fn is_guardrail_write(e: &RequestLogEntry) -> bool {
     }
     if p.contains("/providers/microsoft.authorization/policyassignments/")
         || p.contains("/providers/microsoft.authorization/policyexemptions/")
+        || p.contains("/providers/microsoft.policyinsights/remediations/")
     {
         return true;
     }
@@ -125,6 +127,10 @@ fn guardrails_role_holds_what_guardrails_write(log: &[RequestLogEntry]) {
     assert!(
         needed.iter().any(|n| n.contains("roleAssignments/write")),
         "the guardrail flows grant a Modify identity its role: {needed:#?}"
+    );
+    assert!(
+        needed.iter().any(|n| n.contains("remediations/write")),
+        "the guardrail flows start a remediation task: {needed:#?}"
     );
     let missing: Vec<&String> = needed
         .iter()

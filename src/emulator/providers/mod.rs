@@ -15,6 +15,7 @@ pub mod key_vault_secrets;
 pub mod network;
 pub mod policy;
 pub mod policy_deploy;
+pub mod policy_insights;
 pub mod private_dns;
 pub mod private_endpoints;
 pub mod resources;
@@ -37,6 +38,7 @@ pub fn all() -> &'static [&'static dyn Provider] {
         &private_dns::PrivateDns,
         &authorization::Authorization,
         &policy::Policy,
+        &policy_insights::PolicyInsights,
         &insights::Insights,
         &insights_alerts::InsightsAlerts,
         &activity_log::ActivityLog,

@@ -210,7 +210,7 @@ fn bad(code: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// The scope an extension resource hangs off: its id up to `/providers/Microsoft.Authorization`.
-fn scope_of(id: &str) -> String {
+pub fn scope_of(id: &str) -> String {
     let lower = id.to_ascii_lowercase();
     match lower.rfind("/providers/microsoft.authorization/") {
         Some(i) => id[..i].to_string(),
@@ -219,7 +219,7 @@ fn scope_of(id: &str) -> String {
 }
 
 /// Whether `scope` is `id` or one of its ancestors.
-fn covers(scope: &str, id: &str) -> bool {
+pub fn covers(scope: &str, id: &str) -> bool {
     let (s, i) = (scope.to_ascii_lowercase(), id.to_ascii_lowercase());
     let s = s.trim_end_matches('/');
     i == s || i.starts_with(&format!("{s}/"))
@@ -390,7 +390,7 @@ fn looks_like_time(s: &str) -> bool {
         && s[..4].bytes().all(|c| c.is_ascii_digit())
 }
 
-fn find<'a>(st: &'a State, id: &str) -> Option<&'a Value> {
+pub fn find<'a>(st: &'a State, id: &str) -> Option<&'a Value> {
     st.of_type(PA_TYPE)
         .find(|a| a["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
 }
@@ -405,7 +405,6 @@ pub(super) fn applying<'a>(
     let now = cx.timestamp();
     cx.st.of_type(PA_TYPE).filter_map(move |a| {
         let p = &a["properties"];
-        let scope = p["scope"].as_str().unwrap_or_default();
         let b = p["policyDefinitionId"].as_str().and_then(built_in)?;
         let given = p
             .pointer("/parameters/effect/value")
@@ -414,19 +413,8 @@ pub(super) fn applying<'a>(
         let enforced = !p["enforcementMode"]
             .as_str()
             .is_some_and(|m| m.eq_ignore_ascii_case("DoNotEnforce"));
-        let excluded = p["notScopes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .any(|n| covers(n, account_id));
-        let a_id = a["id"].as_str().unwrap_or_default();
-        (given.eq_ignore_ascii_case(effect)
-            && enforced
-            && !excluded
-            && covers(scope, account_id)
-            && !exempted(cx.st, a_id, account_id, &now))
-        .then_some((a, b))
+        (given.eq_ignore_ascii_case(effect) && enforced && reaches(cx.st, &now, a, account_id))
+            .then_some((a, b))
     })
 }
 
@@ -442,6 +430,50 @@ pub fn modify(cx: &Cx, account_id: &str, body: &mut Value) {
         let value = serde_json::from_str(value).unwrap_or(Value::Null);
         props(body).insert(field.into(), value);
     }
+}
+
+/// Whether the assignment `a` reaches the account: in its scope, not in `notScopes`, and not
+/// waived by an unexpired exemption on the account.
+fn reaches(st: &State, now: &str, a: &Value, account_id: &str) -> bool {
+    let p = &a["properties"];
+    let excluded = p["notScopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .any(|n| covers(n, account_id));
+    let a_id = a["id"].as_str().unwrap_or_default();
+    !excluded
+        && covers(p["scope"].as_str().unwrap_or_default(), account_id)
+        && !exempted(st, a_id, account_id, now)
+}
+
+/// What a remediation of the Modify assignment `a` changes on the account `account` (its
+/// stored body): the property under `properties` and its new value, when the assignment's
+/// built-in has a Modify operation, the account is in its scope, not in `notScopes`, not
+/// exempted, and does not already comply. A remediation runs on DoNotEnforce assignments too.
+pub fn remediation_of(
+    st: &State,
+    now: &str,
+    a: &Value,
+    account: &Value,
+) -> Option<(&'static str, Value)> {
+    let p = &a["properties"];
+    let (field, value) = p["policyDefinitionId"]
+        .as_str()
+        .and_then(built_in)?
+        .modify?;
+    if !reaches(st, now, a, account["id"].as_str()?) {
+        return None;
+    }
+    let value: Value = serde_json::from_str(value).ok()?;
+    let have = account.pointer(&format!("/properties/{field}"));
+    let complies = match (have, &value) {
+        (Some(Value::String(h)), Value::String(v)) => h.eq_ignore_ascii_case(v),
+        (Some(h), v) => h == v,
+        (None, _) => false,
+    };
+    (!complies).then_some((field, value))
 }
 
 /// Azure Policy's Deny on a write of the account `account_id` whose resulting body is `body`:
