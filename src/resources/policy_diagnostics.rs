@@ -11,9 +11,8 @@
 
 use serde_json::{json, Value};
 
-use super::kind::Reads;
-use super::{diagnostic_setting, get_str, id_eq};
-use crate::blueprint::resolved::{Guard, Instance};
+use super::{get_str, id_eq};
+use crate::blueprint::resolved::Guard;
 
 /// The two category groups the DeployIfNotExists built-in counts.
 const GROUPS: [&str; 2] = ["audit", "allLogs"];
@@ -47,26 +46,6 @@ pub fn satisfies(g: &Guard, setting: &Value) -> bool {
     GROUPS.iter().all(|n| entries(n) == 1)
         && get_str(setting, "properties.workspaceId")
             .is_some_and(|w| id_eq(w, param(g, "logAnalytics")))
-}
-
-/// The field and observed value the blast radius quotes when no setting on `inst`'s account
-/// satisfies `g`; `None` when one does, or when moat does not read the account's settings
-/// (the instance declares no `controls.diagnostics`).
-pub fn non_compliance(inst: &Instance, g: &Guard, seen: &Reads) -> Option<(&'static str, String)> {
-    let settings = seen.items(&diagnostic_setting::read(inst)?);
-    if settings.iter().any(|s| satisfies(g, s)) {
-        return None;
-    }
-    let have = if settings.is_empty() {
-        "none".to_string()
-    } else {
-        let names: Vec<&str> = settings.iter().filter_map(|s| get_str(s, "name")).collect();
-        format!(
-            "{} (none matches the built-in's existence condition)",
-            names.join(", ")
-        )
-    };
-    Some(("diagnosticSettings", have))
 }
 
 /// The log entries moat adds to its own setting for a DeployIfNotExists guard deploying

@@ -432,6 +432,16 @@ pub fn modify(cx: &Cx, account_id: &str, body: &mut Value) {
     }
 }
 
+/// Azure Policy's DeployIfNotExists after a successful write of the account `account_id`
+/// (stored body `account`): the enforced DeployIfNotExists assignments that reach it, handed
+/// to `policy_deploy::deploy`.
+pub fn deploy_if_not_exists(cx: &mut Cx, account_id: &str, account: &Value) {
+    let applying: Vec<(Value, &'static [Param])> = applying(cx, account_id, "DeployIfNotExists")
+        .map(|(a, b)| (a.clone(), b.params))
+        .collect();
+    super::policy_deploy::deploy(cx, account_id, account, &applying);
+}
+
 /// Whether the assignment `a` reaches the account: in its scope, not in `notScopes`, and not
 /// waived by an unexpired exemption on the account.
 fn reaches(st: &State, now: &str, a: &Value, account_id: &str) -> bool {

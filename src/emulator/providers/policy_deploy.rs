@@ -145,34 +145,41 @@ fn satisfies(setting: &Value, group: &str, workspace: &str) -> bool {
 }
 
 /// Azure Policy's DeployIfNotExists after a successful write of the account `account_id`
-/// (stored body `account`): the diagnostic setting of every applying assignment of 55d1f543
-/// whose existenceCondition no setting on the account satisfies.
-pub fn deploy_if_not_exists(cx: &mut Cx, account_id: &str, account: &Value) {
+/// (stored body `account`): the diagnostic setting of every assignment in `applying` (the
+/// enforced DeployIfNotExists assignments that reach the account, with their built-in's
+/// parameters; `policy::deploy_if_not_exists` finds them) whose existenceCondition no setting
+/// on the account satisfies.
+pub fn deploy(
+    cx: &mut Cx,
+    account_id: &str,
+    account: &Value,
+    applying: &[(Value, &'static [Param])],
+) {
     let location = account["location"].as_str().unwrap_or_default();
-    let deployments: Vec<(String, String, String)> =
-        super::policy::applying(cx, account_id, "DeployIfNotExists")
-            .filter_map(|(a, b)| {
-                let params = b.params;
-                let name = param(a, params, "diagnosticSettingName");
-                let group = param(a, params, "categoryGroup");
-                let workspace = param(a, params, "logAnalytics");
-                let locations = param(a, params, "resourceLocationList");
-                let list: Vec<&str> = locations
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                let here = list.first() == Some(&"*")
-                    || list.iter().any(|l| l.eq_ignore_ascii_case(location));
-                Some((
-                    name.as_str()?.to_string(),
-                    group.as_str()?.to_string(),
-                    workspace.as_str()?.to_string(),
-                ))
-                .filter(|_| here)
-            })
-            .collect();
+    let deployments: Vec<(String, String, String)> = applying
+        .iter()
+        .filter_map(|(a, params)| {
+            let params = *params;
+            let name = param(a, params, "diagnosticSettingName");
+            let group = param(a, params, "categoryGroup");
+            let workspace = param(a, params, "logAnalytics");
+            let locations = param(a, params, "resourceLocationList");
+            let list: Vec<&str> = locations
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let here =
+                list.first() == Some(&"*") || list.iter().any(|l| l.eq_ignore_ascii_case(location));
+            Some((
+                name.as_str()?.to_string(),
+                group.as_str()?.to_string(),
+                workspace.as_str()?.to_string(),
+            ))
+            .filter(|_| here)
+        })
+        .collect();
     let scope = format!("{account_id}/providers/Microsoft.Insights");
     for (name, group, workspace) in deployments {
         let settings = cx.st.children(&scope, "diagnosticSettings");
