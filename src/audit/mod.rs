@@ -8,6 +8,7 @@
 mod cache;
 pub mod discover;
 pub mod dns_records;
+pub mod guardrails;
 pub mod junit;
 pub mod locate;
 pub mod observed_rules;

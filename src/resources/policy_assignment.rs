@@ -208,7 +208,10 @@ fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
                 ("properties.publicNetworkAccess", v)
             })?
         }
-        "diagnostics" => diagnostics::non_compliance(inst, g, seen)?,
+        "diagnostics" => {
+            let settings = super::diagnostic_setting::read(inst).map(|r| seen.items(&r));
+            diagnostics::non_compliance(g, settings)?
+        }
         _ => return None,
     };
     let waived = built_in(&g.control)

@@ -11,9 +11,8 @@
 
 use serde_json::{json, Value};
 
-use super::kind::Reads;
-use super::{diagnostic_setting, get_str, id_eq};
-use crate::blueprint::resolved::{Guard, Instance};
+use super::{get_str, id_eq};
+use crate::blueprint::resolved::Guard;
 
 /// The two category groups the DeployIfNotExists built-in counts.
 const GROUPS: [&str; 2] = ["audit", "allLogs"];
@@ -49,11 +48,11 @@ pub fn satisfies(g: &Guard, setting: &Value) -> bool {
             .is_some_and(|w| id_eq(w, param(g, "logAnalytics")))
 }
 
-/// The field and observed value the blast radius quotes when no setting on `inst`'s account
-/// satisfies `g`; `None` when one does, or when moat does not read the account's settings
-/// (the instance declares no `controls.diagnostics`).
-pub fn non_compliance(inst: &Instance, g: &Guard, seen: &Reads) -> Option<(&'static str, String)> {
-    let settings = seen.items(&diagnostic_setting::read(inst)?);
+/// The field and observed value the blast radius quotes when none of the account's observed
+/// `settings` satisfies `g`; `None` when one does, or when moat does not read the account's
+/// settings (`None`: the instance declares no `controls.diagnostics`).
+pub fn non_compliance(g: &Guard, settings: Option<&[Value]>) -> Option<(&'static str, String)> {
+    let settings = settings?;
     if settings.iter().any(|s| satisfies(g, s)) {
         return None;
     }

@@ -14,6 +14,8 @@ pub mod key_vault_secrets;
 pub mod network;
 pub mod policy;
 pub mod policy_deploy;
+pub mod policy_list;
+pub mod policy_params;
 pub mod private_dns;
 pub mod private_endpoints;
 pub mod resources;

@@ -153,3 +153,12 @@ pub fn greenfield_instances(names: &[&str]) -> moat::blueprint::resolved::Bluepr
         .collect();
     bp
 }
+
+/// The ARM id of the account named `name` in the blueprint.
+pub fn account(bp: &Blueprint, name: &str) -> String {
+    bp.instances
+        .iter()
+        .find(|i| i.account_name == name)
+        .unwrap()
+        .account_id()
+}
