@@ -86,7 +86,7 @@ fn suites(audit: &Audit) -> Vec<Suite<'_>> {
                     Outcome::Fail(hits.into_iter().filter(|f| f.waived_by.is_none()).collect())
                 } else if let Some(w) = hits.iter().find_map(|f| f.waived_by.as_deref()) {
                     Outcome::Skip(format!("waived: {w}"))
-                } else if rules::judged_by(rule, &inst.controls) {
+                } else if rules::judged_for(rule, inst) {
                     Outcome::Pass
                 } else {
                     Outcome::Skip(format!(

@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod discover;
 pub mod dns_records;
+pub mod guardrails;
 pub mod junit;
 pub mod key_age;
 pub mod locate;

@@ -324,6 +324,16 @@ pub const RULES: &[Rule] = &[
         kind: "deployment",
         path: "properties.raiPolicyName",
     },
+    Rule {
+        id: "MOAT-GV-001",
+        title: "a guardrail is missing, weaker than declared, or waived by an exemption moat did not make",
+        mcsb: "PV-2",
+        severity: Severity::Medium,
+        policy: None,
+        remediation: "guardrails",
+        kind: OBSERVED,
+        path: "",
+    },
 ];
 
 /// The pseudo-kind of a finding on a soft-deleted account: found by discovery, never planned.
@@ -384,6 +394,15 @@ pub fn rule_waived_by(allows: &str) -> Option<&'static Rule> {
         _ => return None,
     };
     rule(id)
+}
+
+/// [`judged_by`] for an instance: `MOAT-GV-001` is judged where the blueprint declares a
+/// guardrail whose scope covers the instance.
+pub fn judged_for(rule: &Rule, inst: &crate::blueprint::resolved::Instance) -> bool {
+    if rule.id == "MOAT-GV-001" {
+        return !inst.guardrails.is_empty();
+    }
+    judged_by(rule, &inst.controls)
 }
 
 /// Whether the blueprint (or the baseline) judges `rule` for an instance with these controls:

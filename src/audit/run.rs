@@ -168,6 +168,7 @@ pub async fn audit_with(
     let mut cache = super::cache::Cache::default();
     findings.extend(observed_rules::findings(&api, &bp, &observed, &plan, &mut cache).await?);
     findings.extend(super::key_age::findings(&api, &bp, &observed, api.now()).await?);
+    findings.extend(super::guardrails::findings(&api, &bp, &plan, &mut cache).await?);
     for d in &deleted {
         findings.push(deleted_finding(d));
     }

@@ -96,13 +96,16 @@ fn observed_state_rules_never_match_a_plan_change_and_every_kind_rule_names_a_ki
     // instance that declares the private path says where its privatelink zones are.
     for r in RULES
         .iter()
-        .filter(|r| r.kind == rules::OBSERVED && r.id != "MOAT-NS-012")
+        .filter(|r| r.kind == rules::OBSERVED && !["MOAT-NS-012", "MOAT-GV-001"].contains(&r.id))
     {
         assert!(rules::judged_by(r, &Default::default()), "{}", r.id);
     }
     let ns012 = rules::rule("MOAT-NS-012").unwrap();
     assert_eq!(ns012.kind, rules::OBSERVED);
     assert!(!rules::judged_by(ns012, &Default::default()));
+    // The guardrail rule: only where a guardrail covers the instance.
+    let gv = rules::rule("MOAT-GV-001").unwrap();
+    assert!(!rules::judged_by(gv, &Default::default()));
     assert!(rules::rule_for(rules::OBSERVED, None).is_none());
     let labels: Vec<&str> = crate::resources::KINDS
         .iter()

@@ -290,7 +290,10 @@ fn blast_radius(inst: &Instance, g: &Guard, seen: &Reads) -> Option<String> {
     let acct = seen.value(&super::account::read(inst))?;
     let (field, value) = if g.control == "diagnostics" {
         // Judged on the account's diagnostic settings, not on the account.
-        diagnostics_non_compliance(inst, g, seen)?
+        {
+            let settings = super::diagnostic_setting::read(inst).map(|r| seen.items(&r));
+            diagnostics::non_compliance(g, settings)?
+        }
     } else {
         finding(g, acct)?
     };
@@ -487,28 +490,4 @@ fn replace(inst: &Instance, g: &Guard, old: &Guard, live: &Value) -> Change {
         ),
         live,
     )
-}
-
-/// The field and observed value the blast radius quotes when no setting on `inst`'s account
-/// satisfies `g`; `None` when one does, or when moat does not read the account's settings
-/// (the instance declares no `controls.diagnostics`).
-fn diagnostics_non_compliance(
-    inst: &Instance,
-    g: &Guard,
-    seen: &Reads,
-) -> Option<(&'static str, String)> {
-    let settings = seen.items(&super::diagnostic_setting::read(inst)?);
-    if settings.iter().any(|s| diagnostics::satisfies(g, s)) {
-        return None;
-    }
-    let have = if settings.is_empty() {
-        "none".to_string()
-    } else {
-        let names: Vec<&str> = settings.iter().filter_map(|s| get_str(s, "name")).collect();
-        format!(
-            "{} (none matches the built-in's existence condition)",
-            names.join(", ")
-        )
-    };
-    Some(("diagnosticSettings", have))
 }

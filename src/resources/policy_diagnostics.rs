@@ -48,6 +48,25 @@ pub fn satisfies(g: &Guard, setting: &Value) -> bool {
             .is_some_and(|w| id_eq(w, param(g, "logAnalytics")))
 }
 
+/// The field and observed value the blast radius quotes when none of the account's observed
+/// `settings` satisfies `g`; `None` when one does, or when moat does not read the account's
+/// settings (`None`: the instance declares no `controls.diagnostics`).
+pub fn non_compliance(g: &Guard, settings: Option<&[Value]>) -> Option<(&'static str, String)> {
+    let settings = settings?;
+    if settings.iter().any(|s| satisfies(g, s)) {
+        return None;
+    }
+    let have = if settings.is_empty() {
+        "none".to_string()
+    } else {
+        let names: Vec<&str> = settings.iter().filter_map(|s| get_str(s, "name")).collect();
+        format!(
+            "{} (none matches the built-in's existence condition)",
+            names.join(", ")
+        )
+    };
+    Some(("diagnosticSettings", have))
+}
 /// The log entries moat adds to its own setting for a DeployIfNotExists guard deploying
 /// `group`: that group enabled, the other one present and disabled, as the existenceCondition
 /// counts them.

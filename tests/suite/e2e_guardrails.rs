@@ -7,20 +7,12 @@
 use crate::support;
 
 use moat::arm::{ArmError, Precondition};
-use moat::blueprint::resolved::{Blueprint, ExceptionKind};
+use moat::blueprint::resolved::ExceptionKind;
 use moat::plan::model::Action;
 use serde_json::json;
 use support::e2e::*;
 
 const ACCOUNT_API: &str = "2026-03-01";
-
-fn account(bp: &Blueprint, name: &str) -> String {
-    bp.instances
-        .iter()
-        .find(|i| i.account_name == name)
-        .unwrap()
-        .account_id()
-}
 
 #[tokio::test]
 async fn guardrails_are_assigned_after_hardening_exempt_the_exception_and_deny_the_rest() {

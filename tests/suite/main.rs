@@ -45,6 +45,7 @@ mod e2e_alerts_destroy;
 mod e2e_apply;
 mod e2e_apply_cli;
 mod e2e_audit;
+mod e2e_audit_guardrails;
 mod e2e_cmk;
 mod e2e_defender;
 mod e2e_fleet;

@@ -120,7 +120,7 @@ impl Provider for Accounts {
         ensure_keys(cx, id);
         if id.is(ACCOUNT_TYPE) && cx.api_version != "seed" {
             // Azure Policy evaluates DeployIfNotExists after a successful create or update.
-            super::policy::deploy_if_not_exists(cx, &id.display(), body);
+            super::policy_deploy::deploy_if_not_exists(cx, &id.display(), body);
         }
     }
 

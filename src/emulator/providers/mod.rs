@@ -16,6 +16,8 @@ pub mod network;
 pub mod policy;
 pub mod policy_deploy;
 pub mod policy_insights;
+pub mod policy_list;
+pub mod policy_params;
 pub mod private_dns;
 pub mod private_endpoints;
 pub mod resources;

@@ -25,13 +25,13 @@
 use serde_json::{json, Value};
 
 use crate::emulator::cx::Cx;
-use crate::emulator::error::ApiError;
-use crate::emulator::ids::ResId;
-use crate::emulator::provider::{Info, Provider, Write};
+use crate::emulator::error::{ApiError, HResult};
+use crate::emulator::ids::{ResId, Route};
+use crate::emulator::provider::{Info, Provider, Request, Write};
 use crate::emulator::spec::{Placement, Spec, TypeDef};
 use crate::emulator::store::{prop_str, props, State};
 
-use super::policy_deploy::{check as check_parameters, Param, DIAGNOSTICS_DINE};
+use super::policy_params::{check as check_parameters, Param, DIAGNOSTICS_DINE};
 
 const PA_TYPE: &str = "Microsoft.Authorization/policyAssignments";
 const PE_TYPE: &str = "Microsoft.Authorization/policyExemptions";
@@ -76,7 +76,7 @@ pub(super) struct BuiltIn {
     /// A Modify built-in's `addOrReplace` operation on accounts: the property under
     /// `properties` and its value as JSON text.
     modify: Option<(&'static str, &'static str)>,
-    /// The parameters besides `effect` (policy_deploy::check).
+    /// The parameters besides `effect` (policy_params::check).
     pub(super) params: &'static [Param],
 }
 
@@ -193,6 +193,26 @@ pub struct Policy;
 impl Provider for Policy {
     fn info(&self) -> &'static Info {
         &INFO
+    }
+
+    /// The lists at a scope, with Azure Policy's inheritance (policy_list).
+    fn serve(&self, cx: &mut Cx, req: &Request) -> Option<HResult> {
+        let Route::Provider(id) = req.route else {
+            return None;
+        };
+        if req.method != "GET" || id.is_instance() {
+            return None;
+        }
+        if id.is(PA_TYPE) {
+            Some(super::policy_list::list(cx, req, id, PA_TYPE, false))
+        } else if id.is(PE_TYPE) {
+            Some(
+                preview_only(cx)
+                    .and_then(|()| super::policy_list::list(cx, req, id, PE_TYPE, true)),
+            )
+        } else {
+            None
+        }
     }
 
     fn prepare(&self, cx: &mut Cx, w: Write) -> Result<Value, ApiError> {
@@ -325,13 +345,19 @@ fn assignment(
     Ok(body)
 }
 
-fn exemption(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiError> {
+/// Exemptions exist only in preview api-versions.
+fn preview_only(cx: &Cx) -> Result<(), ApiError> {
     if !cx.api_version.ends_with("-preview") && cx.api_version != "seed" {
         return Err(bad(
             "InvalidApiVersionParameter",
             format!("The api-version '{}' is invalid for policyExemptions: the resource type exists only in preview versions.", cx.api_version),
         ));
     }
+    Ok(())
+}
+
+fn exemption(cx: &mut Cx, id: &ResId, body: Value) -> Result<Value, ApiError> {
+    preview_only(cx)?;
     let pa = prop_str(&body, "policyAssignmentId")
         .ok_or_else(|| {
             bad(
@@ -430,16 +456,6 @@ pub fn modify(cx: &Cx, account_id: &str, body: &mut Value) {
         let value = serde_json::from_str(value).unwrap_or(Value::Null);
         props(body).insert(field.into(), value);
     }
-}
-
-/// Azure Policy's DeployIfNotExists after a successful write of the account `account_id`
-/// (stored body `account`): the enforced DeployIfNotExists assignments that reach it, handed
-/// to `policy_deploy::deploy`.
-pub fn deploy_if_not_exists(cx: &mut Cx, account_id: &str, account: &Value) {
-    let applying: Vec<(Value, &'static [Param])> = applying(cx, account_id, "DeployIfNotExists")
-        .map(|(a, b)| (a.clone(), b.params))
-        .collect();
-    super::policy_deploy::deploy(cx, account_id, account, &applying);
 }
 
 /// Whether the assignment `a` reaches the account: in its scope, not in `notScopes`, and not

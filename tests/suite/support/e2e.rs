@@ -186,3 +186,12 @@ pub async fn emulator_owned(seed: &str) -> EmulatorHandle {
     h.seed(&resources).expect("seed applies");
     h
 }
+
+/// The ARM id of the account named `name` in the blueprint.
+pub fn account(bp: &Blueprint, name: &str) -> String {
+    bp.instances
+        .iter()
+        .find(|i| i.account_name == name)
+        .unwrap()
+        .account_id()
+}
