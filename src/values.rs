@@ -37,6 +37,13 @@ pub fn enum_eq(a: &str, b: &str) -> bool {
 }
 
 /// The last path segment of an id (a resource's name, a role definition's GUID).
+/// The segment after the first `key` segment (case-insensitive) of an ARM id.
+pub fn segment_after_ci(id: &str, key: &str) -> Option<String> {
+    let segs: Vec<&str> = id.split('/').collect();
+    let i = segs.iter().position(|s| s.eq_ignore_ascii_case(key))?;
+    segs.get(i + 1).map(|s| s.to_string())
+}
+
 pub fn last_segment(id: &str) -> &str {
     id.trim_end_matches('/').rsplit('/').next().unwrap_or(id)
 }

@@ -198,7 +198,7 @@ impl Loader {
             );
         }
         if imported {
-            for key in ["defaults", "instances", "guardrails"] {
+            for key in ["defaults", "instances", "guardrails", "acknowledged"] {
                 if root.get(key).is_some() {
                     let message = format!(
                         "`{key}` in an imported file are ignored; only its `profiles` are used"
@@ -463,6 +463,10 @@ pub fn load_text(name: &str, text: &str, dir: &Path, opts: &Options) -> Report {
         Some(root) => loader.instances(root, opts),
         None => Vec::new(),
     };
+    let acknowledged = match &root {
+        Some(root) => super::acknowledged::resolve(root, opts.today, &mut loader.out),
+        None => Vec::new(),
+    };
     let digest = hex::encode(loader.hasher.finalize());
     let mut diagnostics = Diagnostics(loader.out);
     diagnostics.normalize(&loader.files);
@@ -470,6 +474,7 @@ pub fn load_text(name: &str, text: &str, dir: &Path, opts: &Options) -> Report {
         source: PathBuf::from(name),
         digest,
         instances,
+        acknowledged,
     });
     Report {
         blueprint,

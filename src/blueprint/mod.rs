@@ -7,6 +7,7 @@
 //! → `shared` (the declarations of resources several instances share, merged across the
 //! blueprint) → `resolved::Blueprint`. Every finding is a [`Diagnostic`] with file, line and column.
 
+pub mod acknowledged;
 mod check;
 mod context;
 mod controls;

@@ -22,6 +22,42 @@ pub struct Blueprint {
     /// sha256 (hex) of the file bytes plus every imported file, in load order.
     pub digest: String,
     pub instances: Vec<Instance>,
+    /// Audit findings known and kept (top-level `acknowledged:`), in file order.
+    #[serde(default)]
+    pub acknowledged: Vec<Acknowledgement>,
+}
+
+/// A reviewed observed-state audit finding on one resource (`acknowledged:`): audit shows it
+/// waived until `expires`. Never read by the planner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// The rule id (`MOAT-PA-002`…), one of `schema::ACKNOWLEDGEABLE`.
+    pub rule: String,
+    /// ARM id of the resource the finding is on.
+    pub resource: String,
+    pub reason: String,
+    pub expires: Option<String>,
+    /// Expired on the day the blueprint was loaded: audit reports the finding again.
+    pub expired: bool,
+    /// `file:line:column` of the entry, for messages.
+    pub at: String,
+}
+
+impl Acknowledgement {
+    /// Whether it waives the finding of `rule` on `resource_id` (ids compare case-insensitively).
+    pub fn covers(&self, rule: &str, resource_id: &str) -> bool {
+        !self.expired
+            && self.rule == rule
+            && crate::values::norm_id(&self.resource) == crate::values::norm_id(resource_id)
+    }
+
+    /// How an audit report quotes it.
+    pub fn describe(&self) -> String {
+        match &self.expires {
+            Some(d) => format!("acknowledged until {d}: {}", self.reason),
+            None => format!("acknowledged: {}", self.reason),
+        }
+    }
 }
 
 /// Who converges a control.

@@ -124,6 +124,55 @@ pub static EXCEPTION: Obj = Obj {
     ],
 };
 
+/// The audit rules an acknowledgement may name: those judged on observed state, which no
+/// blueprint field changes (an inherited role, another team's endpoint connection, a stale A
+/// record, a soft-deleted account). Every other rule is waived by an `exceptions:` entry, which
+/// also changes what the plan keeps; MOAT-GV-001 is fixed by `guardrails:` and MOAT-IM-003 by
+/// `moat rotate`. Kept equal to `audit::rules` by a test.
+pub const ACKNOWLEDGEABLE: &[&str] = &[
+    "MOAT-NS-011",
+    "MOAT-NS-012",
+    "MOAT-PA-002",
+    "MOAT-PA-003",
+    "MOAT-PA-004",
+    "MOAT-DP-002",
+];
+
+pub static ACKNOWLEDGEMENT: Obj = Obj {
+    title: "acknowledgement",
+    doc: "A reviewed audit finding that no blueprint field fixes, on one resource: `moat audit` shows it waived, with the reason, until it expires; the plan is unchanged.",
+    nullable: false,
+    fields: &[
+        f(
+            "rule",
+            &Ty::Enum {
+                what: "acknowledgeable rule",
+                values: ACKNOWLEDGEABLE,
+            },
+            "The audit rule id (docs/audit.md).",
+        )
+        .req(),
+        f(
+            "resource",
+            &TEXT,
+            "ARM id of the resource the finding is on (the audit's `resourceId`): a role assignment, a private endpoint connection, an A record set, a soft-deleted account. Only that resource's finding is waived; a new one is reported.",
+        )
+        .req()
+        .arm("audit resourceId"),
+        f(
+            "reason",
+            &TEXT,
+            "Why it stays (at least 10 characters); shown in audit reports.",
+        )
+        .req(),
+        f(
+            "expires",
+            &Ty::Str(Fmt::Date),
+            "Date (YYYY-MM-DD) after which audit reports the finding again (validation warns 30 days before).",
+        ),
+    ],
+};
+
 pub static KEY_ROTATION: Obj = Obj {
     title: "keyRotation",
     doc: "The two-key swap `moat rotate` runs for an instance that keeps API keys (docs/rotation.md). Allowed only where `controls.localAuth.disabled: false` and a `local-auth` exception keep keys on.",
@@ -305,6 +354,12 @@ pub static DOCUMENT: Obj = Obj {
             "guardrails",
             &Ty::List(&Ty::Obj(&GUARDRAIL)),
             "Azure Policy assignments at subscription or resource-group scope (docs/guardrails.md).",
+        )
+        .def("[]"),
+        f(
+            "acknowledged",
+            &Ty::List(&Ty::Obj(&ACKNOWLEDGEMENT)),
+            "Audit findings on observed state that are known and stay for now (docs/audit.md#acknowledged-findings).",
         )
         .def("[]"),
     ],

@@ -99,7 +99,7 @@ fn profile_cycles_are_reported() {
 fn diagnostics_display_and_error_trait() {
     let err = blueprint::load_str("x.yaml", "version: 1\nbogus: 1\n").unwrap_err();
     let e: &dyn std::error::Error = &err;
-    assert_eq!(e.to_string(), "x.yaml:2:1: error: unknown key `bogus` in blueprint\n  hint: valid keys here: version, imports, profiles, defaults, instances, guardrails");
+    assert_eq!(e.to_string(), "x.yaml:2:1: error: unknown key `bogus` in blueprint\n  hint: valid keys here: version, imports, profiles, defaults, instances, guardrails, acknowledged");
     let d = &err.0[0];
     assert_eq!((d.file.as_str(), d.line, d.column), ("x.yaml", 2, 1));
 }
