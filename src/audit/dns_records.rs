@@ -118,6 +118,44 @@ pub fn judge(live: Option<&Value>, expected: &[String]) -> Option<String> {
     }
 }
 
+/// What is wrong with the record `label` of one zone, given that zone's A record sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// `{zone id}/A/{label}`: what the finding is on (and an acknowledgement names).
+    pub resource_id: String,
+    /// `A {label} in {zone}: {missing | points at … instead | stale: also holds …}`.
+    pub observed: String,
+    /// The endpoint's IPs.
+    pub expected: Vec<String>,
+}
+
+/// The NS-012 verdict on the record `label` (lowercase) of `zone_name`; `None` when it is right
+/// or the endpoint has no IP to compare with. Shared by audit and import.
+pub fn verdict(
+    pe: &Value,
+    group: Option<&Value>,
+    zone_id: &str,
+    zone_name: &str,
+    label: &str,
+    records: &[Value],
+) -> Option<Verdict> {
+    let expected = expected_ips(pe, group, zone_id, zone_name, label);
+    if expected.is_empty() {
+        return None;
+    }
+    let live = records.iter().find(|r| {
+        r["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(label))
+    });
+    let what = judge(live, &expected)?;
+    Some(Verdict {
+        resource_id: format!("{zone_id}/A/{label}"),
+        observed: format!("A {label} in {zone_name}: {what}"),
+        expected,
+    })
+}
+
 /// The NS-012 findings of one instance.
 pub async fn findings(
     api: &dyn ArmApi,
@@ -163,30 +201,24 @@ pub async fn findings(
         if seen.value(&zone_read).is_none() || fixed(&zone_id) {
             continue;
         }
-        let expected = expected_ips(pe, group, &zone_id, &zone_name, &label);
-        if expected.is_empty() {
-            continue; // the endpoint has no IP yet: nothing to compare with
+        if expected_ips(pe, group, &zone_id, &zone_name, &label).is_empty() {
+            continue; // the endpoint has no IP yet: nothing to compare with (and nothing read)
         }
         let records = cache
             .list(api, &format!("{zone_id}/A"), zone::API_VERSION, None)
             .await?;
-        let live = records.iter().find(|r| {
-            r["name"]
-                .as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case(&label))
-        });
-        let Some(what) = judge(live, &expected) else {
+        let Some(v) = verdict(pe, group, &zone_id, &zone_name, &label, records) else {
             continue;
         };
         out.push(Finding {
             rule,
             instance: inst.name.clone(),
-            resource_id: format!("{zone_id}/A/{label}"),
+            resource_id: v.resource_id,
             address: format!("{}/dns-a-record/{zone_name}", inst.name),
             evidence: vec![Evidence {
                 path: "properties.aRecords".into(),
-                observed: Some(json!(format!("A {label} in {zone_name}: {what}"))),
-                expected: Some(json!(expected)),
+                observed: Some(json!(v.observed)),
+                expected: Some(json!(v.expected)),
             }],
             waived_by: None,
         });

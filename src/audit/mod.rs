@@ -5,6 +5,7 @@
 //! `rules` maps a change's kind and changed field to a stable rule id; this module turns a
 //! [`Plan`] into [`Finding`]s and knows no kind itself.
 
+pub mod acknowledged;
 pub mod cache;
 pub mod discover;
 pub mod dns_records;

@@ -78,6 +78,8 @@ pub struct Audit {
     /// Per audited instance: its name, account id, and whether the blueprint names it.
     pub instances: Vec<Audited>,
     pub findings: Vec<Finding>,
+    /// The blueprint's `acknowledged:` entries in the scopes that waived no finding.
+    pub stale_acknowledgements: Vec<crate::blueprint::resolved::Acknowledgement>,
     /// The instances judged: the blueprint's, then the strict baseline's for the rest.
     pub judged: Blueprint,
     /// The plan the findings were drawn from (never applied).
@@ -172,11 +174,16 @@ pub async fn audit_with(
     for d in &deleted {
         findings.push(deleted_finding(d));
     }
+    let acks = blueprint
+        .map(|b| b.acknowledged.as_slice())
+        .unwrap_or_default();
+    let stale_acknowledgements = super::acknowledged::apply(acks, scopes, &mut findings);
     Ok(Audit {
         accounts,
         deleted,
         instances,
         findings,
+        stale_acknowledgements,
         judged: bp,
         plan,
     })
@@ -223,6 +230,9 @@ fn judged(
         source: blueprint.map_or_else(|| PathBuf::from("strict-baseline"), |b| b.source.clone()),
         digest: blueprint.map(|b| b.digest.clone()).unwrap_or_default(),
         instances,
+        acknowledged: blueprint
+            .map(|b| b.acknowledged.clone())
+            .unwrap_or_default(),
     })
 }
 

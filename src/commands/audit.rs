@@ -52,6 +52,15 @@ pub async fn run(args: AuditArgs, out: Output) -> Result<i32, MoatError> {
         AuditFormat::Markdown => audit::render::markdown(&report.findings, fail_on),
     };
     super::output::print_stdout(&crate::sanitize::clean_output(&text));
+    for a in &report.stale_acknowledgements {
+        eprintln!(
+            "{}",
+            crate::sanitize::clean_output(&format!(
+                "warning: {}: the acknowledgement of {} on {} waives no finding\n  hint: the finding is gone (or the id is wrong): delete the entry",
+                a.at, a.rule, a.resource
+            ))
+        );
+    }
     eprintln!("{}", audit::render::scanned(&report));
     Ok(if audit::fails(&report.findings, fail_on) {
         EXIT_FINDINGS

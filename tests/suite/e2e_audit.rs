@@ -1,7 +1,7 @@
 //! `moat audit` end to end against the emulator seeded with examples/audit-seed.json (22
 //! accounts of mixed kinds and postures, one soft-deleted here): every planted weakness is found
-//! exactly once, nothing on the hardened accounts, the blueprint's exception is shown as waived
-//! with its reason, nothing is written, and the exit codes follow `--fail-on`.
+//! exactly once, nothing on the hardened accounts, the blueprint's exception and acknowledgement
+//! are shown as waived with their reasons, nothing is written, and the exit codes follow `--fail-on`.
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
@@ -28,7 +28,7 @@ pub const PLANTED: &[(&str, &str, bool)] = &[
     ("MOAT-NS-011", "fabrikam-ais-pending", false),
     ("MOAT-NS-012", "openai-private", false),
     ("MOAT-PA-001", "fabrikam-openai-contrib", false),
-    ("MOAT-PA-002", "fabrikam-openai-inherit", false),
+    ("MOAT-PA-002", "fabrikam-openai-inherit", true),
     ("MOAT-PA-003", "fabrikam-openai-keyrole", false),
     ("MOAT-PA-004", "fabrikam-openai-userrole", false),
 ];
@@ -87,10 +87,21 @@ async fn audit_finds_each_planted_weakness_once_and_nothing_on_hardened_accounts
     assert!(hardened.len() >= 14, "{hardened:?}");
     assert!(hardened.contains(&"openai-01"), "the named hardened one");
 
+    let acknowledged = report
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "MOAT-PA-002")
+        .unwrap();
+    assert_eq!(
+        acknowledged.waived_by.as_deref(),
+        Some("acknowledged: The sandbox lead's Contributor on rg-ai-sandbox moves to a group in SEC-412 (due 2027-01)"),
+        "the blueprint's acknowledged: entry"
+    );
+    assert!(report.stale_acknowledgements.is_empty());
     let waived = report
         .findings
         .iter()
-        .find(|f| f.waived_by.is_some())
+        .find(|f| f.rule.id == "MOAT-IM-001" && f.waived_by.is_some())
         .unwrap();
     assert!(
         waived
@@ -335,7 +346,12 @@ async fn privatelink_a_records_missing_elsewhere_stale_or_right() {
 /// run stays a finding.
 #[tokio::test]
 async fn a_declared_user_assignment_is_shown_waived_by_the_blueprint() {
-    let text = std::fs::read_to_string(repo("examples/audit.yaml")).unwrap()
+    let example = std::fs::read_to_string(repo("examples/audit.yaml")).unwrap();
+    // The instance goes at the end of `instances:`, before the example's `acknowledged:`.
+    let (instances, acknowledged) = example
+        .split_once("\n# What audit finds on observed state")
+        .expect("the example's acknowledged: section");
+    let text = instances.to_string()
         + r#"
   - name: openai-userrole
     resourceGroup: rg-ai-prod
@@ -349,7 +365,8 @@ async fn a_declared_user_assignment_is_shown_waived_by_the_blueprint() {
           - principalId: 5a1c7e3b-9d24-4f68-b0e5-2c8a6d4f1b97
             principalType: User
             role: Cognitive Services OpenAI User
-"#;
+"# + "\n# What audit finds on observed state"
+        + acknowledged;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("declared-user.yaml");
     std::fs::write(&path, text).unwrap();
@@ -392,4 +409,36 @@ async fn a_declared_user_assignment_is_shown_waived_by_the_blueprint() {
             .collect::<Vec<_>>()
     );
     emu.shutdown().await;
+}
+
+/// An acknowledgement whose finding is gone (or whose id is wrong) waives nothing, and the
+/// binary says where it is so it can be deleted; the audit's result is unchanged by it.
+#[tokio::test]
+async fn an_acknowledgement_that_waives_nothing_is_named_with_its_position() {
+    let gone = format!("/subscriptions/{SUB}/resourceGroups/rg-ai-prod/providers/Microsoft.Authorization/roleAssignments/00000000-0000-4000-8000-00000000dead");
+    let example = std::fs::read_to_string(repo("examples/audit.yaml")).unwrap();
+    let text = format!(
+        "{example}  - rule: MOAT-PA-003\n    resource: {gone}\n    reason: the old reporting job, deleted since\n"
+    );
+    let line = text.lines().count() - 2;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stale.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let emu = audit_emulator().await;
+    let mut c = moat_audit(
+        &emu.base_url(),
+        &[path.to_str().unwrap(), "--format", "json"],
+    );
+    let out = tokio::task::spawn_blocking(move || c.output().expect("moat runs"))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let want = format!(
+        "warning: {}:{line}:5: the acknowledgement of MOAT-PA-003 on {gone} waives no finding",
+        path.display()
+    );
+    assert!(stderr.contains(&want), "{want}\nnot in:\n{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(doc["findings"].as_array().unwrap().len(), PLANTED.len());
 }
