@@ -10,7 +10,7 @@ use crate::audit::run::AuditError;
 use crate::blueprint::resolved::{Blueprint, Instance};
 use crate::blueprint::roles;
 use crate::observe::{Observed, Read};
-use crate::resources::{self, get_str, id_eq, last_segment};
+use crate::resources::{self, get_str, id_eq, last_segment, segment_after_ci};
 
 /// Accounts read at once (each read still goes through the client's limiter).
 const CONCURRENCY: usize = 8;
@@ -236,7 +236,7 @@ async fn one(
                 .collect()
         })
         .unwrap_or_default();
-    let endpoint = endpoint(api, p).await?;
+    let (endpoint, records) = endpoint(api, p).await?;
     let workspace = workspace(api, &account_id).await?;
     let cmk = cmk(api, &inst.subscription, p).await?;
     Ok(Facts {
@@ -267,13 +267,16 @@ async fn one(
         endpoint,
         workspace,
         cmk,
-        outside: Vec::new(),
+        outside: records,
     })
 }
 
 /// The first approved private endpoint connection's endpoint, its subnet (prefix, NSG and the
 /// NSG's two baseline rules) and its zone group's first zone.
-async fn endpoint(api: &dyn ArmApi, props: &Value) -> Result<Option<Endpoint>, ArmError> {
+async fn endpoint(
+    api: &dyn ArmApi,
+    props: &Value,
+) -> Result<(Option<Endpoint>, Vec<Outside>), ArmError> {
     let net = resources::private_endpoint::API_VERSION;
     let pe_id = props["privateEndpointConnections"]
         .as_array()
@@ -285,13 +288,13 @@ async fn endpoint(api: &dyn ArmApi, props: &Value) -> Result<Option<Endpoint>, A
         })
         .find_map(|c| get_str(c, "properties.privateEndpoint.id"));
     let Some(pe_id) = pe_id else {
-        return Ok(None);
+        return Ok((None, Vec::new()));
     };
     let Some(pe) = api.get(pe_id, net).await? else {
-        return Ok(None);
+        return Ok((None, Vec::new()));
     };
     let Some(subnet_id) = get_str(&pe, "properties.subnet.id").map(str::to_string) else {
-        return Ok(None);
+        return Ok((None, Vec::new()));
     };
     let subnet = api.get(&subnet_id, net).await?;
     let sp = subnet.as_ref().map(|s| &s["properties"]);
@@ -344,24 +347,76 @@ async fn endpoint(api: &dyn ArmApi, props: &Value) -> Result<Option<Endpoint>, A
             .as_array()?
             .iter()
             .find_map(|c| get_str(c, "properties.privateDnsZoneId"))?;
-        let rg = segment_after(z, "resourceGroups")?;
+        let rg = segment_after_ci(z, "resourceGroups")?;
         Some((z.to_string(), rg))
     });
-    Ok(Some(Endpoint {
-        id: pe_id.to_string(),
-        subnet: subnet_id,
-        prefix,
-        nsg,
-        zone,
-        subnet_policies,
-        nsg_sources: sources,
-    }))
+    let records = records(api, &pe, &groups, props).await?;
+    Ok((
+        Some(Endpoint {
+            id: pe_id.to_string(),
+            subnet: subnet_id,
+            prefix,
+            nsg,
+            zone,
+            subnet_policies,
+            nsg_sources: sources,
+        }),
+        records,
+    ))
 }
 
-fn segment_after(id: &str, key: &str) -> Option<String> {
-    let segs: Vec<&str> = id.split('/').collect();
-    let i = segs.iter().position(|s| s.eq_ignore_ascii_case(key))?;
-    segs.get(i + 1).map(|s| s.to_string())
+/// `MOAT-NS-012` on the zones of the endpoint's zone groups, judged as audit judges it: the
+/// A record of the account's subdomain holds the endpoint's IPs, and only them. One A-record
+/// list per zone. Import finds it here because its probes declare no private path.
+async fn records(
+    api: &dyn ArmApi,
+    pe: &Value,
+    groups: &[Value],
+    props: &Value,
+) -> Result<Vec<Outside>, ArmError> {
+    let rule = crate::audit::rules::rule("MOAT-NS-012").expect("the A record rule exists");
+    let Some(label) = props["customSubDomainName"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for g in groups {
+        for c in g["properties"]["privateDnsZoneConfigs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Some(zone_id) = get_str(c, "properties.privateDnsZoneId") else {
+                continue;
+            };
+            let zone_name = last_segment(zone_id).to_ascii_lowercase();
+            let expected =
+                crate::audit::dns_records::expected_ips(pe, Some(g), zone_id, &zone_name, &label);
+            if expected.is_empty() {
+                continue;
+            }
+            let zv = resources::private_dns_zone::API_VERSION;
+            let list = match api.list(&format!("{zone_id}/A"), zv).await {
+                Ok(l) => l,
+                Err(e) if e.status() == Some(404) => continue,
+                Err(e) => return Err(e),
+            };
+            let found =
+                crate::audit::dns_records::verdict(pe, Some(g), zone_id, &zone_name, &label, &list);
+            if let Some(v) = found {
+                out.push(Outside {
+                    rule: rule.id,
+                    title: rule.title,
+                    remediation: rule.remediation,
+                    resource_id: v.resource_id,
+                    observed: v.observed,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The diagnostic setting that sends to a workspace (moat's own first, else the first by name).

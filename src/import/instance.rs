@@ -79,22 +79,19 @@ pub(super) fn instance(f: &Facts, opts: &Options) -> Y {
     m.build()
 }
 
-/// What audit finds here that no blueprint changes: the reviewer fixes it outside moat (and
-/// `moat audit` keeps reporting it until then).
+/// What audit finds here that no blueprint field changes: named here, each acknowledged at the
+/// end of the file (`acknowledged:`) with a placeholder reason.
 fn outside_notes(f: &Facts) -> Vec<String> {
     if f.outside.is_empty() {
         return Vec::new();
     }
-    let mut notes =
-        vec!["Found by audit and not changed by any blueprint (fix it outside moat):".to_string()];
-    for o in &f.outside {
-        notes.push(format!(
-            "- {} {}: {} ({}).",
-            o.rule, o.title, o.observed, o.resource_id
-        ));
-        notes.push(format!("  Fix: {}.", o.remediation));
-    }
-    notes
+    let mut rules: Vec<&str> = f.outside.iter().map(|o| o.rule).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    vec![format!(
+        "Audit finds {} here, which no blueprint field changes: see `acknowledged:` at the end.",
+        rules.join(", ")
+    )]
 }
 
 /// The application's assignment has a role that can list the account's keys (`MOAT-PA-003`).

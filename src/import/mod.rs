@@ -61,6 +61,7 @@ pub async fn import(
         source: "import".into(),
         digest: String::new(),
         instances: Vec::new(),
+        acknowledged: Vec::new(),
     };
     for d in &accounts {
         let mut i = baseline_instance(&template, d, false);
@@ -203,6 +204,51 @@ fn header(facts: &[Facts], deleted: &[Discovered], opts: &Options) -> Vec<String
     h
 }
 
+/// One `acknowledged:` entry per observed-state finding of the accounts, then one per
+/// soft-deleted account (`MOAT-DP-002`), each with a placeholder reason and where it was seen.
+fn acknowledged(facts: &[Facts], deleted: &[Discovered]) -> Vec<Y> {
+    let entry = |rule: &str, resource: &str, notes: Vec<String>| {
+        let mut a = MapBuilder::new();
+        a.put_noted("rule", Y::str(rule), &notes);
+        a.put("resource", Y::str(resource));
+        a.put(
+            "reason",
+            Y::str(format!(
+                "{PLACEHOLDER} found by import; fix it outside moat and delete this entry, or write why it stays"
+            )),
+        );
+        a.build()
+    };
+    let mut out: Vec<Y> = Vec::new();
+    for f in facts {
+        for o in &f.outside {
+            out.push(entry(
+                o.rule,
+                &o.resource_id,
+                vec![
+                    format!("{}: {}: {}.", f.name, o.title, o.observed),
+                    format!("Fix: {}.", o.remediation),
+                ],
+            ));
+        }
+    }
+    let rule = crate::audit::rules::rule("MOAT-DP-002").expect("the soft-delete rule exists");
+    for d in deleted {
+        out.push(entry(
+            rule.id,
+            &d.id,
+            vec![
+                format!(
+                    "{}: {} (soft-deleted in {}).",
+                    d.name, rule.title, d.location
+                ),
+                format!("Fix: {}.", rule.remediation),
+            ],
+        ));
+    }
+    out
+}
+
 /// The blueprint for `facts`.
 pub fn blueprint_text(facts: &[Facts], deleted: &[Discovered], opts: &Options) -> String {
     let mut top = MapBuilder::new();
@@ -216,6 +262,18 @@ pub fn blueprint_text(facts: &[Facts], deleted: &[Discovered], opts: &Options) -
         "instances",
         Y::Seq(facts.iter().map(|f| instance(f, opts)).collect()),
     );
+    let acks = acknowledged(facts, deleted);
+    if !acks.is_empty() {
+        top.put_noted(
+            "acknowledged",
+            Y::Seq(acks),
+            &[
+                "What audit finds that no blueprint field changes, one entry per finding: audit shows".into(),
+                format!("each waived, with its `{PLACEHOLDER}` reason, until you fix it outside moat and delete"),
+                "the entry, or write the real reason it stays (docs/audit.md#acknowledged-findings).".into(),
+            ],
+        );
+    }
     emit::document(&header(facts, deleted, opts), &top.build()).replacen(
         "version: \"1\"",
         "version: 1",

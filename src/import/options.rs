@@ -2,7 +2,7 @@
 
 /// The prefix of every placeholder reason import writes: `validate` accepts it, a reviewer
 /// replaces it (docs/import.md).
-pub const PLACEHOLDER: &str = "TODO(import):";
+pub const PLACEHOLDER: &str = crate::blueprint::acknowledged::PLACEHOLDER;
 
 /// How to import.
 #[derive(Debug, Clone, Default)]

@@ -24,6 +24,7 @@ mod arm_http;
 mod arm_logging;
 mod arm_lro;
 mod audit_discovery;
+mod blueprint_acknowledged;
 mod blueprint_corpus;
 mod blueprint_docs;
 mod blueprint_fuzz;

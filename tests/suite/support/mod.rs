@@ -281,6 +281,7 @@ pub fn blueprint(instances: Vec<Instance>) -> Blueprint {
         source: "test.yaml".into(),
         digest: "sha256:test".into(),
         instances,
+        acknowledged: Vec::new(),
     }
 }
 
