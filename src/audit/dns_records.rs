@@ -129,20 +129,16 @@ pub struct Verdict {
     pub expected: Vec<String>,
 }
 
-/// The NS-012 verdict on the record `label` (lowercase) of `zone_name`; `None` when it is right
-/// or the endpoint has no IP to compare with. Shared by audit and import.
+/// The NS-012 verdict on the record `label` (lowercase) of `zone_name`, whose A records
+/// should hold `expected` (`expected_ips`, non-empty: callers read the records only then);
+/// `None` when it is right. Shared by audit and import.
 pub fn verdict(
-    pe: &Value,
-    group: Option<&Value>,
+    expected: Vec<String>,
     zone_id: &str,
     zone_name: &str,
     label: &str,
     records: &[Value],
 ) -> Option<Verdict> {
-    let expected = expected_ips(pe, group, zone_id, zone_name, label);
-    if expected.is_empty() {
-        return None;
-    }
     let live = records.iter().find(|r| {
         r["name"]
             .as_str()
@@ -201,13 +197,14 @@ pub async fn findings(
         if seen.value(&zone_read).is_none() || fixed(&zone_id) {
             continue;
         }
-        if expected_ips(pe, group, &zone_id, &zone_name, &label).is_empty() {
+        let expected = expected_ips(pe, group, &zone_id, &zone_name, &label);
+        if expected.is_empty() {
             continue; // the endpoint has no IP yet: nothing to compare with (and nothing read)
         }
         let records = cache
             .list(api, &format!("{zone_id}/A"), zone::API_VERSION, None)
             .await?;
-        let Some(v) = verdict(pe, group, &zone_id, &zone_name, &label, records) else {
+        let Some(v) = verdict(expected, &zone_id, &zone_name, &label, records) else {
             continue;
         };
         out.push(Finding {

@@ -404,7 +404,7 @@ async fn records(
                 Err(e) => return Err(e),
             };
             let found =
-                crate::audit::dns_records::verdict(pe, Some(g), zone_id, &zone_name, &label, &list);
+                crate::audit::dns_records::verdict(expected, zone_id, &zone_name, &label, &list);
             if let Some(v) = found {
                 out.push(Outside {
                     rule: rule.id,
